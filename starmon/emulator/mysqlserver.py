@@ -13,12 +13,13 @@ from mysql_mimic import MysqlServer, Session
 from mysql_mimic.auth import IdentityProvider, NativePasswordAuthPlugin, User
 from mysql_mimic.errors import MysqlError
 
-from . import proc, sqlviews
+from . import catalog, proc, sqlviews
 from .model import ClusterModel, Node
 
 _CURRENT_VERSION = re.compile(r"^\s*select\s+current_version\(\s*\)\s*(?:as\s+`?(\w+)`?)?\s*;?\s*$", re.I)
 _SHOW_NODES = re.compile(r"^\s*show\s+(backends|frontends|compute\s+nodes)\s*;?\s*$", re.I)
 _SHOW_PROC = re.compile(r"""^\s*show\s+proc\s+['"]([^'"]*)['"]\s*;?\s*$""", re.I)
+_SHOW_DATABASES = re.compile(r"^\s*show\s+databases\s*;?\s*$", re.I)
 _PROCESSLIST = re.compile(r"^\s*show\s+(full\s+)?processlist\s*;?\s*$", re.I)
 _ALTER_COLUMN = re.compile(r"^\s*show\s+alter\s+table\s+column(?:\s+(?:from|in)\s+`?([^`\s;]+)`?)?.*$", re.I | re.S)
 
@@ -64,6 +65,8 @@ def session_factory(model: ClusterModel, fe: Node):
                 if answer is None:
                     raise MysqlError(f"Proc path '{m.group(1)}' doesn't exist", code=1064)
                 return answer[1], list(answer[0])
+            if _SHOW_DATABASES.match(sql):
+                return [(db,) for db in ("information_schema", "sys", *catalog.DATABASES)], ["Database"]
             if _PROCESSLIST.match(sql):
                 rows, columns = sqlviews.processlist(model, fe, t)
                 return rows, list(columns)

@@ -1,0 +1,273 @@
+"""Turn one round of fetched cluster data into a snapshot row and node rows (pure).
+
+Rules an operator relies on, kept here in one place:
+- A value starmon could not read is None (NULL), never 0.
+- QPS and error rates come from counter deltas against the previous stored round, per
+  FE, so an FE restart (counter drop or new StartTime) gives no negative rate and no
+  spike. The FE's own `qps` gauge is used only when there is no usable previous round.
+- Leader-only metrics (transactions, loads, compaction, per-BE tablets) come from the
+  leader FE, because followers report 0 for them.
+- Disk: total = sum of TotalCapacity over BEs, used = sum of TotalCapacity - AvailCapacity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .parse import MetricSet, column, parse_bool, parse_int, parse_percent, parse_size
+from .store import PreviousRound
+
+# A previous round older than this gives an average over too long a span to call a rate.
+MAX_DELTA_GAP_SECONDS = 600.0
+_LOAD_ACTIVE_STATES = {"PENDING", "ETL", "LOADING", "COMMITTED"}
+
+
+@dataclass
+class RawRound:
+    """Everything one round fetched from a cluster, already parsed, plus what failed."""
+
+    ts: float
+    reachable: bool
+    frontends: list[dict] = field(default_factory=list)
+    backends: list[dict] = field(default_factory=list)
+    compute_nodes: list[dict] = field(default_factory=list)
+    source: str | None = None                 # "show_proc" or "mysql"
+    fe_metrics: dict[str, MetricSet] = field(default_factory=dict)   # by FE IP
+    be_metrics: dict[str, MetricSet] = field(default_factory=dict)   # by BE/CN IP
+    node_errors: dict[str, str] = field(default_factory=dict)        # by IP: why /metrics failed
+    runtime_info: dict | None = None          # of the configured FE
+    configured_ip: str | None = None          # IP of the configured FE, when known
+    version: str | None = None
+    problems: list[tuple[str, str]] = field(default_factory=list)   # (what, why)
+
+
+def _sum(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return sum(values) if values else None
+
+
+def _max(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return max(values) if values else None
+
+
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def _is_leader(row: dict) -> bool:
+    return (column(row, "Role") or "").upper() in ("LEADER", "MASTER") or parse_bool(column(row, "IsMaster")) is True
+
+
+def _counter_delta(current: int | None, previous: dict | None, key: str, restarted: bool) -> int | None:
+    """Growth of a counter since the previous round; a reset counts from zero."""
+    if current is None or previous is None or previous.get(key) is None:
+        return None
+    if restarted or current < previous[key]:
+        return current
+    return current - previous[key]
+
+
+def _fe_node(row: dict, metrics: MetricSet | None, prev: dict | None, elapsed: float | None,
+             runtime_info: dict | None) -> tuple[dict, dict[str, int | None]]:
+    """Node row for one FE, plus its counter deltas for the cluster's rates."""
+    m = metrics
+    get = (lambda name, **labels: m.get(name, **labels)) if m else (lambda name, **labels: None)
+    counters = {
+        "query_total": get("starrocks_fe_query_total"), "query_error": get("starrocks_fe_query_err"),
+        "query_timeout": get("starrocks_fe_query_timeout"), "request_total": get("starrocks_fe_request_total"),
+    }
+    counters = {k: (int(v) if v is not None else None) for k, v in counters.items()}
+    start = column(row, "StartTime")
+    restarted = prev is not None and start is not None and prev.get("last_start_time") not in (None, start)
+    usable = prev if (elapsed and elapsed > 0) else None
+    deltas = {k: _counter_delta(v, usable, k, restarted) for k, v in counters.items()}
+    qps = deltas["query_total"] / elapsed if deltas["query_total"] is not None else get("starrocks_fe_qps")
+    heap_used = get("jvm_heap_size_bytes", type="used")
+    heap_max = get("jvm_heap_size_bytes", type="max")
+    if heap_used is None and runtime_info:
+        total, free = parse_int(runtime_info.get("total_mem")), parse_int(runtime_info.get("free_mem"))
+        heap_used = total - free if total is not None and free is not None else None
+        heap_max = parse_int(runtime_info.get("max_mem"))
+    p99 = get("starrocks_fe_query_latency", type="99_quantile")
+    node = {
+        "role": "FE", "host": column(row, "IP", "Host") or "?", "name": column(row, "Name"),
+        "alive": parse_bool(column(row, "Alive")), "is_leader": _is_leader(row),
+        "version": column(row, "Version"), "last_heartbeat": column(row, "LastHeartbeat"),
+        "last_start_time": start, "error": column(row, "ErrMsg") or None,
+        "connections": _int(get("starrocks_fe_connection_total")), "qps": qps,
+        "query_latency_p99": p99 if p99 is not None else get("starrocks_fe_query_latency_ms", quantile="0.99"),
+        **counters,
+        "jvm_heap_used_bytes": _int(heap_used), "jvm_heap_max_bytes": _int(heap_max),
+    }
+    rps_delta = deltas["request_total"]
+    node["_rps"] = rps_delta / elapsed if rps_delta is not None else get("starrocks_fe_rps")
+    node["_threads"] = _int(get("jvm_thread", type="count"))
+    node["_p50"] = get("starrocks_fe_query_latency", type="50_quantile")
+    node["_p95"] = get("starrocks_fe_query_latency", type="95_quantile")
+    if node["_p95"] is None:
+        node["_p95"] = get("starrocks_fe_query_latency_ms", quantile="0.95")
+    return node, deltas
+
+
+def _int(value: float | None) -> int | None:
+    return int(value) if value is not None else None
+
+
+def _be_node(row: dict, role: str, metrics: MetricSet | None, prev: dict | None,
+             leader: MetricSet | None) -> dict:
+    """Node row for one BE or CN."""
+    host = column(row, "IP", "Host") or "?"
+    total, avail = parse_size(column(row, "TotalCapacity")), parse_size(column(row, "AvailCapacity"))
+    cpu_busy = cpu_total = None
+    if metrics is not None:
+        modes = {labels.get("mode"): v for labels, v in metrics.series("starrocks_be_cpu")}
+        if modes and "idle" in modes:
+            cpu_total = int(sum(modes.values()))
+            cpu_busy = cpu_total - int(modes["idle"])
+    cpu_pct = None
+    if cpu_busy is not None and prev and prev.get("cpu_total_jiffies") is not None:
+        d_total = cpu_total - prev["cpu_total_jiffies"]
+        d_busy = cpu_busy - prev["cpu_busy_jiffies"]
+        if d_total > 0 and 0 <= d_busy <= d_total:
+            cpu_pct = 100.0 * d_busy / d_total
+    alive = parse_bool(column(row, "Alive"))
+    if cpu_pct is None and alive is not False:
+        cpu_pct = parse_percent(column(row, "CpuUsedPct"))
+    score = None
+    heartbeat_port = column(row, "HeartbeatPort")
+    if leader is not None and heartbeat_port:
+        score = leader.get("starrocks_fe_tablet_max_compaction_score", backend=f"{host}:{heartbeat_port}")
+    if score is None and metrics is not None:
+        score = _max([metrics.get("starrocks_be_tablet_base_max_compaction_score"),
+                      metrics.get("starrocks_be_tablet_cumulative_max_compaction_score")])
+    mem_used = metrics.get("starrocks_be_process_mem_bytes") if metrics is not None else None
+    return {
+        "role": role, "host": host, "name": column(row, "BackendId", "ComputeNodeId"),
+        "alive": alive, "is_leader": None, "version": column(row, "Version"),
+        "last_heartbeat": column(row, "LastHeartbeat"), "last_start_time": column(row, "LastStartTime"),
+        "error": column(row, "ErrMsg") or None,
+        "cpu_pct": cpu_pct, "mem_used_bytes": _int(mem_used),
+        # A dead node's usage columns are stale or zeroed by the FE: unknown, not 0.
+        "mem_pct": parse_percent(column(row, "MemUsedPct")) if alive is not False else None,
+        "disk_total_bytes": total, "disk_used_bytes": total - avail if total is not None and avail is not None else None,
+        "max_disk_used_pct": parse_percent(column(row, "MaxDiskUsedPct")),
+        "tablet_count": parse_int(column(row, "TabletNum")), "compaction_score": score,
+        "running_queries": parse_int(column(row, "NumRunningQueries")),
+        "cpu_busy_jiffies": cpu_busy, "cpu_total_jiffies": cpu_total,
+        "_cores": parse_int(column(row, "CpuCores")),
+    }
+
+
+def build_round(raw: RawRound, previous: PreviousRound | None) -> tuple[dict, list[dict]]:
+    """The snapshot row (without cluster id) and node rows for one round."""
+    elapsed = raw.ts - previous.ts if previous and 0 < raw.ts - previous.ts <= MAX_DELTA_GAP_SECONDS else None
+    prev_nodes = {(n["role"], n["name"] or n["host"]): n for n in previous.nodes} if elapsed else {}
+    problems = list(raw.problems)
+
+    fe_rows = raw.frontends
+    leader_row = next((r for r in fe_rows if _is_leader(r)), None)
+    leader_ip = column(leader_row, "IP") if leader_row else None
+    leader_metrics = raw.fe_metrics.get(leader_ip) if leader_ip else None
+    if leader_metrics is None:
+        leader_metrics = next((m for m in raw.fe_metrics.values() if m.get("node_info", type="is_master") == 1), None)
+
+    fe_nodes, deltas = [], []
+    for row in fe_rows:
+        ip = column(row, "IP") or "?"
+        key = ("FE", column(row, "Name") or ip)
+        info = raw.runtime_info if ip == raw.configured_ip else None
+        node, delta = _fe_node(row, raw.fe_metrics.get(ip), prev_nodes.get(key), elapsed, info)
+        if node["alive"] is False:
+            problems.append((f"FE {ip}", f"not alive{' (' + node['error'] + ')' if node['error'] else ''}"))
+        elif ip in raw.node_errors:
+            node["error"] = raw.node_errors[ip]
+            problems.append((f"FE {ip} /metrics", raw.node_errors[ip]))
+        fe_nodes.append(node)
+        deltas.append(delta)
+
+    be_nodes = []
+    for role, rows in (("BE", raw.backends), ("CN", raw.compute_nodes)):
+        for row in rows:
+            ip = column(row, "IP") or "?"
+            key = (role, column(row, "BackendId", "ComputeNodeId") or ip)
+            node = _be_node(row, role, raw.be_metrics.get(ip), prev_nodes.get(key), leader_metrics)
+            if node["alive"] is False:
+                problems.append((f"{role} {ip}", f"not alive{' (' + node['error'] + ')' if node['error'] else ''}"))
+            elif ip in raw.node_errors:
+                node["error"] = raw.node_errors[ip]
+                problems.append((f"{role} {ip} /metrics", raw.node_errors[ip]))
+            be_nodes.append(node)
+
+    snapshot = _cluster_values(raw, fe_nodes, deltas, be_nodes, leader_metrics)
+    status = "down" if not raw.reachable else "partial" if problems else "ok"
+    snapshot.update(ts=raw.ts, status=status, error=describe_problems(problems), source=raw.source,
+                    version=raw.version)
+    nodes = [{k: v for k, v in n.items() if not k.startswith("_")} for n in fe_nodes + be_nodes]
+    return snapshot, nodes
+
+
+def describe_problems(problems: list[tuple[str, str]]) -> str | None:
+    """One readable line: what failed, grouped by why ("FE a, FE b /metrics: HTTP 500")."""
+    by_reason: dict[str, list[str]] = {}
+    for what, why in problems:
+        by_reason.setdefault(why, []).append(what)
+    return "; ".join(f"{', '.join(whats)}: {why}" for why, whats in by_reason.items()) or None
+
+
+def _rate_pct(deltas: list[dict], key: str) -> float | None:
+    pairs = [(d[key], d["query_total"]) for d in deltas if d[key] is not None and d["query_total"] is not None]
+    total = sum(t for _, t in pairs)
+    return 100.0 * sum(k for k, _ in pairs) / total if pairs and total > 0 else None
+
+
+def _cluster_values(raw: RawRound, fes: list[dict], deltas: list[dict], bes: list[dict],
+                    leader: MetricSet | None) -> dict:
+    backends = [n for n in bes if n["role"] == "BE"]
+    computes = [n for n in bes if n["role"] == "CN"]
+    disk_total = _sum(n["disk_total_bytes"] for n in backends)
+    disk_used = _sum(n["disk_used_bytes"] for n in backends)
+    weighted = [(n["cpu_pct"], n["_cores"]) for n in bes if n["cpu_pct"] is not None and n["_cores"]]
+    lget = (lambda name, **labels: leader.get(name, **labels)) if leader else (lambda name, **labels: None)
+    begin, success, failed = lget("starrocks_fe_txn_begin"), lget("starrocks_fe_txn_success"), lget("starrocks_fe_txn_failed")
+    load_running = None
+    if leader is not None and leader.series("starrocks_fe_job"):
+        load_running = int(sum(v for labels, v in leader.series("starrocks_fe_job")
+                               if labels.get("job") == "load" and labels.get("state") in _LOAD_ACTIVE_STATES))
+    heaps = [n for n in fes if n["jvm_heap_used_bytes"] is not None and n["jvm_heap_max_bytes"]]
+    fullest = max(heaps, key=lambda n: n["jvm_heap_used_bytes"] / n["jvm_heap_max_bytes"], default=None)
+    max_score = lget("starrocks_fe_max_tablet_compaction_score")
+    return {
+        "qps": _sum(n["qps"] for n in fes), "rps": _sum(n["_rps"] for n in fes),
+        "query_latency_p50": _max(n["_p50"] for n in fes), "query_latency_p95": _max(n["_p95"] for n in fes),
+        "query_latency_p99": _max(n["query_latency_p99"] for n in fes),
+        "query_total": _int(_sum(n["query_total"] for n in fes)),
+        "query_success": _int(_sum((n["query_total"] - n["query_error"]) if n["query_total"] is not None
+                                   and n["query_error"] is not None else None for n in fes)),
+        "query_error": _int(_sum(n["query_error"] for n in fes)),
+        "query_timeout": _int(_sum(n["query_timeout"] for n in fes)),
+        "query_error_rate": _rate_pct(deltas, "query_error"),
+        "query_timeout_rate": _rate_pct(deltas, "query_timeout"),
+        "connections": _int(_sum(n["connections"] for n in fes)),
+        "frontend_total": len(fes) if raw.frontends else None,
+        "frontend_alive": sum(n["alive"] is True for n in fes) if raw.frontends else None,
+        "backend_total": len(backends) if raw.source else None,
+        "backend_alive": sum(n["alive"] is True for n in backends) if raw.source else None,
+        "compute_total": len(computes) if raw.source else None,
+        "compute_alive": sum(n["alive"] is True for n in computes) if raw.source else None,
+        "total_cpu_usage": sum(p * c for p, c in weighted) / sum(c for _, c in weighted) if weighted else None,
+        "avg_cpu_usage": _mean(n["cpu_pct"] for n in bes),
+        "total_memory_usage": _int(_sum(n["mem_used_bytes"] for n in bes)),
+        "avg_memory_usage": _mean(n["mem_pct"] for n in bes),
+        "disk_total_bytes": _int(disk_total), "disk_used_bytes": _int(disk_used),
+        "disk_usage_pct": 100.0 * disk_used / disk_total if disk_total and disk_used is not None else None,
+        "tablet_count": _int(_sum(n["tablet_count"] for n in bes)),
+        "max_compaction_score": max_score if max_score is not None else _max(n["compaction_score"] for n in bes),
+        "txn_running": max(0, int(begin - success - failed)) if None not in (begin, success, failed) else None,
+        "txn_success_total": _int(success), "txn_failed_total": _int(failed),
+        "load_running": load_running, "load_finished_total": _int(lget("starrocks_fe_load_finished")),
+        "fe_jvm_heap_used_bytes": fullest["jvm_heap_used_bytes"] if fullest else None,
+        "fe_jvm_heap_max_bytes": fullest["jvm_heap_max_bytes"] if fullest else None,
+        "fe_thread_count": fullest["_threads"] if fullest else None,
+    }

@@ -1,0 +1,217 @@
+"""The collector: every `interval_seconds`, one concurrent round over all enabled clusters.
+
+Clusters are collected concurrently and each is stored as soon as it is done, so a slow
+or dead cluster never holds back the others. Only one collector writes to a database at
+a time (a file lock the OS frees if the holder dies); a second one says so and waits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import httpx
+import schedule
+
+from .aggregate import build_round
+from .collect import fetch_round, fetch_statistics
+from .config import ClusterConfig, Config, ConfigError, load_config
+from .fetch import ClusterClient
+from .store import Store, StoreError, safe_url, short_error
+
+log = logging.getLogger("starmon.collector")
+
+
+@dataclass(frozen=True)
+class ClusterResult:
+    """What one cluster's round came to, as `--once` prints it."""
+
+    name: str
+    status: str
+    collect_ms: int
+    reason: str | None
+
+    def line(self) -> str:
+        return f"{self.name}: {self.status} in {self.collect_ms} ms" + (f" ({self.reason})" if self.reason else "")
+
+
+class Collector:
+    """Runs collection rounds and statistics passes against one store.
+
+    The HTTP client and the event loop live as long as the collector, so keep-alive
+    connections to FEs and BEs are reused from round to round.
+    """
+
+    def __init__(self, config: Config, store: Store, clock: Callable[[], float] = time.time):
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self._runner = asyncio.Runner()
+        self._http: httpx.AsyncClient | None = None
+        self._stop = threading.Event()
+        self._stats_thread: threading.Thread | None = None
+
+    def _client(self, cluster: ClusterConfig) -> ClusterClient:
+        if self._http is None:
+            limits = httpx.Limits(max_connections=512, max_keepalive_connections=256)
+            self._http = httpx.AsyncClient(limits=limits, verify=True, follow_redirects=False)
+        return ClusterClient(cluster, self._http, self.config.timeout_seconds)
+
+    def clusters(self) -> list[tuple[int, ClusterConfig]]:
+        """Enabled clusters with their ids, after mirroring the config file into the store."""
+        self.store.sync_clusters(self.config.clusters)
+        ids = self.store.cluster_ids()
+        return [(ids[c.name], c) for c in self.config.clusters if c.enabled and c.name in ids]
+
+    # -- rounds -------------------------------------------------------------------------------
+    def run_round(self, clusters: list[tuple[int, ClusterConfig]] | None = None) -> list[ClusterResult]:
+        """Collect and store one round for every (or the given) cluster."""
+        clusters = self.clusters() if clusters is None else clusters
+        return self._runner.run(self._round(clusters))
+
+    async def _round(self, clusters: list[tuple[int, ClusterConfig]]) -> list[ClusterResult]:
+        ts = self.clock()
+        return list(await asyncio.gather(*(self._collect_one(cid, c, ts) for cid, c in clusters)))
+
+    async def _collect_one(self, cluster_id: int, cluster: ClusterConfig, ts: float) -> ClusterResult:
+        started = time.monotonic()
+        previous = await asyncio.to_thread(self.store.previous_round, cluster_id)
+        raw = await fetch_round(self._client(cluster), ts)
+        snapshot, nodes = build_round(raw, previous)
+        snapshot["collect_ms"] = int((time.monotonic() - started) * 1000)
+        try:
+            await asyncio.to_thread(self.store.write_round, cluster_id, snapshot, nodes)
+        except Exception as exc:  # one cluster's failed write must not lose the others'
+            log.error("cluster %s: round not stored: %s", cluster.name, short_error(exc))
+            return ClusterResult(cluster.name, "error", snapshot["collect_ms"], f"not stored: {short_error(exc)}")
+        if snapshot["status"] != "ok":
+            log.warning("cluster %s: %s (%s)", cluster.name, snapshot["status"], snapshot["error"])
+        return ClusterResult(cluster.name, snapshot["status"], snapshot["collect_ms"], snapshot["error"])
+
+    def run_statistics(self, clusters: list[tuple[int, ClusterConfig]] | None = None) -> None:
+        """One data-statistics pass over every (or the given) cluster.
+
+        It speaks only MySQL and runs on its own event loop, so it can run in a thread
+        beside the rounds without sharing their HTTP client.
+        """
+        clusters = self.clusters() if clusters is None else clusters
+
+        async def one(cluster_id: int, cluster: ClusterConfig) -> None:
+            stats, tables = await fetch_statistics(ClusterClient(cluster, None, self.config.timeout_seconds))
+            await asyncio.to_thread(self.store.write_statistics, cluster_id, stats, tables)
+            if stats["status"] != "ok":
+                log.warning("cluster %s statistics: %s (%s)", cluster.name, stats["status"], stats["error"])
+
+        async def everything() -> None:
+            await asyncio.gather(*(one(cid, c) for cid, c in clusters))
+
+        asyncio.run(everything())
+
+    # -- loop ---------------------------------------------------------------------------------
+    def run_forever(self) -> None:
+        """Collect every interval until stop(); idle while another collector holds the lock."""
+        lock = self.store.writer_lock()
+        announced = False
+        while not self._stop.is_set():
+            if lock.acquire():
+                break
+            if not announced:
+                log.warning("another collector (pid %s) is writing to %s; staying idle until it stops",
+                            lock.holder(), safe_url(self.store.url))
+                announced = True
+            self._stop.wait(self.config.interval_seconds)
+        if self._stop.is_set():
+            return
+        log.info("collecting every %s s into %s", self.config.interval_seconds, safe_url(self.store.url))
+        jobs = schedule.Scheduler()
+        jobs.every(self.config.interval_seconds).seconds.do(self._safe_round)
+        jobs.every(self.config.statistics_interval_seconds).seconds.do(self._start_statistics)
+        try:
+            self._safe_round()
+            self._start_statistics()
+            while not self._stop.is_set():
+                jobs.run_pending()
+                self._stop.wait(min(1.0, max(0.05, jobs.idle_seconds or 1.0)))
+        finally:
+            lock.release()
+            self.close()
+
+    def _safe_round(self) -> None:
+        try:
+            self.run_round()
+        except Exception:  # the loop must survive anything one round does
+            log.exception("collection round failed")
+
+    def _start_statistics(self) -> None:
+        """Run a statistics pass in its own thread so a big catalogue never delays a round."""
+        if self._stats_thread and self._stats_thread.is_alive():
+            log.warning("previous statistics pass still running; skipping this one")
+            return
+
+        def work() -> None:
+            try:
+                self.run_statistics()
+            except Exception:
+                log.exception("statistics pass failed")
+
+        self._stats_thread = threading.Thread(target=work, name="starmon-statistics", daemon=True)
+        self._stats_thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._runner.run(self._http.aclose())
+            self._http = None
+        self._runner.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python collector.py [--once] [--statistics]`."""
+    parser = argparse.ArgumentParser(prog="python collector.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--once", action="store_true", help="collect one round, print a line per cluster, exit")
+    parser.add_argument("--statistics", action="store_true",
+                        help="with --once: also run a data-statistics pass (information_schema)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config()
+        store = Store(config.db_url)
+    except (ConfigError, StoreError) as exc:
+        print(f"starmon collector: {exc}", file=sys.stderr)
+        return 2
+    collector = Collector(config, store)
+    if not args.once:
+        try:
+            collector.run_forever()
+        except KeyboardInterrupt:
+            collector.stop()
+        return 0
+    if not config.clusters:
+        print(f"starmon collector: no clusters declared in {config.source}; add [[clusters]] to starmon.toml "
+              "(see README)", file=sys.stderr)
+        return 2
+    lock = store.writer_lock()
+    if not lock.acquire():
+        print(f"starmon collector: another collector (pid {lock.holder()}) is writing to "
+              f"{safe_url(store.url)}; nothing collected", file=sys.stderr)
+        return 3
+    try:
+        clusters = collector.clusters()
+        for result in collector.run_round(clusters):
+            print(result.line(), flush=True)
+        if args.statistics:
+            collector.run_statistics(clusters)
+    finally:
+        collector.close()
+        lock.release()
+    return 0

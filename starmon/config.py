@@ -1,0 +1,163 @@
+"""Settings and cluster declarations, read from the environment and `starmon.toml`.
+
+Every setting is declared once below with its default and help text; the README's
+settings table is checked against this list by the tests. Validation errors name the
+offending key and cluster, so a typo in the TOML file is a one-line fix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: object
+    help: str
+
+
+SETTINGS = (
+    Setting("interval_seconds", 30, "Seconds between collection rounds."),
+    Setting("statistics_interval_seconds", 600,
+            "Seconds between data-statistics passes (information_schema; too heavy for every round)."),
+    Setting("timeout_seconds", 5.0, "Timeout for each HTTP request and MySQL query to a cluster."),
+)
+ENV_SETTINGS = (
+    Setting("STARMON_CONFIG", "./starmon.toml", "Path of the TOML file that declares clusters and settings."),
+    Setting("STARMON_DB_URL", "sqlite:///data/starmon.db", "SQLAlchemy URL of the snapshot store."),
+)
+
+_CLUSTER_KEYS = {"name", "fe_host", "http_port", "query_port", "user", "password", "password_env", "tls", "enabled"}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")
+_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9\-.:\[\]]{0,252})$")
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """One StarRocks cluster to watch. The password is held in memory only."""
+
+    name: str
+    fe_host: str
+    http_port: int = 8030
+    query_port: int = 9030
+    user: str = "root"
+    password: str = field(default="", repr=False)
+    password_env: str | None = None
+    tls: bool = False
+    enabled: bool = True
+
+    @property
+    def http_base(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{_url_host(self.fe_host)}:{self.http_port}"
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the collector needs: settings plus the declared clusters."""
+
+    db_url: str
+    clusters: tuple[ClusterConfig, ...] = ()
+    interval_seconds: int = 30
+    statistics_interval_seconds: int = 600
+    timeout_seconds: float = 5.0
+    source: str = "defaults"
+
+
+def validate_cluster(raw: dict, *, where: str = "cluster") -> ClusterConfig:
+    """Check one cluster declaration and return it typed, or raise ConfigError."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table of keys, got {type(raw).__name__}")
+    unknown = sorted(set(raw) - _CLUSTER_KEYS)
+    name = raw.get("name")
+    label = f"{where} {name!r}" if isinstance(name, str) and name else where
+    if unknown:
+        raise ConfigError(f"{label}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_CLUSTER_KEYS))})")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(f"{label}: 'name' must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    host = raw.get("fe_host")
+    if not isinstance(host, str) or not host.strip():
+        raise ConfigError(f"{label}: 'fe_host' must be a non-empty host name or address")
+    if not _HOST.match(host.strip()):
+        raise ConfigError(f"{label}: 'fe_host' {host!r} is not a valid host name or address")
+    values: dict = {"name": name, "fe_host": host.strip()}
+    for key in ("http_port", "query_port"):
+        if key in raw:
+            port = raw[key]
+            if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+                raise ConfigError(f"{label}: '{key}' must be an integer from 1 to 65535, got {port!r}")
+            values[key] = port
+    for key in ("user", "password", "password_env"):
+        if key in raw:
+            if not isinstance(raw[key], str):
+                raise ConfigError(f"{label}: '{key}' must be a string")
+            values[key] = raw[key]
+    if "password" in raw and "password_env" in raw:
+        raise ConfigError(f"{label}: give 'password' or 'password_env', not both")
+    for key in ("tls", "enabled"):
+        if key in raw:
+            if not isinstance(raw[key], bool):
+                raise ConfigError(f"{label}: '{key}' must be true or false")
+            values[key] = raw[key]
+    if "user" in values and not values["user"]:
+        raise ConfigError(f"{label}: 'user' must not be empty")
+    env = values.get("password_env")
+    if env is not None:
+        if env not in os.environ:
+            raise ConfigError(f"{label}: environment variable {env!r} named by 'password_env' is not set")
+        values["password"] = os.environ[env]
+    return ClusterConfig(**values)
+
+
+def _setting(raw: dict, setting: Setting, path: Path):
+    value = raw.get(setting.name, setting.default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"{path}: '{setting.name}' must be a positive number, got {value!r}")
+    return type(setting.default)(value)
+
+
+def load_config(environ: dict | None = None) -> Config:
+    """Read settings from the environment and the TOML file it points to.
+
+    A missing file is fine when STARMON_CONFIG is not set (clusters may come from the
+    database); a file that was asked for by name must exist.
+    """
+    env = os.environ if environ is None else environ
+    db_url = env.get("STARMON_DB_URL") or str(ENV_SETTINGS[1].default)
+    explicit = env.get("STARMON_CONFIG")
+    path = Path(explicit or str(ENV_SETTINGS[0].default))
+    if not path.exists():
+        if explicit:
+            raise ConfigError(f"config file {path} (from STARMON_CONFIG) does not exist")
+        return Config(db_url=db_url)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    known = {s.name for s in SETTINGS} | {"clusters"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    entries = raw.get("clusters", [])
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: 'clusters' must be written as [[clusters]] tables")
+    clusters = [validate_cluster(c, where=f"{path}: cluster #{i + 1}") for i, c in enumerate(entries)]
+    seen: set[str] = set()
+    for c in clusters:
+        if c.name.lower() in seen:
+            raise ConfigError(f"{path}: cluster name {c.name!r} is declared twice")
+        seen.add(c.name.lower())
+    settings = {s.name: _setting(raw, s, path) for s in SETTINGS}
+    return Config(db_url=db_url, clusters=tuple(clusters), source=str(path), **settings)

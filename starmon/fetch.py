@@ -1,0 +1,173 @@
+"""I/O with a StarRocks cluster: FE/BE HTTP through httpx, SQL through pymysql.
+
+Only fetching happens here. Every failure becomes a `FetchError` whose message a person
+can read ("connection refused", "timed out after 5 s", "HTTP 500") and which never
+contains a password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import socket
+
+import httpx
+import pymysql
+
+from . import parse
+from .config import ClusterConfig
+
+
+class FetchError(Exception):
+    """One endpoint could not be read; str() is a short, readable reason."""
+
+
+class Forbidden(FetchError):
+    """The FE refused the request for this user (401), e.g. show_proc without admin."""
+
+
+def _root_os_error(exc: BaseException) -> OSError | None:
+    """The OSError underneath an httpx exception, if there is one."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def describe_http_error(exc: Exception, timeout: float) -> str:
+    """A short reason for an httpx failure."""
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out after {timeout:g} s"
+    if isinstance(exc, httpx.ConnectError):
+        root = _root_os_error(exc)
+        text = f"{exc} {root or ''}".lower()
+        if isinstance(root, socket.gaierror) or "name or service" in text or "nodename" in text:
+            return "host name does not resolve"
+        if (root is not None and root.errno == errno.ECONNREFUSED) or "refused" in text \
+                or "all connection attempts failed" in text:
+            return "connection refused"
+        if "certificate" in text or "ssl" in text:
+            return f"TLS error: {exc}"
+        return f"cannot connect: {exc}"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "connection closed before the full response arrived"
+    if isinstance(exc, httpx.HTTPError):
+        return f"{type(exc).__name__}: {exc}"
+    return str(exc)
+
+
+def describe_mysql_error(exc: Exception) -> str:
+    """A short reason for a pymysql failure."""
+    if isinstance(exc, pymysql.err.OperationalError) and exc.args:
+        code = exc.args[0]
+        text = str(exc.args[1]) if len(exc.args) > 1 else ""
+        if code == 2003:
+            if "refused" in text.lower():
+                return "connection refused"
+            if "timed out" in text.lower():
+                return "timed out connecting"
+            if "name or service" in text.lower() or "nodename" in text.lower():
+                return "host name does not resolve"
+            return "cannot connect"
+        if code == 1045:
+            return "access denied (check user and password)"
+        if code in (2013, 2006):
+            return "connection lost during the query"
+        return f"error {code}: {text}"
+    if isinstance(exc, pymysql.err.MySQLError) and exc.args:
+        return f"error {exc.args[0]}: {exc.args[1] if len(exc.args) > 1 else ''}".strip()
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}"
+
+
+class ClusterClient:
+    """Reads one cluster's FE and BE endpoints. The httpx client is injected and shared.
+
+    `http` may be None for a client that only runs SQL (the statistics pass).
+    """
+
+    def __init__(self, cluster: ClusterConfig, http: httpx.AsyncClient | None, timeout: float):
+        self.cluster = cluster
+        self.http = http
+        self.timeout = timeout
+        self._auth = (cluster.user, cluster.password)
+
+    async def _get(self, url: str, *, auth: bool, params: dict | None = None) -> httpx.Response:
+        if self.http is None:
+            raise RuntimeError("this ClusterClient was made for SQL only")
+        try:
+            response = await self.http.get(url, params=params, auth=self._auth if auth else None,
+                                           timeout=self.timeout)
+        except httpx.HTTPError as exc:
+            raise FetchError(describe_http_error(exc, self.timeout)) from None
+        if response.status_code == 401:
+            raise Forbidden("HTTP 401: the FE refused this user")
+        if response.status_code != 200:
+            raise FetchError(f"HTTP {response.status_code}")
+        return response
+
+    async def show_proc(self, path: str) -> list[dict[str, str]]:
+        """Rows of `/api/show_proc?path=...` keyed by column name (both body shapes)."""
+        response = await self._get(f"{self.cluster.http_base}/api/show_proc", auth=True, params={"path": path})
+        try:
+            return parse.proc_rows(json.loads(response.text), path)
+        except json.JSONDecodeError:
+            raise FetchError("the FE sent a body that is not JSON") from None
+        except ValueError as exc:   # parse.proc_rows names the path itself; the caller does too
+            raise FetchError(str(exc).split(": ", 1)[-1]) from None
+
+    async def runtime_info(self) -> dict:
+        """`/api/show_runtime_info` of the configured FE (no auth needed)."""
+        response = await self._get(f"{self.cluster.http_base}/api/show_runtime_info", auth=False)
+        try:
+            data = json.loads(response.text)
+        except json.JSONDecodeError:
+            raise FetchError("the FE sent a body that is not JSON") from None
+        if not isinstance(data, dict):
+            raise FetchError("expected a JSON object")
+        return data
+
+    async def metrics(self, host: str, port: int, *, fe: bool) -> parse.MetricSet:
+        """Parsed `/metrics` of one FE or BE; an unreadable body is an error."""
+        scheme = "https" if fe and self.cluster.tls else "http"
+        host = f"[{host}]" if ":" in host else host
+        response = await self._get(f"{scheme}://{host}:{port}/metrics", auth=False)
+        metrics = parse.parse_prometheus(response.text)
+        if not len(metrics):
+            raise FetchError("/metrics body holds no metrics")
+        if metrics.bad_lines:
+            raise FetchError(f"/metrics body is damaged ({metrics.bad_lines} unreadable lines)")
+        return metrics
+
+    async def sql(self, statements: list[str]) -> list[list[dict] | FetchError]:
+        """Run statements on one MySQL connection; each result is rows or its error."""
+        return await asyncio.to_thread(self._sql_blocking, statements)
+
+    def _sql_blocking(self, statements: list[str]) -> list[list[dict] | FetchError]:
+        try:
+            conn = pymysql.connect(host=self.cluster.fe_host, port=self.cluster.query_port,
+                                   user=self.cluster.user, password=self.cluster.password,
+                                   connect_timeout=self.timeout, read_timeout=self.timeout,
+                                   write_timeout=self.timeout, cursorclass=pymysql.cursors.DictCursor)
+        except Exception as exc:  # every driver failure becomes a readable reason
+            raise FetchError(describe_mysql_error(exc)) from None
+        results: list[list[dict] | FetchError] = []
+        try:
+            with conn.cursor() as cur:
+                for statement in statements:
+                    try:
+                        cur.execute(statement)
+                        results.append(list(cur.fetchall()))
+                    except pymysql.err.MySQLError as exc:
+                        results.append(FetchError(f"{statement.split()[0].upper()}: {describe_mysql_error(exc)}"))
+                        if isinstance(exc, pymysql.err.OperationalError) and exc.args and exc.args[0] in (2013, 2006):
+                            break
+        finally:
+            conn.close()
+        results += [FetchError("not run: connection lost")] * (len(statements) - len(results))
+        return results

@@ -1,0 +1,83 @@
+"""Every stored metric, described once: column name, type, unit and meaning.
+
+These descriptions build the snapshot tables (`starmon.schema`) and will drive how the
+dashboard labels and formats each number, so a unit is never restated by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    kind: type          # int or float: the column type
+    unit: str           # "queries/s", "ms", "%", "bytes", "count", ...
+    description: str
+
+
+def _m(name: str, kind: type, unit: str, description: str) -> Metric:
+    return Metric(name, kind, unit, description)
+
+
+SNAPSHOT_METRICS: tuple[Metric, ...] = (
+    _m("qps", float, "queries/s", "Queries per second over all FEs, from counter deltas between rounds."),
+    _m("rps", float, "requests/s", "Requests (all statements) per second over all FEs."),
+    _m("query_latency_p50", float, "ms", "Median query latency: the highest FE's 15 s p50 gauge."),
+    _m("query_latency_p95", float, "ms", "95th percentile query latency: the highest FE's value."),
+    _m("query_latency_p99", float, "ms", "99th percentile query latency: the highest FE's value."),
+    _m("query_total", int, "queries", "Queries since each FE started, summed over FEs."),
+    _m("query_success", int, "queries", "Successful queries since each FE started, summed over FEs."),
+    _m("query_error", int, "queries", "Failed queries since each FE started, summed over FEs."),
+    _m("query_timeout", int, "queries", "Timed-out queries since each FE started, summed over FEs."),
+    _m("query_error_rate", float, "%", "Share of the queries since the last round that failed."),
+    _m("query_timeout_rate", float, "%", "Share of the queries since the last round that timed out."),
+    _m("connections", int, "connections", "Open MySQL connections, summed over FEs."),
+    _m("frontend_total", int, "nodes", "FEs in the cluster."),
+    _m("frontend_alive", int, "nodes", "FEs the leader reports alive."),
+    _m("backend_total", int, "nodes", "BEs in the cluster."),
+    _m("backend_alive", int, "nodes", "BEs the leader reports alive."),
+    _m("compute_total", int, "nodes", "Compute nodes (shared-data) in the cluster."),
+    _m("compute_alive", int, "nodes", "Compute nodes the leader reports alive."),
+    _m("total_cpu_usage", float, "%", "CPU busy over all BE/CN hosts, weighted by cores."),
+    _m("avg_cpu_usage", float, "%", "Mean CPU busy of the BE/CN hosts that reported it."),
+    _m("total_memory_usage", int, "bytes", "BE/CN process memory, summed."),
+    _m("avg_memory_usage", float, "%", "Mean memory use of the BE/CN processes against their limit."),
+    _m("disk_total_bytes", int, "bytes", "Sum of TotalCapacity over BEs."),
+    _m("disk_used_bytes", int, "bytes", "Sum of TotalCapacity - AvailCapacity over BEs."),
+    _m("disk_usage_pct", float, "%", "100 x disk_used_bytes / disk_total_bytes."),
+    _m("tablet_count", int, "tablets", "Tablets over all BEs (TabletNum)."),
+    _m("max_compaction_score", float, "score", "Highest tablet compaction score (leader FE's view)."),
+    _m("txn_running", int, "transactions", "Transactions begun but not yet finished (leader)."),
+    _m("txn_success_total", int, "transactions", "Successful transactions since the leader started."),
+    _m("txn_failed_total", int, "transactions", "Failed transactions since the leader started."),
+    _m("load_running", int, "jobs", "Load jobs pending, loading or committing (leader)."),
+    _m("load_finished_total", int, "jobs", "Load jobs finished since the leader started."),
+    _m("fe_jvm_heap_used_bytes", int, "bytes", "JVM heap used on the FE with the fullest heap."),
+    _m("fe_jvm_heap_max_bytes", int, "bytes", "JVM heap limit of that FE."),
+    _m("fe_thread_count", int, "threads", "JVM threads of that FE."),
+)
+
+NODE_METRICS: tuple[Metric, ...] = (
+    _m("cpu_pct", float, "%", "Host CPU busy: from /metrics jiffy deltas, else the FE's CpuUsedPct."),
+    _m("mem_pct", float, "%", "Process memory against its limit (MemUsedPct)."),
+    _m("mem_used_bytes", int, "bytes", "BE process memory (process_mem_bytes)."),
+    _m("disk_total_bytes", int, "bytes", "TotalCapacity of the node."),
+    _m("disk_used_bytes", int, "bytes", "TotalCapacity - AvailCapacity of the node."),
+    _m("max_disk_used_pct", float, "%", "Fullest storage path of the node (MaxDiskUsedPct)."),
+    _m("tablet_count", int, "tablets", "Tablets on the node (TabletNum)."),
+    _m("compaction_score", float, "score", "Highest tablet compaction score on the node."),
+    _m("running_queries", int, "queries", "Queries running on the node (NumRunningQueries)."),
+    _m("connections", int, "connections", "FE: open MySQL connections."),
+    _m("qps", float, "queries/s", "FE: queries per second it coordinated."),
+    _m("query_latency_p99", float, "ms", "FE: its p99 query latency gauge."),
+    _m("query_total", int, "queries", "FE: query counter since it started."),
+    _m("query_error", int, "queries", "FE: failed-query counter since it started."),
+    _m("query_timeout", int, "queries", "FE: timed-out-query counter since it started."),
+    _m("request_total", int, "requests", "FE: request counter since it started."),
+    _m("jvm_heap_used_bytes", int, "bytes", "FE: JVM heap used."),
+    _m("jvm_heap_max_bytes", int, "bytes", "FE: JVM heap limit."),
+    _m("cpu_busy_jiffies", int, "jiffies", "BE/CN: cumulative busy CPU jiffies, kept to compute cpu_pct."),
+    _m("cpu_total_jiffies", int, "jiffies", "BE/CN: cumulative CPU jiffies, kept to compute cpu_pct."),
+)

@@ -1,0 +1,108 @@
+"""The snapshot store's tables, declared once with SQLAlchemy Core.
+
+Metric columns come from `starmon.metrics`, so adding a metric there adds its column.
+Indexes follow the read pattern: one cluster, a time range.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String,
+                        Table, Text, UniqueConstraint)
+
+from .metrics import NODE_METRICS, SNAPSHOT_METRICS, Metric
+
+metadata = MetaData()
+
+
+def _metric_columns(metrics: tuple[Metric, ...]) -> list[Column]:
+    return [Column(m.name, BigInteger if m.kind is int else Float, nullable=True, comment=f"{m.unit}: {m.description}")
+            for m in metrics]
+
+
+clusters = Table(
+    "clusters", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(63), nullable=False, unique=True),
+    Column("fe_host", String(255), nullable=False),
+    Column("http_port", Integer, nullable=False),
+    Column("query_port", Integer, nullable=False),
+    Column("user", String(128), nullable=False),
+    Column("password_env", String(128), comment="environment variable holding the password; never the password"),
+    Column("tls", Boolean, nullable=False, default=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("source", String(8), nullable=False, comment="'file' (starmon.toml) or 'ui'"),
+    Column("updated_at", Float, nullable=False),
+)
+
+metrics_snapshots = Table(
+    "metrics_snapshots", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("cluster_id", Integer, ForeignKey("clusters.id"), nullable=False),
+    Column("ts", Float, nullable=False, comment="UTC epoch seconds when the round started"),
+    Column("status", String(8), nullable=False, comment="ok, partial or down"),
+    Column("error", Text, comment="why the round was partial or down, in words"),
+    Column("collect_ms", Integer, nullable=False),
+    Column("source", String(16), comment="where node lists came from: show_proc or mysql"),
+    Column("version", String(64), comment="StarRocks version the FE reported"),
+    *_metric_columns(SNAPSHOT_METRICS),
+    UniqueConstraint("cluster_id", "ts", name="uq_snapshot_cluster_ts"),
+)
+Index("ix_snapshots_cluster_ts", metrics_snapshots.c.cluster_id, metrics_snapshots.c.ts)
+
+node_snapshots = Table(
+    "node_snapshots", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("snapshot_id", Integer, ForeignKey("metrics_snapshots.id"), nullable=False),
+    Column("cluster_id", Integer, nullable=False),
+    Column("ts", Float, nullable=False),
+    Column("role", String(2), nullable=False, comment="FE, BE or CN"),
+    Column("host", String(255), nullable=False),
+    Column("name", String(255), comment="FE Name, BackendId or ComputeNodeId"),
+    Column("alive", Boolean),
+    Column("is_leader", Boolean),
+    Column("version", String(64)),
+    Column("last_heartbeat", String(32), comment="as the FE printed it, in the cluster's time zone"),
+    Column("last_start_time", String(32)),
+    Column("error", Text),
+    *_metric_columns(NODE_METRICS),
+)
+Index("ix_nodes_cluster_ts", node_snapshots.c.cluster_id, node_snapshots.c.ts)
+Index("ix_nodes_snapshot", node_snapshots.c.snapshot_id)
+
+data_statistics = Table(
+    "data_statistics", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("cluster_id", Integer, ForeignKey("clusters.id"), nullable=False),
+    Column("ts", Float, nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("error", Text),
+    Column("collect_ms", Integer, nullable=False),
+    Column("database_count", Integer),
+    Column("table_count", Integer),
+    Column("total_data_bytes", BigInteger, comment="bytes, all replicas (DATA_LENGTH)"),
+    Column("total_rows", BigInteger),
+    Column("mv_total", Integer),
+    Column("mv_active", Integer),
+    Column("mv_inactive", Integer),
+    Column("mv_failed", Integer, comment="MVs whose last refresh failed"),
+    Column("schema_change_running", Integer),
+    Column("schema_change_pending", Integer),
+    Column("top_tables", Text, comment="JSON: largest tables [{db, table, bytes, rows}]"),
+    Column("materialized_views", Text, comment="JSON: [{db, name, active, state, error}]"),
+    Column("schema_changes", Text, comment="JSON: unfinished jobs [{db, table, state, progress}]"),
+)
+Index("ix_statistics_cluster_ts", data_statistics.c.cluster_id, data_statistics.c.ts)
+
+table_size_history = Table(
+    "table_size_history", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("cluster_id", Integer, ForeignKey("clusters.id"), nullable=False),
+    Column("ts", Float, nullable=False),
+    Column("db_name", String(255), nullable=False),
+    Column("table_name", String(255), nullable=False),
+    Column("data_bytes", BigInteger),
+    Column("row_count", BigInteger),
+)
+Index("ix_table_size_cluster_ts", table_size_history.c.cluster_id, table_size_history.c.ts)
+Index("ix_table_size_table", table_size_history.c.cluster_id, table_size_history.c.db_name,
+      table_size_history.c.table_name, table_size_history.c.ts)

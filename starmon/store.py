@@ -1,0 +1,223 @@
+"""The snapshot store: the one class that owns every database connection.
+
+SQLite runs in WAL mode with `synchronous=NORMAL` and a busy timeout. Writes go through
+a separate engine whose transactions start with `BEGIN IMMEDIATE`, so a write never
+fails half-way with SQLITE_BUSY while the dashboard reads (shared/notes/streamlit.md
+§2.3). Each round is one short transaction: a snapshot and its node rows land together
+or not at all.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from . import schema
+from .config import ClusterConfig
+
+
+_NODE_KEYS = {"id", "snapshot_id", "cluster_id", "ts"}
+
+
+def short_error(exc: BaseException) -> str:
+    """First line of a database error, without SQLAlchemy's statement dump."""
+    inner = getattr(exc, "orig", None) or exc
+    return str(inner).strip().splitlines()[0] if str(inner).strip() else type(inner).__name__
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or written; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class PreviousRound:
+    """What the last stored round of a cluster said, for counter deltas."""
+
+    ts: float
+    nodes: list[dict]
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password masked, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparseable URL is shown without its credentials part
+        return url.split("@")[-1]
+
+
+def _sqlite_engine(url: sa.URL, *, immediate: bool) -> Engine:
+    engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None      # we issue BEGIN ourselves, below
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000", "foreign_keys=ON"):
+            dbapi_conn.execute(f"PRAGMA {pragma}")
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Store:
+    """Opens the database named by a SQLAlchemy URL, creates the schema, reads and writes."""
+
+    def __init__(self, url: str):
+        self.url = url
+        try:
+            parsed = make_url(url)
+        except Exception as exc:
+            raise StoreError(f"invalid database URL {safe_url(url)!r}: {exc}") from exc
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.sqlite_path: Path | None = None
+        if self.is_sqlite:
+            if not parsed.database or parsed.database == ":memory:":
+                raise StoreError("starmon needs a SQLite file, not an in-memory database")
+            self.sqlite_path = Path(parsed.database)
+            try:
+                self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create {self.sqlite_path.parent}: {exc.strerror}") from exc
+            self.reader = _sqlite_engine(parsed, immediate=False)
+            self.writer = _sqlite_engine(parsed, immediate=True)
+        else:
+            self.reader = self.writer = sa.create_engine(parsed, pool_pre_ping=True)
+        try:
+            schema.metadata.create_all(self.writer)
+        except sa.exc.SQLAlchemyError as exc:
+            self.close()
+            raise StoreError(f"cannot open database {safe_url(url)}: {short_error(exc)}") from exc
+
+    def close(self) -> None:
+        self.reader.dispose()
+        if self.writer is not self.reader:
+            self.writer.dispose()
+
+    # -- clusters ----------------------------------------------------------------------------
+    def sync_clusters(self, configs: tuple[ClusterConfig, ...]) -> None:
+        """Mirror the TOML-declared clusters into the clusters table.
+
+        Clusters no longer in the file are disabled, not deleted, so their history stays.
+        Passwords are never written; only the name of a password environment variable is.
+        """
+        t = schema.clusters
+        now = time.time()
+        with self.writer.begin() as conn:
+            existing = {r.name: r for r in conn.execute(sa.select(t.c.id, t.c.name, t.c.source))}
+            for c in configs:
+                values = dict(fe_host=c.fe_host, http_port=c.http_port, query_port=c.query_port, user=c.user,
+                              password_env=c.password_env, tls=c.tls, enabled=c.enabled, source="file",
+                              updated_at=now)
+                if c.name in existing:
+                    conn.execute(t.update().where(t.c.id == existing[c.name].id).values(**values))
+                else:
+                    conn.execute(t.insert().values(name=c.name, **values))
+            names = {c.name for c in configs}
+            gone = [r.id for n, r in existing.items() if r.source == "file" and n not in names]
+            if gone:
+                conn.execute(t.update().where(t.c.id.in_(gone)).values(enabled=False, updated_at=now))
+
+    def cluster_ids(self) -> dict[str, int]:
+        """Name -> id of every enabled cluster."""
+        t = schema.clusters
+        with self.reader.connect() as conn:
+            return {r.name: r.id for r in conn.execute(sa.select(t.c.name, t.c.id).where(t.c.enabled))}
+
+    # -- rounds ------------------------------------------------------------------------------
+    def previous_round(self, cluster_id: int) -> PreviousRound | None:
+        """The newest stored round of a cluster with its node rows, or None."""
+        s, n = schema.metrics_snapshots, schema.node_snapshots
+        with self.reader.connect() as conn:
+            last = conn.execute(sa.select(s.c.id, s.c.ts).where(s.c.cluster_id == cluster_id)
+                                .order_by(s.c.ts.desc()).limit(1)).first()
+            if last is None:
+                return None
+            nodes = [dict(r._mapping) for r in conn.execute(sa.select(n).where(n.c.snapshot_id == last.id))]
+        return PreviousRound(ts=last.ts, nodes=nodes)
+
+    def write_round(self, cluster_id: int, snapshot: dict, nodes: list[dict]) -> int:
+        """Store one round atomically; returns the snapshot id."""
+        with self.writer.begin() as conn:
+            snap_id = conn.execute(schema.metrics_snapshots.insert()
+                                   .values(cluster_id=cluster_id, **snapshot)).inserted_primary_key[0]
+            if nodes:
+                fields = [c.name for c in schema.node_snapshots.c if c.name not in _NODE_KEYS]
+                conn.execute(schema.node_snapshots.insert(),
+                             [{**{f: node.get(f) for f in fields},
+                               "snapshot_id": snap_id, "cluster_id": cluster_id, "ts": snapshot["ts"]}
+                              for node in nodes])
+        return snap_id
+
+    def write_statistics(self, cluster_id: int, stats: dict, tables: list[dict]) -> None:
+        """Store one statistics pass and its per-table sizes atomically."""
+        row = {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in stats.items()}
+        with self.writer.begin() as conn:
+            conn.execute(schema.data_statistics.insert().values(cluster_id=cluster_id, **row))
+            if tables:
+                conn.execute(schema.table_size_history.insert(),
+                             [{**tb, "cluster_id": cluster_id, "ts": stats["ts"]} for tb in tables])
+
+    def latest_snapshots(self) -> list[dict]:
+        """The newest snapshot of every enabled cluster, with its cluster name."""
+        s, c = schema.metrics_snapshots, schema.clusters
+        newest = (sa.select(s.c.cluster_id, sa.func.max(s.c.ts).label("ts")).group_by(s.c.cluster_id).subquery())
+        query = (sa.select(c.c.name, s).join(s, s.c.cluster_id == c.c.id)
+                 .join(newest, sa.and_(newest.c.cluster_id == s.c.cluster_id, newest.c.ts == s.c.ts))
+                 .where(c.c.enabled).order_by(c.c.name))
+        with self.reader.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    # -- single writer -----------------------------------------------------------------------
+    def writer_lock(self) -> "WriterLock":
+        """The lock that makes one collector the only writer of this database."""
+        if self.sqlite_path is not None:
+            return WriterLock(self.sqlite_path.with_name(self.sqlite_path.name + ".collector.lock"))
+        digest = hashlib.sha256(safe_url(self.url).encode()).hexdigest()[:12]
+        return WriterLock(Path("data") / f"collector-{digest}.lock")
+
+
+class WriterLock:
+    """A non-blocking exclusive file lock; the OS releases it if the holder dies."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        """Take the lock if free; False when another process holds it."""
+        if self._fd is not None:
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return True
+
+    def holder(self) -> str:
+        """The pid written by the current holder, for messages."""
+        try:
+            return self.path.read_text().strip() or "unknown"
+        except OSError:
+            return "unknown"
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None

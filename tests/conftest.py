@@ -1,0 +1,59 @@
+"""Shared fixtures: emulated clusters on loopback sockets and a collector on a SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from starmon.collector import Collector
+from starmon.config import ClusterConfig, Config
+from starmon.emulator import ClusterSpec, Emulator, Workload
+from starmon.store import Store
+
+SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "starrocks" / "samples"
+
+
+def exact_workload(**overrides) -> Workload:
+    """A workload without noise, daily swing or random events, so numbers can be checked exactly."""
+    return Workload(**{"noise": 0.0, "daily_amplitude": 0.0, "events": False, **overrides})
+
+
+@pytest.fixture
+def emulator():
+    """Start an Emulator for the given specs; every one started is stopped after the test."""
+    started: list[Emulator] = []
+
+    def start(*specs: ClusterSpec, **kwargs) -> Emulator:
+        emu = Emulator(list(specs) or [ClusterSpec()], **kwargs).start()
+        started.append(emu)
+        return emu
+
+    yield start
+    for emu in started:
+        emu.stop()
+
+
+def cluster_configs(emu: Emulator, **overrides) -> tuple[ClusterConfig, ...]:
+    """ClusterConfig entries pointing at every cluster of an emulator (admin user 'root')."""
+    return tuple(ClusterConfig(name=d["name"], fe_host=d["fe_host"], http_port=d["http_port"],
+                               query_port=d["query_port"], user="root", password="", **overrides)
+                 for d in emu.describe())
+
+
+@pytest.fixture
+def make_collector(tmp_path):
+    """Build a Collector over a fresh SQLite file for the given clusters."""
+    made: list[Collector] = []
+
+    def make(clusters, *, timeout: float = 2.0, db: Path | None = None) -> Collector:
+        url = f"sqlite:///{db or tmp_path / 'starmon.db'}"
+        config = Config(db_url=url, clusters=tuple(clusters), timeout_seconds=timeout)
+        collector = Collector(config, Store(url))
+        made.append(collector)
+        return collector
+
+    yield make
+    for collector in made:
+        collector.close()
+        collector.store.close()
