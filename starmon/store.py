@@ -91,7 +91,10 @@ class Store:
             self.reader = _sqlite_engine(parsed, immediate=False)
             self.writer = _sqlite_engine(parsed, immediate=True)
         else:
-            self.reader = self.writer = sa.create_engine(parsed, pool_pre_ping=True)
+            try:
+                self.reader = self.writer = sa.create_engine(parsed, pool_pre_ping=True)
+            except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+                raise StoreError(f"invalid database URL {safe_url(url)!r}: {short_error(exc)}") from exc
         try:
             schema.metadata.create_all(self.writer)
         except sa.exc.SQLAlchemyError as exc:

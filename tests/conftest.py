@@ -36,8 +36,9 @@ def emulator():
 
 def cluster_configs(emu: Emulator, **overrides) -> tuple[ClusterConfig, ...]:
     """ClusterConfig entries pointing at every cluster of an emulator (admin user 'root')."""
+    fields = {"user": "root", "password": "", **overrides}
     return tuple(ClusterConfig(name=d["name"], fe_host=d["fe_host"], http_port=d["http_port"],
-                               query_port=d["query_port"], user="root", password="", **overrides)
+                               query_port=d["query_port"], **fields)
                  for d in emu.describe())
 
 

@@ -1,0 +1,85 @@
+"""The SQLite store: WAL, atomic rounds, cluster sync and the single-writer lock."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+import pytest
+
+from starmon import schema
+from starmon.config import ClusterConfig
+from starmon.store import Store, StoreError
+
+
+def _count(store, table):
+    with store.reader.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(f"sqlite:///{tmp_path / 'db' / 'starmon.db'}")
+    s.sync_clusters((ClusterConfig("a", "h1"), ClusterConfig("b", "h2")))
+    yield s
+    s.close()
+
+
+def test_wal_mode_and_parent_directory_created(store, tmp_path):
+    assert (tmp_path / "db" / "starmon.db").exists()
+    with store.reader.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_round_is_atomic(store):
+    cid = store.cluster_ids()["a"]
+    store.write_round(cid, {"ts": 1.0, "status": "ok", "collect_ms": 5, "qps": 3.0},
+                      [{"role": "FE", "host": "h1", "qps": 3.0}])
+    with pytest.raises(sa.exc.IntegrityError):   # a node without a host: the whole round is refused
+        store.write_round(cid, {"ts": 2.0, "status": "ok", "collect_ms": 5}, [{"role": "BE", "host": None}])
+    assert _count(store, schema.metrics_snapshots) == 1
+    assert _count(store, schema.node_snapshots) == 1
+    with pytest.raises(sa.exc.IntegrityError):   # the same cluster and time twice is a duplicate
+        store.write_round(cid, {"ts": 1.0, "status": "ok", "collect_ms": 5}, [])
+    prev = store.previous_round(cid)
+    assert prev.ts == 1.0 and prev.nodes[0]["qps"] == 3.0 and prev.nodes[0]["disk_total_bytes"] is None
+
+
+def test_clusters_removed_from_file_are_disabled_not_deleted(store):
+    cid = store.cluster_ids()["b"]
+    store.write_round(cid, {"ts": 1.0, "status": "ok", "collect_ms": 1}, [])
+    store.sync_clusters((ClusterConfig("a", "h1-new"),))
+    assert set(store.cluster_ids()) == {"a"}
+    assert _count(store, schema.metrics_snapshots) == 1
+    with store.reader.connect() as conn:
+        hosts = dict(conn.execute(sa.select(schema.clusters.c.name, schema.clusters.c.fe_host)).all())
+    assert hosts == {"a": "h1-new", "b": "h2"}
+
+
+def test_passwords_are_not_stored(tmp_path):
+    path = tmp_path / "s.db"
+    s = Store(f"sqlite:///{path}")
+    s.sync_clusters((ClusterConfig("a", "h", password="plain-secret-123"),))
+    s.close()
+    for f in tmp_path.iterdir():
+        assert b"plain-secret-123" not in f.read_bytes()
+
+
+def test_single_writer_lock(store):
+    first, second = store.writer_lock(), Store(store.url).writer_lock()
+    assert first.acquire()
+    assert not second.acquire()
+    assert first.holder().isdigit()
+    first.release()
+    assert second.acquire()
+    second.release()
+
+
+@pytest.mark.parametrize("url, message", [
+    ("sqlite://", "not an in-memory database"),
+    ("sqlite:///:memory:", "not an in-memory database"),
+    ("nosuchdb://x", "invalid database URL"),
+    ("sqlite:////proc/starmon-cannot-write/x.db", "cannot"),
+])
+def test_unusable_databases_raise_readable_errors(url, message):
+    with pytest.raises(StoreError, match=message):
+        Store(url)
