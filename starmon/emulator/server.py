@@ -106,8 +106,9 @@ class Emulator:
         self._loop.close()
 
     def serve_forever(self) -> None:
-        """Serve in the calling thread until interrupted."""
-        self.start()
+        """Block the calling thread until interrupted, starting first if needed."""
+        if self._thread is None:
+            self.start()
         try:
             self._thread.join()
         except KeyboardInterrupt:

@@ -1,0 +1,31 @@
+"""The README documents every setting, environment variable, fault switch and emulator flag."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from starmon.config import ENV_SETTINGS, SETTINGS
+from starmon.emulator.__main__ import _parser
+from starmon.emulator.model import Faults
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+@pytest.mark.parametrize("setting", SETTINGS + ENV_SETTINGS, ids=lambda s: s.name)
+def test_every_setting_is_documented_with_its_default(setting):
+    row = next((line for line in README.splitlines() if line.startswith(f"| `{setting.name}` |")), None)
+    assert row is not None, f"README has no table row for {setting.name}"
+    assert str(setting.default).lstrip("./") in row
+
+
+@pytest.mark.parametrize("switch", Faults.SWITCHES)
+def test_every_fault_switch_is_documented(switch):
+    assert re.search(rf"^\| `{switch}` \|", README, re.M)
+
+
+def test_every_emulator_flag_is_documented():
+    flags = [s for a in _parser()._actions for s in a.option_strings if s.startswith("--") and s != "--help"]
+    assert flags and [f for f in flags if f"`{f}" not in README] == []
