@@ -32,7 +32,9 @@ class Accounts(IdentityProvider):
 
     async def get_user(self, username: str) -> User | None:
         if username not in self.passwords:
-            return None
+            # StarRocks answers an unknown user like a wrong password (1045 Access denied), not
+            # mysql-mimic's 3162: an auth string no password can match gives exactly that.
+            return User(name=username, auth_string="00" * 20, auth_plugin=NativePasswordAuthPlugin.name)
         password = self.passwords[username]
         auth = NativePasswordAuthPlugin.create_auth_string(password) if password else None
         return User(name=username, auth_string=auth, auth_plugin=NativePasswordAuthPlugin.name)
