@@ -14,16 +14,17 @@ import time
 from . import datastats
 from .aggregate import RawRound
 from .fetch import ClusterClient, FetchError, Forbidden
-from .parse import column, parse_bool, parse_int
+from .parse import column, parse_bool, parse_int, parse_version
 
 _PROC_PATHS = ("/frontends", "/backends", "/compute_nodes")
 _SHOW = ("SHOW FRONTENDS", "SHOW BACKENDS", "SHOW COMPUTE NODES")
 
 
-async def _resolve(host: str) -> set[str]:
+async def resolve(host: str, timeout: float) -> set[str]:
+    """Addresses of a host, or an empty set if it does not resolve within the timeout."""
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
-    except OSError:
+        infos = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(host, None), timeout)
+    except (OSError, asyncio.TimeoutError):
         return set()
     return {info[4][0] for info in infos}
 
@@ -34,7 +35,8 @@ async def fetch_round(client: ClusterClient, ts: float) -> RawRound:
     raw = RawRound(ts=ts, reachable=False)
     *procs, runtime, version, addresses = await asyncio.gather(
         *(client.show_proc(p) for p in _PROC_PATHS), client.runtime_info(),
-        client.sql(["SELECT current_version()"]), _resolve(cluster.fe_host), return_exceptions=True)
+        client.sql(["SELECT current_version()"]), resolve(cluster.fe_host, client.timeout),
+        return_exceptions=True)
 
     http_errors = {str(r) for r in procs + [runtime] if isinstance(r, FetchError) and not isinstance(r, Forbidden)}
     if http_errors and all(isinstance(r, FetchError) for r in procs + [runtime]) and len(http_errors) == 1:
@@ -49,7 +51,7 @@ async def fetch_round(client: ClusterClient, ts: float) -> RawRound:
 
     mysql_ok = isinstance(version, list)
     if mysql_ok and isinstance(version[0], list) and version[0]:
-        raw.version = next(iter(version[0][0].values()), None)
+        raw.version = parse_version(next(iter(version[0][0].values()), None))
         raw.reachable = True
     elif isinstance(version, FetchError):
         raw.problems.append((f"MySQL port {cluster.query_port}", str(version)))
@@ -59,8 +61,11 @@ async def fetch_round(client: ClusterClient, ts: float) -> RawRound:
         raw.source, raw.reachable = "show_proc", True
     elif mysql_ok:
         await _node_lists_over_mysql(client, raw)
+    elif any(isinstance(r, Forbidden) for r in procs):
+        raw.problems.append(("show_proc", "refused for this user (401) and no MySQL fallback"))
 
-    raw.version = raw.version or next((column(r, "Version") for r in raw.frontends if column(r, "Version")), None)
+    raw.version = raw.version or next((parse_version(column(r, "Version")) for r in raw.frontends
+                                       if parse_version(column(r, "Version"))), None)
     ips = {column(r, "IP") for r in raw.frontends}
     raw.configured_ip = next(iter(ips & (addresses if isinstance(addresses, set) else set()) | ips & {cluster.fe_host}),
                              None)

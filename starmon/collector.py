@@ -13,6 +13,7 @@ import logging
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -53,6 +54,10 @@ class Collector:
         self.store = store
         self.clock = clock
         self._runner = asyncio.Runner()
+        # Name lookups and pymysql run in threads that a timeout cannot stop; a pool sized
+        # for many clusters keeps one stuck resolver from starving every other cluster.
+        self._io_pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="starmon-io")
+        self._runner.get_loop().set_default_executor(self._io_pool)
         self._http: httpx.AsyncClient | None = None
         self._stop = threading.Event()
         self._stats_thread: threading.Thread | None = None
@@ -171,6 +176,7 @@ class Collector:
             self._runner.run(self._http.aclose())
             self._http = None
         self._runner.close()
+        self._io_pool.shutdown(wait=False, cancel_futures=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .health import CARDS, with_overrides
+
 
 class ConfigError(ValueError):
     """The configuration cannot be used; the message says what to fix."""
@@ -74,6 +76,11 @@ class Config:
     statistics_interval_seconds: int = 600
     timeout_seconds: float = 5.0
     source: str = "defaults"
+    thresholds: tuple = ()        # health cards with [thresholds.<card>] overrides applied
+
+    @property
+    def cards(self) -> tuple:
+        return self.thresholds or CARDS
 
 
 def validate_cluster(raw: dict, *, where: str = "cluster") -> ClusterConfig:
@@ -146,7 +153,7 @@ def load_config(environ: dict | None = None) -> Config:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    known = {s.name for s in SETTINGS} | {"clusters"}
+    known = {s.name for s in SETTINGS} | {"clusters", "thresholds"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(known))})")
@@ -160,4 +167,11 @@ def load_config(environ: dict | None = None) -> Config:
             raise ConfigError(f"{path}: cluster name {c.name!r} is declared twice")
         seen.add(c.name.lower())
     settings = {s.name: _setting(raw, s, path) for s in SETTINGS}
-    return Config(db_url=db_url, clusters=tuple(clusters), source=str(path), **settings)
+    overrides = raw.get("thresholds", {})
+    if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
+        raise ConfigError(f"{path}: write thresholds as [thresholds.<card>] tables with warning and critical")
+    try:
+        cards = with_overrides(overrides) if overrides else ()
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return Config(db_url=db_url, clusters=tuple(clusters), source=str(path), thresholds=cards, **settings)

@@ -70,7 +70,7 @@ def describe_mysql_error(exc: Exception) -> str:
                 return "connection refused"
             if "timed out" in text.lower():
                 return "timed out connecting"
-            if "name or service" in text.lower() or "nodename" in text.lower():
+            if any(k in text.lower() for k in ("name or service", "nodename", "name resolution")):
                 return "host name does not resolve"
             return "cannot connect"
         if code == 1045:
@@ -145,12 +145,26 @@ class ClusterClient:
         return metrics
 
     async def sql(self, statements: list[str]) -> list[list[dict] | FetchError]:
-        """Run statements on one MySQL connection; each result is rows or its error."""
-        return await asyncio.to_thread(self._sql_blocking, statements)
+        """Run statements on one MySQL connection; each result is rows or its error.
 
-    def _sql_blocking(self, statements: list[str]) -> list[list[dict] | FetchError]:
+        The host is resolved first under the timeout, because pymysql's connect_timeout
+        does not cover name resolution (a slow resolver would stall the round).
+        """
         try:
-            conn = pymysql.connect(host=self.cluster.fe_host, port=self.cluster.query_port,
+            infos = await asyncio.wait_for(
+                asyncio.get_running_loop().getaddrinfo(self.cluster.fe_host, self.cluster.query_port,
+                                                       type=socket.SOCK_STREAM), self.timeout)
+        except asyncio.TimeoutError:
+            raise FetchError(f"timed out resolving {self.cluster.fe_host}") from None
+        except OSError:
+            raise FetchError("host name does not resolve") from None
+        address = infos[0][4][0]
+        return await asyncio.wait_for(asyncio.to_thread(self._sql_blocking, address, statements),
+                                      self.timeout * (2 + len(statements)))
+
+    def _sql_blocking(self, address: str, statements: list[str]) -> list[list[dict] | FetchError]:
+        try:
+            conn = pymysql.connect(host=address, port=self.cluster.query_port,
                                    user=self.cluster.user, password=self.cluster.password,
                                    connect_timeout=self.timeout, read_timeout=self.timeout,
                                    write_timeout=self.timeout, cursorclass=pymysql.cursors.DictCursor)

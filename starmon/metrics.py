@@ -15,10 +15,15 @@ class Metric:
     kind: type          # int or float: the column type
     unit: str           # "queries/s", "ms", "%", "bytes", "count", ...
     description: str
+    rollup: str = "avg"  # how chart buckets combine values: avg for rates, max where spikes matter
+
+
+_MAX = {"query_latency_p95", "query_latency_p99", "disk_used_bytes", "disk_total_bytes", "disk_usage_pct",
+        "max_compaction_score", "max_disk_used_pct", "compaction_score"}
 
 
 def _m(name: str, kind: type, unit: str, description: str) -> Metric:
-    return Metric(name, kind, unit, description)
+    return Metric(name, kind, unit, description, "max" if name in _MAX else "avg")
 
 
 SNAPSHOT_METRICS: tuple[Metric, ...] = (
@@ -81,3 +86,7 @@ NODE_METRICS: tuple[Metric, ...] = (
     _m("cpu_busy_jiffies", int, "jiffies", "BE/CN: cumulative busy CPU jiffies, kept to compute cpu_pct."),
     _m("cpu_total_jiffies", int, "jiffies", "BE/CN: cumulative CPU jiffies, kept to compute cpu_pct."),
 )
+
+
+SNAPSHOT_BY_NAME = {m.name: m for m in SNAPSHOT_METRICS}
+NODE_BY_NAME = {m.name: m for m in NODE_METRICS}

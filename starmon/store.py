@@ -180,6 +180,13 @@ class Store:
         with self.reader.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
+    # -- engine-specific SQL -----------------------------------------------------------------
+    def bucket(self, ts: sa.ColumnElement, seconds: int) -> sa.ColumnElement:
+        """Start of the `seconds`-wide time bucket holding `ts` (floor division per engine)."""
+        if self.is_sqlite:   # ts is positive, so truncation is floor
+            return sa.cast(ts / seconds, sa.Integer) * seconds
+        return sa.func.floor(ts / seconds) * seconds
+
     # -- single writer -----------------------------------------------------------------------
     def writer_lock(self) -> "WriterLock":
         """The lock that makes one collector the only writer of this database."""

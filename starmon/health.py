@@ -1,0 +1,212 @@
+"""Health cards and their thresholds: each described once, overridable in starmon.toml.
+
+Like a glances plugin's field description, a `Card` says what it shows, in which unit,
+which direction is bad and where warning and critical start. Pages only draw what
+`cards()` and `problems()` return; no threshold lives in page code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable
+
+OK, WARNING, CRITICAL, UNKNOWN = "ok", "warning", "critical", "unknown"
+
+
+@dataclass(frozen=True)
+class Card:
+    """One health card: how to read its value from a snapshot and when it is bad."""
+
+    key: str
+    title: str
+    unit: str
+    bad: str | None              # "high", "low" or None (informational)
+    warning: float | None
+    critical: float | None
+    value: Callable[[dict], float | None]
+    help: str
+    textual: bool = False        # shown as words or "x/y" rather than as its number
+
+    def status(self, value: float | None) -> str:
+        """ok / warning / critical for a value; unknown when the value is missing."""
+        if value is None:
+            return UNKNOWN
+        if self.bad is None:
+            return OK
+        worse = (lambda v, limit: v >= limit) if self.bad == "high" else (lambda v, limit: v <= limit)
+        if self.critical is not None and worse(value, self.critical):
+            return CRITICAL
+        if self.warning is not None and worse(value, self.warning):
+            return WARNING
+        return OK
+
+
+def _col(name: str) -> Callable[[dict], float | None]:
+    return lambda s: s.get(name)
+
+
+def _dead(total: str, alive: str) -> Callable[[dict], float | None]:
+    return lambda s: None if s.get(total) is None or s.get(alive) is None else s[total] - s[alive]
+
+
+def _heap_pct(s: dict) -> float | None:
+    used, limit = s.get("fe_jvm_heap_used_bytes"), s.get("fe_jvm_heap_max_bytes")
+    return 100.0 * used / limit if used is not None and limit else None
+
+
+_STATUS_LEVEL = {"ok": 0, "partial": 1, "down": 2}
+
+CARDS: tuple[Card, ...] = (
+    Card("cluster_status", "Cluster status", "", "high", 1, 2, lambda s: _STATUS_LEVEL.get(s.get("status")),
+         "ok, partial (a node dead or an endpoint failing) or down (nothing answered).", textual=True),
+    Card("fe_dead", "FE alive", "nodes", "high", 1, 2, _dead("frontend_total", "frontend_alive"),
+         "Frontends the leader sees alive, of all frontends; thresholds count dead FEs.", textual=True),
+    Card("be_dead", "BE alive", "nodes", "high", 1, 2, _dead("backend_total", "backend_alive"),
+         "Backends (compute nodes on shared-data) alive, of all; thresholds count dead nodes.", textual=True),
+    Card("qps", "QPS", "queries/s", None, None, None, _col("qps"), "Queries per second over all FEs."),
+    Card("query_latency_p99", "p99 latency", "ms", "high", 1000, 5000, _col("query_latency_p99"),
+         "99th percentile query latency of the slowest FE."),
+    Card("query_error_rate", "Error rate", "%", "high", 1, 5, _col("query_error_rate"),
+         "Share of queries since the previous round that failed."),
+    Card("avg_cpu_usage", "Avg CPU", "%", "high", 70, 90, _col("avg_cpu_usage"), "Mean CPU busy of BE/CN hosts."),
+    Card("avg_memory_usage", "Avg memory", "%", "high", 75, 90, _col("avg_memory_usage"),
+         "Mean BE/CN process memory against its limit."),
+    Card("disk_usage_pct", "Disk used", "%", "high", 80, 90, _col("disk_usage_pct"),
+         "Used over total BE capacity; StarRocks refuses loads near 95 %."),
+    Card("tablet_count", "Tablets", "tablets", None, None, None, _col("tablet_count"), "Tablets over all BEs."),
+    Card("max_compaction_score", "Max compaction score", "score", "high", 100, 500, _col("max_compaction_score"),
+         "Highest tablet compaction score; StarRocks' own alert fires above 100."),
+    Card("txn_running", "Running transactions", "transactions", None, None, None, _col("txn_running"),
+         "Transactions begun and not finished (leader)."),
+    Card("load_running", "Running loads", "jobs", None, None, None, _col("load_running"),
+         "Load jobs pending, loading or committing (leader)."),
+    Card("fe_jvm_heap_pct", "FE JVM heap", "%", "high", 80, 90, _heap_pct, "Heap used on the FE with the fullest heap."),
+)
+
+
+def with_overrides(overrides: dict[str, dict]) -> tuple[Card, ...]:
+    """The cards with warning/critical levels replaced from `[thresholds.<key>]` tables."""
+    by_key = {c.key: c for c in CARDS}
+    for key, levels in overrides.items():
+        if key not in by_key:
+            raise ValueError(f"thresholds.{key}: no such card (known: {', '.join(by_key)})")
+        card = by_key[key]
+        unknown = set(levels) - {"warning", "critical"}
+        if unknown:
+            raise ValueError(f"thresholds.{key}: unknown key {sorted(unknown)[0]!r} (use warning, critical)")
+        for level, value in levels.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"thresholds.{key}.{level} must be a number, got {value!r}")
+        card = replace(card, **levels)
+        if card.bad is None:
+            raise ValueError(f"thresholds.{key}: this card is informational and has no thresholds")
+        if card.warning is not None and card.critical is not None and \
+                (card.warning > card.critical if card.bad == "high" else card.warning < card.critical):
+            raise ValueError(f"thresholds.{key}: warning must come before critical ({card.bad} is bad)")
+        by_key[key] = card
+    return tuple(by_key[c.key] for c in CARDS)
+
+
+@dataclass(frozen=True)
+class CardValue:
+    key: str
+    title: str
+    unit: str
+    value: float | None
+    display: str               # the value as shown, "n/a" when unknown
+    status: str
+    delta: float | None        # change over the selected range
+    help: str
+    textual: bool
+
+    @property
+    def shown(self) -> float | str | None:
+        """What a report should print: the words for textual cards, else the number."""
+        return self.display if self.textual else self.value
+
+
+def display(card: Card, snapshot: dict) -> str:
+    """The card's value as text: "2/3" for alive cards, status words, numbers with units."""
+    value = card.value(snapshot)
+    if value is None:
+        return "n/a"
+    if card.key == "cluster_status":
+        return str(snapshot.get("status"))
+    if card.key in ("fe_dead", "be_dead"):
+        total, alive = (("frontend_total", "frontend_alive") if card.key == "fe_dead" else _be_columns(snapshot))
+        return f"{snapshot[alive]}/{snapshot[total]}"
+    return format_value(value, card.unit)
+
+
+def _be_columns(snapshot: dict) -> tuple[str, str]:
+    if not snapshot.get("backend_total") and snapshot.get("compute_total"):
+        return "compute_total", "compute_alive"
+    return "backend_total", "backend_alive"
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """A number with its unit, scaled for reading: 1.2 TB, 35.1 %, 412 ms, 1,533."""
+    if value is None:
+        return "n/a"
+    if unit == "bytes":
+        size, units = float(value), ("B", "KB", "MB", "GB", "TB", "PB")
+        i = 0
+        while abs(size) >= 1024 and i < len(units) - 1:
+            size, i = size / 1024, i + 1
+        return f"{size:.1f} {units[i]}" if i else f"{int(size)} B"
+    if unit == "%":
+        return f"{value:.1f} %"
+    if unit == "ms":
+        return f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms"
+    if unit == "queries/s":
+        return f"{value:,.1f}/s"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.1f}"
+
+
+def cards(snapshot: dict, start: dict | None, table: tuple[Card, ...] = CARDS) -> list[CardValue]:
+    """Card values for the newest snapshot, with deltas against the range's first one."""
+    out = []
+    for card in table:
+        value = card.value(snapshot)
+        if card.key in ("fe_dead", "be_dead"):
+            total, alive = (("frontend_total", "frontend_alive") if card.key == "fe_dead" else _be_columns(snapshot))
+            value_for_delta = snapshot.get(alive)
+            before = start.get(alive) if start else None
+        else:
+            value_for_delta = value
+            before = card.value(start) if start else None
+        delta = value_for_delta - before if value_for_delta is not None and before is not None \
+            and card.key != "cluster_status" else None
+        out.append(CardValue(card.key, card.title, card.unit, value, display(card, snapshot), card.status(value),
+                             delta, card.help, card.textual))
+    return out
+
+
+def problems(snapshot: dict, dead_nodes: list[dict], table: tuple[Card, ...] = CARDS,
+             when: Callable[[float], str] = str) -> list[tuple[str, str]]:
+    """What is wrong now, in words, worst first: [(status, sentence)].
+
+    `dead_nodes` are {role, host, since} for nodes not alive in the newest round; `when`
+    formats their `since` epoch seconds (local clock time on the dashboard).
+    """
+    found: list[tuple[str, str]] = []
+    if snapshot.get("status") == "down":
+        found.append((CRITICAL, f"cluster unreachable: {snapshot.get('error') or 'no endpoint answered'}"))
+    for node in dead_nodes:
+        since = f" since {when(node['since'])}" if node.get("since") else ""
+        found.append((CRITICAL if node["role"] == "FE" else WARNING, f"{node['role']} {node['host']} down{since}"))
+    for card in table:
+        if card.key in ("cluster_status", "fe_dead", "be_dead"):
+            continue
+        value = card.value(snapshot)
+        status = card.status(value)
+        if status in (WARNING, CRITICAL):
+            limit = card.critical if status == CRITICAL else card.warning
+            sign = ">" if card.bad == "high" else "<"
+            found.append((status, f"{card.title.lower()} {format_value(value, card.unit)} {sign} "
+                                  f"{format_value(limit, card.unit)}"))
+    if snapshot.get("status") == "partial" and snapshot.get("error") and not dead_nodes:
+        found.append((WARNING, f"partial collection: {snapshot['error']}"))
+    return sorted(found, key=lambda p: p[0] != CRITICAL)

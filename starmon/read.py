@@ -1,0 +1,235 @@
+"""The read side: time ranges, bucketed series and the overview, as DataFrames and dicts.
+
+Shared by the dashboard and `python -m starmon overview`. Charts never get raw rows:
+every series is bucketed in SQL to at most MAX_POINTS points, averaging rates and
+keeping the maximum where a spike matters (p99 latency, disk), as `metrics.py` says.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import pandas as pd
+import sqlalchemy as sa
+
+from . import health, schema
+from .metrics import NODE_BY_NAME, SNAPSHOT_BY_NAME
+from .store import Store
+
+RANGES = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "3d": 3 * 86400, "7d": 7 * 86400}
+DEFAULT_RANGE = "24h"
+MAX_POINTS = 1500
+MIN_BUCKET = 30
+MAX_CUSTOM_DAYS = 90
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """A closed time window in UTC epoch seconds, and the chart bucket that fits it."""
+
+    start: float
+    end: float
+    label: str
+
+    @property
+    def bucket(self) -> int:
+        return max(MIN_BUCKET, math.ceil((self.end - self.start) / MAX_POINTS))
+
+
+def _parse_day(text: str, name: str) -> float:
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} {text!r} is not a date like 2026-11-24 or 2026-11-24T08:00") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def parse_range(label: str | None, now: float, start: str | None = None, end: str | None = None) -> TimeRange:
+    """`1h`, `6h`, `24h`, `3d`, `7d`, or `custom` with ISO start and end; ValueError otherwise."""
+    label = label or DEFAULT_RANGE
+    if label in RANGES:
+        return TimeRange(now - RANGES[label], now, label)
+    if label != "custom":
+        raise ValueError(f"unknown range {label!r}; choose {', '.join(RANGES)} or custom")
+    if not start or not end:
+        raise ValueError("a custom range needs both a start and an end")
+    t0, t1 = _parse_day(start, "start"), _parse_day(end, "end")
+    if t1 <= t0:
+        raise ValueError("the end of a custom range must come after its start")
+    if t1 - t0 > MAX_CUSTOM_DAYS * 86400:
+        raise ValueError(f"a custom range can span at most {MAX_CUSTOM_DAYS} days")
+    return TimeRange(t0, t1, "custom")
+
+
+def _times(df: pd.DataFrame, column: str = "ts") -> pd.DataFrame:
+    df["time"] = pd.to_datetime(df.pop(column), unit="s", utc=True)
+    return df
+
+
+class Reader:
+    """Queries for the dashboard and the CLI, over one Store."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def _frame(self, query) -> pd.DataFrame:
+        with self.store.reader.connect() as conn:
+            result = conn.execute(query)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    def _one(self, query) -> dict | None:
+        with self.store.reader.connect() as conn:
+            row = conn.execute(query).first()
+        return dict(row._mapping) if row is not None else None
+
+    # -- clusters and freshness ------------------------------------------------------------
+    def clusters(self) -> list[dict]:
+        """Every cluster row (no secrets are stored there), by name."""
+        c = schema.clusters
+        with self.store.reader.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(c).order_by(c.c.name))]
+
+    def newest_id(self, cluster_id: int) -> int | None:
+        """Id of the newest snapshot: a small cache key that changes when new data lands."""
+        s = schema.metrics_snapshots
+        return self._one(sa.select(sa.func.max(s.c.id).label("id")).where(s.c.cluster_id == cluster_id))["id"]
+
+    def latest(self, cluster_id: int, before: float | None = None) -> dict | None:
+        """The newest snapshot (at or before `before`), or None."""
+        s = schema.metrics_snapshots
+        query = sa.select(s).where(s.c.cluster_id == cluster_id)
+        if before is not None:
+            query = query.where(s.c.ts <= before)
+        return self._one(query.order_by(s.c.ts.desc()).limit(1))
+
+    def last_good(self, cluster_id: int) -> dict | None:
+        """The newest snapshot that was not `down`: what freshness is measured from."""
+        s = schema.metrics_snapshots
+        return self._one(sa.select(s).where(s.c.cluster_id == cluster_id, s.c.status != "down")
+                         .order_by(s.c.ts.desc()).limit(1))
+
+    def first_in(self, cluster_id: int, tr: TimeRange) -> dict | None:
+        """The oldest snapshot inside the range, for deltas over it."""
+        s = schema.metrics_snapshots
+        return self._one(sa.select(s).where(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end)
+                         .order_by(s.c.ts).limit(1))
+
+    # -- series --------------------------------------------------------------------------------
+    def series(self, cluster_id: int, tr: TimeRange, columns: list[str]) -> pd.DataFrame:
+        """Cluster metrics bucketed over the range: columns `time` plus the requested ones."""
+        s = schema.metrics_snapshots
+        bucket = self.store.bucket(s.c.ts, tr.bucket).label("ts")
+        aggs = [getattr(sa.func, SNAPSHOT_BY_NAME[c].rollup)(s.c[c]).label(c) for c in columns]
+        query = (sa.select(bucket, *aggs).where(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end)
+                 .group_by(bucket).order_by(bucket))
+        return _times(self._frame(query))
+
+    def node_series(self, cluster_id: int, tr: TimeRange, columns: list[str], role: str | None = None) -> pd.DataFrame:
+        """Per-node metrics bucketed over the range: `time`, `role`, `host` and the columns."""
+        n = schema.node_snapshots
+        bucket = self.store.bucket(n.c.ts, tr.bucket).label("ts")
+        aggs = [getattr(sa.func, NODE_BY_NAME[c].rollup)(n.c[c]).label(c) for c in columns]
+        query = sa.select(bucket, n.c.role, n.c.host, *aggs).where(
+            n.c.cluster_id == cluster_id, n.c.ts >= tr.start, n.c.ts <= tr.end)
+        if role:
+            query = query.where(n.c.role == role)
+        query = query.group_by(bucket, n.c.role, n.c.host).order_by(bucket, n.c.role, n.c.host)
+        return _times(self._frame(query))
+
+    def nodes(self, snapshot_id: int) -> pd.DataFrame:
+        """The node rows of one snapshot."""
+        n = schema.node_snapshots
+        return self._frame(sa.select(n).where(n.c.snapshot_id == snapshot_id).order_by(n.c.role, n.c.host))
+
+    def dead_nodes(self, cluster_id: int, snapshot: dict) -> list[dict]:
+        """Nodes not alive in a snapshot, with the time their dead streak began."""
+        n = schema.node_snapshots
+        dead = self.nodes(snapshot["id"])
+        dead = dead[dead["alive"] == False]  # noqa: E712 (NULL alive is unknown, not dead)
+        out = []
+        for row in dead.itertuples():
+            same = sa.and_(n.c.cluster_id == cluster_id, n.c.role == row.role, n.c.host == row.host)
+            last_alive = self._one(sa.select(sa.func.max(n.c.ts).label("ts")).where(same, n.c.alive == True))["ts"]  # noqa: E712
+            first_dead = self._one(sa.select(sa.func.min(n.c.ts).label("ts")).where(
+                same, n.c.ts > (last_alive or 0)))["ts"]
+            out.append({"role": row.role, "host": row.host, "since": first_dead})
+        return out
+
+    # -- data statistics ------------------------------------------------------------------------
+    def statistics(self, cluster_id: int) -> dict | None:
+        """The newest data-statistics pass with its JSON lists decoded."""
+        d = schema.data_statistics
+        row = self._one(sa.select(d).where(d.c.cluster_id == cluster_id).order_by(d.c.ts.desc()).limit(1))
+        if row:
+            for key in ("top_tables", "materialized_views", "schema_changes"):
+                row[key] = json.loads(row[key]) if row[key] else None
+        return row
+
+    def table_growth(self, cluster_id: int, tr: TimeRange, limit: int = 20) -> pd.DataFrame:
+        """Tables by size now, with their growth since the first pass inside the range."""
+        h = schema.table_size_history
+        in_range = sa.and_(h.c.cluster_id == cluster_id, h.c.ts >= tr.start, h.c.ts <= tr.end)
+        first_ts, last_ts = (self._one(sa.select(sa.func.min(h.c.ts).label("a"), sa.func.max(h.c.ts).label("b"))
+                                       .where(in_range)) or {}).values()
+        if last_ts is None:
+            return pd.DataFrame(columns=["database", "table", "bytes", "rows", "growth_bytes"])
+        now = self._frame(sa.select(h.c.db_name, h.c.table_name, h.c.data_bytes, h.c.row_count)
+                          .where(h.c.cluster_id == cluster_id, h.c.ts == last_ts))
+        then = self._frame(sa.select(h.c.db_name, h.c.table_name, h.c.data_bytes.label("before"))
+                           .where(h.c.cluster_id == cluster_id, h.c.ts == first_ts))
+        df = now.merge(then, on=["db_name", "table_name"], how="left")
+        df["growth_bytes"] = (df["data_bytes"] - df["before"]) if first_ts != last_ts else None
+        df = df.sort_values("data_bytes", ascending=False).head(limit)
+        return df.rename(columns={"db_name": "database", "table_name": "table", "data_bytes": "bytes",
+                                  "row_count": "rows"})[["database", "table", "bytes", "rows", "growth_bytes"]]
+
+    # -- aggregates -----------------------------------------------------------------------------
+    def aggregates(self, cluster_id: int, tr: TimeRange) -> dict:
+        """Range summary: average and peak QPS, worst p99, error rate, availability."""
+        s = schema.metrics_snapshots
+        in_range = sa.and_(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end)
+        row = self._one(sa.select(
+            sa.func.avg(s.c.qps).label("avg_qps"), sa.func.max(s.c.qps).label("max_qps"),
+            sa.func.max(s.c.query_latency_p99).label("p99_latency_ms"),
+            sa.func.avg(s.c.query_error_rate).label("error_rate"),
+            sa.func.count().label("rounds"),
+            sa.func.sum(sa.case((s.c.status != "down", 1), else_=0)).label("up"),
+        ).where(in_range))
+        rounds, up = row.pop("rounds"), row.pop("up")
+        row["availability_pct"] = 100.0 * up / rounds if rounds else None
+        return row
+
+
+def overview(reader: Reader, cluster: str, range_label: str | None, cards: tuple = health.CARDS,
+             now: float | None = None) -> dict:
+    """The Overview page as plain data (what `python -m starmon overview --json` prints)."""
+    now = time.time() if now is None else now
+    tr = parse_range(range_label, now)
+    match = next((c for c in reader.clusters() if c["name"] == cluster), None)
+    if match is None:
+        known = ", ".join(c["name"] for c in reader.clusters()) or "none"
+        raise LookupError(f"unknown cluster {cluster!r} (known: {known})")
+    snap = reader.latest(match["id"], before=tr.end)
+    values = health.cards(snap, reader.first_in(match["id"], tr), cards) if snap else []
+    return {
+        "cluster": cluster,
+        "range": {"label": tr.label, "start": _iso(tr.start), "end": _iso(tr.end)},
+        "collected_at": _iso(snap["ts"]) if snap else None,
+        "status": snap["status"] if snap else None,
+        "health_cards": [{"key": v.key, "title": v.title, "value": v.shown, "unit": v.unit, "status": v.status,
+                          "delta": v.delta, "display": v.display} for v in values],
+        "problems": [text for _, text in health.problems(snap, reader.dead_nodes(match["id"], snap), cards, _iso)]
+        if snap else [],
+        "aggregates": reader.aggregates(match["id"], tr),
+        "forecast": None,
+    }
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
