@@ -21,9 +21,11 @@ import httpx
 import schedule
 
 from .aggregate import build_round
+from .clusters import collectable
 from .collect import fetch_round, fetch_statistics
 from .config import ClusterConfig, Config, ConfigError, load_config
 from .fetch import ClusterClient
+from .secrets import SecretError, Secrets
 from .store import Store, StoreError, safe_url, short_error
 
 log = logging.getLogger("starmon.collector")
@@ -49,9 +51,11 @@ class Collector:
     connections to FEs and BEs are reused from round to round.
     """
 
-    def __init__(self, config: Config, store: Store, clock: Callable[[], float] = time.time):
+    def __init__(self, config: Config, store: Store, clock: Callable[[], float] = time.time,
+                 secrets: Secrets | None = None):
         self.config = config
         self.store = store
+        self.secrets = secrets or Secrets.from_environment(store.key_file())
         self.clock = clock
         self._runner = asyncio.Runner()
         # Name lookups and pymysql run in threads that a timeout cannot stop; a pool sized
@@ -69,10 +73,8 @@ class Collector:
         return ClusterClient(cluster, self._http, self.config.timeout_seconds)
 
     def clusters(self) -> list[tuple[int, ClusterConfig]]:
-        """Enabled clusters with their ids, after mirroring the config file into the store."""
-        self.store.sync_clusters(self.config.clusters)
-        ids = self.store.cluster_ids()
-        return [(ids[c.name], c) for c in self.config.clusters if c.enabled and c.name in ids]
+        """Enabled clusters with their ids: the config file's, the dashboard's and the demo."""
+        return collectable(self.store, self.secrets, self.config.clusters)
 
     # -- rounds -------------------------------------------------------------------------------
     def run_round(self, clusters: list[tuple[int, ClusterConfig]] | None = None) -> list[ClusterResult]:
@@ -192,19 +194,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config()
         store = Store(config.db_url)
-    except (ConfigError, StoreError) as exc:
+        collector = Collector(config, store)
+    except (ConfigError, StoreError, SecretError) as exc:
         print(f"starmon collector: {exc}", file=sys.stderr)
         return 2
-    collector = Collector(config, store)
     if not args.once:
         try:
             collector.run_forever()
         except KeyboardInterrupt:
             collector.stop()
         return 0
-    if not config.clusters:
-        print(f"starmon collector: no clusters declared in {config.source}; add [[clusters]] to starmon.toml "
-              "(see README)", file=sys.stderr)
+    clusters = collector.clusters()
+    if not clusters:
+        print(f"starmon collector: no clusters to collect: add [[clusters]] to {config.source if config.clusters else 'starmon.toml'} "
+              "or add one in the dashboard (see README)", file=sys.stderr)
+        collector.close()
         return 2
     lock = store.writer_lock()
     if not lock.acquire():
@@ -212,7 +216,6 @@ def main(argv: list[str] | None = None) -> int:
               f"{safe_url(store.url)}; nothing collected", file=sys.stderr)
         return 3
     try:
-        clusters = collector.clusters()
         for result in collector.run_round(clusters):
             print(result.line(), flush=True)
         if args.statistics:

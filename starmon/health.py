@@ -26,6 +26,7 @@ class Card:
     value: Callable[[dict], float | None]
     help: str
     textual: bool = False        # shown as words or "x/y" rather than as its number
+    spark: str | None = None     # snapshot column drawn as the card's sparkline
 
     def status(self, value: float | None) -> str:
         """ok / warning / critical for a value; unknown when the value is missing."""
@@ -56,30 +57,37 @@ def _heap_pct(s: dict) -> float | None:
 
 _STATUS_LEVEL = {"ok": 0, "partial": 1, "down": 2}
 
+def _column(key: str, title: str, unit: str, bad: str | None, warning: float | None, critical: float | None,
+            help_text: str) -> Card:
+    """A card that shows one snapshot column as it is, with that column as its sparkline."""
+    return Card(key, title, unit, bad, warning, critical, _col(key), help_text, spark=key)
+
+
 CARDS: tuple[Card, ...] = (
     Card("cluster_status", "Cluster status", "", "high", 1, 2, lambda s: _STATUS_LEVEL.get(s.get("status")),
          "ok, partial (a node dead or an endpoint failing) or down (nothing answered).", textual=True),
     Card("fe_dead", "FE alive", "nodes", "high", 1, 2, _dead("frontend_total", "frontend_alive"),
-         "Frontends the leader sees alive, of all frontends; thresholds count dead FEs.", textual=True),
+         "Frontends the leader sees alive, of all frontends; thresholds count dead FEs.", textual=True,
+         spark="frontend_alive"),
     Card("be_dead", "BE alive", "nodes", "high", 1, 2, _dead("backend_total", "backend_alive"),
-         "Backends (compute nodes on shared-data) alive, of all; thresholds count dead nodes.", textual=True),
-    Card("qps", "QPS", "queries/s", None, None, None, _col("qps"), "Queries per second over all FEs."),
-    Card("query_latency_p99", "p99 latency", "ms", "high", 1000, 5000, _col("query_latency_p99"),
-         "99th percentile query latency of the slowest FE."),
-    Card("query_error_rate", "Error rate", "%", "high", 1, 5, _col("query_error_rate"),
-         "Share of queries since the previous round that failed."),
-    Card("avg_cpu_usage", "Avg CPU", "%", "high", 70, 90, _col("avg_cpu_usage"), "Mean CPU busy of BE/CN hosts."),
-    Card("avg_memory_usage", "Avg memory", "%", "high", 75, 90, _col("avg_memory_usage"),
-         "Mean BE/CN process memory against its limit."),
-    Card("disk_usage_pct", "Disk used", "%", "high", 80, 90, _col("disk_usage_pct"),
-         "Used over total BE capacity; StarRocks refuses loads near 95 %."),
-    Card("tablet_count", "Tablets", "tablets", None, None, None, _col("tablet_count"), "Tablets over all BEs."),
-    Card("max_compaction_score", "Max compaction score", "score", "high", 100, 500, _col("max_compaction_score"),
-         "Highest tablet compaction score; StarRocks' own alert fires above 100."),
-    Card("txn_running", "Running transactions", "transactions", None, None, None, _col("txn_running"),
-         "Transactions begun and not finished (leader)."),
-    Card("load_running", "Running loads", "jobs", None, None, None, _col("load_running"),
-         "Load jobs pending, loading or committing (leader)."),
+         "Backends (compute nodes on shared-data) alive, of all; thresholds count dead nodes.", textual=True,
+         spark="backend_alive"),
+    _column("qps", "QPS", "queries/s", None, None, None, "Queries per second over all FEs."),
+    _column("query_latency_p99", "p99 latency", "ms", "high", 1000, 5000,
+            "99th percentile query latency of the slowest FE."),
+    _column("query_error_rate", "Error rate", "%", "high", 1, 5,
+            "Share of queries since the previous round that failed."),
+    _column("avg_cpu_usage", "Avg CPU", "%", "high", 70, 90, "Mean CPU busy of BE/CN hosts."),
+    _column("avg_memory_usage", "Avg memory", "%", "high", 75, 90, "Mean BE/CN process memory against its limit."),
+    _column("disk_usage_pct", "Disk used", "%", "high", 80, 90,
+            "Used over total BE capacity; StarRocks refuses loads near 95 %."),
+    _column("tablet_count", "Tablets", "tablets", None, None, None, "Tablets over all BEs."),
+    _column("max_compaction_score", "Max compaction score", "score", "high", 100, 500,
+            "Highest tablet compaction score; StarRocks' own alert fires above 100."),
+    _column("txn_running", "Running transactions", "transactions", None, None, None,
+            "Transactions begun and not finished (leader)."),
+    _column("load_running", "Running loads", "jobs", None, None, None,
+            "Load jobs pending, loading or committing (leader)."),
     Card("fe_jvm_heap_pct", "FE JVM heap", "%", "high", 80, 90, _heap_pct, "Heap used on the FE with the fullest heap."),
 )
 

@@ -27,10 +27,11 @@ clusters = Table(
     Column("http_port", Integer, nullable=False),
     Column("query_port", Integer, nullable=False),
     Column("user", String(128), nullable=False),
-    Column("password_env", String(128), comment="environment variable holding the password; never the password"),
+    Column("password_env", String(128), comment="environment variable holding the password"),
+    Column("password_encrypted", Text, comment="Fernet token of a password entered in the UI; never plaintext"),
     Column("tls", Boolean, nullable=False, default=False),
     Column("enabled", Boolean, nullable=False, default=True),
-    Column("source", String(8), nullable=False, comment="'file' (starmon.toml) or 'ui'"),
+    Column("source", String(8), nullable=False, comment="'file' (starmon.toml), 'ui' or 'demo'"),
     Column("updated_at", Float, nullable=False),
 )
 

@@ -130,6 +130,18 @@ class Store:
             if gone:
                 conn.execute(t.update().where(t.c.id.in_(gone)).values(enabled=False, updated_at=now))
 
+    def enabled_clusters(self) -> list[dict]:
+        """Every enabled cluster row, by name."""
+        t = schema.clusters
+        with self.reader.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(t).where(t.c.enabled).order_by(t.c.name))]
+
+    def key_file(self) -> Path:
+        """Where the password-encryption key lives: STARMON_SECRET_KEY_FILE, else beside the database."""
+        if os.environ.get("STARMON_SECRET_KEY_FILE"):
+            return Path(os.environ["STARMON_SECRET_KEY_FILE"])
+        return (self.sqlite_path.parent if self.sqlite_path else Path("data")) / "secret.key"
+
     def cluster_ids(self) -> dict[str, int]:
         """Name -> id of every enabled cluster."""
         t = schema.clusters
@@ -150,16 +162,23 @@ class Store:
 
     def write_round(self, cluster_id: int, snapshot: dict, nodes: list[dict]) -> int:
         """Store one round atomically; returns the snapshot id."""
+        return self.write_rounds(cluster_id, [(snapshot, nodes)])[0]
+
+    def write_rounds(self, cluster_id: int, rounds: list[tuple[dict, list[dict]]]) -> list[int]:
+        """Store several rounds of one cluster in one transaction (all or none)."""
+        fields = [c.name for c in schema.node_snapshots.c if c.name not in _NODE_KEYS]
+        ids = []
         with self.writer.begin() as conn:
-            snap_id = conn.execute(schema.metrics_snapshots.insert()
-                                   .values(cluster_id=cluster_id, **snapshot)).inserted_primary_key[0]
-            if nodes:
-                fields = [c.name for c in schema.node_snapshots.c if c.name not in _NODE_KEYS]
-                conn.execute(schema.node_snapshots.insert(),
-                             [{**{f: node.get(f) for f in fields},
-                               "snapshot_id": snap_id, "cluster_id": cluster_id, "ts": snapshot["ts"]}
-                              for node in nodes])
-        return snap_id
+            for snapshot, nodes in rounds:
+                snap_id = conn.execute(schema.metrics_snapshots.insert()
+                                       .values(cluster_id=cluster_id, **snapshot)).inserted_primary_key[0]
+                if nodes:
+                    conn.execute(schema.node_snapshots.insert(),
+                                 [{**{f: node.get(f) for f in fields},
+                                   "snapshot_id": snap_id, "cluster_id": cluster_id, "ts": snapshot["ts"]}
+                                  for node in nodes])
+                ids.append(snap_id)
+        return ids
 
     def write_statistics(self, cluster_id: int, stats: dict, tables: list[dict]) -> None:
         """Store one statistics pass and its per-table sizes atomically."""

@@ -72,7 +72,7 @@ def test_once_records_a_down_cluster_and_exits_zero(emulator_process, tmp_path):
 
 @pytest.mark.parametrize("config_text, env, message", [
     ('[[clusters]]\nname = "x"\nfe_host = ""\n', {}, "'fe_host' must be a non-empty"),
-    ("", {}, "no clusters declared"),
+    ("", {}, "no clusters to collect"),
     ('[[clusters]]\nname = "x"\nfe_host = "h"\n', {"STARMON_DB_URL": "sqlite:////proc/no/x.db"}, "cannot"),
 ])
 def test_once_fails_with_one_clear_line(tmp_path, config_text, env, message):

@@ -78,13 +78,10 @@ def fe_handler(model: ClusterModel, fe: Node, users: Users):
                 return Response(401, _failed(None), "text/html", {"WWW-Authenticate": 'Basic realm=""'})
             if model.faults.http_500:
                 return Response(500, _failed("Internal Server Error"), "text/html")
-            answer = proc.show_proc(model, fe, request.query.get("path", "/"), t)
-            if answer is None:
+            path = request.query.get("path", "/")
+            if proc.show_proc(model, fe, path, t) is None:     # unknown path: 200, `[]`, no content type
                 return Response(200, b"[]", None)
-            columns, rows = answer
-            data = rows if model.profile.proc_as_lists else [dict(zip(columns, r)) for r in rows]
-            body = json.dumps(data, separators=(",", ":")).encode()
-            return _corrupt(model, Response(200, body, "application/json"))
+            return _corrupt(model, Response(200, proc.proc_body(model, fe, path, t), "application/json"))
         if user is None:
             return Response(401, f"Authentication Failed. <br/> {error}".encode(), "text/html",
                             {"WWW-Authenticate": 'Basic realm=""'})

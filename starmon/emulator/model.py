@@ -134,7 +134,7 @@ class ClusterModel:
         self.origin = now
         weights = [1.5] + [1.0] * (len(fe_hosts) - 1)
         self.frontends = [
-            Node("FE", i, host, node_id=1_700_000_000_000 + i * 100_000, started_at=now - 3 * DAY,
+            Node("FE", i, host, node_id=1_700_000_000_000 + i * 100_000, started_at=now - 10 * DAY,
                  share=w / sum(weights), mem_limit=8 * GB)
             for i, (host, w) in enumerate(zip(fe_hosts, weights))
         ]
@@ -143,7 +143,7 @@ class ClusterModel:
 
     def _backend(self, role: str, i: int, host: str, now: float) -> Node:
         capacity = int((1.8 + 0.2 * (i % 3)) * TB)
-        return Node(role, i, host, node_id=10002 + i, started_at=now - 2 * DAY,
+        return Node(role, i, host, node_id=10002 + i, started_at=now - 9 * DAY,
                     capacity=capacity, used0=capacity * (0.42 + 0.07 * (i % 3)),
                     cores=16, mem_limit=int(57.012 * GB), cpu_base=0.22 + 0.06 * (i % 3),
                     tablets=0 if role == "CN" else 1480 + 37 * i)

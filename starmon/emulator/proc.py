@@ -187,6 +187,16 @@ def show_proc(model: ClusterModel, answering: Node, path: str, t: float) -> Rows
     return None
 
 
+def proc_body(model: ClusterModel, answering: Node, path: str, t: float) -> bytes:
+    """The JSON body an admin gets from `/api/show_proc?path=...`: lists before 3.1, objects after."""
+    answer = show_proc(model, answering, path, t)
+    if answer is None:
+        return b"[]"
+    columns, rows = answer
+    data = rows if model.profile.proc_as_lists else [dict(zip(columns, r)) for r in rows]
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
 def runtime_info(model: ClusterModel, fe: Node, t: float) -> dict[str, str]:
     """`/api/show_runtime_info`: JVM memory and threads, every value a string."""
     used, heap_max = model.fe_heap(fe, t)

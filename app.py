@@ -1,0 +1,27 @@
+"""starmon's dashboard: `streamlit run app.py`.
+
+This file only launches. Streamlit runs `starmon/ui/main.py` for every browser session;
+the lifespan below starts the background Service (demo cluster and collector) once per
+server process and stops it on shutdown.
+"""
+
+from contextlib import asynccontextmanager
+
+import streamlit as st
+
+from starmon.service import Service
+
+
+@asynccontextmanager
+async def lifespan(_app):
+    service = Service().start()
+    try:
+        yield
+    finally:
+        service.stop()
+
+
+app = st.App("starmon/ui/main.py", lifespan=lifespan)
+
+if __name__ == "__main__":
+    app.run()

@@ -1,0 +1,103 @@
+"""Clusters: add, edit, disable and delete the clusters starmon watches, and test connections."""
+
+import pandas as pd
+import streamlit as st
+
+from starmon import clusters as registry
+from starmon.config import ClusterConfig
+from starmon.probe import check_connection
+from starmon.ui import loaders
+from starmon.ui.text import plain
+
+st.header("Clusters")
+store = loaders.store()
+rows = loaders.reader().clusters()
+_ICON = {"ok": ":material/check_circle:", "warning": ":material/warning:", "failed": ":material/error:"}
+
+if rows:
+    st.dataframe(pd.DataFrame([{
+        "Name": r["name"], "FE host": r["fe_host"], "HTTP port": r["http_port"], "MySQL port": r["query_port"],
+        "User": r["user"], "Password": "stored (encrypted)" if r["password_encrypted"]
+        else f"from ${r['password_env']}" if r["password_env"] else "none",
+        "TLS": r["tls"], "Enabled": r["enabled"],
+        "Declared in": {"file": "starmon.toml", "ui": "dashboard", "demo": "demo (emulated)"}[r["source"]],
+    } for r in rows]), hide_index=True, key="cluster-table")
+else:
+    st.info("No clusters yet: add one below, or declare them in starmon.toml.", icon=":material/info:")
+
+
+def _form(key: str, current: dict | None) -> tuple[dict, bool, bool]:
+    """The cluster fields form; returns (fields, test pressed, save pressed)."""
+    current = current or {}
+    with st.form(key):
+        name = st.text_input("Name", current.get("name", ""), max_chars=63)
+        host = st.text_input("FE host", current.get("fe_host", ""), help="Host name or address of one FE.")
+        left, right = st.columns(2)
+        http_port = left.number_input("HTTP port", 1, 65535, current.get("http_port", 8030), step=1)
+        query_port = right.number_input("MySQL port", 1, 65535, current.get("query_port", 9030), step=1)
+        user = left.text_input("User", current.get("user", "root"))
+        password = right.text_input("Password", type="password",
+                                    placeholder="unchanged" if current else "",
+                                    help="Stored encrypted; never shown again. Leave empty to keep it.")
+        tls = st.checkbox("HTTPS (certificates are verified)", current.get("tls", False))
+        test = st.form_submit_button("Test connection", icon=":material/network_check:")
+        save = st.form_submit_button("Save", type="primary", icon=":material/save:")
+    fields = {"name": name.strip(), "fe_host": host.strip(), "http_port": int(http_port),
+              "query_port": int(query_port), "user": user.strip(), "password": password, "tls": tls}
+    return fields, test, save
+
+
+def _test(fields: dict, stored_password: str = "") -> None:
+    try:
+        cluster = ClusterConfig(**{**fields, "password": fields["password"] or stored_password})
+    except TypeError:
+        st.error("Fill in every field first.")
+        return
+    with st.spinner("Testing the connection…"):
+        checks = check_connection(cluster, timeout=loaders.config().timeout_seconds)
+    for check in checks:
+        line = f"**{check.name}**: {plain(check.detail)}"
+        {"ok": st.success, "warning": st.warning, "failed": st.error}[check.status](line, icon=_ICON[check.status])
+
+
+add, edit = st.tabs(["Add a cluster", "Edit, disable or delete"])
+with add:
+    fields, test, save = _form("add-cluster", None)
+    if test:
+        _test(fields)
+    if save:
+        try:
+            registry.add(store, loaders.secrets(), fields)
+        except registry.ClusterError as exc:
+            st.error(plain(exc))
+        else:
+            st.success(f"Added {plain(fields['name'])}. The collector picks it up on its next round.")
+            st.rerun()
+
+with edit:
+    editable = [r for r in rows if r["source"] in registry.EDITABLE_SOURCES]
+    if not editable:
+        st.caption("Clusters declared in starmon.toml are edited there; the demo cannot be edited.")
+    else:
+        chosen = st.selectbox("Cluster", [r["name"] for r in editable], key="edit-choice")
+        row = next(r for r in editable if r["name"] == chosen)
+        fields, test, save = _form(f"edit-{row['id']}", row)
+        if test:
+            stored = loaders.secrets().decrypt(row["password_encrypted"]) if row["password_encrypted"] else ""
+            _test(fields, stored)
+        if save:
+            try:
+                registry.update(store, loaders.secrets(), row["name"], fields)
+            except registry.ClusterError as exc:
+                st.error(plain(exc))
+            else:
+                st.success("Saved.")
+                st.rerun()
+        left, right = st.columns(2)
+        if left.button("Enable" if not row["enabled"] else "Disable", key="toggle-enabled"):
+            registry.set_enabled(store, row["name"], not row["enabled"])
+            st.rerun()
+        confirm = right.checkbox("Also delete its whole history", key="confirm-delete")
+        if right.button("Delete", disabled=not confirm, type="secondary", key="delete"):
+            registry.delete(store, row["name"])
+            st.rerun()

@@ -1,0 +1,34 @@
+"""Performance: queries, latency and errors over the selected range, per FE too."""
+
+import streamlit as st
+
+from starmon.ui import charts, frame, loaders
+from starmon.ui.text import plain
+
+selection = frame.require_cluster()
+cluster, tr = selection.cluster, selection.range
+st.header(f"Performance · {plain(cluster['name'])}")
+
+
+@st.fragment(run_every=frame.run_every())
+def performance() -> None:
+    newest = loaders.newest_id(cluster["id"])
+    zone = frame.zone()
+    df = loaders.series(cluster["id"], tr.start, tr.end,
+                        ("qps", "rps", "query_latency_p50", "query_latency_p95", "query_latency_p99",
+                         "query_error_rate", "query_timeout_rate"), newest)
+    st.caption(f"Last {tr.label}, {tr.bucket} s buckets, times in {zone}.")
+    left, right = st.columns(2)
+    left.plotly_chart(charts.lines(df, {"qps": "QPS", "rps": "RPS"}, "Queries and requests per second",
+                                   "queries/s", zone), key="qps")
+    right.plotly_chart(charts.lines(df, {"query_latency_p50": "p50", "query_latency_p95": "p95",
+                                         "query_latency_p99": "p99"}, "Query latency", "ms", zone), key="latency")
+    left.plotly_chart(charts.lines(df, {"query_error_rate": "errors", "query_timeout_rate": "timeouts"},
+                                   "Failed queries", "%", zone), key="errors")
+    fes = loaders.node_series(cluster["id"], tr.start, tr.end, ("qps", "query_latency_p99"), "FE", newest)
+    right.plotly_chart(charts.per_node(fes, "qps", "QPS per FE", "queries/s", zone, average=False), key="fe_qps")
+    st.plotly_chart(charts.per_node(fes, "query_latency_p99", "p99 latency per FE", "ms", zone, average=False),
+                    key="fe_p99")
+
+
+performance()

@@ -1,0 +1,137 @@
+"""The cluster registry: clusters from starmon.toml, from the dashboard, and the demo.
+
+File clusters are read-only in the dashboard (the TOML file owns them). Clusters added in
+the dashboard keep their password encrypted in the database. Every add or edit is
+validated by the same rules as the TOML file, and a rejected change writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import sqlalchemy as sa
+
+from . import schema
+from .config import ClusterConfig, ConfigError, validate_cluster
+from .secrets import SecretError, Secrets
+from .store import Store
+
+EDITABLE_SOURCES = ("ui",)
+log = logging.getLogger(__name__)
+
+
+class ClusterError(ValueError):
+    """A cluster change that was refused; the message says why."""
+
+
+def _row(store: Store, name: str) -> dict | None:
+    c = schema.clusters
+    with store.reader.connect() as conn:
+        row = conn.execute(sa.select(c).where(sa.func.lower(c.c.name) == name.lower())).first()
+    return dict(row._mapping) if row else None
+
+
+def _validated(fields: dict) -> ClusterConfig:
+    raw = {k: v for k, v in fields.items() if v is not None and not (k == "password_env" and v == "")}
+    try:
+        return validate_cluster(raw, where="cluster")
+    except ConfigError as exc:
+        raise ClusterError(str(exc).removeprefix("cluster ").split(": ", 1)[-1]) from None
+
+
+def add(store: Store, secrets: Secrets, fields: dict) -> ClusterConfig:
+    """Add a dashboard cluster. `fields` are the TOML keys; the password is encrypted."""
+    cluster = _validated(fields)
+    if _row(store, cluster.name):
+        raise ClusterError(f"a cluster named {cluster.name!r} already exists")
+    values = _values(cluster, secrets, fields.get("password"))
+    with store.writer.begin() as conn:
+        conn.execute(schema.clusters.insert().values(name=cluster.name, source="ui", **values))
+    return cluster
+
+
+def update(store: Store, secrets: Secrets, name: str, fields: dict) -> ClusterConfig:
+    """Edit a dashboard cluster; an empty password keeps the stored one."""
+    row = _row(store, name)
+    if row is None:
+        raise ClusterError(f"no cluster named {name!r}")
+    if row["source"] not in EDITABLE_SOURCES:
+        raise ClusterError(f"{name!r} is declared in starmon.toml; edit it there")
+    new_name = fields.get("name", row["name"])
+    clash = _row(store, new_name)
+    if clash and clash["id"] != row["id"]:
+        raise ClusterError(f"a cluster named {new_name!r} already exists")
+    password = fields.get("password") or None
+    cluster = _validated({**fields, "password": password})
+    values = _values(cluster, secrets, password)
+    if password is None and not cluster.password_env:
+        values.pop("password_encrypted")
+    with store.writer.begin() as conn:
+        conn.execute(schema.clusters.update().where(schema.clusters.c.id == row["id"])
+                     .values(name=cluster.name, **values))
+    return cluster
+
+
+def _values(cluster: ClusterConfig, secrets: Secrets, password: str | None) -> dict:
+    return dict(fe_host=cluster.fe_host, http_port=cluster.http_port, query_port=cluster.query_port,
+                user=cluster.user, password_env=cluster.password_env, tls=cluster.tls, enabled=cluster.enabled,
+                password_encrypted=secrets.encrypt(password) if password and not cluster.password_env else None,
+                updated_at=time.time())
+
+
+def set_enabled(store: Store, name: str, enabled: bool) -> None:
+    row = _row(store, name)
+    if row is None:
+        raise ClusterError(f"no cluster named {name!r}")
+    if row["source"] == "file":
+        raise ClusterError(f"{name!r} is declared in starmon.toml; set enabled = {str(enabled).lower()} there")
+    with store.writer.begin() as conn:
+        conn.execute(schema.clusters.update().where(schema.clusters.c.id == row["id"])
+                     .values(enabled=enabled, updated_at=time.time()))
+
+
+def delete(store: Store, name: str) -> None:
+    """Delete a dashboard cluster and all of its history."""
+    row = _row(store, name)
+    if row is None:
+        raise ClusterError(f"no cluster named {name!r}")
+    if row["source"] == "file":
+        raise ClusterError(f"{name!r} is declared in starmon.toml; remove it there")
+    cid = row["id"]
+    with store.writer.begin() as conn:
+        for table in (schema.node_snapshots, schema.metrics_snapshots, schema.data_statistics,
+                      schema.table_size_history):
+            conn.execute(table.delete().where(table.c.cluster_id == cid))
+        conn.execute(schema.clusters.delete().where(schema.clusters.c.id == cid))
+
+
+def collectable(store: Store, secrets: Secrets, file_clusters: tuple[ClusterConfig, ...]) -> list[tuple[int, ClusterConfig]]:
+    """Every enabled cluster with its id and password, ready to collect.
+
+    File clusters carry their password from the TOML file or its environment variable;
+    dashboard clusters decrypt theirs. A cluster whose password cannot be had is skipped
+    rather than collected with a wrong one.
+    """
+    store.sync_clusters(file_clusters)
+    by_name = {c.name: c for c in file_clusters}
+    out = []
+    for row in store.enabled_clusters():
+        if row["source"] == "file":
+            if row["name"] in by_name:
+                out.append((row["id"], by_name[row["name"]]))
+            continue
+        password = ""
+        if row["password_env"]:
+            password = os.environ.get(row["password_env"], "")
+        elif row["password_encrypted"]:
+            try:
+                password = secrets.decrypt(row["password_encrypted"])
+            except SecretError as exc:
+                log.error("cluster %s skipped: %s", row["name"], exc)
+                continue
+        out.append((row["id"], ClusterConfig(name=row["name"], fe_host=row["fe_host"], http_port=row["http_port"],
+                                             query_port=row["query_port"], user=row["user"], password=password,
+                                             password_env=row["password_env"], tls=row["tls"])))
+    return out

@@ -1,0 +1,122 @@
+"""The demo: the bundled emulator plays a cluster named `demo`, with a week of history.
+
+A first run with no cluster configured shows something real: the emulator serves the
+cluster on loopback, the collector reads it live, and the past seven days are replayed
+from the emulator's own workload model through the same parsers and aggregation as a
+live round, so trends and forecasts have data from the first minute.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Callable
+
+import sqlalchemy as sa
+
+from . import datastats, parse, schema
+from .aggregate import RawRound, build_round
+from .config import Config
+from .emulator import ClusterSpec, Emulator
+from .emulator import exposition, proc, sqlviews
+from .emulator.model import ClusterModel
+from .store import PreviousRound, Store
+
+log = logging.getLogger(__name__)
+DEMO_NAME = "demo"
+HISTORY_DAYS = 7
+
+
+def wanted(config: Config, store: Store, environ: dict) -> bool:
+    """The demo runs when STARMON_DEMO is not 0 and no real cluster is configured."""
+    if environ.get("STARMON_DEMO", "1") == "0" or config.clusters:
+        return False
+    return not any(c["source"] != "demo" for c in store.enabled_clusters())
+
+
+def retire(store: Store) -> None:
+    """Stop collecting a demo cluster left from an earlier run (its history stays)."""
+    with store.writer.begin() as conn:
+        conn.execute(schema.clusters.update().where(schema.clusters.c.source == "demo").values(enabled=False))
+
+
+def start(store: Store) -> tuple[Emulator, int]:
+    """Start the emulator on free loopback ports and point the demo cluster row at it."""
+    emulator = Emulator([ClusterSpec(DEMO_NAME)]).start()
+    d = emulator.describe()[0]
+    c = schema.clusters
+    values = dict(fe_host=d["fe_host"], http_port=d["http_port"], query_port=d["query_port"], user="root",
+                  password_env=None, password_encrypted=None, tls=False, enabled=True, source="demo",
+                  updated_at=time.time())
+    with store.writer.begin() as conn:
+        row = conn.execute(sa.select(c.c.id).where(c.c.name == DEMO_NAME)).first()
+        if row:
+            conn.execute(c.update().where(c.c.id == row.id).values(**values))
+        else:
+            conn.execute(c.insert().values(name=DEMO_NAME, **values))
+    return emulator, store.cluster_ids()[DEMO_NAME]
+
+
+def replay_round(model: ClusterModel, t: float) -> RawRound:
+    """What a live round would have read at time t, rendered and parsed by the real code."""
+    leader = model.leader
+    lists = [parse.proc_rows(json.loads(proc.proc_body(model, leader, path, t)), path)
+             for path in ("/frontends", "/backends", "/compute_nodes")]
+    return RawRound(
+        ts=t, reachable=True, frontends=lists[0], backends=lists[1], compute_nodes=lists[2], source="show_proc",
+        fe_metrics={fe.host: parse.parse_prometheus(exposition.fe_metrics(model, fe, t)) for fe in model.frontends},
+        be_metrics={be.host: parse.parse_prometheus(exposition.be_metrics(model, be, t)) for be in model.backends},
+        runtime_info=proc.runtime_info(model, leader, t), configured_ip=leader.host,
+        version=parse.parse_version(model.profile.version))
+
+
+def _statistics(model: ClusterModel, t: float) -> tuple[dict, list[dict]]:
+    rows, columns = sqlviews.query_information_schema(
+        model, "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_ROWS, DATA_LENGTH FROM information_schema.tables", t)
+    sizes = datastats.table_sizes([dict(zip(columns, r)) for r in rows])
+    mv_rows, mv_cols = sqlviews.query_information_schema(
+        model, "SELECT TABLE_SCHEMA, TABLE_NAME, IS_ACTIVE, INACTIVE_REASON, LAST_REFRESH_STATE, "
+               "LAST_REFRESH_ERROR_MESSAGE FROM information_schema.materialized_views", t)
+    alters = []
+    for db in sorted({s["db_name"] for s in sizes} - datastats.SYSTEM_DATABASES):
+        alter_rows, alter_cols = sqlviews.show_alter_column(model, db)
+        alters += [{**dict(zip(alter_cols, r)), "_db": db} for r in alter_rows]
+    stats = datastats.summarize(sizes, sorted({s["db_name"] for s in sizes}),
+                                [dict(zip(mv_cols, r)) for r in mv_rows], alters)
+    return {"ts": t, "status": "ok", "error": None, "collect_ms": 0, **stats}, sizes
+
+
+def backfill_times(now: float, oldest_existing: float | None, days: int = HISTORY_DAYS) -> list[float]:
+    """Replay times: every 5 minutes for the older days, every minute for the last day."""
+    end = min(now, oldest_existing) if oldest_existing else now
+    start = now - days * 86400
+    coarse = [t for t in range(int(start), int(now - 86400), 300)]
+    fine = [t for t in range(int(now - 86400), int(end), 60)]
+    return [float(t) for t in coarse + fine if t < end - 30]
+
+
+def backfill(store: Store, model: ClusterModel, cluster_id: int,
+             progress: Callable[[float], None] = lambda fraction: None, batch: int = 200) -> int:
+    """Replay the demo's past into the store, older than anything already stored. Returns rounds written."""
+    s = schema.metrics_snapshots
+    with store.reader.connect() as conn:
+        oldest = conn.execute(sa.select(sa.func.min(s.c.ts)).where(s.c.cluster_id == cluster_id)).scalar()
+    times = backfill_times(model.now(), oldest)
+    previous: PreviousRound | None = None
+    pending: list[tuple[dict, list[dict]]] = []
+    next_stats = times[0] if times else 0
+    for i, t in enumerate(times):
+        snapshot, nodes = build_round(replay_round(model, t), previous)
+        snapshot["collect_ms"] = 0
+        pending.append((snapshot, nodes))
+        previous = PreviousRound(t, nodes)
+        if t >= next_stats:
+            store.write_statistics(cluster_id, *_statistics(model, t))
+            next_stats = t + 3600
+        if len(pending) >= batch or i == len(times) - 1:
+            store.write_rounds(cluster_id, pending)
+            pending = []
+            progress((i + 1) / len(times))
+    log.info("demo history: %d rounds replayed", len(times))
+    return len(times)

@@ -1,0 +1,64 @@
+"""What the dashboard server runs in the background: the demo (when wanted) and the collector.
+
+`app.py` starts one Service per server process through Streamlit's `st.App` lifespan, so
+reruns and browser sessions never start a second collector. The collector respects the
+single-writer lock: if a standalone `python collector.py` already writes to the same
+database, the embedded one stays idle.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from . import demo
+from .collector import Collector
+from .config import load_config
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Service:
+    """The background half of the dashboard: start() once, stop() on shutdown."""
+
+    def __init__(self, environ: dict | None = None):
+        self.environ = os.environ if environ is None else environ
+        self.config = load_config(self.environ)
+        self.store = Store(self.config.db_url)
+        self.emulator = None
+        self.collector: Collector | None = None
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> "Service":
+        if demo.wanted(self.config, self.store, self.environ):
+            self.emulator, cluster_id = demo.start(self.store)
+            model = self.emulator.cluster(demo.DEMO_NAME)
+            self._spawn("starmon-demo-history", lambda: demo.backfill(self.store, model, cluster_id))
+        else:
+            demo.retire(self.store)
+        if self.environ.get("STARMON_EMBEDDED_COLLECTOR", "1") != "0":
+            self.collector = Collector(self.config, self.store)
+            self._spawn("starmon-collector", self.collector.run_forever)
+        return self
+
+    def _spawn(self, name: str, target) -> None:
+        def run() -> None:
+            try:
+                target()
+            except Exception:
+                log.exception("%s failed", name)
+
+        thread = threading.Thread(target=run, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.collector:
+            self.collector.stop()
+        for thread in self._threads:
+            thread.join(timeout)
+        if self.emulator:
+            self.emulator.stop()
+        self.store.close()

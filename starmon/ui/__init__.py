@@ -1,0 +1,1 @@
+"""The Streamlit dashboard: the only part of starmon that imports Streamlit."""

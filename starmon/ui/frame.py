@@ -1,0 +1,182 @@
+"""The frame around every page: cluster picker, time range, refresh, freshness, demo banner.
+
+The cluster and range live in the URL (`?cluster=prod&range=24h`) so a link can be shared.
+Unknown or hostile values get a friendly message and a sane default, never a traceback.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+import streamlit as st
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from starmon.collector import Collector
+from starmon.read import DEFAULT_RANGE, RANGES, TimeRange, parse_range
+from starmon.ui import loaders
+from starmon.ui.text import plain
+
+REFRESH_COOLDOWN_SECONDS = 10
+_RANGE_OPTIONS = list(RANGES) + ["custom"]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What every page shows: one cluster (a clusters-table row) over one time range."""
+
+    cluster: dict | None
+    range: TimeRange
+    auto_refresh: bool
+
+
+def _anchored(tr: TimeRange) -> TimeRange:
+    """Round a relative range up to its bucket so reruns within a bucket share cache entries."""
+    if tr.label == "custom":
+        return tr
+    end = math.ceil(tr.end / tr.bucket) * tr.bucket
+    return TimeRange(end - RANGES[tr.label], end, tr.label)
+
+
+def _cluster_picker(clusters: list[dict]) -> dict | None:
+    names = [c["name"] for c in clusters]
+    asked = st.query_params.get("cluster")
+    if asked is not None and asked not in names:
+        st.session_state.pop("cluster", None)
+        st.toast(f"No cluster named “{plain(asked[:80])}”; showing {plain(names[0]) if names else 'nothing'}.")
+        st.sidebar.warning(f"Unknown cluster in the link: {plain(asked[:80])}")
+    if not names:
+        return None
+    name = st.sidebar.selectbox("Cluster", names, key="cluster", bind="query-params")
+    return next(c for c in clusters if c["name"] == name)
+
+
+def _range_picker() -> TimeRange:
+    asked = st.query_params.get("range")
+    if asked is not None and asked not in _RANGE_OPTIONS:
+        st.sidebar.warning(f"Unknown range in the link: {plain(asked[:40])}; showing {DEFAULT_RANGE}.")
+        st.session_state.pop("range", None)
+    label = st.sidebar.segmented_control("Time range", _RANGE_OPTIONS, default=DEFAULT_RANGE, key="range",
+                                         bind="query-params", required=True) or DEFAULT_RANGE
+    now = time.time()
+    if label != "custom":
+        return _anchored(parse_range(label, now))
+    today = datetime.now(timezone.utc).date()
+    start = st.sidebar.date_input("From", today - timedelta(days=7), max_value=today, key="start",
+                                  bind="query-params")
+    end = st.sidebar.date_input("To (inclusive)", today, max_value=today, key="end", bind="query-params")
+    if not isinstance(start, date) or not isinstance(end, date):
+        st.sidebar.warning("Pick both dates; showing the last 24 hours meanwhile.")
+        return _anchored(parse_range(DEFAULT_RANGE, now))
+    try:
+        return parse_range("custom", now, start.isoformat(), (end + timedelta(days=1)).isoformat())
+    except ValueError as exc:
+        st.sidebar.warning(f"{exc}; showing the last 24 hours.")
+        return _anchored(parse_range(DEFAULT_RANGE, now))
+
+
+def ago(seconds: float) -> str:
+    """`12 s ago`, `5 min ago`, `3 h ago`, `2 d ago`."""
+    seconds = max(0, int(seconds))
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return f"{seconds} s ago"
+
+
+def freshness(cluster: dict) -> None:
+    """Badge: when the last good snapshot was collected, and 'stale' past 3 intervals."""
+    good = loaders.reader().last_good(cluster["id"])
+    if good is None:
+        st.sidebar.badge("no data collected yet", color="gray", icon=":material/hourglass_empty:")
+        return
+    age = time.time() - good["ts"]
+    stale = age > 3 * loaders.config().interval_seconds
+    st.sidebar.badge(f"{'stale: ' if stale else ''}collected {ago(age)}", color="orange" if stale else "green",
+                     icon=":material/warning:" if stale else ":material/schedule:")
+
+
+def _refresh(cluster: dict) -> None:
+    """Collect this cluster right now, at most once per cooldown, and redraw."""
+    newest = loaders.reader().latest(cluster["id"])
+    if newest and time.time() - newest["ts"] < REFRESH_COOLDOWN_SECONDS:
+        wait = REFRESH_COOLDOWN_SECONDS - (time.time() - newest["ts"])
+        st.sidebar.info(f"Collected {ago(time.time() - newest['ts'])}; refresh again in {math.ceil(wait)} s.")
+        return
+    collector = Collector(loaders.config(), loaders.store(), secrets=loaders.secrets())
+    try:
+        with st.sidebar.status("Collecting from the cluster…") as status:
+            targets = [c for c in collector.clusters() if c[0] == cluster["id"]]
+            if not targets:
+                status.update(label="This cluster is disabled; enable it on the Clusters page.", state="error")
+                return
+            [result] = collector.run_round(targets)
+            status.update(label=f"{result.status} in {result.collect_ms} ms", state="complete")
+    finally:
+        collector.close()
+    st.rerun()
+
+
+def sidebar() -> Selection:
+    """Draw the frame's controls and return the selection the pages read."""
+    st.sidebar.title("starmon")
+    clusters = [c for c in loaders.reader().clusters() if c["enabled"]]
+    cluster = _cluster_picker(clusters)
+    tr = _range_picker()
+    auto = st.sidebar.toggle("Auto-refresh", value=True, key="auto_refresh",
+                             help="Redraw cards and charts when the collector stores a new round.")
+    if cluster is not None:
+        if st.sidebar.button("Refresh now", icon=":material/refresh:", key="refresh",
+                             help=f"Collect from the cluster now (at most every {REFRESH_COOLDOWN_SECONDS} s)."):
+            _refresh(cluster)
+        freshness(cluster)
+        if cluster["source"] == "demo":
+            st.info("You are looking at **demo**, a StarRocks cluster emulated by starmon with a week of "
+                    "replayed history. Add your own cluster on the Clusters page; the demo then stops.",
+                    icon=":material/science:")
+    selection = Selection(cluster, tr, auto)
+    st.session_state["selection"] = selection
+    return selection
+
+
+def current() -> Selection:
+    """The selection the frame made on this run."""
+    return st.session_state["selection"]
+
+
+def require_cluster() -> Selection:
+    """The selection, or an explanation of what to do and a stop when there is nothing to show."""
+    selection = current()
+    if selection.cluster is None:
+        st.info("No cluster is configured yet. Add one on the **Clusters** page, or declare it in "
+                "`starmon.toml` and run `python collector.py` (see the README).", icon=":material/info:")
+        st.page_link(st.session_state["pages"]["clusters"], label="Go to Clusters", icon=":material/dns:")
+        st.stop()
+    if loaders.newest_id(selection.cluster["id"]) is None:
+        st.info(f"No data collected yet for {plain(selection.cluster['name'])}. The collector stores a round "
+                f"every {loaders.config().interval_seconds} s; press **Refresh now** to collect one immediately.",
+                icon=":material/hourglass_empty:")
+        st.stop()
+    return selection
+
+
+def run_every() -> int | None:
+    """How often fragments redraw: the collection interval when auto-refresh is on."""
+    return loaders.config().interval_seconds if current().auto_refresh else None
+
+
+def zone() -> str:
+    """The viewer's time zone as the browser reports it, else UTC."""
+    name = st.context.timezone or "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+    return name
+
+
+def local_time(ts: float) -> str:
+    """Clock time in the viewer's zone, for sentences such as "BE 10.0.0.3 down since Nov 25 14:02"."""
+    return datetime.fromtimestamp(ts, ZoneInfo(zone())).strftime("%b %d %H:%M")

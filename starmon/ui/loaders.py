@@ -1,0 +1,54 @@
+"""Cached access to the store for the pages.
+
+Cache keys are small values: cluster id, range bounds rounded to the chart bucket, the
+bucket, and the newest snapshot id, so a rerun re-queries only when new data landed.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from starmon.config import Config, load_config
+from starmon.read import Reader, TimeRange
+from starmon.secrets import Secrets
+from starmon.store import Store
+
+
+@st.cache_resource
+def config() -> Config:
+    return load_config()
+
+
+@st.cache_resource
+def store() -> Store:
+    return Store(config().db_url)
+
+
+def reader() -> Reader:
+    return Reader(store())
+
+
+def secrets() -> Secrets:
+    return Secrets.from_environment(store().key_file())
+
+
+def newest_id(cluster_id: int) -> int | None:
+    """Uncached and cheap: the cache key that moves when the collector writes."""
+    return reader().newest_id(cluster_id)
+
+
+@st.cache_data(ttl="15m", max_entries=256, show_spinner=False)
+def series(cluster_id: int, start: float, end: float, columns: tuple[str, ...], newest: int | None) -> pd.DataFrame:
+    return reader().series(cluster_id, TimeRange(start, end, ""), list(columns))
+
+
+@st.cache_data(ttl="15m", max_entries=256, show_spinner=False)
+def node_series(cluster_id: int, start: float, end: float, columns: tuple[str, ...], role: str | None,
+                newest: int | None) -> pd.DataFrame:
+    return reader().node_series(cluster_id, TimeRange(start, end, ""), list(columns), role)
+
+
+@st.cache_data(ttl="15m", max_entries=64, show_spinner=False)
+def table_growth(cluster_id: int, start: float, end: float, newest: int | None) -> pd.DataFrame:
+    return reader().table_growth(cluster_id, TimeRange(start, end, ""))

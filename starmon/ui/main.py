@@ -1,0 +1,23 @@
+"""The script Streamlit runs for every session: the frame, then the chosen page."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from starmon.ui import frame
+
+PAGES = Path(__file__).resolve().parents[2] / "pages"
+
+st.set_page_config(page_title="starmon", page_icon=":material/monitoring:", layout="wide")
+
+pages = {
+    "overview": st.Page(PAGES / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    "performance": st.Page(PAGES / "performance.py", title="Performance", icon=":material/speed:"),
+    "resources": st.Page(PAGES / "resources.py", title="Resources", icon=":material/memory:"),
+    "data": st.Page(PAGES / "data.py", title="Data", icon=":material/database:"),
+    "clusters": st.Page(PAGES / "clusters.py", title="Clusters", icon=":material/dns:"),
+}
+st.session_state["pages"] = pages
+navigation = st.navigation(list(pages.values()), position="top")
+frame.sidebar()
+navigation.run()
