@@ -102,8 +102,8 @@ def table_id(table: Table) -> int:
 
 
 def table_size(model: ClusterModel, table: Table, t: float) -> int:
-    """DATA_LENGTH at time t: grows linearly for tables that take loads."""
-    days = max(0.0, t - model.origin) / DAY
+    """DATA_LENGTH at time t: grows linearly for tables that take loads (smaller in the past)."""
+    days = (t - model.origin) / DAY
     return int(table.size0 * (1 + table.growth_per_day * days))
 
 

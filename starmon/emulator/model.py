@@ -247,8 +247,8 @@ class ClusterModel:
         return max(1, round(2 + self.workload.qps * fe.share * 0.25 * self.workload.daily(t)))
 
     def fe_heap(self, fe: Node, t: float) -> tuple[int, int]:
-        """(used, max) heap bytes: a GC sawtooth between 25 % and 60 % of max."""
-        phase = ((t + 97 * fe.index) % 600) / 600
+        """(used, max) heap bytes: a slow GC sawtooth between 25 % and 60 % of max."""
+        phase = ((t + 1931 * fe.index) % 5400) / 5400
         return int(fe.mem_limit * (0.25 + 0.35 * phase)), fe.mem_limit
 
     # -- transactions and loads (leader only) ---------------------------------------------
