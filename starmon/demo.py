@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from typing import Callable
 
@@ -91,18 +92,23 @@ def backfill_times(now: float, oldest_existing: float | None, days: int = HISTOR
     """Replay times: every 5 minutes for the older days, every minute for the last day."""
     end = min(now, oldest_existing) if oldest_existing else now
     start = now - days * 86400
-    coarse = [t for t in range(int(start), int(now - 86400), 300)]
-    fine = [t for t in range(int(now - 86400), int(end), 60)]
+    fine_from = max(start, now - 86400)
+    coarse = list(range(int(start), int(fine_from), 300))
+    fine = list(range(int(fine_from), int(end), 60))
     return [float(t) for t in coarse + fine if t < end - 30]
 
 
-def backfill(store: Store, model: ClusterModel, cluster_id: int,
-             progress: Callable[[float], None] = lambda fraction: None, batch: int = 200) -> int:
-    """Replay the demo's past into the store, older than anything already stored. Returns rounds written."""
+def backfill(store: Store, model: ClusterModel, cluster_id: int, days: int = HISTORY_DAYS,
+             progress: Callable[[float], None] = lambda fraction: None, batch: int = 200,
+             stop: threading.Event | None = None) -> int:
+    """Replay the demo's past into the store, older than anything already stored.
+
+    Returns the rounds written; a set `stop` event ends it after the current batch.
+    """
     s = schema.metrics_snapshots
     with store.reader.connect() as conn:
         oldest = conn.execute(sa.select(sa.func.min(s.c.ts)).where(s.c.cluster_id == cluster_id)).scalar()
-    times = backfill_times(model.now(), oldest)
+    times = backfill_times(model.now(), oldest, days)
     previous: PreviousRound | None = None
     pending: list[tuple[dict, list[dict]]] = []
     next_stats = times[0] if times else 0
@@ -118,5 +124,7 @@ def backfill(store: Store, model: ClusterModel, cluster_id: int,
             store.write_rounds(cluster_id, pending)
             pending = []
             progress((i + 1) / len(times))
+            if stop is not None and stop.is_set():
+                return i + 1
     log.info("demo history: %d rounds replayed", len(times))
     return len(times)

@@ -192,6 +192,12 @@ def cards(snapshot: dict, start: dict | None, table: tuple[Card, ...] = CARDS) -
     return out
 
 
+def _in_sentence(title: str) -> str:
+    """"Max compaction score" -> "max compaction score", but "FE JVM heap" stays."""
+    first, _, rest = title.partition(" ")
+    return f"{first if first.isupper() else first.lower()} {rest}".strip()
+
+
 def problems(snapshot: dict, dead_nodes: list[dict], table: tuple[Card, ...] = CARDS,
              when: Callable[[float], str] = str) -> list[tuple[str, str]]:
     """What is wrong now, in words, worst first: [(status, sentence)].
@@ -213,7 +219,7 @@ def problems(snapshot: dict, dead_nodes: list[dict], table: tuple[Card, ...] = C
         if status in (WARNING, CRITICAL):
             limit = card.critical if status == CRITICAL else card.warning
             sign = ">" if card.bad == "high" else "<"
-            found.append((status, f"{card.title.lower()} {format_value(value, card.unit)} {sign} "
+            found.append((status, f"{_in_sentence(card.title)} {format_value(value, card.unit)} {sign} "
                                   f"{format_value(limit, card.unit)}"))
     if snapshot.get("status") == "partial" and snapshot.get("error") and not dead_nodes:
         found.append((WARNING, f"partial collection: {snapshot['error']}"))

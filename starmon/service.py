@@ -30,12 +30,14 @@ class Service:
         self.emulator = None
         self.collector: Collector | None = None
         self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
 
     def start(self) -> "Service":
         if demo.wanted(self.config, self.store, self.environ):
             self.emulator, cluster_id = demo.start(self.store)
             model = self.emulator.cluster(demo.DEMO_NAME)
-            self._spawn("starmon-demo-history", lambda: demo.backfill(self.store, model, cluster_id))
+            self._spawn("starmon-demo-history",
+                        lambda: demo.backfill(self.store, model, cluster_id, stop=self._stop))
         else:
             demo.retire(self.store)
         if self.environ.get("STARMON_EMBEDDED_COLLECTOR", "1") != "0":
@@ -55,6 +57,7 @@ class Service:
         self._threads.append(thread)
 
     def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
         if self.collector:
             self.collector.stop()
         for thread in self._threads:

@@ -1,0 +1,103 @@
+"""Clusters added in the dashboard: validation, encrypted passwords, and test connection."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from starmon import clusters, schema
+from starmon.config import ClusterConfig
+from starmon.emulator import ClusterSpec
+from starmon.probe import check_connection
+from starmon.secrets import SecretError, Secrets
+from starmon.store import Store
+
+from .conftest import cluster_configs
+
+SECRET = "pa55-w0rd-never-stored"
+FILE = (ClusterConfig("from-file", "10.0.0.9"),)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(f"sqlite:///{tmp_path / 'c.db'}")
+    s.sync_clusters(FILE)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def secrets(tmp_path):
+    return Secrets.from_environment(tmp_path / "secret.key", environ={})
+
+
+def _rows(store):
+    with store.reader.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(sa.select(schema.clusters).order_by(schema.clusters.c.name))]
+
+
+def test_add_encrypts_and_collects_with_the_password(store, secrets, tmp_path):
+    clusters.add(store, secrets, {"name": "prod", "fe_host": "10.0.0.1", "password": SECRET})
+    row = next(r for r in _rows(store) if r["name"] == "prod")
+    assert row["source"] == "ui" and row["password_encrypted"] and SECRET not in row["password_encrypted"]
+    for f in tmp_path.iterdir():
+        assert SECRET.encode() not in f.read_bytes()
+    ready = dict((c.name, c) for _, c in clusters.collectable(store, secrets, FILE))
+    assert ready["prod"].password == SECRET and set(ready) == {"prod", "from-file"}
+    assert SECRET not in repr(ready["prod"])
+    assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"name": "from-file", "fe_host": "h"}, "already exists"),
+    ({"name": "FROM-FILE", "fe_host": "h"}, "already exists"),
+    ({"name": "x", "fe_host": ""}, "fe_host"),
+    ({"name": "x", "fe_host": "h", "http_port": 0}, "1 to 65535"),
+    ({"name": "x", "fe_host": "h", "query_port": 65536}, "1 to 65535"),
+    ({"name": "", "fe_host": "h"}, "name"),
+])
+def test_bad_additions_change_nothing(store, secrets, fields, message):
+    before = _rows(store)
+    with pytest.raises(clusters.ClusterError, match=message):
+        clusters.add(store, secrets, fields)
+    assert _rows(store) == before
+
+
+def test_edit_keeps_password_disable_and_delete(store, secrets):
+    clusters.add(store, secrets, {"name": "prod", "fe_host": "10.0.0.1", "password": SECRET})
+    clusters.update(store, secrets, "prod", {"name": "prod-eu", "fe_host": "10.0.0.2", "password": ""})
+    ready = {c.name: c for _, c in clusters.collectable(store, secrets, FILE)}
+    assert ready["prod-eu"].password == SECRET and ready["prod-eu"].fe_host == "10.0.0.2"
+    clusters.set_enabled(store, "prod-eu", False)
+    assert "prod-eu" not in {c.name for _, c in clusters.collectable(store, secrets, FILE)}
+    with pytest.raises(clusters.ClusterError, match="starmon.toml"):
+        clusters.delete(store, "from-file")
+    store.write_round(store.cluster_ids()["from-file"], {"ts": 1.0, "status": "ok", "collect_ms": 1}, [])
+    clusters.delete(store, "prod-eu")
+    assert [r["name"] for r in _rows(store)] == ["from-file"]
+    assert store.previous_round(store.cluster_ids()["from-file"]).ts == 1.0   # other history untouched
+
+
+def test_wrong_key_skips_the_cluster_and_says_why(store, secrets, tmp_path, caplog):
+    clusters.add(store, secrets, {"name": "prod", "fe_host": "10.0.0.1", "password": SECRET})
+    other = Secrets.from_environment(tmp_path / "other.key", environ={})
+    assert [c.name for _, c in clusters.collectable(store, other, ())] == []
+    assert "cannot be decrypted" in caplog.text and SECRET not in caplog.text
+    with pytest.raises(SecretError, match="not a valid Fernet key"):
+        Secrets.from_environment(tmp_path / "x", environ={"STARMON_SECRET_KEY": "short"})
+
+
+def test_check_connection_reports_each_check(emulator):
+    emu = emulator(ClusterSpec("c1", profile="3.3"))
+    [admin] = cluster_configs(emu)
+    assert [(c.name, c.status) for c in check_connection(admin, timeout=2)] == [
+        ("FE HTTP /metrics", "ok"), ("show_proc", "ok"), ("MySQL port", "ok"), ("Version", "ok")]
+    [monitor] = cluster_configs(emu, user="monitor", password="monitor")
+    checks = {c.name: c for c in check_connection(monitor, timeout=2)}
+    assert checks["show_proc"].status == "warning"
+    assert "lacks admin: falling back to SHOW BACKENDS" in checks["show_proc"].detail
+    assert checks["Version"].detail == "StarRocks 3.3.5"
+    emu.set_faults("c1", {"mysql_refused": True})
+    checks = {c.name: c for c in check_connection(admin, timeout=2)}
+    assert checks["MySQL port"].status == "failed" and "connection refused" in checks["MySQL port"].detail
+    assert checks["FE HTTP /metrics"].status == "ok"

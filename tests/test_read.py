@@ -1,0 +1,100 @@
+"""The read side: ranges, bucketing to at most 1,500 points, and the overview CLI."""
+
+from __future__ import annotations
+
+import json
+import time
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from starmon.config import ClusterConfig
+from starmon.read import MAX_POINTS, Reader, parse_range
+from starmon.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+NOW = float(int(time.time()) // 3600 * 3600)
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    """A week of rounds every 30 s for one cluster: qps = minute of the hour, p99 spikes hourly."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('read') / 's.db'}"
+    store = Store(url)
+    store.sync_clusters((ClusterConfig("prod", "10.0.0.1"),))
+    cid = store.cluster_ids()["prod"]
+    rounds = []
+    for i in range(7 * 2880):
+        ts = NOW - 7 * 86400 + i * 30
+        rounds.append(({"ts": ts, "status": "down" if i % 100 == 0 else "ok", "collect_ms": 5,
+                        "qps": float((ts // 60) % 60), "query_latency_p99": 5000.0 if ts % 3600 == 0 else 100.0,
+                        "disk_usage_pct": 50 + i / 20160, "query_error_rate": 1.0}, []))
+    store.write_rounds(cid, rounds)
+    yield store, cid, url
+    store.close()
+
+
+@pytest.mark.parametrize("label", ["1h", "6h", "24h", "3d", "7d"])
+def test_every_range_is_bucketed_to_at_most_1500_points(seeded, label):
+    store, cid, _ = seeded
+    tr = parse_range(label, NOW)
+    df = Reader(store).series(cid, tr, ["qps", "query_latency_p99"])
+    assert 0 < len(df) <= MAX_POINTS
+    assert str(df["time"].dt.tz) == "UTC"
+    # p99 keeps its spikes (max per bucket), qps is averaged.
+    assert df["query_latency_p99"].max() == 5000.0
+    if label == "7d":
+        assert df["qps"].max() < 59
+
+
+def test_parse_range_errors():
+    assert parse_range("custom", NOW, "2026-11-01", "2026-11-02").end - parse_range(
+        "custom", NOW, "2026-11-01", "2026-11-02").start == 86400
+    for args, message in [(("2y",), "unknown range"), (("custom", "2026-11-02", "2026-11-01"), "after its start"),
+                          (("custom", "yesterday", "2026-11-01"), "not a date"), (("custom",), "needs both"),
+                          (("custom", "2026-01-01", "2026-11-01"), "at most 90 days")]:
+        with pytest.raises(ValueError, match=message):
+            parse_range(args[0], NOW, *args[1:])
+
+
+def test_aggregates(seeded):
+    store, cid, _ = seeded
+    agg = Reader(store).aggregates(cid, parse_range("24h", NOW))
+    assert agg["max_qps"] == 59 and agg["avg_qps"] == pytest.approx(29.5, abs=0.5)
+    assert agg["p99_latency_ms"] == 5000.0 and agg["error_rate"] == 1.0
+    assert agg["availability_pct"] == pytest.approx(99.0, abs=0.05)
+
+
+def _cli(url, *args):
+    env = {**os.environ, "STARMON_DB_URL": url, "STARMON_CONFIG": os.devnull}
+    return subprocess.run([sys.executable, "-m", "starmon", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_overview_json_cli(seeded):
+    store, cid, url = seeded
+    store.write_round(cid, {"ts": NOW + 1, "status": "ok", "collect_ms": 7, "qps": 42.0,
+                            "disk_usage_pct": 93.0, "backend_total": 3, "backend_alive": 3}, [])
+    result = _cli(url, "overview", "--cluster", "prod", "--range", "24h", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert {"cluster", "collected_at", "status", "health_cards", "aggregates", "forecast"} <= set(data)
+    cards = {c["key"]: c for c in data["health_cards"]}
+    assert cards["qps"]["value"] == 42.0 and cards["disk_usage_pct"]["status"] == "critical"
+    assert cards["be_dead"]["value"] == "3/3" and cards["query_error_rate"]["value"] is None
+    assert set(data["aggregates"]) == {"avg_qps", "max_qps", "p99_latency_ms", "error_rate", "availability_pct"}
+    assert data["forecast"] is None
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--cluster", "nope"), "unknown cluster 'nope' (known: prod)"),
+    (("--cluster", "prod", "--range", "2y"), "unknown range '2y'"),
+])
+def test_overview_cli_errors(seeded, args, message):
+    result = _cli(seeded[2], "overview", *args, "--json")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"starmon: {message}" or message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
