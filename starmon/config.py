@@ -36,6 +36,11 @@ SETTINGS = (
 ENV_SETTINGS = (
     Setting("STARMON_CONFIG", "./starmon.toml", "Path of the TOML file that declares clusters and settings."),
     Setting("STARMON_DB_URL", "sqlite:///data/starmon.db", "SQLAlchemy URL of the snapshot store."),
+    Setting("STARMON_DEMO", "1", "0 turns off the demo cluster the dashboard starts when none is configured."),
+    Setting("STARMON_EMBEDDED_COLLECTOR", "1", "0 keeps the dashboard from collecting (run collector.py instead)."),
+    Setting("STARMON_SECRET_KEY", "", "Fernet key for stored cluster passwords; empty: use the key file."),
+    Setting("STARMON_SECRET_KEY_FILE", "secret.key beside the database",
+            "Key file, generated with owner-only permissions on first use."),
 )
 
 _CLUSTER_KEYS = {"name", "fe_host", "http_port", "query_port", "user", "password", "password_env", "tls", "enabled"}

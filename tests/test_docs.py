@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from starmon.config import ENV_SETTINGS, SETTINGS
+from starmon.health import CARDS
 from starmon.emulator.__main__ import _parser
 from starmon.emulator.model import Faults
 
@@ -29,3 +30,8 @@ def test_every_fault_switch_is_documented(switch):
 def test_every_emulator_flag_is_documented():
     flags = [s for a in _parser()._actions for s in a.option_strings if s.startswith("--") and s != "--help"]
     assert flags and [f for f in flags if f"`{f}" not in README] == []
+
+
+@pytest.mark.parametrize("card", [c for c in CARDS if c.bad], ids=lambda c: c.key)
+def test_every_threshold_is_documented_with_its_levels(card):
+    assert f"| `{card.key}` | {card.unit or '-'} | {card.bad} | {card.warning:g} | {card.critical:g} |" in README
