@@ -9,9 +9,8 @@ from starmon.health import format_value
 from starmon.ui import frame, loaders, widgets
 from starmon.ui.text import plain
 
-selection = frame.require_cluster()
+selection = frame.page("Data")
 cluster, tr = selection.cluster, selection.range
-st.header(f"Data · {plain(cluster['name'])}")
 
 stats = loaders.reader().statistics(cluster["id"])
 if stats is None:

@@ -6,11 +6,9 @@ import streamlit as st
 
 from starmon import health
 from starmon.ui import frame, loaders, widgets
-from starmon.ui.text import plain
 
-selection = frame.require_cluster()
+selection = frame.page("Overview")
 cluster = selection.cluster
-st.header(f"Overview · {plain(cluster['name'])}")
 
 
 @st.fragment(run_every=frame.run_every())

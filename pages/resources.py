@@ -3,11 +3,9 @@
 import streamlit as st
 
 from starmon.ui import charts, frame, loaders
-from starmon.ui.text import plain
 
-selection = frame.require_cluster()
+selection = frame.page("Resources")
 cluster, tr = selection.cluster, selection.range
-st.header(f"Resources · {plain(cluster['name'])}")
 
 
 @st.fragment(run_every=frame.run_every())

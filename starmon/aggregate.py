@@ -160,6 +160,17 @@ def _be_node(row: dict, role: str, metrics: MetricSet | None, prev: dict | None,
     }
 
 
+def _node_problems(node: dict, scrape_error: str | None) -> list[tuple[str, str]]:
+    """A dead node, or an alive one whose /metrics failed (recorded on the node too)."""
+    what = f"{node['role']} {node['host']}"
+    if node["alive"] is False:
+        return [(what, f"not alive{' (' + node['error'] + ')' if node['error'] else ''}")]
+    if scrape_error:
+        node["error"] = scrape_error
+        return [(f"{what} /metrics", scrape_error)]
+    return []
+
+
 def build_round(raw: RawRound, previous: PreviousRound | None) -> tuple[dict, list[dict]]:
     """The snapshot row (without cluster id) and node rows for one round."""
     elapsed = raw.ts - previous.ts if previous and 0 < raw.ts - previous.ts <= MAX_DELTA_GAP_SECONDS else None
@@ -179,11 +190,7 @@ def build_round(raw: RawRound, previous: PreviousRound | None) -> tuple[dict, li
         key = ("FE", column(row, "Name") or ip)
         info = raw.runtime_info if ip == raw.configured_ip else None
         node, delta = _fe_node(row, raw.fe_metrics.get(ip), prev_nodes.get(key), elapsed, info)
-        if node["alive"] is False:
-            problems.append((f"FE {ip}", f"not alive{' (' + node['error'] + ')' if node['error'] else ''}"))
-        elif ip in raw.node_errors:
-            node["error"] = raw.node_errors[ip]
-            problems.append((f"FE {ip} /metrics", raw.node_errors[ip]))
+        problems += _node_problems(node, raw.node_errors.get(ip))
         fe_nodes.append(node)
         deltas.append(delta)
 
@@ -193,11 +200,7 @@ def build_round(raw: RawRound, previous: PreviousRound | None) -> tuple[dict, li
             ip = column(row, "IP") or "?"
             key = (role, column(row, "BackendId", "ComputeNodeId") or ip)
             node = _be_node(row, role, raw.be_metrics.get(ip), prev_nodes.get(key), leader_metrics)
-            if node["alive"] is False:
-                problems.append((f"{role} {ip}", f"not alive{' (' + node['error'] + ')' if node['error'] else ''}"))
-            elif ip in raw.node_errors:
-                node["error"] = raw.node_errors[ip]
-                problems.append((f"{role} {ip} /metrics", raw.node_errors[ip]))
+            problems += _node_problems(node, raw.node_errors.get(ip))
             be_nodes.append(node)
 
     snapshot = _cluster_values(raw, fe_nodes, deltas, be_nodes, leader_metrics)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("STARMON_CHROMIUM", "/usr/bin/chromium")
@@ -24,11 +25,27 @@ PAGES = {"overview": "", "performance": "performance", "resources": "resources",
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (.ci/run installs it)")
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": CHROMIUM,
-            "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync",
-                     "--disable-component-update", "--no-first-run"]}
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium through Playwright, for this module only.
+
+    Playwright's sync API keeps an event loop running in the main thread while it is
+    open, so it must not outlive these tests (the collector tests run their own loops).
+    """
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync",
+                  "--disable-component-update", "--no-first-run"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield context.new_page()
+    context.close()
 
 
 @pytest.fixture(scope="module")
@@ -100,11 +117,10 @@ def test_every_page_in_a_browser(dashboard, page, name):
 
 def test_range_lives_in_the_url(dashboard, page):
     _open(page, f"{dashboard}/performance?range=6h")
-    assert page.get_by_text("Last 6h").is_visible()
+    expect(page.get_by_text("Last 6h").first).to_be_visible()
     page.get_by_role("radio", name="7d").click()
     page.wait_for_url(re.compile(r"range=7d"), timeout=15000)
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']")
-    assert page.get_by_text("Last 7d").first.is_visible()
+    expect(page.get_by_text("Last 7d").first).to_be_visible(timeout=20000)
 
 
 def test_narrow_window(dashboard, page):

@@ -162,6 +162,13 @@ def require_cluster() -> Selection:
     return selection
 
 
+def page(title: str) -> Selection:
+    """Start a cluster page: its heading, or the empty state and a stop."""
+    selection = require_cluster()
+    st.header(f"{title} · {plain(selection.cluster['name'])}")
+    return selection
+
+
 def run_every() -> int | None:
     """How often fragments redraw: the collection interval when auto-refresh is on."""
     return loaders.config().interval_seconds if current().auto_refresh else None
