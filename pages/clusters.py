@@ -62,7 +62,8 @@ def _test(fields: dict, stored_password: str = "") -> None:
 
 add, edit = st.tabs(["Add a cluster", "Edit, disable or delete"])
 with add:
-    fields, test, save = _form("add-cluster", None)
+    # A new form key after each save starts the next form empty (Test keeps what was typed).
+    fields, test, save = _form(f"add-cluster-{st.session_state.get('added', 0)}", None)
     if test:
         _test(fields)
     if save:
@@ -71,7 +72,9 @@ with add:
         except registry.ClusterError as exc:
             st.error(plain(exc))
         else:
-            st.success(f"Added {plain(fields['name'])}. The collector picks it up on its next round.")
+            st.session_state["added"] = st.session_state.get("added", 0) + 1
+            st.toast(f"Added {plain(fields['name'])}; the collector picks it up on its next round.",
+                     icon=":material/check_circle:")
             st.rerun()
 
 with edit:
@@ -91,7 +94,7 @@ with edit:
             except registry.ClusterError as exc:
                 st.error(plain(exc))
             else:
-                st.success("Saved.")
+                st.toast(f"Saved {plain(fields['name'])}.", icon=":material/check_circle:")
                 st.rerun()
         left, right = st.columns(2)
         if left.button("Enable" if not row["enabled"] else "Disable", key="toggle-enabled"):

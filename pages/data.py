@@ -31,7 +31,7 @@ with st.container(horizontal=True):
 
 st.subheader("Largest tables")
 growth = loaders.table_growth(cluster["id"], tr.start, tr.end, loaders.newest_id(cluster["id"]))
-st.caption(f"Growth is the change in size over the last {tr.label} (n/a until two passes fall in the range).")
+st.caption(f"Growth is the change in size over {tr.phrase} (n/a until two passes fall in the range).")
 widgets.table(growth, "largest-tables", column_config={
     "bytes": st.column_config.NumberColumn("Size", format="bytes"),
     "growth_bytes": st.column_config.NumberColumn("Growth", format="bytes"),

@@ -16,14 +16,14 @@ def overview() -> None:
     reader, cards = loaders.reader(), loaders.config().cards
     snapshot = reader.latest(cluster["id"])
     st.caption(f"Collected {frame.local_time(snapshot['ts'])} ({frame.ago(time.time() - snapshot['ts'])}); "
-               f"deltas over the last {selection.range.label}.")
+               f"deltas over {selection.range.phrase}.")
     columns = tuple(c.spark for c in cards if c.spark)
     trend = loaders.series(cluster["id"], selection.range.start, selection.range.end, columns,
                            loaders.newest_id(cluster["id"]))
     step = max(1, len(trend) // 80)
     sparks = {c.key: trend[c.spark].iloc[::step].dropna().tolist() for c in cards if c.spark and len(trend)}
     values = health.cards(snapshot, reader.first_in(cluster["id"], selection.range), cards)
-    widgets.cards(values, sparks, selection.range.label, cards)
+    widgets.cards(values, sparks, selection.range.phrase, cards)
     st.subheader("What is wrong now")
     widgets.problems(health.problems(snapshot, reader.dead_nodes(cluster["id"], snapshot), cards,
                                      frame.local_time))

@@ -15,7 +15,7 @@ def performance() -> None:
     df = loaders.series(cluster["id"], tr.start, tr.end,
                         ("qps", "rps", "query_latency_p50", "query_latency_p95", "query_latency_p99",
                          "query_error_rate", "query_timeout_rate"), newest)
-    st.caption(f"Last {tr.label}, {tr.bucket} s buckets, times in {zone}.")
+    st.caption(f"{tr.title}, {tr.bucket} s buckets, times in {zone}.")
     left, right = st.columns(2)
     left.plotly_chart(charts.lines(df, {"qps": "QPS", "rps": "RPS"}, "Queries and requests per second",
                                    "queries/s", zone), key="qps")

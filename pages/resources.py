@@ -16,7 +16,7 @@ def resources() -> None:
                                 ("cpu_pct", "mem_pct", "disk_used_bytes", "disk_total_bytes"), None, newest)
     workers = nodes[nodes["role"] != "FE"].copy()
     workers["disk_pct"] = 100 * workers["disk_used_bytes"] / workers["disk_total_bytes"]
-    st.caption(f"Last {tr.label}, {tr.bucket} s buckets, times in {zone}; dashed lines are the cluster average.")
+    st.caption(f"{tr.title}, {tr.bucket} s buckets, times in {zone}; dashed lines are the cluster average.")
     left, right = st.columns(2)
     left.plotly_chart(charts.per_node(workers, "cpu_pct", "CPU per node", "%", zone), key="cpu")
     right.plotly_chart(charts.per_node(workers, "mem_pct", "Memory per node", "%", zone), key="mem")

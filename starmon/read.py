@@ -39,6 +39,20 @@ class TimeRange:
     def bucket(self) -> int:
         return max(MIN_BUCKET, math.ceil((self.end - self.start) / MAX_POINTS))
 
+    @property
+    def phrase(self) -> str:
+        """For sentences: "the last 24h", or "Nov 01 – Nov 08" for a custom range (UTC dates)."""
+        return f"the last {self.label}" if self.label in RANGES else self._dates()
+
+    @property
+    def title(self) -> str:
+        """For captions: "Last 24h", or "Nov 01 – Nov 08"."""
+        return f"Last {self.label}" if self.label in RANGES else self._dates()
+
+    def _dates(self) -> str:
+        day = lambda ts: datetime.fromtimestamp(ts, timezone.utc).strftime("%b %d")  # noqa: E731
+        return f"{day(self.start)} – {day(self.end - 1)}"
+
 
 def _parse_day(text: str, name: str) -> float:
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import sqlite3
 import time
 from pathlib import Path
 
@@ -189,7 +188,8 @@ def test_every_page_renders_against_a_seeded_store(seeded, page):
 def test_overview_cards_show_the_newest_snapshot(seeded):
     at = open_page("overview")
     assert not at.exception
-    assert [m.value for m in at.sidebar.markdown] == [":green-badge[:material/schedule: collected 5 s ago]"]
+    [badge] = [m.value for m in at.sidebar.markdown]
+    assert re.fullmatch(r":green-badge\[:material/schedule: collected \d+ s ago\]", badge), badge
     cards = {}
     for m in at.metric:
         dot, title = m.label.split(" ", 1)
@@ -278,7 +278,7 @@ def test_custom_range_renders_every_page(seeded):
     assert [d.label for d in at.date_input] == ["From", "To (inclusive)"]
     # The default custom range is the 7 days before today plus today: two hours of rounds in its buckets.
     caption = at.caption[0].value
-    assert caption.startswith("Last custom, ") or caption.startswith("From "), caption
+    assert re.match(r"[A-Z][a-z]{2} \d\d – [A-Z][a-z]{2} \d\d, \d+ s buckets", caption), caption
     size = int(re.search(r"(\d+) s buckets", caption).group(1))
     assert size == TimeRange(0, 8 * 86400, "custom").bucket
     assert abs(qps_points(at) - 7200 / size) <= 2
@@ -359,7 +359,8 @@ def test_unknown_range_in_the_link_falls_back_to_24h(seeded, asked):
     at = app(range=asked).run()
     assert not at.exception
     warnings = [unescape(w.value) for w in at.sidebar.warning]
-    assert warnings == [f"Unknown range in the link: {asked}; showing 24h."]
+    # An empty ?range= just means the default: no warning.
+    assert warnings == ([f"Unknown range in the link: {asked}; showing 24h."] if asked else [])
     assert not any(re.search(r"(?<!\\)<b>", w.value) for w in at.sidebar.warning)
     # An empty ?range= is the binding's "clear" value: nothing is highlighted, but 24h is shown.
     assert at.segmented_control(key="range").value == ("24h" if asked else None)

@@ -55,7 +55,7 @@ def _cluster_picker(clusters: list[dict]) -> dict | None:
 
 def _range_picker() -> TimeRange:
     asked = st.query_params.get("range")
-    if asked is not None and asked not in _RANGE_OPTIONS:
+    if asked not in (None, "") and asked not in _RANGE_OPTIONS:   # `?range=` just means the default
         st.sidebar.warning(f"Unknown range in the link: {plain(asked[:40])}; showing {DEFAULT_RANGE}.")
         st.session_state.pop("range", None)
     label = st.sidebar.segmented_control("Time range", _RANGE_OPTIONS, default=DEFAULT_RANGE, key="range",
@@ -133,9 +133,11 @@ def sidebar() -> Selection:
             _refresh(cluster)
         freshness(cluster)
         if cluster["source"] == "demo":
-            st.info("You are looking at **demo**, a StarRocks cluster emulated by starmon with a week of "
-                    "replayed history. Add your own cluster on the Clusters page; the demo then stops.",
-                    icon=":material/science:")
+            with st.container(border=True):
+                st.markdown(":material/science: You are looking at **demo**, a StarRocks cluster emulated by "
+                            "starmon with a week of replayed history. Add your own cluster and the demo stops.")
+                st.page_link(st.session_state["pages"]["clusters"], label="Add a cluster on the Clusters page",
+                             icon=":material/add_circle:")
     selection = Selection(cluster, tr, auto)
     st.session_state["selection"] = selection
     return selection

@@ -12,7 +12,7 @@ _DOT = {health.OK: ":green[●]", health.WARNING: ":orange[●]", health.CRITICA
         health.UNKNOWN: ":gray[●]"}
 
 
-def cards(values: list[health.CardValue], sparks: dict[str, list], range_label: str,
+def cards(values: list[health.CardValue], sparks: dict[str, list], range_text: str,
           table: tuple[health.Card, ...]) -> None:
     """A wrapping row of bordered metric cards: value, status colour, delta over the range, sparkline."""
     bad = {c.key: c.bad for c in table}
@@ -21,7 +21,7 @@ def cards(values: list[health.CardValue], sparks: dict[str, list], range_label: 
             delta = None if v.delta is None else round(v.delta, 2)
             st.metric(f"{_DOT[v.status]} {v.title}", v.display, delta=delta,
                       delta_color="inverse" if bad.get(v.key) == "high" else "normal",
-                      delta_description=f"over {range_label}" if delta is not None else None,
+                      delta_description=f"over {range_text}" if delta is not None else None,
                       help=f"{v.help} Status: {v.status}.", border=True, chart_data=sparks.get(v.key),
                       width=220)
 
