@@ -7,6 +7,7 @@ import json
 import sys
 
 from .config import ConfigError, load_config
+from .forecast import describe
 from .read import RANGES, Reader, overview
 from .store import Store, StoreError
 
@@ -28,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.range not in RANGES:
             raise ValueError(f"unknown range {args.range!r}; choose {', '.join(RANGES)}")
-        data = overview(Reader(store), args.cluster, args.range, config.cards)
+        data = overview(Reader(store), args.cluster, args.range, config.cards,
+                        forecast_days=config.forecast_window_days)
     except (LookupError, ValueError) as exc:
         print(f"starmon: {exc}", file=sys.stderr)
         return 2
@@ -42,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {card['title']:<22} {card['display']:>14}  {card['status']}")
     for problem in data["problems"]:
         print(f"  ! {problem}")
+    print(f"  disk forecast: {describe(data['forecast'])}")
     return 0
 
 

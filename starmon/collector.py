@@ -20,6 +20,7 @@ from typing import Callable
 import httpx
 import schedule
 
+from . import rollup
 from .aggregate import build_round
 from .clusters import collectable
 from .collect import fetch_round, fetch_statistics
@@ -29,6 +30,7 @@ from .secrets import SecretError, Secrets
 from .store import Store, StoreError, safe_url, short_error
 
 log = logging.getLogger("starmon.collector")
+MAINTENANCE_SECONDS = 600     # rollups and retention: cheap, but no need to run every round
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ class Collector:
         self._runner.get_loop().set_default_executor(self._io_pool)
         self._http: httpx.AsyncClient | None = None
         self._stop = threading.Event()
-        self._stats_thread: threading.Thread | None = None
+        self._jobs: dict[str, threading.Thread] = {}
 
     def _client(self, cluster: ClusterConfig) -> ClusterClient:
         if self._http is None:
@@ -138,10 +140,13 @@ class Collector:
         log.info("collecting every %s s into %s", self.config.interval_seconds, safe_url(self.store.url))
         jobs = schedule.Scheduler()
         jobs.every(self.config.interval_seconds).seconds.do(self._safe_round)
-        jobs.every(self.config.statistics_interval_seconds).seconds.do(self._start_statistics)
+        jobs.every(self.config.statistics_interval_seconds).seconds.do(self._background, "statistics",
+                                                                        self.run_statistics)
+        jobs.every(MAINTENANCE_SECONDS).seconds.do(self._background, "maintenance", self.run_maintenance)
         try:
             self._safe_round()
-            self._start_statistics()
+            self._background("statistics", self.run_statistics)
+            self._background("maintenance", self.run_maintenance)
             while not self._stop.is_set():
                 jobs.run_pending()
                 self._stop.wait(min(1.0, max(0.05, jobs.idle_seconds or 1.0)))
@@ -155,20 +160,27 @@ class Collector:
         except Exception:  # the loop must survive anything one round does
             log.exception("collection round failed")
 
-    def _start_statistics(self) -> None:
-        """Run a statistics pass in its own thread so a big catalogue never delays a round."""
-        if self._stats_thread and self._stats_thread.is_alive():
-            log.warning("previous statistics pass still running; skipping this one")
+    def run_maintenance(self, now: float | None = None) -> None:
+        """Hourly and daily rollups for every cluster, then retention (see starmon.rollup)."""
+        c = self.config
+        rollup.maintain(self.store, list(self.store.cluster_ids().values()), c.interval_seconds,
+                        c.retention_days, c.rollup_retention_days, now)
+
+    def _background(self, name: str, work: Callable[[], None]) -> None:
+        """Run a slow job in its own thread so it never delays a round; one at a time per job."""
+        running = self._jobs.get(name)
+        if running and running.is_alive():
+            log.warning("previous %s pass still running; skipping this one", name)
             return
 
-        def work() -> None:
+        def run() -> None:
             try:
-                self.run_statistics()
+                work()
             except Exception:
-                log.exception("statistics pass failed")
+                log.exception("%s pass failed", name)
 
-        self._stats_thread = threading.Thread(target=work, name="starmon-statistics", daemon=True)
-        self._stats_thread.start()
+        self._jobs[name] = threading.Thread(target=run, name=f"starmon-{name}", daemon=True)
+        self._jobs[name].start()
 
     def stop(self) -> None:
         self._stop.set()

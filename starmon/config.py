@@ -32,6 +32,9 @@ SETTINGS = (
     Setting("statistics_interval_seconds", 600,
             "Seconds between data-statistics passes (information_schema; too heavy for every round)."),
     Setting("timeout_seconds", 5.0, "Timeout for each HTTP request and MySQL query to a cluster."),
+    Setting("retention_days", 7, "Days raw snapshots (and their node rows) are kept."),
+    Setting("rollup_retention_days", 90, "Days hourly and daily rollups and table-size history are kept."),
+    Setting("forecast_window_days", 7, "Days of history the disk-full forecast fits."),
 )
 ENV_SETTINGS = (
     Setting("STARMON_CONFIG", "./starmon.toml", "Path of the TOML file that declares clusters and settings."),
@@ -80,6 +83,9 @@ class Config:
     interval_seconds: int = 30
     statistics_interval_seconds: int = 600
     timeout_seconds: float = 5.0
+    retention_days: int = 7
+    rollup_retention_days: int = 90
+    forecast_window_days: int = 7
     source: str = "defaults"
     thresholds: tuple = ()        # health cards with [thresholds.<card>] overrides applied
 

@@ -148,5 +148,7 @@ def describe(lead: dict) -> str:
     if status == "ok":
         when = datetime.fromisoformat(lead["at_95"]).strftime("%b %d")
         first = f" — {lead['first_node']} first" if lead.get("first_node") else ""
-        return f"95 % in ~{lead['days_to_95']:.0f} days ({when}, ± {lead['interval_days']:.0f} days){first}"
+        spread = lead["interval_days"]
+        plus_minus = f"± {spread:.0f} days" if spread >= 1 else f"± {max(1, round(spread * 24))} h"
+        return f"95 % in ~{lead['days_to_95']:.0f} days ({when}, {plus_minus}){first}"
     return lead.get("message") or status.replace("_", " ")

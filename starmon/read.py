@@ -16,15 +16,19 @@ from datetime import datetime, timezone
 import pandas as pd
 import sqlalchemy as sa
 
+from . import forecast as fc
 from . import health, schema
 from .metrics import NODE_BY_NAME, SNAPSHOT_BY_NAME
 from .store import Store
 
-RANGES = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "3d": 3 * 86400, "7d": 7 * 86400}
+RANGES = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "3d": 3 * 86400, "7d": 7 * 86400,
+          "30d": 30 * 86400, "90d": 90 * 86400}
+RAW_SPAN = RANGES["7d"]       # longer ranges read the hourly tier (raw rounds are kept 7 days by default)
 DEFAULT_RANGE = "24h"
 MAX_POINTS = 1500
 MIN_BUCKET = 30
 MAX_CUSTOM_DAYS = 90
+FORECAST_BUCKET = 600         # the forecast fits 10-minute averages
 
 
 @dataclass(frozen=True)
@@ -36,8 +40,14 @@ class TimeRange:
     label: str
 
     @property
+    def hourly(self) -> bool:
+        """Whether the range is answered from the hourly tier rather than raw rounds."""
+        return self.end - self.start > RAW_SPAN
+
+    @property
     def bucket(self) -> int:
-        return max(MIN_BUCKET, math.ceil((self.end - self.start) / MAX_POINTS))
+        seconds = max(MIN_BUCKET, math.ceil((self.end - self.start) / MAX_POINTS))
+        return max(seconds, 3600) if self.hourly else seconds
 
     @property
     def phrase(self) -> str:
@@ -129,15 +139,18 @@ class Reader:
                          .order_by(s.c.ts.desc()).limit(1))
 
     def first_in(self, cluster_id: int, tr: TimeRange) -> dict | None:
-        """The oldest snapshot inside the range, for deltas over it."""
-        s = schema.metrics_snapshots
-        return self._one(sa.select(s).where(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end)
-                         .order_by(s.c.ts).limit(1))
+        """The oldest snapshot (or hourly row, for long ranges) inside the range, for deltas over it."""
+        s = schema.hourly_snapshots if tr.hourly else schema.metrics_snapshots
+        row = self._one(sa.select(s).where(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end)
+                        .order_by(s.c.ts).limit(1))
+        if row is not None and tr.hourly:
+            row["status"] = "down" if row["down_rounds"] == row["rounds"] else "ok"
+        return row
 
     # -- series --------------------------------------------------------------------------------
     def series(self, cluster_id: int, tr: TimeRange, columns: list[str]) -> pd.DataFrame:
         """Cluster metrics bucketed over the range: columns `time` plus the requested ones."""
-        s = schema.metrics_snapshots
+        s = schema.hourly_snapshots if tr.hourly else schema.metrics_snapshots
         bucket = self.store.bucket(s.c.ts, tr.bucket).label("ts")
         aggs = [getattr(sa.func, SNAPSHOT_BY_NAME[c].rollup)(s.c[c]).label(c) for c in columns]
         query = (sa.select(bucket, *aggs).where(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end)
@@ -146,7 +159,7 @@ class Reader:
 
     def node_series(self, cluster_id: int, tr: TimeRange, columns: list[str], role: str | None = None) -> pd.DataFrame:
         """Per-node metrics bucketed over the range: `time`, `role`, `host` and the columns."""
-        n = schema.node_snapshots
+        n = schema.node_hourly if tr.hourly else schema.node_snapshots
         bucket = self.store.bucket(n.c.ts, tr.bucket).label("ts")
         aggs = [getattr(sa.func, NODE_BY_NAME[c].rollup)(n.c[c]).label(c) for c in columns]
         query = sa.select(bucket, n.c.role, n.c.host, *aggs).where(
@@ -206,22 +219,52 @@ class Reader:
     # -- aggregates -----------------------------------------------------------------------------
     def aggregates(self, cluster_id: int, tr: TimeRange) -> dict:
         """Range summary: average and peak QPS, worst p99, error rate, availability."""
-        s = schema.metrics_snapshots
+        if tr.hourly:
+            s = schema.hourly_snapshots
+            peak, rounds, up = s.c.qps_max, sa.func.sum(s.c.rounds), sa.func.sum(s.c.rounds - s.c.down_rounds)
+        else:
+            s = schema.metrics_snapshots
+            peak, rounds = s.c.qps, sa.func.count()
+            up = sa.func.sum(sa.case((s.c.status != "down", 1), else_=0))
         in_range = sa.and_(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end)
         row = self._one(sa.select(
-            sa.func.avg(s.c.qps).label("avg_qps"), sa.func.max(s.c.qps).label("max_qps"),
+            sa.func.avg(s.c.qps).label("avg_qps"), sa.func.max(peak).label("max_qps"),
             sa.func.max(s.c.query_latency_p99).label("p99_latency_ms"),
             sa.func.avg(s.c.query_error_rate).label("error_rate"),
-            sa.func.count().label("rounds"),
-            sa.func.sum(sa.case((s.c.status != "down", 1), else_=0)).label("up"),
+            rounds.label("rounds"), up.label("up"),
         ).where(in_range))
         rounds, up = row.pop("rounds"), row.pop("up")
         row["availability_pct"] = 100.0 * up / rounds if rounds else None
         return row
 
 
+def forecast(reader: Reader, cluster_id: int, window_days: float, now: float | None = None) -> tuple[dict, list]:
+    """The disk-full forecast of a cluster: the JSON headline, plus every fit for charts."""
+    now = time.time() if now is None else now
+    tr = TimeRange(now - window_days * 86400, now, "forecast")
+    step = FORECAST_BUCKET
+    s = schema.metrics_snapshots
+    bucket = reader.store.bucket(s.c.ts, step).label("ts")
+    cluster_df = reader._frame(sa.select(bucket, sa.func.avg(s.c.disk_used_bytes).label("used"),
+                                         sa.func.max(s.c.disk_total_bytes).label("total"))
+                               .where(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end,
+                                      s.c.disk_used_bytes.is_not(None)).group_by(bucket).order_by(bucket))
+    n = schema.node_snapshots
+    nbucket = reader.store.bucket(n.c.ts, step).label("ts")
+    node_df = reader._frame(sa.select(nbucket, n.c.host, sa.func.avg(n.c.disk_used_bytes).label("used"),
+                                      sa.func.max(n.c.disk_total_bytes).label("total"))
+                            .where(n.c.cluster_id == cluster_id, n.c.role == "BE", n.c.ts >= tr.start,
+                                   n.c.ts <= tr.end, n.c.disk_used_bytes.is_not(None))
+                            .group_by(nbucket, n.c.host).order_by(n.c.host, nbucket))
+    capacity = float(cluster_df["total"].iloc[-1]) if len(cluster_df) else 0.0
+    cluster_fit = fc.fit(cluster_df["ts"] + step / 2, cluster_df["used"], capacity, "cluster", now=now)
+    node_fits = [fc.fit(part["ts"] + step / 2, part["used"], float(part["total"].iloc[-1]), f"BE {host}", now=now)
+                 for host, part in node_df.groupby("host", sort=True)]
+    return fc.headline(cluster_fit, node_fits), [cluster_fit, *node_fits]
+
+
 def overview(reader: Reader, cluster: str, range_label: str | None, cards: tuple = health.CARDS,
-             now: float | None = None) -> dict:
+             now: float | None = None, forecast_days: float = 7) -> dict:
     """The Overview page as plain data (what `python -m starmon overview --json` prints)."""
     now = time.time() if now is None else now
     tr = parse_range(range_label, now)
@@ -241,7 +284,7 @@ def overview(reader: Reader, cluster: str, range_label: str | None, cards: tuple
         "problems": [text for _, text in health.problems(snap, reader.dead_nodes(match["id"], snap), cards, _iso)]
         if snap else [],
         "aggregates": reader.aggregates(match["id"], tr),
-        "forecast": None,
+        "forecast": forecast(reader, match["id"], forecast_days, now)[0],
     }
 
 

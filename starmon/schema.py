@@ -107,3 +107,41 @@ table_size_history = Table(
 Index("ix_table_size_cluster_ts", table_size_history.c.cluster_id, table_size_history.c.ts)
 Index("ix_table_size_table", table_size_history.c.cluster_id, table_size_history.c.db_name,
       table_size_history.c.table_name, table_size_history.c.ts)
+
+
+# -- tiers for long ranges --------------------------------------------------------------------
+hourly_snapshots = Table(
+    "hourly_snapshots", metadata,
+    Column("cluster_id", Integer, ForeignKey("clusters.id"), primary_key=True),
+    Column("ts", Float, primary_key=True, comment="UTC epoch seconds at the start of the hour"),
+    Column("rounds", Integer, nullable=False),
+    Column("down_rounds", Integer, nullable=False),
+    Column("qps_max", Float, comment="highest QPS of a round in the hour"),
+    *_metric_columns(SNAPSHOT_METRICS),
+    comment="metrics_snapshots rolled up per hour (avg, or max where metrics.py says so)",
+)
+
+node_hourly = Table(
+    "node_hourly", metadata,
+    Column("cluster_id", Integer, ForeignKey("clusters.id"), primary_key=True),
+    Column("ts", Float, primary_key=True),
+    Column("role", String(2), primary_key=True),
+    Column("host", String(255), primary_key=True),
+    *_metric_columns(NODE_METRICS),
+)
+
+daily_snapshots = Table(
+    "daily_snapshots", metadata,
+    Column("cluster_id", Integer, ForeignKey("clusters.id"), primary_key=True),
+    Column("day", String(10), primary_key=True, comment="UTC date, YYYY-MM-DD"),
+    Column("rounds", Integer, nullable=False),
+    Column("avg_qps", Float),
+    Column("max_qps", Float),
+    Column("avg_latency_p99", Float, comment="ms"),
+    Column("total_queries", BigInteger, comment="from counter deltas, resets handled"),
+    Column("total_errors", BigInteger),
+    Column("avg_disk_usage_pct", Float),
+    Column("max_disk_usage_pct", Float),
+    Column("avg_backend_alive", Float),
+    Column("total_downtime_seconds", Float, comment="time the cluster was recorded down"),
+)

@@ -59,7 +59,10 @@ def _sqlite_engine(url: sa.URL, *, immediate: bool) -> Engine:
     @sa.event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record):
         dbapi_conn.isolation_level = None      # we issue BEGIN ourselves, below
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000", "foreign_keys=ON"):
+        # auto_vacuum must precede the first table: deleted pages then return to the file
+        # through PRAGMA incremental_vacuum, never a full VACUUM while the dashboard reads.
+        for pragma in ("auto_vacuum=INCREMENTAL", "journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000",
+                       "foreign_keys=ON"):
             dbapi_conn.execute(f"PRAGMA {pragma}")
 
     @sa.event.listens_for(engine, "begin")

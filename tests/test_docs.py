@@ -35,3 +35,13 @@ def test_every_emulator_flag_is_documented():
 @pytest.mark.parametrize("card", [c for c in CARDS if c.bad], ids=lambda c: c.key)
 def test_every_threshold_is_documented_with_its_levels(card):
     assert f"| `{card.key}` | {card.unit or '-'} | {card.bad} | {card.warning:g} | {card.critical:g} |" in README
+
+
+def test_sample_copies_match_shared():
+    """tests/samples are copies of shared/starrocks/samples (so a fresh clone is self-contained)."""
+    shared = Path(__file__).resolve().parents[2] / "shared" / "starrocks" / "samples"
+    if not shared.is_dir():
+        pytest.skip("no shared/ folder beside this checkout")
+    ours = Path(__file__).resolve().parent / "samples"
+    assert sorted(p.name for p in shared.iterdir()) == sorted(p.name for p in ours.iterdir())
+    assert all((ours / p.name).read_bytes() == p.read_bytes() for p in shared.iterdir())

@@ -24,7 +24,7 @@ from starmon.parse import (
     proc_rows,
 )
 
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "starrocks" / "samples"
+from .conftest import SAMPLES  # noqa: E402  (copies of shared/starrocks/samples)
 
 
 def sample(name: str) -> str:

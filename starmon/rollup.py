@@ -1,0 +1,190 @@
+"""Hourly and daily rollups, and retention: what keeps long ranges fast and the file bounded.
+
+Every rollup is idempotent (a period's rows are replaced, never added to) and catches up
+on every complete period since the last one, so a collector that was down for days fills
+the gap on its next run. Retention deletes in small batches, each its own short write
+transaction, so the dashboard never waits long; SQLite then hands the freed pages back
+through incremental vacuum.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+
+from . import schema
+from .metrics import NODE_METRICS, SNAPSHOT_METRICS
+from .store import Store
+
+log = logging.getLogger(__name__)
+HOUR = 3600
+DAY = 86400
+DELETE_BATCH = 5000
+
+
+def _complete_periods(store: Store, table: sa.Table, cluster_id: int, rolled: sa.Table, size: int,
+                      now: float, rolled_ts) -> list[float]:
+    """Starts of periods that have raw data, ended before `now`, and are not rolled up yet
+    (the newest rolled period is redone, in case rows arrived after it was rolled)."""
+    s = table
+    with store.reader.connect() as conn:
+        last = conn.execute(sa.select(sa.func.max(rolled_ts)).where(rolled.c.cluster_id == cluster_id)).scalar()
+        first = conn.execute(sa.select(sa.func.min(s.c.ts)).where(s.c.cluster_id == cluster_id)).scalar()
+    if first is None:
+        return []
+    start = max(first // size * size, (last or 0))
+    end = now // size * size
+    return [float(t) for t in range(int(start), int(end), size)]
+
+
+def roll_up_hours(store: Store, cluster_id: int, now: float | None = None) -> int:
+    """Roll complete hours into hourly_snapshots and node_hourly; returns hours written."""
+    now = time.time() if now is None else now
+    s, n = schema.metrics_snapshots, schema.node_snapshots
+    hours = _complete_periods(store, s, cluster_id, schema.hourly_snapshots, HOUR, now,
+                              schema.hourly_snapshots.c.ts)
+    if not hours:
+        return 0
+    lo, hi = hours[0], hours[-1] + HOUR
+    bucket = store.bucket(s.c.ts, HOUR).label("ts")
+    metrics = [getattr(sa.func, m.rollup)(s.c[m.name]).label(m.name) for m in SNAPSHOT_METRICS]
+    snapshot_rows = (sa.select(sa.literal(cluster_id).label("cluster_id"), bucket, sa.func.count().label("rounds"),
+                               sa.func.sum(sa.case((s.c.status == "down", 1), else_=0)).label("down_rounds"),
+                               sa.func.max(s.c.qps).label("qps_max"), *metrics)
+                     .where(s.c.cluster_id == cluster_id, s.c.ts >= lo, s.c.ts < hi).group_by(bucket))
+    nbucket = store.bucket(n.c.ts, HOUR).label("ts")
+    node_metrics = [getattr(sa.func, m.rollup)(n.c[m.name]).label(m.name) for m in NODE_METRICS]
+    node_rows = (sa.select(sa.literal(cluster_id).label("cluster_id"), nbucket, n.c.role, n.c.host, *node_metrics)
+                 .where(n.c.cluster_id == cluster_id, n.c.ts >= lo, n.c.ts < hi).group_by(nbucket, n.c.role, n.c.host))
+    h, nh = schema.hourly_snapshots, schema.node_hourly
+    with store.writer.begin() as conn:
+        conn.execute(h.delete().where(h.c.cluster_id == cluster_id, h.c.ts >= lo, h.c.ts < hi))
+        conn.execute(nh.delete().where(nh.c.cluster_id == cluster_id, nh.c.ts >= lo, nh.c.ts < hi))
+        conn.execute(h.insert().from_select(["cluster_id", "ts", "rounds", "down_rounds", "qps_max",
+                                             *(m.name for m in SNAPSHOT_METRICS)], snapshot_rows))
+        conn.execute(nh.insert().from_select(["cluster_id", "ts", "role", "host", *(m.name for m in NODE_METRICS)],
+                                             node_rows))
+    return len(hours)
+
+
+def _counter_total(values: list) -> int | None:
+    """Growth of a summed counter over consecutive rounds; a drop (FE restart) counts from zero."""
+    known = [v for v in values if v is not None]
+    if len(known) < 2:
+        return None
+    return sum(cur - prev if cur >= prev else cur for prev, cur in zip(known, known[1:]))
+
+
+def day_row(rounds: list[dict], day_start: float, gap_cap: float) -> dict:
+    """One day's summary from its rounds (sorted by ts; the next day's first round may follow).
+
+    Downtime is the time from each `down` round to the next round, capped at `gap_cap`
+    so a collector outage is not counted as cluster downtime.
+    """
+    day_end = day_start + DAY
+    inside = [r for r in rounds if day_start <= r["ts"] < day_end]
+
+    def values(key):
+        return [r[key] for r in inside if r.get(key) is not None]
+
+    def mean(key):
+        v = values(key)
+        return sum(v) / len(v) if v else None
+
+    def peak(key):
+        v = values(key)
+        return max(v) if v else None
+
+    downtime = 0.0
+    for this, following in zip(rounds, rounds[1:] + [None]):
+        if this["status"] == "down" and day_start <= this["ts"] < day_end:
+            until = following["ts"] if following else this["ts"] + gap_cap
+            downtime += max(0.0, min(until, day_end, this["ts"] + gap_cap) - this["ts"])
+    return {"rounds": len(inside), "avg_qps": mean("qps"), "max_qps": peak("qps"),
+            "avg_latency_p99": mean("query_latency_p99"),
+            "total_queries": _counter_total([r.get("query_total") for r in inside]),
+            "total_errors": _counter_total([r.get("query_error") for r in inside]),
+            "avg_disk_usage_pct": mean("disk_usage_pct"), "max_disk_usage_pct": peak("disk_usage_pct"),
+            "avg_backend_alive": mean("backend_alive"), "total_downtime_seconds": downtime}
+
+
+def roll_up_days(store: Store, cluster_id: int, interval_seconds: float, now: float | None = None) -> int:
+    """Write daily_snapshots rows for complete UTC days not rolled up yet; returns days written."""
+    now = time.time() if now is None else now
+    s, d = schema.metrics_snapshots, schema.daily_snapshots
+    with store.reader.connect() as conn:
+        last = conn.execute(sa.select(sa.func.max(d.c.day)).where(d.c.cluster_id == cluster_id)).scalar()
+        first = conn.execute(sa.select(sa.func.min(s.c.ts)).where(s.c.cluster_id == cluster_id)).scalar()
+    if first is None:
+        return 0
+    start = _day_ts(last) if last else first // DAY * DAY
+    days = [float(t) for t in range(int(start), int(now // DAY * DAY), DAY)]
+    cols = [s.c.ts, s.c.status, s.c.qps, s.c.query_latency_p99, s.c.query_total, s.c.query_error,
+            s.c.disk_usage_pct, s.c.backend_alive]
+    for day in days:
+        with store.reader.connect() as conn:
+            rounds = [dict(r._mapping) for r in conn.execute(
+                sa.select(*cols).where(s.c.cluster_id == cluster_id, s.c.ts >= day, s.c.ts < day + DAY + 3600)
+                .order_by(s.c.ts))]
+        if not any(r["ts"] < day + DAY for r in rounds):
+            continue
+        row = day_row(rounds, day, gap_cap=3 * interval_seconds)
+        key = datetime.fromtimestamp(day, timezone.utc).date().isoformat()
+        with store.writer.begin() as conn:
+            conn.execute(d.delete().where(d.c.cluster_id == cluster_id, d.c.day == key))
+            conn.execute(d.insert().values(cluster_id=cluster_id, day=key, **row))
+    return len(days)
+
+
+def _day_ts(day: str) -> float:
+    return datetime.fromisoformat(day).replace(tzinfo=timezone.utc).timestamp()
+
+
+def _delete_batched(store: Store, table: sa.Table, condition) -> int:
+    """Delete matching rows DELETE_BATCH at a time, each batch its own short transaction."""
+    deleted = 0
+    while True:
+        ids = sa.select(table.c.id).where(condition).limit(DELETE_BATCH).scalar_subquery()
+        with store.writer.begin() as conn:
+            count = conn.execute(table.delete().where(table.c.id.in_(ids))).rowcount
+        deleted += count
+        if count < DELETE_BATCH:
+            return deleted
+
+
+def apply_retention(store: Store, raw_days: float, rollup_days: float, now: float | None = None) -> dict:
+    """Delete raw rounds older than `raw_days` and rollups older than `rollup_days`."""
+    now = time.time() if now is None else now
+    raw_cut, rollup_cut = now - raw_days * DAY, now - rollup_days * DAY
+    n, s = schema.node_snapshots, schema.metrics_snapshots
+    out = {"node_snapshots": _delete_batched(store, n, n.c.ts < raw_cut),
+           "metrics_snapshots": _delete_batched(store, s, s.c.ts < raw_cut),
+           "data_statistics": _delete_batched(store, schema.data_statistics, schema.data_statistics.c.ts < rollup_cut),
+           "table_size_history": _delete_batched(store, schema.table_size_history,
+                                                 schema.table_size_history.c.ts < rollup_cut)}
+    cut_day = datetime.fromtimestamp(rollup_cut, timezone.utc).date().isoformat()
+    with store.writer.begin() as conn:
+        out["hourly_snapshots"] = conn.execute(schema.hourly_snapshots.delete()
+                                               .where(schema.hourly_snapshots.c.ts < rollup_cut)).rowcount
+        out["node_hourly"] = conn.execute(schema.node_hourly.delete().where(schema.node_hourly.c.ts < rollup_cut)).rowcount
+        out["daily_snapshots"] = conn.execute(schema.daily_snapshots.delete()
+                                              .where(schema.daily_snapshots.c.day < cut_day)).rowcount
+    if store.is_sqlite and any(out.values()):
+        with store.writer.connect() as conn:
+            conn.exec_driver_sql("PRAGMA incremental_vacuum")
+            conn.commit()
+    return out
+
+
+def maintain(store: Store, cluster_ids: list[int], interval_seconds: float, raw_days: float,
+             rollup_days: float, now: float | None = None) -> None:
+    """Everything periodic: hourly and daily rollups for every cluster, then retention."""
+    for cluster_id in cluster_ids:
+        roll_up_hours(store, cluster_id, now)
+        roll_up_days(store, cluster_id, interval_seconds, now)
+    deleted = apply_retention(store, raw_days, rollup_days, now)
+    if any(deleted.values()):
+        log.info("retention deleted %s", {k: v for k, v in deleted.items() if v})
