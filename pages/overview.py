@@ -24,6 +24,8 @@ def overview() -> None:
     sparks = {c.key: trend[c.spark].iloc[::step].dropna().tolist() for c in cards if c.spark and len(trend)}
     values = health.cards(snapshot, reader.first_in(cluster["id"], selection.range), cards)
     widgets.cards(values, sparks, selection.range.phrase, cards)
+    lead, _ = loaders.forecast(cluster["id"], loaders.config().forecast_window_days, loaders.newest_id(cluster["id"]))
+    widgets.forecast_card(lead, loaders.config().forecast_window_days)
     st.subheader("What is wrong now")
     widgets.problems(health.problems(snapshot, reader.dead_nodes(cluster["id"], snapshot), cards,
                                      frame.local_time))

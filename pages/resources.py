@@ -1,8 +1,12 @@
 """Resources: CPU, memory and disk node by node, the node table and FE JVM heap."""
 
+import time
+
 import streamlit as st
 
+from starmon import forecast
 from starmon.ui import charts, frame, loaders
+from starmon.ui.text import plain
 
 selection = frame.page("Resources")
 cluster, tr = selection.cluster, selection.range
@@ -25,6 +29,15 @@ def resources() -> None:
                               "FE", newest)
     fes["heap_pct"] = 100 * fes["jvm_heap_used_bytes"] / fes["jvm_heap_max_bytes"]
     right.plotly_chart(charts.per_node(fes, "heap_pct", "FE JVM heap used", "%", zone, average=False), key="heap")
+
+    st.subheader("Capacity")
+    window = loaders.config().forecast_window_days
+    lead, fits = loaders.forecast(cluster["id"], window, newest)
+    st.caption(f"{plain(forecast.describe(lead))}. Trends are fitted on the last {window:g} days; "
+               "the band is the 95 % prediction interval.")
+    history = loaders.node_series(cluster["id"], time.time() - window * 86400, time.time(),
+                                  ("disk_used_bytes", "disk_total_bytes"), "BE", newest)
+    st.plotly_chart(charts.capacity(history, fits, zone), key="capacity")
 
     snapshot = loaders.reader().latest(cluster["id"])
     table = loaders.reader().nodes(snapshot["id"])

@@ -105,7 +105,8 @@ def test_every_page_in_a_browser(dashboard, page, name):
     assert page.get_by_test_id("stException").count() == 0
     assert page.get_by_text("demo", exact=False).first.is_visible()
     if name == "overview":
-        assert page.get_by_test_id("stMetric").count() == 14
+        assert page.get_by_test_id("stMetric").count() == 15
+        expect(page.get_by_text("Disk 95 % forecast")).to_be_visible()
         assert page.get_by_test_id("stMetric").first.is_visible()
         assert re.search(r"\d+/\d+", page.get_by_test_id("stMetric").nth(1).inner_text())
     if name in ("performance", "resources"):

@@ -164,7 +164,7 @@ def test_every_page_renders_against_a_seeded_store(seeded, page):
     headers = texts(at.header)
     assert headers and headers[0].startswith(page.capitalize()), headers
     if page == "overview":
-        assert len(at.metric) == 14
+        assert len(at.metric) == 15          # 14 health cards and the disk forecast
     if page == "performance":
         figs = figures(at)
         assert set(figs) == {"Queries and requests per second", "Query latency", "Failed queries", "QPS per FE",
@@ -174,7 +174,8 @@ def test_every_page_renders_against_a_seeded_store(seeded, page):
         assert [t["name"] for t in figs["QPS per FE"]["data"]] == ["FE 10.0.0.1"]
     if page == "resources":
         figs = figures(at)
-        assert set(figs) == {"CPU per node", "Memory per node", "Disk used per node", "FE JVM heap used"}
+        assert set(figs) == {"CPU per node", "Memory per node", "Disk used per node", "FE JVM heap used",
+                             "Disk used: history and forecast"}
         for title in ("CPU per node", "Memory per node", "Disk used per node"):
             names = [t["name"] for t in figs[title]["data"]]
             assert names == [f"BE {h}" for h in BES] + ["cluster average"], (title, names)
@@ -194,7 +195,10 @@ def test_overview_cards_show_the_newest_snapshot(seeded):
     for m in at.metric:
         dot, title = m.label.split(" ", 1)
         cards[title] = (dot, m.value)
-    assert len(cards) == 14
+    assert len(cards) == 15
+    # Two hours of history are not enough for a forecast, and the card says so.
+    assert cards["Disk 95 % forecast"] == (":gray[●]", "insufficient data")
+    assert any("needs 4.0 more hours of history" in unescape(c.value) for c in at.caption)
     assert cards["QPS"] == (":green[●]", "123.4/s")
     assert cards["p99 latency"] == (":green[●]", "456 ms")
     assert cards["Disk used"] == (":red[●]", "91.2 %")
@@ -218,7 +222,8 @@ def test_overview_says_nothing_is_wrong_for_a_healthy_cluster(env):
     assert not at.exception
     assert not at.error and not at.warning
     assert [s.value for s in at.success] == ["Nothing is wrong right now."]
-    assert all(m.label.startswith(":green[●]") for m in at.metric if "QPS" not in m.label)
+    assert all(m.label.startswith(":green[●]") for m in at.metric
+               if "QPS" not in m.label and "forecast" not in m.label)
 
 
 # -- 3. the range changes the query window ---------------------------------------------------------------
@@ -308,7 +313,7 @@ def test_refresh_button_stores_one_new_round_and_is_rate_limited(env, emulator):
     assert not at.exception, at.exception
     rows = snapshot_rows(env["store"], cid)
     assert len(rows) == 1 and rows[0][1] == "ok", rows
-    assert len(at.metric) == 14              # the page now shows the collected round
+    assert len(at.metric) == 15              # the page now shows the collected round
 
     at.button(key="refresh").click().run()
     assert not at.exception
@@ -334,7 +339,7 @@ def test_unknown_cluster_in_the_link_falls_back_with_a_warning(seeded, asked):
     assert not any(re.search(r"(?<!\\)<img", text) for text in warnings + toasts)
     assert at.selectbox(key="cluster").value == "prod"
     assert unescape(at.header[0].value) == "Overview · prod"
-    assert len(at.metric) == 14
+    assert len(at.metric) == 15
     assert "cluster" not in at.query_params          # the bad value left the URL
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -51,3 +52,43 @@ def per_node(df: pd.DataFrame, column: str, title: str, unit: str, zone: str, av
             fig.add_trace(go.Scatter(x=mean.index, y=mean.values, name="cluster average", mode="lines",
                                      line=dict(color="#444", dash="dash", width=2)))
     return _layout(fig, title, unit)
+
+
+def capacity(history: pd.DataFrame, fits: list, zone: str, horizon_days: float = 60.0) -> go.Figure:
+    """Disk used % per BE and for the cluster: history, fitted line, extrapolation with its band,
+    and the 85 / 95 / 100 % lines. `fits` are forecast.Forecast objects (cluster first)."""
+    fig = go.Figure()
+    colors = node_colors([f.subject for f in fits[1:]])
+    colors["cluster"] = "#444"
+    if len(history):
+        history = history.assign(time=history["time"].dt.tz_convert(zone))
+        total = history.groupby("time")[["disk_used_bytes", "disk_total_bytes"]].sum()
+        series = {"cluster": 100 * total["disk_used_bytes"] / total["disk_total_bytes"]}
+        for host, part in history.groupby("host", sort=True):
+            series[f"BE {host}"] = (100 * part["disk_used_bytes"] / part["disk_total_bytes"]).set_axis(part["time"])
+        for name, values in series.items():
+            fig.add_trace(go.Scatter(x=values.index, y=values.values, name=name, mode="lines",
+                                     line=dict(color=colors.get(name, "#999"), width=1.5),
+                                     hovertemplate=f"%{{y:.2f}} %<extra>{name}</extra>"))
+    now = pd.Timestamp.now(tz="UTC")
+    for f in fits:
+        if f.slope_per_second is None or f.capacity is None:
+            continue
+        days = min(horizon_days, (f.days_to_full or horizon_days) + 2) if f.status == "ok" else 7
+        ts = np.linspace(now.timestamp() - 7 * 86400, now.timestamp() + days * 86400, 60)
+        line = 100 * (f.intercept + f.slope_per_second * ts) / f.capacity
+        band = 100 * 1.96 * (f.residual_sd or 0) / f.capacity
+        x = pd.to_datetime(ts, unit="s", utc=True).tz_convert(zone)
+        color = colors.get(f.subject, "#999")
+        fig.add_trace(go.Scatter(x=list(x) + list(x[::-1]), y=list(line + band) + list((line - band)[::-1]),
+                                 fill="toself", fillcolor=color, opacity=0.12, line=dict(width=0),
+                                 hoverinfo="skip", showlegend=False))
+        fig.add_trace(go.Scatter(x=x, y=line, name=f"{f.subject} trend", mode="lines",
+                                 line=dict(color=color, dash="dot", width=1.5),
+                                 hovertemplate=f"%{{y:.1f}} %<extra>{f.subject} trend</extra>"))
+    for level, color in ((85, "#e0a800"), (95, "#d62728"), (100, "#7f0000")):
+        fig.add_hline(y=level, line=dict(color=color, dash="dash", width=1), annotation_text=f"{level} %",
+                      annotation_position="top left")
+    fig = _layout(fig, "Disk used: history and forecast", "%")
+    fig.update_layout(height=420)
+    return fig

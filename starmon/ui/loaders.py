@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from starmon.config import Config, load_config
+from starmon import read
 from starmon.read import Reader, TimeRange
 from starmon.secrets import Secrets
 from starmon.store import Store
@@ -52,3 +53,9 @@ def node_series(cluster_id: int, start: float, end: float, columns: tuple[str, .
 @st.cache_data(ttl="15m", max_entries=64, show_spinner=False)
 def table_growth(cluster_id: int, start: float, end: float, newest: int | None) -> pd.DataFrame:
     return reader().table_growth(cluster_id, TimeRange(start, end, ""))
+
+
+@st.cache_data(ttl="15m", max_entries=64, show_spinner=False)
+def forecast(cluster_id: int, window_days: float, newest: int | None) -> tuple[dict, list]:
+    """The disk-full forecast (headline and every fit), recomputed when a new round lands."""
+    return read.forecast(reader(), cluster_id, window_days)

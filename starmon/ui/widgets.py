@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from starmon import health
+from starmon import forecast, health
 from starmon.ui.text import plain
 
 _DOT = {health.OK: ":green[●]", health.WARNING: ":orange[●]", health.CRITICAL: ":red[●]",
@@ -40,3 +40,17 @@ def table(df: pd.DataFrame, name: str, **kwargs) -> None:
     st.dataframe(df, hide_index=True, **kwargs)
     st.download_button("Download CSV", df.to_csv(index=False).encode(), file_name=f"{name}.csv",
                        mime="text/csv", key=f"csv-{name}", icon=":material/download:")
+
+
+def forecast_card(lead: dict, window_days: float) -> None:
+    """The disk-full forecast in one line, led by the first BE to fill."""
+    text = forecast.describe(lead)
+    status = lead["status"]
+    days = lead.get("days_to_95")
+    color = "red" if status == "above_threshold" or (days is not None and days < 7) else \
+        "orange" if days is not None and days < 30 else "green" if status == "ok" else "gray"
+    value = f"~{days:.0f} days" if status == "ok" else status.replace("_", " ")
+    st.metric(f":{color}[●] Disk 95 % forecast", value, border=True, width=460,
+              help=f"Linear fit of used bytes over the last {window_days:g} days, per BE and for the cluster; "
+                   "the first BE to reach 95 % leads. ± is the 95 % prediction interval.")
+    st.caption(plain(text))

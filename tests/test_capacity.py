@@ -1,0 +1,69 @@
+"""The demo cluster's disk forecast: right against the emulator, and the same everywhere it shows."""
+
+from __future__ import annotations
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from starmon import demo, forecast
+from starmon.read import Reader, forecast as read_forecast, overview
+from starmon.store import Store
+
+from .test_pages import MAIN, PAGE, unescape
+
+
+@pytest.fixture(scope="module")
+def week(tmp_path_factory):
+    """A store holding the demo's replayed week, and the emulator model that produced it."""
+    tmp = tmp_path_factory.mktemp("capacity")
+    store = Store(f"sqlite:///{tmp / 'c.db'}")
+    emulator, cluster_id = demo.start(store)
+    model = emulator.cluster(demo.DEMO_NAME)
+    demo.backfill(store, model, cluster_id, days=7)
+    emulator.stop()
+    yield store, model, cluster_id, tmp
+    store.close()
+
+
+def test_forecast_matches_the_emulator(week):
+    store, model, cluster_id, _ = week
+    now = model.now()
+    lead, fits = read_forecast(Reader(store), cluster_id, 7, now)
+    assert lead["status"] == "ok" and lead["r2"] > 0.99
+    # The emulator grows every BE by a fixed share of its capacity a day; the fullest fills first.
+    growth = model.workload.disk_growth_pct_per_day / 100
+    expected = {}
+    for be in model.backends:
+        disk = model.be_disk(be, now)
+        used = (disk["total"] - disk["avail"]) / disk["total"]
+        expected[f"BE {be.host}"] = (0.95 - used) / growth
+    first = min(expected, key=expected.get)
+    assert lead["first_node"] == first
+    assert lead["days_to_95"] == pytest.approx(expected[first], rel=0.03)
+    capacity = next(b.capacity for b in model.backends if f"BE {b.host}" == first)
+    assert lead["slope_bytes_per_day"] == pytest.approx(growth * capacity, rel=0.03)
+    for fit in fits[1:]:
+        assert fit.days_to_95 == pytest.approx(expected[fit.subject], rel=0.03)
+
+
+def test_card_chart_and_json_agree(week, monkeypatch):
+    store, model, cluster_id, tmp = week
+    (tmp / "starmon.toml").write_text("")
+    monkeypatch.setenv("STARMON_DB_URL", store.url)
+    monkeypatch.setenv("STARMON_CONFIG", str(tmp / "starmon.toml"))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    data = overview(Reader(store), demo.DEMO_NAME, "24h")
+    sentence = forecast.describe(data["forecast"])
+    assert sentence.startswith("95 % in ~") and data["forecast"]["first_node"] in sentence
+    at = AppTest.from_file(str(MAIN), default_timeout=60).run()
+    assert not at.exception
+    assert sentence in [unescape(c.value) for c in at.caption]
+    card = next(m for m in at.metric if "forecast" in m.label)
+    assert card.value == f"~{data['forecast']['days_to_95']:.0f} days"
+    at.switch_page(PAGE["resources"]).run()
+    assert not at.exception
+    assert any(unescape(c.value).startswith(sentence) for c in at.caption)
+    st.cache_data.clear()
+    st.cache_resource.clear()
