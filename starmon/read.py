@@ -42,7 +42,7 @@ class TimeRange:
     @property
     def hourly(self) -> bool:
         """Whether the range is answered from the hourly tier rather than raw rounds."""
-        return self.end - self.start > RAW_SPAN
+        return self.end - self.start > RAW_SPAN + 3600     # a 7-day window a moment long stays raw
 
     @property
     def bucket(self) -> int:
