@@ -30,12 +30,23 @@ with st.container(horizontal=True):
     st.metric("Rows", format_value(stats["total_rows"], "count"), border=True)
 
 st.subheader("Largest tables")
-growth = loaders.table_growth(cluster["id"], tr.start, tr.end, loaders.newest_id(cluster["id"]))
+growth = loaders.table_growth(cluster["id"], tr.start, tr.end, "bytes", loaders.newest_id(cluster["id"]))
 st.caption(f"Growth is the change in size over {tr.phrase} (n/a until two passes fall in the range).")
 widgets.table(growth, "largest-tables", column_config={
     "bytes": st.column_config.NumberColumn("Size", format="bytes"),
     "growth_bytes": st.column_config.NumberColumn("Growth", format="bytes"),
     "rows": st.column_config.NumberColumn("Rows", format="localized")})
+
+st.subheader("Fastest-growing tables")
+st.caption(f"Which tables are filling the disk: growth over {tr.phrase}.")
+fastest = loaders.table_growth(cluster["id"], tr.start, tr.end, "growth_bytes", loaders.newest_id(cluster["id"]))
+if len(fastest):
+    widgets.table(fastest, "fastest-growing-tables", column_config={
+        "bytes": st.column_config.NumberColumn("Size", format="bytes"),
+        "growth_bytes": st.column_config.NumberColumn("Growth", format="bytes"),
+        "rows": st.column_config.NumberColumn("Rows", format="localized")})
+else:
+    st.info("Growth needs two statistics passes inside the range.", icon=":material/hourglass_empty:")
 
 st.subheader("Materialized views")
 views = pd.DataFrame(stats["materialized_views"] or [], columns=["db", "name", "active", "inactive_reason",

@@ -198,8 +198,8 @@ class Reader:
                 row[key] = json.loads(row[key]) if row[key] else None
         return row
 
-    def table_growth(self, cluster_id: int, tr: TimeRange, limit: int = 20) -> pd.DataFrame:
-        """Tables by size now, with their growth since the first pass inside the range."""
+    def table_growth(self, cluster_id: int, tr: TimeRange, limit: int = 20, by: str = "bytes") -> pd.DataFrame:
+        """Tables by size now (or by growth, `by="growth_bytes"`), with growth since the range's first pass."""
         h = schema.table_size_history
         in_range = sa.and_(h.c.cluster_id == cluster_id, h.c.ts >= tr.start, h.c.ts <= tr.end)
         first_ts, last_ts = (self._one(sa.select(sa.func.min(h.c.ts).label("a"), sa.func.max(h.c.ts).label("b"))
@@ -212,9 +212,11 @@ class Reader:
                            .where(h.c.cluster_id == cluster_id, h.c.ts == first_ts))
         df = now.merge(then, on=["db_name", "table_name"], how="left")
         df["growth_bytes"] = (df["data_bytes"] - df["before"]) if first_ts != last_ts else None
-        df = df.sort_values("data_bytes", ascending=False).head(limit)
-        return df.rename(columns={"db_name": "database", "table_name": "table", "data_bytes": "bytes",
-                                  "row_count": "rows"})[["database", "table", "bytes", "rows", "growth_bytes"]]
+        df = df.rename(columns={"db_name": "database", "table_name": "table", "data_bytes": "bytes",
+                                "row_count": "rows"})[["database", "table", "bytes", "rows", "growth_bytes"]]
+        if by == "growth_bytes":
+            df = df[df["growth_bytes"].notna()]
+        return df.sort_values(by, ascending=False).head(limit)
 
     # -- aggregates -----------------------------------------------------------------------------
     def aggregates(self, cluster_id: int, tr: TimeRange) -> dict:
