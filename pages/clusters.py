@@ -6,9 +6,10 @@ import streamlit as st
 from starmon import clusters as registry
 from starmon.config import ClusterConfig
 from starmon.probe import check_connection
-from starmon.ui import loaders
+from starmon.ui import auth, loaders
 from starmon.ui.text import plain
 
+auth.require_admin()
 st.header("Clusters")
 store = loaders.store()
 rows = loaders.reader().clusters()
@@ -19,7 +20,8 @@ if rows:
         "Name": r["name"], "FE host": r["fe_host"], "HTTP port": r["http_port"], "MySQL port": r["query_port"],
         "User": r["user"], "Password": "stored (encrypted)" if r["password_encrypted"]
         else f"from ${r['password_env']}" if r["password_env"] else "none",
-        "TLS": r["tls"], "Enabled": r["enabled"],
+        "HTTPS": ("yes, certificate NOT verified" if not r["tls_verify"] else "yes, verified") if r["tls"] else "no",
+        "Enabled": r["enabled"],
         "Declared in": {"file": "starmon.toml", "ui": "dashboard", "demo": "demo (emulated)"}[r["source"]],
     } for r in rows]), hide_index=True, key="cluster-table")
 else:
@@ -40,10 +42,14 @@ def _form(key: str, current: dict | None) -> tuple[dict, bool, bool]:
                                     placeholder="unchanged" if current else "",
                                     help="Stored encrypted; never shown again. Leave empty to keep it.")
         tls = st.checkbox("HTTPS (certificates are verified)", current.get("tls", False))
+        skip_verify = st.checkbox("Do not verify the certificate (not recommended)",
+                                  not current.get("tls_verify", True),
+                                  help="Only for FEs with self-signed certificates; the dashboard flags such clusters.")
         test = st.form_submit_button("Test connection", icon=":material/network_check:")
         save = st.form_submit_button("Save", type="primary", icon=":material/save:")
     fields = {"name": name.strip(), "fe_host": host.strip(), "http_port": int(http_port),
-              "query_port": int(query_port), "user": user.strip(), "password": password, "tls": tls}
+              "query_port": int(query_port), "user": user.strip(), "password": password, "tls": tls,
+              "tls_verify": not skip_verify}
     return fields, test, save
 
 

@@ -1,11 +1,13 @@
-"""`python -m starmon overview --cluster NAME --range 24h --json`: the overview for scripts."""
+"""`python -m starmon overview ...` (the overview for scripts) and `python -m starmon users ...` (accounts)."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 
+from . import users
 from .config import ConfigError, load_config
 from .forecast import describe
 from .read import RANGES, Reader, overview
@@ -19,6 +21,18 @@ def main(argv: list[str] | None = None) -> int:
     ov.add_argument("--cluster", required=True, help="cluster name")
     ov.add_argument("--range", default="24h", help=f"one of {', '.join(RANGES)} (default 24h)")
     ov.add_argument("--json", action="store_true", help="print JSON instead of text")
+    accounts = sub.add_parser("users", help="dashboard accounts (once one exists, everyone signs in)")
+    verbs = accounts.add_subparsers(dest="verb", required=True)
+    add = verbs.add_parser("add", help="add an account; prompts for the password")
+    add.add_argument("name")
+    add.add_argument("--role", choices=users.ROLES, default="viewer")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    passwd = verbs.add_parser("passwd", help="set an account's password; prompts for it")
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    verbs.add_parser("list", help="list accounts and roles")
+    remove = verbs.add_parser("delete", help="delete an account")
+    remove.add_argument("name")
     args = parser.parse_args(argv)
     try:
         config = load_config()
@@ -26,6 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, StoreError) as exc:
         print(f"starmon: {exc}", file=sys.stderr)
         return 2
+    if args.command == "users":
+        try:
+            return _users(store, args)
+        except users.UserError as exc:
+            print(f"starmon: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            store.close()
     try:
         if args.range not in RANGES:
             raise ValueError(f"unknown range {args.range!r}; choose {', '.join(RANGES)}")
@@ -45,6 +67,32 @@ def main(argv: list[str] | None = None) -> int:
     for problem in data["problems"]:
         print(f"  ! {problem}")
     print(f"  disk forecast: {describe(data['forecast'])}")
+    return 0
+
+
+def _read_password(from_stdin: bool) -> str:
+    """A new password: from standard input, or typed twice at a prompt that does not echo."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise users.UserError("the passwords differ")
+    return first
+
+
+def _users(store: Store, args) -> int:
+    if args.verb == "add":
+        user = users.add(store, args.name, args.role, _read_password(args.password_stdin))
+        print(f"added {user.name} ({user.role})")
+    elif args.verb == "passwd":
+        users.set_password(store, args.name, _read_password(args.password_stdin))
+        print(f"password of {args.name} changed")
+    elif args.verb == "delete":
+        users.delete(store, args.name)
+        print(f"deleted {args.name}")
+    else:
+        for user in users.list_users(store):
+            print(f"{user.name}\t{user.role}")
     return 0
 
 

@@ -76,7 +76,8 @@ def update(store: Store, secrets: Secrets, name: str, fields: dict) -> ClusterCo
 
 def _values(cluster: ClusterConfig, secrets: Secrets, password: str | None) -> dict:
     return dict(fe_host=cluster.fe_host, http_port=cluster.http_port, query_port=cluster.query_port,
-                user=cluster.user, password_env=cluster.password_env, tls=cluster.tls, enabled=cluster.enabled,
+                user=cluster.user, password_env=cluster.password_env, tls=cluster.tls,
+                tls_verify=cluster.tls_verify, enabled=cluster.enabled,
                 password_encrypted=secrets.encrypt(password) if password and not cluster.password_env else None,
                 updated_at=time.time())
 
@@ -133,5 +134,6 @@ def collectable(store: Store, secrets: Secrets, file_clusters: tuple[ClusterConf
                 continue
         out.append((row["id"], ClusterConfig(name=row["name"], fe_host=row["fe_host"], http_port=row["http_port"],
                                              query_port=row["query_port"], user=row["user"], password=password,
-                                             password_env=row["password_env"], tls=row["tls"])))
+                                             password_env=row["password_env"], tls=row["tls"],
+                                             tls_verify=row["tls_verify"])))
     return out

@@ -64,15 +64,16 @@ class Collector:
         # for many clusters keeps one stuck resolver from starving every other cluster.
         self._io_pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="starmon-io")
         self._runner.get_loop().set_default_executor(self._io_pool)
-        self._http: httpx.AsyncClient | None = None
+        self._http: dict[bool, httpx.AsyncClient] = {}      # by whether certificates are verified
         self._stop = threading.Event()
         self._jobs: dict[str, threading.Thread] = {}
 
     def _client(self, cluster: ClusterConfig) -> ClusterClient:
-        if self._http is None:
+        verify = cluster.tls_verify or not cluster.tls
+        if verify not in self._http:
             limits = httpx.Limits(max_connections=512, max_keepalive_connections=256)
-            self._http = httpx.AsyncClient(limits=limits, verify=True, follow_redirects=False)
-        return ClusterClient(cluster, self._http, self.config.timeout_seconds)
+            self._http[verify] = httpx.AsyncClient(limits=limits, verify=verify, follow_redirects=False)
+        return ClusterClient(cluster, self._http[verify], self.config.timeout_seconds)
 
     def clusters(self) -> list[tuple[int, ClusterConfig]]:
         """Enabled clusters with their ids: the config file's, the dashboard's and the demo."""
@@ -186,9 +187,9 @@ class Collector:
         self._stop.set()
 
     def close(self) -> None:
-        if self._http is not None:
-            self._runner.run(self._http.aclose())
-            self._http = None
+        for client in self._http.values():
+            self._runner.run(client.aclose())
+        self._http.clear()
         self._runner.close()
         self._io_pool.shutdown(wait=False, cancel_futures=True)
 

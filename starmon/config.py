@@ -46,7 +46,8 @@ ENV_SETTINGS = (
             "Key file, generated with owner-only permissions on first use."),
 )
 
-_CLUSTER_KEYS = {"name", "fe_host", "http_port", "query_port", "user", "password", "password_env", "tls", "enabled"}
+_CLUSTER_KEYS = {"name", "fe_host", "http_port", "query_port", "user", "password", "password_env", "tls",
+                 "tls_verify", "enabled"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9\-.:\[\]]{0,252})$")
 
@@ -63,6 +64,7 @@ class ClusterConfig:
     password: str = field(default="", repr=False)
     password_env: str | None = None
     tls: bool = False
+    tls_verify: bool = True        # verify the FE's certificate; turning it off is an explicit opt-in
     enabled: bool = True
 
     @property
@@ -88,6 +90,7 @@ class Config:
     forecast_window_days: int = 7
     source: str = "defaults"
     thresholds: tuple = ()        # health cards with [thresholds.<card>] overrides applied
+    admin_emails: tuple = ()      # [access] admin_emails: OpenID Connect users who may edit clusters
 
     @property
     def cards(self) -> tuple:
@@ -124,7 +127,7 @@ def validate_cluster(raw: dict, *, where: str = "cluster") -> ClusterConfig:
             values[key] = raw[key]
     if "password" in raw and "password_env" in raw:
         raise ConfigError(f"{label}: give 'password' or 'password_env', not both")
-    for key in ("tls", "enabled"):
+    for key in ("tls", "tls_verify", "enabled"):
         if key in raw:
             if not isinstance(raw[key], bool):
                 raise ConfigError(f"{label}: '{key}' must be true or false")
@@ -164,7 +167,7 @@ def load_config(environ: dict | None = None) -> Config:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    known = {s.name for s in SETTINGS} | {"clusters", "thresholds"}
+    known = {s.name for s in SETTINGS} | {"clusters", "thresholds", "access"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(known))})")
@@ -185,4 +188,9 @@ def load_config(environ: dict | None = None) -> Config:
         cards = with_overrides(overrides) if overrides else ()
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    return Config(db_url=db_url, clusters=tuple(clusters), source=str(path), thresholds=cards, **settings)
+    access = raw.get("access", {})
+    admins = access.get("admin_emails", []) if isinstance(access, dict) else None
+    if not isinstance(admins, list) or not all(isinstance(a, str) for a in admins) or set(access) - {"admin_emails"}:
+        raise ConfigError(f"{path}: [access] takes admin_emails = [\"name@example.com\", ...]")
+    return Config(db_url=db_url, clusters=tuple(clusters), source=str(path), thresholds=cards,
+                  admin_emails=tuple(admins), **settings)

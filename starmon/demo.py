@@ -48,7 +48,7 @@ def start(store: Store) -> tuple[Emulator, int]:
     d = emulator.describe()[0]
     c = schema.clusters
     values = dict(fe_host=d["fe_host"], http_port=d["http_port"], query_port=d["query_port"], user="root",
-                  password_env=None, password_encrypted=None, tls=False, enabled=True, source="demo",
+                  password_env=None, password_encrypted=None, tls=False, tls_verify=True, enabled=True, source="demo",
                   updated_at=time.time())
     with store.writer.begin() as conn:
         row = conn.execute(sa.select(c.c.id).where(c.c.name == DEMO_NAME)).first()

@@ -20,7 +20,7 @@ class Check:
 
 
 async def _probe(cluster: ClusterConfig, timeout: float) -> list[Check]:
-    async with httpx.AsyncClient(verify=True) as http:
+    async with httpx.AsyncClient(verify=cluster.tls_verify or not cluster.tls) as http:
         client = ClusterClient(cluster, http, timeout)
         metrics, proc, sql = await asyncio.gather(
             client.metrics(cluster.fe_host, cluster.http_port, fe=True), client.show_proc("/backends"),

@@ -30,6 +30,7 @@ clusters = Table(
     Column("password_env", String(128), comment="environment variable holding the password"),
     Column("password_encrypted", Text, comment="Fernet token of a password entered in the UI; never plaintext"),
     Column("tls", Boolean, nullable=False, default=False),
+    Column("tls_verify", Boolean, nullable=False, default=True, comment="false only by explicit opt-in"),
     Column("enabled", Boolean, nullable=False, default=True),
     Column("source", String(8), nullable=False, comment="'file' (starmon.toml), 'ui' or 'demo'"),
     Column("updated_at", Float, nullable=False),
@@ -145,3 +146,22 @@ daily_snapshots = Table(
     Column("avg_backend_alive", Float),
     Column("total_downtime_seconds", Float, comment="time the cluster was recorded down"),
 )
+
+
+# -- dashboard sign-in ------------------------------------------------------------------------
+users = Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(8), nullable=False, comment="viewer or admin"),
+    Column("password_hash", String(255), nullable=False, comment="scrypt, salted; never the password"),
+    Column("created_at", Float, nullable=False),
+)
+
+sign_in_failures = Table(
+    "sign_in_failures", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("ts", Float, nullable=False),
+)
+Index("ix_sign_in_failures_name_ts", sign_in_failures.c.name, sign_in_failures.c.ts)

@@ -122,8 +122,8 @@ class Store:
             existing = {r.name: r for r in conn.execute(sa.select(t.c.id, t.c.name, t.c.source))}
             for c in configs:
                 values = dict(fe_host=c.fe_host, http_port=c.http_port, query_port=c.query_port, user=c.user,
-                              password_env=c.password_env, tls=c.tls, enabled=c.enabled, source="file",
-                              updated_at=now)
+                              password_env=c.password_env, tls=c.tls, tls_verify=c.tls_verify, enabled=c.enabled,
+                              source="file", updated_at=now)
                 if c.name in existing:
                     conn.execute(t.update().where(t.c.id == existing[c.name].id).values(**values))
                 else:

@@ -132,12 +132,16 @@ def sidebar() -> Selection:
                              help=f"Collect from the cluster now (at most every {REFRESH_COOLDOWN_SECONDS} s)."):
             _refresh(cluster)
         freshness(cluster)
+        if cluster["tls"] and not cluster["tls_verify"]:
+            st.warning(f"The FE certificate of {plain(cluster['name'])} is not verified: its numbers could come "
+                       "from anyone on the network path.", icon=":material/gpp_maybe:")
         if cluster["source"] == "demo":
             with st.container(border=True):
                 st.markdown(":material/science: You are looking at **demo**, a StarRocks cluster emulated by "
                             "starmon with a week of replayed history. Add your own cluster and the demo stops.")
-                st.page_link(st.session_state["pages"]["clusters"], label="Add a cluster on the Clusters page",
-                             icon=":material/add_circle:")
+                if "clusters" in st.session_state["pages"]:
+                    st.page_link(st.session_state["pages"]["clusters"], label="Add a cluster on the Clusters page",
+                                 icon=":material/add_circle:")
     selection = Selection(cluster, tr, auto)
     st.session_state["selection"] = selection
     return selection
@@ -154,7 +158,8 @@ def require_cluster() -> Selection:
     if selection.cluster is None:
         st.info("No cluster is configured yet. Add one on the **Clusters** page, or declare it in "
                 "`starmon.toml` and run `python collector.py` (see the README).", icon=":material/info:")
-        st.page_link(st.session_state["pages"]["clusters"], label="Go to Clusters", icon=":material/dns:")
+        if "clusters" in st.session_state["pages"]:
+            st.page_link(st.session_state["pages"]["clusters"], label="Go to Clusters", icon=":material/dns:")
         st.stop()
     if loaders.newest_id(selection.cluster["id"]) is None:
         st.info(f"No data collected yet for {plain(selection.cluster['name'])}. The collector stores a round "

@@ -4,20 +4,24 @@ from pathlib import Path
 
 import streamlit as st
 
-from starmon.ui import frame
+from starmon.ui import auth, frame
 
 PAGES = Path(__file__).resolve().parents[2] / "pages"
 
 st.set_page_config(page_title="starmon", page_icon=":material/monitoring:", layout="wide")
+user = auth.gate()
+st.session_state["user"] = user
 
 pages = {
     "overview": st.Page(PAGES / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
     "performance": st.Page(PAGES / "performance.py", title="Performance", icon=":material/speed:"),
     "resources": st.Page(PAGES / "resources.py", title="Resources", icon=":material/memory:"),
     "data": st.Page(PAGES / "data.py", title="Data", icon=":material/database:"),
-    "clusters": st.Page(PAGES / "clusters.py", title="Clusters", icon=":material/dns:"),
 }
+if auth.may_edit(user):     # viewers never get the page registered, so no URL reaches it
+    pages["clusters"] = st.Page(PAGES / "clusters.py", title="Clusters", icon=":material/dns:")
 st.session_state["pages"] = pages
 navigation = st.navigation(list(pages.values()), position="top")
 frame.sidebar()
+auth.sidebar(user)
 navigation.run()

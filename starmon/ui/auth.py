@@ -1,0 +1,80 @@
+"""Sign-in for the dashboard: local accounts, or OpenID Connect through st.login.
+
+- `[auth]` in .streamlit/secrets.toml: OpenID Connect; `[access] admin_emails` in
+  starmon.toml names the admins, everyone else who signs in is a viewer.
+- Else, accounts made with `python -m starmon users add`: a sign-in form.
+- Else: open, every visitor may do everything (the README says so).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from starmon import users
+from starmon.ui import loaders
+from starmon.ui.text import plain
+
+_KEY = "signed_in_user"
+
+
+def _oidc_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:   # no secrets file at all
+        return False
+
+
+def gate() -> users.User | None:
+    """The signed-in user, or None when the dashboard is open; stops the run at the sign-in form."""
+    if _oidc_configured():
+        if not st.user.is_logged_in:
+            st.title("starmon")
+            st.button("Sign in", on_click=st.login, type="primary", icon=":material/login:")
+            st.stop()
+        email = st.user.get("email") or st.user.get("name") or "unknown"
+        return users.User(email, "admin" if email in loaders.config().admin_emails else "viewer")
+    if not users.any_users(loaders.store()):
+        return None
+    if _KEY in st.session_state:
+        return st.session_state[_KEY]
+    _sign_in_form()
+    st.stop()
+
+
+def _sign_in_form() -> None:
+    st.title("starmon")
+    with st.form("sign-in"):
+        name = st.text_input("User name", key="sign-in-name")
+        password = st.text_input("Password", type="password", key="sign-in-password")
+        submitted = st.form_submit_button("Sign in", type="primary", icon=":material/login:")
+    if submitted:
+        try:
+            st.session_state[_KEY] = users.sign_in(loaders.store(), name.strip(), password)
+        except users.UserError as exc:
+            st.error(plain(exc))
+            return
+        st.rerun()
+
+
+def sidebar(user: users.User | None) -> None:
+    """Who is signed in, and the way out."""
+    if user is None:
+        return
+    st.sidebar.caption(f"Signed in as {plain(user.name)} ({user.role})")
+    if st.sidebar.button("Sign out", key="sign-out", icon=":material/logout:"):
+        st.session_state.pop(_KEY, None)
+        if _oidc_configured():
+            st.logout()
+        st.rerun()
+
+
+def may_edit(user: users.User | None) -> bool:
+    """Open dashboards and admins may change clusters; viewers may not."""
+    return user is None or user.is_admin
+
+
+def require_admin() -> None:
+    """Stop a page that changes things for anyone but an admin (also when reached by URL)."""
+    if not may_edit(st.session_state.get("user")):
+        st.error("Only admins can change clusters.", icon=":material/lock:")
+        st.stop()

@@ -1,0 +1,140 @@
+"""Dashboard accounts: scrypt-hashed passwords, two roles, and per-user sign-in rate limiting.
+
+With no account configured the dashboard stays open (the README says so). Once one exists,
+everyone signs in; `viewer` sees everything, `admin` may also change clusters. Failed
+sign-ins are counted per user name in the database, so the limit holds across sessions,
+reruns and dashboard replicas.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from . import schema
+from .store import Store
+
+ROLES = ("viewer", "admin")
+MAX_FAILURES = 5
+FAILURE_WINDOW_SECONDS = 300
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@\-]{0,63}$")
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}      # ~50 ms and 16 MB per check: slow for guessing, fine for people
+
+
+class UserError(ValueError):
+    """An account change or sign-in that was refused; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def hash_password(password: str) -> str:
+    """A salted scrypt hash in one self-describing string."""
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${b64(salt)}${b64(digest)}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Whether the password matches the stored hash, in constant time."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+                                dklen=len(expected))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+def add(store: Store, name: str, role: str, password: str) -> User:
+    if not _NAME.match(name or ""):
+        raise UserError("a user name is 1-64 letters, digits, '.', '_', '@' or '-'")
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}")
+    if len(password) < 8:
+        raise UserError("a password needs at least 8 characters")
+    with store.writer.begin() as conn:
+        if conn.execute(sa.select(schema.users.c.id).where(schema.users.c.name == name)).first():
+            raise UserError(f"user {name!r} already exists")
+        conn.execute(schema.users.insert().values(name=name, role=role, password_hash=hash_password(password),
+                                                  created_at=time.time()))
+    return User(name, role)
+
+
+def set_password(store: Store, name: str, password: str) -> None:
+    if len(password) < 8:
+        raise UserError("a password needs at least 8 characters")
+    with store.writer.begin() as conn:
+        done = conn.execute(schema.users.update().where(schema.users.c.name == name)
+                            .values(password_hash=hash_password(password))).rowcount
+    if not done:
+        raise UserError(f"no user {name!r}")
+
+
+def delete(store: Store, name: str) -> None:
+    with store.writer.begin() as conn:
+        if not conn.execute(schema.users.delete().where(schema.users.c.name == name)).rowcount:
+            raise UserError(f"no user {name!r}")
+
+
+def list_users(store: Store) -> list[User]:
+    with store.reader.connect() as conn:
+        return [User(r.name, r.role) for r in conn.execute(sa.select(schema.users.c.name, schema.users.c.role)
+                                                            .order_by(schema.users.c.name))]
+
+
+def any_users(store: Store) -> bool:
+    with store.reader.connect() as conn:
+        return conn.execute(sa.select(schema.users.c.id).limit(1)).first() is not None
+
+
+_DUMMY: list[str] = []
+
+
+def _dummy_hash() -> str:
+    if not _DUMMY:
+        _DUMMY.append(hash_password(os.urandom(16).hex()))
+    return _DUMMY[0]
+
+
+def sign_in(store: Store, name: str, password: str, now: float | None = None) -> User:
+    """The user for a correct name and password; UserError otherwise, and while rate-limited.
+
+    The same message answers an unknown name and a wrong password, so names cannot be probed.
+    """
+    now = time.time() if now is None else now
+    f = schema.sign_in_failures
+    with store.reader.connect() as conn:
+        recent = [r.ts for r in conn.execute(sa.select(f.c.ts).where(f.c.name == name,
+                                                                     f.c.ts > now - FAILURE_WINDOW_SECONDS))]
+        row = conn.execute(sa.select(schema.users).where(schema.users.c.name == name)).first()
+    if len(recent) >= MAX_FAILURES:
+        wait = int(min(recent) + FAILURE_WINDOW_SECONDS - now) + 1
+        raise UserError(f"too many failed sign-ins for this user; try again in {wait} s")
+    # An unknown name costs one hash check too, so timing does not tell which names exist.
+    if not verify_password(password, row.password_hash if row else _dummy_hash()) or row is None:
+        with store.writer.begin() as conn:
+            conn.execute(f.insert().values(name=name[:64], ts=now))
+            conn.execute(f.delete().where(f.c.ts < now - FAILURE_WINDOW_SECONDS))
+        raise UserError("wrong user name or password")
+    with store.writer.begin() as conn:
+        conn.execute(f.delete().where(f.c.name == name))
+    return User(row.name, row.role)

@@ -1,0 +1,106 @@
+"""Sign-in: accounts, roles, the rate limit, and viewers kept away from the cluster editor."""
+
+from __future__ import annotations
+
+import os
+import time
+import subprocess
+import sys
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from starmon import users
+from starmon.config import ClusterConfig
+from starmon.store import Store
+
+from .test_pages import MAIN, PAGE, ROOT
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    (tmp_path / "starmon.toml").write_text("")
+    monkeypatch.setenv("STARMON_DB_URL", f"sqlite:///{tmp_path / 's.db'}")
+    monkeypatch.setenv("STARMON_CONFIG", str(tmp_path / "starmon.toml"))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    s = Store(os.environ["STARMON_DB_URL"])
+    s.sync_clusters((ClusterConfig("prod", "10.0.0.1"),))
+    yield s
+    s.close()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def _sign_in(name: str, password: str) -> AppTest:
+    at = AppTest.from_file(MAIN, default_timeout=30).run()
+    at.text_input(key="sign-in-name").input(name)
+    at.text_input(key="sign-in-password").input(password)
+    return at.button[0].click().run()
+
+
+def test_open_without_accounts(store):
+    at = AppTest.from_file(MAIN, default_timeout=30).run()
+    assert not at.exception and not at.text_input
+    at.switch_page(PAGE["clusters"]).run()
+    assert not at.exception and at.header[0].value == "Clusters"
+
+
+def test_viewer_cannot_reach_the_cluster_editor(store):
+    users.add(store, "ann", "admin", "admin-pass-1")
+    users.add(store, "vic", "viewer", "viewer-pass-1")
+    at = AppTest.from_file(MAIN, default_timeout=30).run()
+    assert [t.label for t in at.text_input] == ["User name", "Password"]     # signed out: only the form
+    at = _sign_in("vic", "viewer-pass-1")
+    assert not at.exception and "Signed in as vic (viewer)" in [c.value for c in at.sidebar.caption]
+    with pytest.raises(ValueError):                 # not registered for a viewer, so no URL reaches it
+        at.switch_page(PAGE["clusters"]).run()
+    # Run the page file itself with a viewer's session: it refuses before drawing the editor.
+    page = AppTest.from_file(str(ROOT / "pages" / "clusters.py"), default_timeout=30)
+    page.session_state["user"] = users.User("vic", "viewer")
+    page.run()
+    assert [e.value for e in page.error] == ["Only admins can change clusters."] and not page.text_input
+    admin = _sign_in("ann", "admin-pass-1")
+    admin.switch_page(PAGE["clusters"]).run()
+    assert not admin.exception and admin.header[0].value == "Clusters" and admin.text_input
+
+
+def test_wrong_password_and_the_rate_limit(store):
+    users.add(store, "ann", "admin", "admin-pass-1")
+    at = _sign_in("ann", "not-the-password")
+    assert [e.value for e in at.error] == ["wrong user name or password"]
+    assert "signed_in_user" not in at.session_state
+    at = _sign_in("nobody", "whatever-123")          # unknown names get the same answer
+    assert [e.value for e in at.error] == ["wrong user name or password"]
+    for _ in range(users.MAX_FAILURES - 1):
+        _sign_in("ann", "still-wrong")
+    at = _sign_in("ann", "admin-pass-1")              # even the right password waits now
+    assert at.error and "too many failed sign\\-ins" in at.error[0].value
+    assert "signed_in_user" not in at.session_state
+    later = users.sign_in(store, "ann", "admin-pass-1", now=time.time() + users.FAILURE_WINDOW_SECONDS + 1)
+    assert later == users.User("ann", "admin")
+
+
+def test_hashes_are_salted_and_slow(store):
+    first, second = users.hash_password("same-password"), users.hash_password("same-password")
+    assert first != second and first.startswith("scrypt$16384$8$1$")
+    assert users.verify_password("same-password", first) and not users.verify_password("other", first)
+    assert not users.verify_password("same-password", "garbage")
+    with pytest.raises(users.UserError, match="at least 8"):
+        users.add(store, "x", "viewer", "short")
+    with pytest.raises(users.UserError, match="role"):
+        users.add(store, "x", "root", "long-enough")
+
+
+def test_users_cli(store):
+    env = {**os.environ}
+    run = lambda *a, stdin="": subprocess.run([sys.executable, "-m", "starmon", "users", *a], cwd=ROOT, env=env,  # noqa: E731
+                                              input=stdin, capture_output=True, text=True, timeout=60)
+    result = run("add", "carol", "--role", "admin", "--password-stdin", stdin="carol-pass-9\n")
+    assert result.returncode == 0 and result.stdout.strip() == "added carol (admin)"
+    assert run("list").stdout.strip() == "carol\tadmin"
+    assert "carol-pass-9" not in open(store.sqlite_path, "rb").read().decode("latin-1")
+    bad = run("add", "carol", "--password-stdin", stdin="another-pass\n")
+    assert bad.returncode == 2 and bad.stderr.strip() == "starmon: user 'carol' already exists"
+    assert run("delete", "carol").returncode == 0 and run("list").stdout == ""
