@@ -177,6 +177,12 @@ def _be_down(h: Harness, result, row) -> None:
             assert node["alive"] == 1 and node["cpu_pct"] is not None and node["mem_pct"] is not None
 
 
+def _all_bes_down(h: Harness, result, row) -> None:
+    assert (row["backend_total"], row["backend_alive"]) == (3, 0)
+    assert row["avg_cpu_usage"] is None and row["avg_memory_usage"] is None     # unknown, not 0
+    assert all(h.info["faulty"]["backends"][i]["host"] in result.reason for i in range(3)), result.reason
+
+
 def _mysql_fallback(h: Harness, result, row) -> None:
     assert row["source"] == "mysql"
     assert (row["frontend_total"], row["frontend_alive"]) == (2, 2)
@@ -193,6 +199,7 @@ FAULTS = [
     pytest.param({"fe_down": [1]}, ("partial",), ("not alive",), _fe_follower_down, id="fe_down_follower"),
     pytest.param({"fe_down": [0]}, ("down",), ("connection refused",), _leader_down, id="fe_down_leader"),
     pytest.param({"be_down": [1]}, ("partial",), ("not alive",), _be_down, id="be_down"),
+    pytest.param({"be_down": [0, 1, 2]}, ("partial",), ("not alive",), _all_bes_down, id="all_bes_down"),
     pytest.param({"slow_seconds": 2.0}, ("partial",), ("timed out after 1 s", "/metrics"), None, id="slow"),
     pytest.param({"http_500": True}, ("partial",), ("HTTP 500", "/metrics"), None, id="http_500"),
     pytest.param({"bad_body": "truncated"}, ("partial",), ("closed before the full response", "show_proc", "/metrics"),
