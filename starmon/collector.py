@@ -64,16 +64,18 @@ class Collector:
         # for many clusters keeps one stuck resolver from starving every other cluster.
         self._io_pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="starmon-io")
         self._runner.get_loop().set_default_executor(self._io_pool)
-        self._http: dict[bool, httpx.AsyncClient] = {}      # by whether certificates are verified
+        # One small connection pool per cluster: httpcore's pool assignment scans every pooled
+        # connection per request, so a single pool shared by hundreds of hosts went quadratic.
+        self._http: dict[tuple[str, bool], httpx.AsyncClient] = {}
         self._stop = threading.Event()
         self._jobs: dict[str, threading.Thread] = {}
 
     def _client(self, cluster: ClusterConfig) -> ClusterClient:
-        verify = cluster.tls_verify or not cluster.tls
-        if verify not in self._http:
-            limits = httpx.Limits(max_connections=512, max_keepalive_connections=256)
-            self._http[verify] = httpx.AsyncClient(limits=limits, verify=verify, follow_redirects=False)
-        return ClusterClient(cluster, self._http[verify], self.config.timeout_seconds)
+        key = (cluster.name, cluster.tls_verify or not cluster.tls)
+        if key not in self._http:
+            limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
+            self._http[key] = httpx.AsyncClient(limits=limits, verify=key[1], follow_redirects=False)
+        return ClusterClient(cluster, self._http[key], self.config.timeout_seconds)
 
     def clusters(self) -> list[tuple[int, ClusterConfig]]:
         """Enabled clusters with their ids: the config file's, the dashboard's and the demo."""
