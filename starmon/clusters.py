@@ -59,12 +59,11 @@ def update(store: Store, secrets: Secrets, name: str, fields: dict) -> ClusterCo
         raise ClusterError(f"no cluster named {name!r}")
     if row["source"] not in EDITABLE_SOURCES:
         raise ClusterError(f"{name!r} is declared in starmon.toml; edit it there")
-    new_name = fields.get("name", row["name"])
-    clash = _row(store, new_name)
-    if clash and clash["id"] != row["id"]:
-        raise ClusterError(f"a cluster named {new_name!r} already exists")
     password = fields.get("password") or None
-    cluster = _validated({**fields, "password": password})
+    cluster = _validated({"name": row["name"], **fields, "password": password})   # before any lookup by name
+    clash = _row(store, cluster.name)
+    if clash and clash["id"] != row["id"]:
+        raise ClusterError(f"a cluster named {cluster.name!r} already exists")
     values = _values(cluster, secrets, password)
     if password is None and not cluster.password_env:
         values.pop("password_encrypted")

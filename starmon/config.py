@@ -7,6 +7,7 @@ offending key and cluster, so a typo in the TOML file is a one-line fix.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -106,12 +107,12 @@ def validate_cluster(raw: dict, *, where: str = "cluster") -> ClusterConfig:
     label = f"{where} {name!r}" if isinstance(name, str) and name else where
     if unknown:
         raise ConfigError(f"{label}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_CLUSTER_KEYS))})")
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ConfigError(f"{label}: 'name' must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
     host = raw.get("fe_host")
     if not isinstance(host, str) or not host.strip():
         raise ConfigError(f"{label}: 'fe_host' must be a non-empty host name or address")
-    if not _HOST.match(host.strip()):
+    if not _HOST.fullmatch(host.strip()):
         raise ConfigError(f"{label}: 'fe_host' {host!r} is not a valid host name or address")
     values: dict = {"name": name, "fe_host": host.strip()}
     for key in ("http_port", "query_port"):
@@ -144,9 +145,12 @@ def validate_cluster(raw: dict, *, where: str = "cluster") -> ClusterConfig:
 
 def _setting(raw: dict, setting: Setting, path: Path):
     value = raw.get(setting.name, setting.default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise ConfigError(f"{path}: '{setting.name}' must be a positive number, got {value!r}")
-    return type(setting.default)(value)
+    converted = type(setting.default)(value)
+    if converted <= 0:   # e.g. 0.5 for a whole-second setting
+        raise ConfigError(f"{path}: '{setting.name}' must be at least 1, got {value!r}")
+    return converted
 
 
 def load_config(environ: dict | None = None) -> Config:

@@ -64,9 +64,16 @@ def _range_picker() -> TimeRange:
     if label != "custom":
         return _anchored(parse_range(label, now))
     today = datetime.now(timezone.utc).date()
+    link = (st.query_params.get("start"), st.query_params.get("end"))   # before the widgets drop bad ones
     start = st.sidebar.date_input("From", today - timedelta(days=7), max_value=today, key="start",
                                   bind="query-params")
     end = st.sidebar.date_input("To (inclusive)", today, max_value=today, key="end", bind="query-params")
+    if link != st.session_state.get("link_dates"):   # judge each link once, not a URL older than an edit
+        st.session_state["link_dates"] = link
+        for key, text, shown in (("start", link[0], start), ("end", link[1], end)):
+            if text and not _same_day(text, shown):
+                st.sidebar.warning(f"Ignored {key}={plain(text[:40])} in the link: use a date like 2026-11-24, "
+                                   "no later than today.")
     if not isinstance(start, date) or not isinstance(end, date):
         st.sidebar.warning("Pick both dates; showing the last 24 hours meanwhile.")
         return _anchored(parse_range(DEFAULT_RANGE, now))
@@ -75,6 +82,16 @@ def _range_picker() -> TimeRange:
     except ValueError as exc:
         st.sidebar.warning(f"{exc}; showing the last 24 hours.")
         return _anchored(parse_range(DEFAULT_RANGE, now))
+
+
+def _same_day(text: str, day: object) -> bool:
+    """Whether a URL date (read as Streamlit's date_input reads it) is the day the widget shows."""
+    for fmt in ("%Y-%m-%d", "%Y/%m/%d"):
+        try:
+            return datetime.strptime(text, fmt).date() == day
+        except ValueError:
+            continue
+    return False
 
 
 def ago(seconds: float) -> str:
