@@ -25,7 +25,7 @@ from .aggregate import build_round
 from .clusters import collectable
 from .collect import fetch_round, fetch_statistics
 from .config import ClusterConfig, Config, ConfigError, load_config
-from .fetch import ClusterClient
+from .fetch import ClusterClient, MySqlSession
 from .secrets import SecretError, Secrets
 from .store import Store, StoreError, safe_url, short_error
 
@@ -67,6 +67,7 @@ class Collector:
         # One small connection pool per cluster: httpcore's pool assignment scans every pooled
         # connection per request, so a single pool shared by hundreds of hosts went quadratic.
         self._http: dict[tuple[str, bool], httpx.AsyncClient] = {}
+        self._mysql: dict[ClusterConfig, MySqlSession] = {}      # one kept connection per cluster
         self._stop = threading.Event()
         self._jobs: dict[str, threading.Thread] = {}
 
@@ -75,7 +76,9 @@ class Collector:
         if key not in self._http:
             limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
             self._http[key] = httpx.AsyncClient(limits=limits, verify=key[1], follow_redirects=False)
-        return ClusterClient(cluster, self._http[key], self.config.timeout_seconds)
+        if cluster not in self._mysql:
+            self._mysql[cluster] = MySqlSession(cluster, self.config.timeout_seconds)
+        return ClusterClient(cluster, self._http[key], self.config.timeout_seconds, self._mysql[cluster])
 
     def clusters(self) -> list[tuple[int, ClusterConfig]]:
         """Enabled clusters with their ids: the config file's, the dashboard's and the demo."""
@@ -142,17 +145,27 @@ class Collector:
             return
         log.info("collecting every %s s into %s", self.config.interval_seconds, safe_url(self.store.url))
         jobs = schedule.Scheduler()
-        jobs.every(self.config.interval_seconds).seconds.do(self._safe_round)
         jobs.every(self.config.statistics_interval_seconds).seconds.do(self._background, "statistics",
                                                                         self.run_statistics)
         jobs.every(MAINTENANCE_SECONDS).seconds.do(self._background, "maintenance", self.run_maintenance)
+        interval = self.config.interval_seconds
         try:
+            # Rounds start every interval from the previous start, not from its end (as `schedule`
+            # counts), so a round's own duration does not stretch the interval; a round that
+            # overruns a whole interval skips the missed starts rather than running them back to back.
+            due = time.monotonic() + interval
             self._safe_round()
             self._background("statistics", self.run_statistics)
             self._background("maintenance", self.run_maintenance)
             while not self._stop.is_set():
+                now = time.monotonic()
+                if now >= due:
+                    due += interval
+                    if due <= now:
+                        due = now + interval
+                    self._safe_round()
                 jobs.run_pending()
-                self._stop.wait(min(1.0, max(0.05, jobs.idle_seconds or 1.0)))
+                self._stop.wait(max(0.0, min(1.0, due - time.monotonic(), max(0.05, jobs.idle_seconds or 1.0))))
         finally:
             lock.release()
             self.close()
@@ -192,6 +205,9 @@ class Collector:
         for client in self._http.values():
             self._runner.run(client.aclose())
         self._http.clear()
+        for session in self._mysql.values():
+            session.close()
+        self._mysql.clear()
         self._runner.close()
         self._io_pool.shutdown(wait=False, cancel_futures=True)
 

@@ -87,7 +87,43 @@ def _unescape(value: str) -> str:
     return _ESCAPE_RE.sub(lambda m: _UNESCAPED.get(m.group(1), m.group(0)), value)
 
 
+_LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_KNOWN_KEYS: set[str] = set()
+
+
+def _parse_labels_plain(body: str) -> tuple[tuple[str, str], ...] | None:
+    """Fast path for label blocks without backslashes: split on quotes, check the pieces.
+
+    Per-table FE metrics carry a different label set on every line, so memoising alone
+    does not help there; this avoids the validating regex for the common case.
+    """
+    parts = body.split('"')
+    if len(parts) % 2 == 0:
+        return None
+    pairs = []
+    for i in range(0, len(parts) - 1, 2):
+        key = parts[i].strip()
+        if i:
+            if not key.startswith(","):
+                return None
+            key = key[1:].lstrip()
+        if not key.endswith("="):
+            return None
+        key = key[:-1].rstrip()
+        if key not in _KNOWN_KEYS:
+            if _LABEL_NAME_RE.fullmatch(key) is None:
+                return None
+            _KNOWN_KEYS.add(key)
+        pairs.append((key, parts[i + 1]))
+    tail = parts[-1].strip()
+    if tail not in ("", ",") or (tail == "," and not pairs):
+        return None
+    return tuple(pairs)
+
+
 def _parse_labels(body: str) -> tuple[tuple[str, str], ...] | None:
+    if "\\" not in body:
+        return _parse_labels_plain(body)
     if _LABELS_RE.fullmatch(body) is None:
         return None
     pairs = _PAIR_RE.findall(body)

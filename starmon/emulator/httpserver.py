@@ -55,6 +55,8 @@ class Listener:
         self._writers.add(writer)
         try:
             await self._client_cb(reader, writer)
+        except asyncio.CancelledError:     # the emulator is stopping; the connection just ends
+            pass
         finally:
             self._writers.discard(writer)
 

@@ -80,7 +80,7 @@ def backends(model: ClusterModel, t: float) -> Rows:
     """`/backends` / SHOW BACKENDS: sorted by IP then BePort, as BackendsProcDir does."""
     cols = model.profile.backend_columns
     nodes = [b for b in model.backends if b.role == "BE"]
-    rows = [[_backend_values(model, b, t)[c] for c in cols] for b in nodes]
+    rows = [[values[c] for c in cols] for values in (_backend_values(model, b, t) for b in nodes)]
     return cols, sorted(rows, key=lambda r: tuple(int(p) for p in r[1].split(".")))
 
 
@@ -88,7 +88,7 @@ def compute_nodes(model: ClusterModel, t: float) -> Rows:
     """`/compute_nodes` / SHOW COMPUTE NODES (empty on shared-nothing clusters)."""
     cols = model.profile.compute_node_columns
     nodes = [b for b in model.backends if b.role == "CN"]
-    return cols, [[_backend_values(model, b, t)[c] for c in cols] for b in nodes]
+    return cols, [[values[c] for c in cols] for values in (_backend_values(model, b, t) for b in nodes)]
 
 
 def frontends(model: ClusterModel, answering: Node, t: float) -> Rows:

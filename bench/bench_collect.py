@@ -1,0 +1,154 @@
+"""One collection round over N emulated clusters, against a serial baseline; cost per cluster.
+
+The emulator runs as its own process (`python -m starmon.emulator --clusters N`), so the
+collector and the clusters it watches do not share one interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pymysql
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from starmon.collector import Collector  # noqa: E402
+from starmon.config import ClusterConfig, Config  # noqa: E402
+from starmon.store import Store  # noqa: E402
+
+
+class EmulatorProcess:
+    """`python -m starmon.emulator --clusters N` on free ports, as a context manager."""
+
+    def __init__(self, clusters: int):
+        self.clusters = clusters
+
+    def __enter__(self) -> list[dict]:
+        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+        self.proc = subprocess.Popen([sys.executable, "-m", "starmon.emulator", "--clusters", str(self.clusters),
+                                      "--name", "bench", "--http-port", "0", "--query-port", "0",
+                                      "--be-http-port", "0", "--control-port", "0", "--host", "127.0.1.1"],
+                                     cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 120
+        while "control API: " not in Path(self.log.name).read_text():
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(Path(self.log.name).read_text())
+            time.sleep(0.2)
+        url = Path(self.log.name).read_text().split("control API: ")[1].split()[0]
+        return httpx.get(url + "/", timeout=30).json()["clusters"]
+
+    def __exit__(self, *exc) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        os.unlink(self.log.name)
+
+
+def _configs(described: list[dict]) -> tuple[ClusterConfig, ...]:
+    return tuple(ClusterConfig(d["name"], d["fe_host"], d["http_port"], d["query_port"]) for d in described)
+
+
+def starmon_round(configs: tuple[ClusterConfig, ...], repeat: int = 3) -> tuple[float, dict]:
+    """Best wall time of one concurrent round (after a warm-up round), and the statuses."""
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        collector = Collector(Config(db_url=url, clusters=configs, timeout_seconds=20), Store(url))
+        targets = collector.clusters()
+        collector.run_round(targets)
+        best, results = float("inf"), []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            results = collector.run_round(targets)
+            best = min(best, time.perf_counter() - start)
+        collector.close()
+        collector.store.close()
+    return best, {s: sum(r.status == s for r in results) for s in ("ok", "partial", "down")}
+
+
+def serial_round(described: list[dict]) -> tuple[float, int, int]:
+    """The obvious baseline: one cluster after another, one endpoint after another.
+
+    Returns (seconds, requests, response bytes)."""
+    requests = size = 0
+    start = time.perf_counter()
+    with httpx.Client(timeout=20) as http:
+        for d in described:
+            base = f"http://{d['fe_host']}:{d['http_port']}"
+            for path in ("/frontends", "/backends", "/compute_nodes"):
+                size += len(http.get(f"{base}/api/show_proc", params={"path": path}, auth=("root", "")).content)
+            size += len(http.get(f"{base}/api/show_runtime_info").content)
+            conn = pymysql.connect(host=d["fe_host"], port=d["query_port"], user="root", password="")
+            with conn.cursor() as cur:
+                cur.execute("SELECT current_version()")
+                cur.fetchall()
+            conn.close()
+            for host in d["frontends"]:
+                size += len(http.get(f"http://{host}:{d['http_port']}/metrics").content)
+            for be in d["backends"]:
+                size += len(http.get(f"http://{be['host']}:{d['be_http_port']}/metrics").content)
+            requests += 5 + len(d["frontends"]) + len(d["backends"])
+    return time.perf_counter() - start, requests, size
+
+
+def reference_tool_cost(d: dict) -> tuple[int, int]:
+    """The reference admin tool's round: FE metrics, backends, frontends and runtime info over
+    HTTP, plus table statistics from information_schema, every round. (requests, bytes)"""
+    base = f"http://{d['fe_host']}:{d['http_port']}"
+    with httpx.Client(timeout=20) as http:
+        size = len(http.get(f"{base}/metrics").content)
+        for path in ("/backends", "/frontends"):
+            size += len(http.get(f"{base}/api/show_proc", params={"path": path}, auth=("root", "")).content)
+        size += len(http.get(f"{base}/api/show_runtime_info").content)
+    conn = pymysql.connect(host=d["fe_host"], port=d["query_port"], user="root", password="")
+    with conn.cursor() as cur:
+        cur.execute("SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_ROWS, DATA_LENGTH FROM information_schema.tables")
+        size += len(json.dumps(cur.fetchall(), default=str))
+    conn.close()
+    return 5, size
+
+
+def run(quick: bool = False) -> list[dict]:
+    rows = []
+    sizes = (1, 20) if quick else (1, 50, 200)
+    for n in sizes:
+        with EmulatorProcess(n) as described:
+            ours, statuses = starmon_round(_configs(described))
+            line = f"starmon {ours:.2f} s ({statuses['ok']}/{n} ok)"
+            met = None
+            if n <= 50:
+                serial, requests, size = serial_round(described)
+                line += f"; serial {serial:.2f} s = {serial / ours:.1f}x"
+                met = serial / ours >= 10 if n == 50 else None
+                if n == 1:
+                    ref_requests, ref_size = reference_tool_cost(described[0])
+                    rows.append({"what": "Requests and bytes one round costs a cluster (2 FE + 3 BE)",
+                                 "compared_with": "reference admin tool's round",
+                                 "target": "state both; heavy statistics off the 30 s path",
+                                 "figures": f"starmon {requests} requests ({requests - 1} HTTP + 1 MySQL query), "
+                                            f"{size / 1024:.1f} KiB; reference tool 5 requests, "
+                                            f"{ref_size / 1024:.1f} KiB, with information_schema.tables every "
+                                            "round (starmon reads it every 10 min)",
+                                 "met": None})
+            else:
+                met = ours <= 5.0
+            rows.append({"what": f"One collection round over {n} emulated clusters (2 FE + 3 BE each)",
+                         "compared_with": "serial: one cluster, then one endpoint, after another",
+                         "target": ">= 10x at N = 50; <= 5 s at N = 200",
+                         "figures": line, "met": met})
+    return rows
+
+
+if __name__ == "__main__":
+    for row in run("--quick" in sys.argv):
+        print(f"{row['what']}: {row['figures']}")
