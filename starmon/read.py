@@ -105,7 +105,8 @@ class Reader:
     def _frame(self, query) -> pd.DataFrame:
         with self.store.reader.connect() as conn:
             result = conn.execute(query)
-            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+            # Plain tuples: pandas probes every Row for namedtuple fields, which costs more than the query.
+            return pd.DataFrame([tuple(row) for row in result.fetchall()], columns=list(result.keys()))
 
     def _one(self, query) -> dict | None:
         with self.store.reader.connect() as conn:
@@ -177,15 +178,19 @@ class Reader:
     def dead_nodes(self, cluster_id: int, snapshot: dict) -> list[dict]:
         """Nodes not alive in a snapshot, with the time their dead streak began."""
         n = schema.node_snapshots
-        dead = self.nodes(snapshot["id"])
-        dead = dead[dead["alive"] == False]  # noqa: E712 (NULL alive is unknown, not dead)
         out = []
-        for row in dead.itertuples():
-            same = sa.and_(n.c.cluster_id == cluster_id, n.c.role == row.role, n.c.host == row.host)
-            last_alive = self._one(sa.select(sa.func.max(n.c.ts).label("ts")).where(same, n.c.alive == True))["ts"]  # noqa: E712
-            first_dead = self._one(sa.select(sa.func.min(n.c.ts).label("ts")).where(
-                same, n.c.ts > (last_alive or 0)))["ts"]
-            out.append({"role": row.role, "host": row.host, "since": first_dead})
+        with self.store.reader.connect() as conn:
+            # NULL alive is unknown, not dead.
+            dead = conn.execute(sa.select(n.c.role, n.c.host).where(n.c.snapshot_id == snapshot["id"],
+                                                                    n.c.alive == False)  # noqa: E712
+                                .order_by(n.c.role, n.c.host)).all()
+            for role, host in dead:
+                same = sa.and_(n.c.cluster_id == cluster_id, n.c.role == role, n.c.host == host)
+                last_alive = (sa.select(sa.func.max(n.c.ts)).where(same, n.c.alive == True)  # noqa: E712
+                              .scalar_subquery())
+                first_dead = conn.execute(sa.select(sa.func.min(n.c.ts)).where(
+                    same, n.c.ts > sa.func.coalesce(last_alive, 0))).scalar()
+                out.append({"role": role, "host": host, "since": first_dead})
         return out
 
     # -- data statistics ------------------------------------------------------------------------
