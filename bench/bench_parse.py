@@ -50,7 +50,7 @@ def be_text() -> str:
     for name, labels in families.items():
         lines.append(f"# TYPE {name} counter")
         lines += [f'{name}{{{k}="{v}"}} {rnd.randrange(10**12)}' for k, v in labels]
-    pools = [f"pool_{i:03d}" for i in range(60)]
+    pools = [f"pool_{i:03d}" for i in range(84)]
     for suffix in ("threadpool_size", "queue_count", "active_threads", "running_tasks", "finished_tasks",
                    "pending_time_ns", "execute_time_ns", "rejected_tasks"):
         for pool in pools:
