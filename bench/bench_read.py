@@ -28,7 +28,6 @@ import math
 import os
 import shutil
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import streamlit as st
 
 from starmon.collector import Collector
 from starmon.config import ClusterConfig, Config
@@ -59,3 +60,26 @@ def make_collector(tmp_path):
     for collector in made:
         collector.close()
         collector.store.close()
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """A fresh database and config file for the dashboard, and clean Streamlit caches around the test.
+
+    The dashboard's loaders cache the Store and the Config per process, so every page test
+    starts from cleared caches and its own files.
+    """
+    db = tmp_path / "starmon.db"
+    config = tmp_path / "starmon.toml"
+    config.write_text("interval_seconds = 30\n")
+    monkeypatch.setenv("STARMON_DB_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("STARMON_CONFIG", str(config))
+    monkeypatch.delenv("STARMON_SECRET_KEY", raising=False)
+    monkeypatch.delenv("STARMON_SECRET_KEY_FILE", raising=False)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    store = Store(f"sqlite:///{db}")
+    yield {"db": db, "config": config, "store": store, "clusters": []}
+    store.close()
+    st.cache_data.clear()
+    st.cache_resource.clear()

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-import streamlit as st
 from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as s
 from hypothesis.configuration import set_hypothesis_home_dir
@@ -360,25 +359,6 @@ def test_update_accepts_valid_or_refuses_and_writes_nothing(registry_store, targ
 
 
 # -- 3. links: ?cluster= ?range= ?start= ?end= ------------------------------------------------------------------
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    """A fresh database and config file for the app, and clean Streamlit caches around the test."""
-    db = tmp_path / "starmon.db"
-    config = tmp_path / "starmon.toml"
-    config.write_text("interval_seconds = 30\n")
-    monkeypatch.setenv("STARMON_DB_URL", f"sqlite:///{db}")
-    monkeypatch.setenv("STARMON_CONFIG", str(config))
-    monkeypatch.delenv("STARMON_SECRET_KEY", raising=False)
-    monkeypatch.delenv("STARMON_SECRET_KEY_FILE", raising=False)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    store = Store(f"sqlite:///{db}")
-    yield {"db": db, "store": store, "clusters": []}
-    store.close()
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
 
 def add_cluster(env: dict, name: str, host: str = "10.0.0.1") -> int:
     env["clusters"].append(ClusterConfig(name, host))

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from starmon import clusters as registry
@@ -36,25 +35,6 @@ DEAD_BE = "10.0.0.3"
 
 
 # -- set-up ----------------------------------------------------------------------------------------------
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    """A fresh database and config file for the app, and clean Streamlit caches around the test."""
-    db = tmp_path / "starmon.db"
-    config = tmp_path / "starmon.toml"
-    config.write_text("interval_seconds = 30\n")
-    monkeypatch.setenv("STARMON_DB_URL", f"sqlite:///{db}")
-    monkeypatch.setenv("STARMON_CONFIG", str(config))
-    monkeypatch.delenv("STARMON_SECRET_KEY", raising=False)
-    monkeypatch.delenv("STARMON_SECRET_KEY_FILE", raising=False)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    store = Store(f"sqlite:///{db}")
-    yield {"db": db, "config": config, "store": store}
-    store.close()
-    st.cache_data.clear()
-    st.cache_resource.clear()   # loaders.store() holds an engine on this test's file
-
 
 def app(**query) -> AppTest:
     at = AppTest.from_file(MAIN, default_timeout=30)
