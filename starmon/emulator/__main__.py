@@ -26,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--password", default="", help="password of the admin user 'root' (default: empty)")
     p.add_argument("--qps", type=float, default=Workload.qps, help="queries per second per cluster, daily mean")
     p.add_argument("--seed", type=int, default=Workload.seed, help="seed for noise and events")
+    p.add_argument("--response-ms", type=float, default=0.0,
+                   help="milliseconds every answer takes, to model network latency and FE work (default 0)")
     p.add_argument("--fault", action="append", default=[], metavar="SWITCH=VALUE",
                    help=f"start with a fault on; switches: {', '.join(Faults.SWITCHES)} "
                         "(e.g. be_down=0, slow_seconds=3, http_500=true, bad_body=truncated)")
@@ -49,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     names = [args.name] if args.clusters == 1 else [f"{args.name}-{i + 1}" for i in range(args.clusters)]
     try:
         faults = dict(_fault(f) for f in args.fault)
-        specs = [ClusterSpec(n, args.profile, args.fes, args.bes, Workload(qps=args.qps, seed=args.seed + i))
+        specs = [ClusterSpec(n, args.profile, args.fes, args.bes, Workload(qps=args.qps, seed=args.seed + i, response_ms=args.response_ms))
                  for i, n in enumerate(names)]
         emulator = Emulator(specs, host=args.host, http_port=args.http_port, query_port=args.query_port,
                             be_http_port=args.be_http_port, control_port=args.control_port,

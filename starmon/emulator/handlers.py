@@ -55,12 +55,18 @@ def _corrupt(model: ClusterModel, response: Response) -> Response:
     return response
 
 
+async def _delay(model: ClusterModel) -> None:
+    """The answer's latency: the workload's normal response time plus any slow fault."""
+    delay = model.faults.slow_seconds + model.workload.response_ms / 1000
+    if delay:
+        await asyncio.sleep(delay)
+
+
 def fe_handler(model: ClusterModel, fe: Node, users: Users):
     """Request handler for one FE's HTTP port."""
 
     async def handle(request: Request) -> Response:
-        if model.faults.slow_seconds:
-            await asyncio.sleep(model.faults.slow_seconds)
+        await _delay(model)
         t = model.now()
         if request.path == "/metrics":
             if model.faults.http_500:
@@ -94,8 +100,7 @@ def be_handler(model: ClusterModel, be: Node):
     """Request handler for one BE's (or CN's) HTTP port."""
 
     async def handle(request: Request) -> Response:
-        if model.faults.slow_seconds:
-            await asyncio.sleep(model.faults.slow_seconds)
+        await _delay(model)
         if request.path == "/metrics":
             body = exposition.be_metrics(model, be, model.now()).encode()
             return Response(200, body, "text/plain; version=0.0.4")

@@ -41,6 +41,7 @@ class Workload:
     disk_growth_pct_per_day: float = 0.8  # of each BE's capacity
     events: bool = True                 # occasional error bursts and slow queries
     seed: int = 7
+    response_ms: float = 0.0            # time every answer takes (network round trip plus the FE's own work)
 
     def daily(self, t: float) -> float:
         """Relative load at time t: 1 on average, peaking mid-afternoon UTC."""

@@ -7,6 +7,7 @@ its own (SET, SELECT @@...) falls through to mysql-mimic's MySQL behaviour.
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from mysql_mimic import MysqlServer, Session
@@ -54,6 +55,8 @@ def session_factory(model: ClusterModel, fe: Node):
             self.variables.set("version", "5.1.0", force=True)
 
         async def handle_query(self, sql: str, attrs: dict[str, str]):
+            if model.workload.response_ms:
+                await asyncio.sleep(model.workload.response_ms / 1000)
             t = model.now()
             if m := _CURRENT_VERSION.match(sql):
                 return [(model.profile.version,)], [m.group(1) or "current_version()"]
