@@ -91,6 +91,11 @@ def parse_range(label: str | None, now: float, start: str | None = None, end: st
     return TimeRange(t0, t1, "custom")
 
 
+def _rolled(column: sa.ColumnElement, rollup: str) -> sa.ColumnElement:
+    """avg or max of a column as a float (PostgreSQL's avg of integers is a Decimal)."""
+    return sa.cast(getattr(sa.func, rollup)(column), sa.Float)
+
+
 def _times(df: pd.DataFrame, column: str = "ts") -> pd.DataFrame:
     df["time"] = pd.to_datetime(df.pop(column), unit="s", utc=True)
     return df
@@ -153,7 +158,7 @@ class Reader:
         """Cluster metrics bucketed over the range: columns `time` plus the requested ones."""
         s = schema.hourly_snapshots if tr.hourly else schema.metrics_snapshots
         bucket = self.store.bucket(s.c.ts, tr.bucket).label("ts")
-        aggs = [getattr(sa.func, SNAPSHOT_BY_NAME[c].rollup)(s.c[c]).label(c) for c in columns]
+        aggs = [_rolled(s.c[c], SNAPSHOT_BY_NAME[c].rollup).label(c) for c in columns]
         query = (sa.select(bucket, *aggs).where(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end)
                  .group_by(bucket).order_by(bucket))
         return _times(self._frame(query))
@@ -162,7 +167,7 @@ class Reader:
         """Per-node metrics bucketed over the range: `time`, `role`, `host` and the columns."""
         n = schema.node_hourly if tr.hourly else schema.node_snapshots
         bucket = self.store.bucket(n.c.ts, tr.bucket).label("ts")
-        aggs = [getattr(sa.func, NODE_BY_NAME[c].rollup)(n.c[c]).label(c) for c in columns]
+        aggs = [_rolled(n.c[c], NODE_BY_NAME[c].rollup).label(c) for c in columns]
         query = sa.select(bucket, n.c.role, n.c.host, *aggs).where(
             n.c.cluster_id == cluster_id, n.c.ts >= tr.start, n.c.ts <= tr.end)
         if role:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import os
+
 import pytest
+import sqlalchemy as sa
 import streamlit as st
 
 from starmon.collector import Collector
 from starmon.config import ClusterConfig, Config
 from starmon.emulator import ClusterSpec, Emulator, Workload
+from starmon import schema
 from starmon.store import Store
 
 # Copies of shared/starrocks/samples, so a fresh clone runs the tests on its own.
@@ -44,13 +48,35 @@ def cluster_configs(emu: Emulator, **overrides) -> tuple[ClusterConfig, ...]:
                  for d in emu.describe())
 
 
+# The storage, collector, rollup and read tests run on every engine given here. SQLite always;
+# PostgreSQL when STARMON_TEST_PG_URL names a database the tests may empty (.ci/run sets it).
+ENGINES = ["sqlite"] + (["postgresql"] if os.environ.get("STARMON_TEST_PG_URL") else [])
+
+
+def fresh_url(engine: str, tmp_path: Path) -> str:
+    """A database URL with no starmon tables in it yet."""
+    if engine == "sqlite":
+        return f"sqlite:///{tmp_path / 'starmon.db'}"
+    url = os.environ["STARMON_TEST_PG_URL"]
+    engine_ = sa.create_engine(url)
+    schema.metadata.drop_all(engine_)
+    engine_.dispose()
+    return url
+
+
+@pytest.fixture(params=ENGINES)
+def db_url(request, tmp_path) -> str:
+    """An empty database on each engine in turn."""
+    return fresh_url(request.param, tmp_path)
+
+
 @pytest.fixture
 def make_collector(tmp_path):
-    """Build a Collector over a fresh SQLite file for the given clusters."""
+    """Build a Collector over a fresh SQLite file (or the given URL) for the given clusters."""
     made: list[Collector] = []
 
-    def make(clusters, *, timeout: float = 2.0, db: Path | None = None) -> Collector:
-        url = f"sqlite:///{db or tmp_path / 'starmon.db'}"
+    def make(clusters, *, timeout: float = 2.0, db: Path | None = None, url: str | None = None) -> Collector:
+        url = url or f"sqlite:///{db or tmp_path / 'starmon.db'}"
         config = Config(db_url=url, clusters=tuple(clusters), timeout_seconds=timeout)
         collector = Collector(config, Store(url))
         made.append(collector)

@@ -22,11 +22,11 @@ def _rows(collector, table, **where):
         return [dict(r._mapping) for r in conn.execute(query)]
 
 
-def _two_rounds(emulator, make_collector, profile, **config):
+def _two_rounds(emulator, make_collector, profile, url=None, **config):
     """Collect twice, 60 emulated seconds apart, on the emulator's clock."""
     emu = emulator(ClusterSpec("c1", profile=profile, workload=exact_workload(qps=QPS)))
     model = emu.cluster("c1")
-    collector = make_collector(cluster_configs(emu, **config))
+    collector = make_collector(cluster_configs(emu, **config), url=url)
     collector.clock = model.now
     first = collector.run_round()
     model.advance(60)
@@ -35,8 +35,8 @@ def _two_rounds(emulator, make_collector, profile, **config):
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-def test_round_matches_emulator(emulator, make_collector, profile):
-    model, collector, first, second = _two_rounds(emulator, make_collector, profile)
+def test_round_matches_emulator(emulator, make_collector, profile, db_url):
+    model, collector, first, second = _two_rounds(emulator, make_collector, profile, db_url)
     assert [r.status for r in first + second] == ["ok", "ok"], first + second
     snaps = _rows(collector, schema.metrics_snapshots)
     assert len(snaps) == 2
@@ -110,9 +110,9 @@ def test_monitor_user_without_admin_falls_back_to_mysql(emulator, make_collector
     assert snap["qps"] == pytest.approx(QPS, rel=0.01)
 
 
-def test_statistics_pass(emulator, make_collector):
+def test_statistics_pass(emulator, make_collector, db_url):
     emu = emulator(ClusterSpec("c1", profile="3.3", workload=exact_workload()))
-    collector = make_collector(cluster_configs(emu))
+    collector = make_collector(cluster_configs(emu), url=db_url)
     collector.run_statistics()
     [stats] = _rows(collector, schema.data_statistics)
     assert stats["status"] == "ok", stats["error"]

@@ -15,14 +15,16 @@ from starmon.config import ClusterConfig
 from starmon.read import MAX_POINTS, Reader, parse_range
 from starmon.store import Store
 
+from .conftest import ENGINES, fresh_url
+
 ROOT = Path(__file__).resolve().parents[1]
 NOW = float(int(time.time()) // 3600 * 3600)
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory):
+@pytest.fixture(scope="module", params=ENGINES)
+def seeded(request, tmp_path_factory):
     """A week of rounds every 30 s for one cluster: qps = minute of the hour, p99 spikes hourly."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('read') / 's.db'}"
+    url = fresh_url(request.param, tmp_path_factory.mktemp("read"))
     store = Store(url)
     store.sync_clusters((ClusterConfig("prod", "10.0.0.1"),))
     cid = store.cluster_ids()["prod"]
@@ -101,8 +103,8 @@ def test_overview_cli_errors(seeded, args, message):
     assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
 
 
-def test_tables_by_growth(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+def test_tables_by_growth(db_url):
+    store = Store(db_url)
     store.sync_clusters((ClusterConfig("prod", "10.0.0.1"),))
     cid = store.cluster_ids()["prod"]
     sizes = {"big_slow": (10_000, 10_100), "small_fast": (100, 5_000), "gone_flat": (50, 50)}

@@ -18,8 +18,8 @@ D0 = 1_790_000_000 // DAY * DAY          # a UTC midnight
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path / 'r.db'}")
+def store(db_url):
+    s = Store(db_url)
     s.sync_clusters((ClusterConfig("prod", "10.0.0.1"),))
     yield s
     s.close()

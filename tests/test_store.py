@@ -24,13 +24,23 @@ def store(tmp_path):
     s.close()
 
 
+@pytest.fixture
+def any_store(db_url):
+    """A store on each engine (SQLite, and PostgreSQL when configured)."""
+    s = Store(db_url)
+    s.sync_clusters((ClusterConfig("a", "h1"), ClusterConfig("b", "h2")))
+    yield s
+    s.close()
+
+
 def test_wal_mode_and_parent_directory_created(store, tmp_path):
     assert (tmp_path / "db" / "starmon.db").exists()
     with store.reader.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
 
-def test_round_is_atomic(store):
+def test_round_is_atomic(any_store):
+    store = any_store
     cid = store.cluster_ids()["a"]
     store.write_round(cid, {"ts": 1.0, "status": "ok", "collect_ms": 5, "qps": 3.0},
                       [{"role": "FE", "host": "h1", "qps": 3.0}])
@@ -44,7 +54,8 @@ def test_round_is_atomic(store):
     assert prev.ts == 1.0 and prev.nodes[0]["qps"] == 3.0 and prev.nodes[0]["disk_total_bytes"] is None
 
 
-def test_clusters_removed_from_file_are_disabled_not_deleted(store):
+def test_clusters_removed_from_file_are_disabled_not_deleted(any_store):
+    store = any_store
     cid = store.cluster_ids()["b"]
     store.write_round(cid, {"ts": 1.0, "status": "ok", "collect_ms": 1}, [])
     store.sync_clusters((ClusterConfig("a", "h1-new"),))
