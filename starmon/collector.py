@@ -27,7 +27,8 @@ from .collect import fetch_round, fetch_statistics
 from .config import ClusterConfig, Config, ConfigError, load_config
 from .fetch import ClusterClient, MySqlSession
 from .secrets import SecretError, Secrets
-from .store import Store, StoreError, safe_url, short_error
+from .leases import Leases
+from .store import LeaseLost, Store, StoreError, safe_url, short_error
 
 log = logging.getLogger("starmon.collector")
 MAINTENANCE_SECONDS = 600     # rollups and retention: cheap, but no need to run every round
@@ -70,6 +71,7 @@ class Collector:
         self._mysql: dict[ClusterConfig, MySqlSession] = {}      # one kept connection per cluster
         self._stop = threading.Event()
         self._jobs: dict[str, threading.Thread] = {}
+        self.leases: Leases | None = None        # set by run_forever on a server database
 
     def _client(self, cluster: ClusterConfig) -> ClusterClient:
         key = (cluster.name, cluster.tls_verify or not cluster.tls)
@@ -100,8 +102,12 @@ class Collector:
         raw = await fetch_round(self._client(cluster), ts)
         snapshot, nodes = build_round(raw, previous)
         snapshot["collect_ms"] = int((time.monotonic() - started) * 1000)
+        owner = self.leases.owner if self.leases else None
         try:
-            await asyncio.to_thread(self.store.write_round, cluster_id, snapshot, nodes)
+            await asyncio.to_thread(self.store.write_round, cluster_id, snapshot, nodes, owner)
+        except LeaseLost as exc:
+            log.info("cluster %s: round dropped: %s", cluster.name, exc)
+            return ClusterResult(cluster.name, "skipped", snapshot["collect_ms"], str(exc))
         except Exception as exc:  # one cluster's failed write must not lose the others'
             log.error("cluster %s: round not stored: %s", cluster.name, short_error(exc))
             return ClusterResult(cluster.name, "error", snapshot["collect_ms"], f"not stored: {short_error(exc)}")
@@ -130,7 +136,14 @@ class Collector:
 
     # -- loop ---------------------------------------------------------------------------------
     def run_forever(self) -> None:
-        """Collect every interval until stop(); idle while another collector holds the lock."""
+        """Collect every interval until stop().
+
+        On SQLite one collector writes and a second idles behind the file lock; on a server
+        database (PostgreSQL) collectors share the clusters through leases.
+        """
+        if not self.store.is_sqlite:
+            self._run_with_leases()
+            return
         lock = self.store.writer_lock()
         announced = False
         while not self._stop.is_set():
@@ -170,17 +183,60 @@ class Collector:
             lock.release()
             self.close()
 
-    def _safe_round(self) -> None:
+    def _run_with_leases(self) -> None:
+        """The loop for several collectors on one server database: leases decide who collects what."""
+        interval = self.config.interval_seconds
+        self.leases = Leases(self.store, interval)
+        log.info("collector %s sharing clusters through leases in %s", self.leases.owner, safe_url(self.store.url))
+        held: set[int] = set()
+        due = time.monotonic()
+        next_stats = next_maintenance = time.monotonic()
         try:
-            self.run_round()
+            while not self._stop.is_set():
+                try:
+                    clusters = self.clusters()
+                    now_held = self.leases.tick([cid for cid, _ in clusters])
+                except Exception:
+                    log.exception("lease renewal failed")
+                    self._stop.wait(self.leases.tick_seconds)
+                    continue
+                gained, held = now_held - held, now_held
+                now = time.monotonic()
+                if now >= due:
+                    due = due + interval if due + interval > now else now + interval
+                    targets = [c for c in clusters if c[0] in held]
+                elif gained:                  # an orphan or a new cluster: do not wait for the next round
+                    targets = [c for c in clusters if c[0] in gained]
+                else:
+                    targets = []
+                if targets:
+                    self._safe_round(targets)
+                mine = [c for c in clusters if c[0] in held]
+                if time.monotonic() >= next_stats:
+                    next_stats = time.monotonic() + self.config.statistics_interval_seconds
+                    self._background("statistics", lambda: self.run_statistics(mine))
+                if time.monotonic() >= next_maintenance:
+                    next_maintenance = time.monotonic() + MAINTENANCE_SECONDS
+                    self._background("maintenance", lambda: self.run_maintenance(cluster_ids=[c for c, _ in mine]))
+                self._stop.wait(max(0.0, min(self.leases.tick_seconds, due - time.monotonic())))
+        finally:
+            try:
+                self.leases.release()
+            except Exception:
+                log.exception("could not release leases; they expire in %s s", self.leases.ttl)
+            self.close()
+
+    def _safe_round(self, clusters: list[tuple[int, ClusterConfig]] | None = None) -> None:
+        try:
+            self.run_round(clusters)
         except Exception:  # the loop must survive anything one round does
             log.exception("collection round failed")
 
-    def run_maintenance(self, now: float | None = None) -> None:
-        """Hourly and daily rollups for every cluster, then retention (see starmon.rollup)."""
+    def run_maintenance(self, now: float | None = None, cluster_ids: list[int] | None = None) -> None:
+        """Hourly and daily rollups for every (or the given) cluster, then retention (see starmon.rollup)."""
         c = self.config
-        rollup.maintain(self.store, list(self.store.cluster_ids().values()), c.interval_seconds,
-                        c.retention_days, c.rollup_retention_days, now)
+        ids = list(self.store.cluster_ids().values()) if cluster_ids is None else cluster_ids
+        rollup.maintain(self.store, ids, c.interval_seconds, c.retention_days, c.rollup_retention_days, now)
 
     def _background(self, name: str, work: Callable[[], None]) -> None:
         """Run a slow job in its own thread so it never delays a round; one at a time per job."""

@@ -172,10 +172,8 @@ def apply_retention(store: Store, raw_days: float, rollup_days: float, now: floa
         out["node_hourly"] = conn.execute(schema.node_hourly.delete().where(schema.node_hourly.c.ts < rollup_cut)).rowcount
         out["daily_snapshots"] = conn.execute(schema.daily_snapshots.delete()
                                               .where(schema.daily_snapshots.c.day < cut_day)).rowcount
-    if store.is_sqlite and any(out.values()):
-        with store.writer.connect() as conn:
-            conn.exec_driver_sql("PRAGMA incremental_vacuum")
-            conn.commit()
+    if any(out.values()):
+        store.reclaim_space()
     return out
 
 

@@ -172,3 +172,18 @@ sign_in_failures = Table(
     Column("ts", Float, nullable=False),
 )
 Index("ix_sign_in_failures_name_ts", sign_in_failures.c.name, sign_in_failures.c.ts)
+
+
+# -- several collectors on one server database ---------------------------------------------
+collector_leases = Table(
+    "collector_leases", metadata,
+    Column("cluster_id", Integer, ForeignKey("clusters.id"), primary_key=True),
+    Column("owner", String(128), nullable=False, comment="collector id, '' when free"),
+    Column("expires_at", Float, nullable=False, comment="UTC epoch seconds"),
+)
+
+collectors = Table(
+    "collectors", metadata,
+    Column("owner", String(128), primary_key=True),
+    Column("heartbeat_at", Float, nullable=False),
+)

@@ -33,6 +33,10 @@ def short_error(exc: BaseException) -> str:
     return str(inner).strip().splitlines()[0] if str(inner).strip() else type(inner).__name__
 
 
+class LeaseLost(RuntimeError):
+    """Another collector now owns the cluster; this round is not written."""
+
+
 class StoreError(RuntimeError):
     """The database cannot be opened or written; the message is safe to show."""
 
@@ -99,7 +103,10 @@ class Store:
             except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
                 raise StoreError(f"invalid database URL {safe_url(url)!r}: {short_error(exc)}") from exc
         try:
-            schema.metadata.create_all(self.writer)
+            with self.writer.begin() as conn:
+                if conn.dialect.name == "postgresql":   # collectors starting together create it once
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(7106)"))
+                schema.metadata.create_all(conn)
         except sa.exc.SQLAlchemyError as exc:
             self.close()
             raise StoreError(f"cannot open database {safe_url(url)}: {short_error(exc)}") from exc
@@ -163,15 +170,27 @@ class Store:
             nodes = [dict(r._mapping) for r in conn.execute(sa.select(n).where(n.c.snapshot_id == last.id))]
         return PreviousRound(ts=last.ts, nodes=nodes)
 
-    def write_round(self, cluster_id: int, snapshot: dict, nodes: list[dict]) -> int:
+    def write_round(self, cluster_id: int, snapshot: dict, nodes: list[dict], lease_owner: str | None = None) -> int:
         """Store one round atomically; returns the snapshot id."""
-        return self.write_rounds(cluster_id, [(snapshot, nodes)])[0]
+        return self.write_rounds(cluster_id, [(snapshot, nodes)], lease_owner)[0]
 
-    def write_rounds(self, cluster_id: int, rounds: list[tuple[dict, list[dict]]]) -> list[int]:
-        """Store several rounds of one cluster in one transaction (all or none)."""
+    def write_rounds(self, cluster_id: int, rounds: list[tuple[dict, list[dict]]],
+                     lease_owner: str | None = None) -> list[int]:
+        """Store several rounds of one cluster in one transaction (all or none).
+
+        With `lease_owner`, the write happens only while that collector still holds the
+        cluster's lease (checked under a row lock in the same transaction), so a collector
+        that lost its lease while a round was in flight cannot write it.
+        """
         fields = [c.name for c in schema.node_snapshots.c if c.name not in _NODE_KEYS]
         ids = []
         with self.writer.begin() as conn:
+            if lease_owner is not None:
+                lease = schema.collector_leases
+                owner = conn.execute(sa.select(lease.c.owner).where(lease.c.cluster_id == cluster_id)
+                                     .with_for_update()).scalar()
+                if owner != lease_owner:
+                    raise LeaseLost(f"cluster {cluster_id} is now collected by {owner or 'nobody'}")
             for snapshot, nodes in rounds:
                 snap_id = conn.execute(schema.metrics_snapshots.insert()
                                        .values(cluster_id=cluster_id, **snapshot)).inserted_primary_key[0]
@@ -208,6 +227,21 @@ class Store:
         if self.is_sqlite:   # ts is positive, so truncation is floor
             return sa.cast(ts / seconds, sa.Integer) * seconds
         return sa.func.floor(ts / seconds) * seconds
+
+    def insert_ignoring_duplicates(self, table: sa.Table) -> sa.Insert:
+        """INSERT that skips rows whose key exists (ON CONFLICT DO NOTHING, per engine)."""
+        if self.is_sqlite:
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        return insert(table).on_conflict_do_nothing()
+
+    def reclaim_space(self) -> None:
+        """Give deleted pages back to the file system without blocking readers (SQLite only)."""
+        if self.is_sqlite:
+            with self.writer.connect() as conn:
+                conn.exec_driver_sql("PRAGMA incremental_vacuum")
+                conn.commit()
 
     # -- single writer -----------------------------------------------------------------------
     def writer_lock(self) -> "WriterLock":

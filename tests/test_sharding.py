@@ -1,0 +1,104 @@
+"""Three collector processes share one PostgreSQL database through leases; one is killed.
+
+Runs only when STARMON_TEST_PG_URL names a PostgreSQL database the tests may empty (.ci/run
+sets it up). Real processes, real sockets: one emulator process serves every cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from .conftest import fresh_url
+from .test_cli import ROOT
+
+pytestmark = pytest.mark.skipif(not os.environ.get("STARMON_TEST_PG_URL"), reason="no STARMON_TEST_PG_URL")
+CLUSTERS = 9
+INTERVAL = 2.0
+
+
+@pytest.fixture
+def fleet(tmp_path):
+    """An emulator with 9 clusters and a starmon.toml listing them, on a fresh database."""
+    url = fresh_url("postgresql", tmp_path)
+    log = (tmp_path / "emulator.log").open("w")
+    emulator = subprocess.Popen([sys.executable, "-m", "starmon.emulator", "--clusters", str(CLUSTERS),
+                                 "--name", "fleet", "--http-port", "0", "--query-port", "0", "--be-http-port", "0",
+                                 "--control-port", "0", "--host", "127.0.2.1"],
+                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while "control API: " not in (tmp_path / "emulator.log").read_text():
+        assert emulator.poll() is None and time.time() < deadline
+        time.sleep(0.1)
+    control = (tmp_path / "emulator.log").read_text().split("control API: ")[1].split()[0]
+    described = httpx.get(control + "/", timeout=10).json()["clusters"]
+    toml = f"interval_seconds = {INTERVAL:g}\n" + "".join(
+        f'[[clusters]]\nname = "{d["name"]}"\nfe_host = "{d["fe_host"]}"\nhttp_port = {d["http_port"]}\n'
+        f'query_port = {d["query_port"]}\n' for d in described)
+    (tmp_path / "starmon.toml").write_text(toml)
+    env = {**os.environ, "STARMON_DB_URL": url, "STARMON_CONFIG": str(tmp_path / "starmon.toml"),
+           "STARMON_SECRET_KEY_FILE": str(tmp_path / "secret.key")}
+    yield url, env
+    emulator.send_signal(signal.SIGINT)
+    emulator.wait(20)
+    log.close()
+
+
+def _rows(url, query):
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text(query)).all()
+    finally:
+        engine.dispose()
+
+
+def test_three_collectors_one_killed(fleet, tmp_path):
+    url, env = fleet
+    procs = [subprocess.Popen([sys.executable, "collector.py"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=(tmp_path / f"c{i}.log").open("w"))
+             for i in range(3)]
+    try:
+        time.sleep(5 * INTERVAL)                 # start-up and rebalancing
+        owners = Counter(o for (o,) in _rows(url, "SELECT owner FROM collector_leases WHERE owner <> ''"))
+        assert sorted(owners.values()) == [3, 3, 3], owners     # each of the three holds a third
+        victim = procs[0]
+        victim_owner = next(o for o in owners if o.split(":")[1] == str(victim.pid))
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(10)
+        killed_at = time.time()
+        time.sleep(6 * INTERVAL)
+        owners = Counter(o for (o,) in _rows(url, "SELECT owner FROM collector_leases WHERE owner <> ''"))
+        assert victim_owner not in owners and sorted(owners.values()) == [4, 5], owners   # survivors share
+        rows = _rows(url, "SELECT c.name, s.ts FROM metrics_snapshots s JOIN clusters c ON c.id = s.cluster_id "
+                          "ORDER BY c.name, s.ts")
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    by_cluster: dict[str, list[float]] = {}
+    for name, ts in rows:
+        by_cluster.setdefault(name, []).append(ts)
+    assert len(by_cluster) == CLUSTERS
+    for name, stamps in by_cluster.items():
+        around = [t for t in stamps if t >= killed_at - 2 * INTERVAL]
+        gaps = [b - a for a, b in zip(around, around[1:])]
+        # Every cluster keeps getting a round: never more than two intervals without one.
+        assert around and around[-1] > killed_at + 3 * INTERVAL, (name, around)
+        assert max(gaps) <= 2 * INTERVAL + 0.5, (name, gaps)
+        # No round written twice: two writers would leave rounds much closer than an interval.
+        all_gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+        assert min(all_gaps) > 0.4 * INTERVAL, (name, all_gaps)
