@@ -57,6 +57,20 @@ def safe_url(url: str) -> str:
         return url.split("@")[-1]
 
 
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def migrate(conn: sa.Connection) -> None:
+    """Bring the schema to the newest revision, keeping every row (Alembic, both engines)."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    command.upgrade(config, "head")
+
+
 def _sqlite_engine(url: sa.URL, *, immediate: bool) -> Engine:
     engine = sa.create_engine(url, connect_args={"timeout": 30})
 
@@ -104,9 +118,9 @@ class Store:
                 raise StoreError(f"invalid database URL {safe_url(url)!r}: {short_error(exc)}") from exc
         try:
             with self.writer.begin() as conn:
-                if conn.dialect.name == "postgresql":   # collectors starting together create it once
+                if conn.dialect.name == "postgresql":   # collectors starting together migrate once
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(7106)"))
-                schema.metadata.create_all(conn)
+                migrate(conn)
         except sa.exc.SQLAlchemyError as exc:
             self.close()
             raise StoreError(f"cannot open database {safe_url(url)}: {short_error(exc)}") from exc

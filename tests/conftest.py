@@ -60,6 +60,8 @@ def fresh_url(engine: str, tmp_path: Path) -> str:
     url = os.environ["STARMON_TEST_PG_URL"]
     engine_ = sa.create_engine(url)
     schema.metadata.drop_all(engine_)
+    with engine_.begin() as conn:
+        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
     engine_.dispose()
     return url
 

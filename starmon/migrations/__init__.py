@@ -1,0 +1,1 @@
+"""Schema migrations (Alembic). `starmon.store.Store` upgrades every database it opens to head."""
