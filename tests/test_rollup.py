@@ -105,3 +105,17 @@ def test_retention_keeps_recent_rows_and_bounds_the_file(tmp_path):
     assert max(sizes[4:]) <= sizes[3] * 1.1, sizes     # steady state: the file stops growing
     assert sizes[-1] - sizes[3] < sizes[0], sizes       # four more days added less than one day's size
     store.close()
+
+
+def test_retention_on_every_engine(store):
+    """Old raw rounds and their node rows go, recent ones and the rollups stay (SQLite and PostgreSQL)."""
+    cid = store.cluster_ids()["prod"]
+    now = D0 + 10 * DAY
+    store.write_rounds(cid, [_round(now - age * DAY) for age in (9, 8, 3, 1, 0.5)])
+    rollup.roll_up_hours(store, cid, now=now)
+    deleted = rollup.apply_retention(store, raw_days=2, rollup_days=90, now=now)
+    assert deleted["metrics_snapshots"] == 3 and deleted["node_snapshots"] == 3 and deleted["hourly_snapshots"] == 0
+    with store.reader.connect() as conn:
+        kept = sorted(conn.execute(sa.select(schema.metrics_snapshots.c.ts)).scalars())
+        hourly = conn.execute(sa.select(sa.func.count()).select_from(schema.hourly_snapshots)).scalar()
+    assert kept == [now - DAY, now - DAY / 2] and hourly == 5
