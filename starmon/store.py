@@ -139,18 +139,24 @@ class Store:
         """
         t = schema.clusters
         now = time.time()
+        wanted = {c.name: dict(fe_host=c.fe_host, http_port=c.http_port, query_port=c.query_port, user=c.user,
+                               password_env=c.password_env, tls=c.tls, tls_verify=c.tls_verify, enabled=c.enabled,
+                               source="file") for c in configs}
+        # Read first and write only what changed: this runs every round, and with several
+        # collectors an UPDATE of every cluster row each time would only contend for locks.
+        with self.reader.connect() as conn:
+            existing = {r.name: dict(r._mapping) for r in conn.execute(sa.select(t))}
+        changes = {n: v for n, v in wanted.items()
+                   if n not in existing or any(existing[n][k] != v[k] for k in v)}
+        gone = [r["id"] for n, r in existing.items() if r["source"] == "file" and r["enabled"] and n not in wanted]
+        if not changes and not gone:
+            return
         with self.writer.begin() as conn:
-            existing = {r.name: r for r in conn.execute(sa.select(t.c.id, t.c.name, t.c.source))}
-            for c in configs:
-                values = dict(fe_host=c.fe_host, http_port=c.http_port, query_port=c.query_port, user=c.user,
-                              password_env=c.password_env, tls=c.tls, tls_verify=c.tls_verify, enabled=c.enabled,
-                              source="file", updated_at=now)
-                if c.name in existing:
-                    conn.execute(t.update().where(t.c.id == existing[c.name].id).values(**values))
+            for name, values in changes.items():
+                if name in existing:
+                    conn.execute(t.update().where(t.c.id == existing[name]["id"]).values(**values, updated_at=now))
                 else:
-                    conn.execute(t.insert().values(name=c.name, **values))
-            names = {c.name for c in configs}
-            gone = [r.id for n, r in existing.items() if r.source == "file" and n not in names]
+                    conn.execute(t.insert().values(name=name, **values, updated_at=now))
             if gone:
                 conn.execute(t.update().where(t.c.id.in_(gone)).values(enabled=False, updated_at=now))
 

@@ -94,3 +94,18 @@ def test_single_writer_lock(store):
 def test_unusable_databases_raise_readable_errors(url, message):
     with pytest.raises(StoreError, match=message):
         Store(url)
+
+
+def test_sync_writes_only_what_changed(store):
+    before = {r["name"]: r["updated_at"] for r in _clusters(store)}
+    store.sync_clusters((ClusterConfig("a", "h1"), ClusterConfig("b", "h2")))       # same as the file says
+    assert {r["name"]: r["updated_at"] for r in _clusters(store)} == before
+    store.sync_clusters((ClusterConfig("a", "h1", http_port=8031), ClusterConfig("b", "h2")))
+    after = {r["name"]: r for r in _clusters(store)}
+    assert after["a"]["http_port"] == 8031 and after["a"]["updated_at"] > before["a"]
+    assert after["b"]["updated_at"] == before["b"]
+
+
+def _clusters(store):
+    with store.reader.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(sa.select(schema.clusters))]
