@@ -228,6 +228,22 @@ class Reader:
             df = df[df["growth_bytes"].notna()]
         return df.sort_values(by, ascending=False).head(limit)
 
+    def disk_history(self, cluster_id: int, tr: TimeRange, step: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Used and total disk bytes per `step` seconds: for the cluster, and per BE (`ts`, `used`, `total`)."""
+        s, n = schema.metrics_snapshots, schema.node_snapshots
+        bucket = self.store.bucket(s.c.ts, step).label("ts")
+        cluster = self._frame(sa.select(bucket, sa.func.avg(s.c.disk_used_bytes).label("used"),
+                                        sa.func.max(s.c.disk_total_bytes).label("total"))
+                              .where(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end,
+                                     s.c.disk_used_bytes.is_not(None)).group_by(bucket).order_by(bucket))
+        nbucket = self.store.bucket(n.c.ts, step).label("ts")
+        nodes = self._frame(sa.select(nbucket, n.c.host, sa.func.avg(n.c.disk_used_bytes).label("used"),
+                                      sa.func.max(n.c.disk_total_bytes).label("total"))
+                            .where(n.c.cluster_id == cluster_id, n.c.role == "BE", n.c.ts >= tr.start,
+                                   n.c.ts <= tr.end, n.c.disk_used_bytes.is_not(None))
+                            .group_by(nbucket, n.c.host).order_by(n.c.host, nbucket))
+        return cluster, nodes
+
     # -- aggregates -----------------------------------------------------------------------------
     def aggregates(self, cluster_id: int, tr: TimeRange) -> dict:
         """Range summary: average and peak QPS, worst p99, error rate, availability."""
@@ -254,23 +270,11 @@ def forecast(reader: Reader, cluster_id: int, window_days: float, now: float | N
     """The disk-full forecast of a cluster: the JSON headline, plus every fit for charts."""
     now = time.time() if now is None else now
     tr = TimeRange(now - window_days * 86400, now, "forecast")
-    step = FORECAST_BUCKET
-    s = schema.metrics_snapshots
-    bucket = reader.store.bucket(s.c.ts, step).label("ts")
-    cluster_df = reader._frame(sa.select(bucket, sa.func.avg(s.c.disk_used_bytes).label("used"),
-                                         sa.func.max(s.c.disk_total_bytes).label("total"))
-                               .where(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end,
-                                      s.c.disk_used_bytes.is_not(None)).group_by(bucket).order_by(bucket))
-    n = schema.node_snapshots
-    nbucket = reader.store.bucket(n.c.ts, step).label("ts")
-    node_df = reader._frame(sa.select(nbucket, n.c.host, sa.func.avg(n.c.disk_used_bytes).label("used"),
-                                      sa.func.max(n.c.disk_total_bytes).label("total"))
-                            .where(n.c.cluster_id == cluster_id, n.c.role == "BE", n.c.ts >= tr.start,
-                                   n.c.ts <= tr.end, n.c.disk_used_bytes.is_not(None))
-                            .group_by(nbucket, n.c.host).order_by(n.c.host, nbucket))
+    cluster_df, node_df = reader.disk_history(cluster_id, tr, FORECAST_BUCKET)
+    middle = FORECAST_BUCKET / 2
     capacity = float(cluster_df["total"].iloc[-1]) if len(cluster_df) else 0.0
-    cluster_fit = fc.fit(cluster_df["ts"] + step / 2, cluster_df["used"], capacity, "cluster", now=now)
-    node_fits = [fc.fit(part["ts"] + step / 2, part["used"], float(part["total"].iloc[-1]), f"BE {host}", now=now)
+    cluster_fit = fc.fit(cluster_df["ts"] + middle, cluster_df["used"], capacity, "cluster", now=now)
+    node_fits = [fc.fit(part["ts"] + middle, part["used"], float(part["total"].iloc[-1]), f"BE {host}", now=now)
                  for host, part in node_df.groupby("host", sort=True)]
     return fc.headline(cluster_fit, node_fits), [cluster_fit, *node_fits]
 
