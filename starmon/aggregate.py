@@ -21,6 +21,21 @@ from .store import PreviousRound
 MAX_DELTA_GAP_SECONDS = 600.0
 _LOAD_ACTIVE_STATES = {"PENDING", "ETL", "LOADING", "COMMITTED"}
 
+# Every /metrics name build_round reads. The collector parses only these lines: a BE sends
+# ~1,500 lines and an FE with per-table metrics ~50,000, of which a few dozen are used here.
+FE_METRICS = frozenset({
+    "starrocks_fe_query_total", "starrocks_fe_query_err", "starrocks_fe_query_timeout",
+    "starrocks_fe_request_total", "starrocks_fe_qps", "starrocks_fe_rps", "starrocks_fe_connection_total",
+    "starrocks_fe_query_latency", "starrocks_fe_query_latency_ms", "jvm_heap_size_bytes", "jvm_thread",
+    "node_info", "starrocks_fe_tablet_max_compaction_score", "starrocks_fe_max_tablet_compaction_score",
+    "starrocks_fe_txn_begin", "starrocks_fe_txn_success", "starrocks_fe_txn_failed", "starrocks_fe_job",
+    "starrocks_fe_load_finished",
+})
+BE_METRICS = frozenset({
+    "starrocks_be_cpu", "starrocks_be_process_mem_bytes", "starrocks_be_tablet_base_max_compaction_score",
+    "starrocks_be_tablet_cumulative_max_compaction_score",
+})
+
 
 @dataclass
 class RawRound:

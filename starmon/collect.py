@@ -12,21 +12,12 @@ import asyncio
 import time
 
 from . import datastats
-from .aggregate import RawRound
-from .fetch import ClusterClient, FetchError, Forbidden
+from .aggregate import BE_METRICS, FE_METRICS, RawRound
+from .fetch import ClusterClient, FetchError, Forbidden, resolve
 from .parse import column, parse_bool, parse_int, parse_version
 
 _PROC_PATHS = ("/frontends", "/backends", "/compute_nodes")
 _SHOW = ("SHOW FRONTENDS", "SHOW BACKENDS", "SHOW COMPUTE NODES")
-
-
-async def resolve(host: str, timeout: float) -> set[str]:
-    """Addresses of a host, or an empty set if it does not resolve within the timeout."""
-    try:
-        infos = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(host, None), timeout)
-    except (OSError, asyncio.TimeoutError):
-        return set()
-    return {info[4][0] for info in infos}
 
 
 async def fetch_round(client: ClusterClient, ts: float) -> RawRound:
@@ -67,8 +58,8 @@ async def fetch_round(client: ClusterClient, ts: float) -> RawRound:
     raw.version = raw.version or next((parse_version(column(r, "Version")) for r in raw.frontends
                                        if parse_version(column(r, "Version"))), None)
     ips = {column(r, "IP") for r in raw.frontends}
-    raw.configured_ip = next(iter(ips & (addresses if isinstance(addresses, set) else set()) | ips & {cluster.fe_host}),
-                             None)
+    resolved = set(addresses) if isinstance(addresses, list) else set()
+    raw.configured_ip = next(iter(ips & resolved | ips & {cluster.fe_host}), None)
     await _scrape_metrics(client, raw)
     return raw
 
@@ -98,8 +89,8 @@ async def _scrape_metrics(client: ClusterClient, raw: RawRound) -> None:
                 targets.append((ip, port, fe))
     if not targets and not raw.frontends:
         targets = [(client.cluster.fe_host, client.cluster.http_port, True)]
-    results = await asyncio.gather(*(client.metrics(ip, port, fe=fe) for ip, port, fe in targets),
-                                   return_exceptions=True)
+    results = await asyncio.gather(*(client.metrics(ip, port, fe=fe, only=FE_METRICS if fe else BE_METRICS)
+                                     for ip, port, fe in targets), return_exceptions=True)
     for (ip, _port, fe), result in zip(targets, results):
         if isinstance(result, FetchError):
             raw.node_errors[ip] = str(result)

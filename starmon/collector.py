@@ -21,14 +21,14 @@ import httpx
 import schedule
 
 from . import rollup
-from .aggregate import build_round
+from .aggregate import MAX_DELTA_GAP_SECONDS, build_round
 from .clusters import collectable
 from .collect import fetch_round, fetch_statistics
 from .config import ClusterConfig, Config, ConfigError, load_config
 from .fetch import ClusterClient, MySqlSession
 from .secrets import SecretError, Secrets
 from .leases import Leases
-from .store import LeaseLost, Store, StoreError, safe_url, short_error
+from .store import LeaseLost, PreviousRound, Store, StoreError, safe_url, short_error
 
 log = logging.getLogger("starmon.collector")
 MAINTENANCE_SECONDS = 600     # rollups and retention: cheap, but no need to run every round
@@ -69,6 +69,10 @@ class Collector:
         # connection per request, so a single pool shared by hundreds of hosts went quadratic.
         self._http: dict[tuple[str, bool], httpx.AsyncClient] = {}
         self._mysql: dict[ClusterConfig, MySqlSession] = {}      # one kept connection per cluster
+        # The round this collector last stored per cluster, so counter deltas need no read of it
+        # back (reading it cost more than parsing the round). A round stored by someone else in
+        # between (the dashboard's Refresh) only makes the next rate's window longer, not wrong.
+        self._previous: dict[int, PreviousRound] = {}
         self._stop = threading.Event()
         self._jobs: dict[str, threading.Thread] = {}
         self.leases: Leases | None = None        # set by run_forever on a server database
@@ -98,7 +102,9 @@ class Collector:
 
     async def _collect_one(self, cluster_id: int, cluster: ClusterConfig, ts: float) -> ClusterResult:
         started = time.monotonic()
-        previous = await asyncio.to_thread(self.store.previous_round, cluster_id)
+        previous = self._previous.get(cluster_id)
+        if previous is None or not 0 < ts - previous.ts <= MAX_DELTA_GAP_SECONDS:
+            previous = await asyncio.to_thread(self.store.previous_round, cluster_id)
         raw = await fetch_round(self._client(cluster), ts)
         snapshot, nodes = build_round(raw, previous)
         snapshot["collect_ms"] = int((time.monotonic() - started) * 1000)
@@ -111,6 +117,7 @@ class Collector:
         except Exception as exc:  # one cluster's failed write must not lose the others'
             log.error("cluster %s: round not stored: %s", cluster.name, short_error(exc))
             return ClusterResult(cluster.name, "error", snapshot["collect_ms"], f"not stored: {short_error(exc)}")
+        self._previous[cluster_id] = PreviousRound(ts=snapshot["ts"], nodes=nodes)
         if snapshot["status"] != "ok":
             log.warning("cluster %s: %s (%s)", cluster.name, snapshot["status"], snapshot["error"])
         return ClusterResult(cluster.name, snapshot["status"], snapshot["collect_ms"], snapshot["error"])

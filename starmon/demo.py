@@ -17,7 +17,7 @@ from typing import Callable
 import sqlalchemy as sa
 
 from . import datastats, parse, schema
-from .aggregate import RawRound, build_round
+from .aggregate import BE_METRICS, FE_METRICS, RawRound, build_round
 from .config import Config
 from .emulator import ClusterSpec, Emulator
 from .emulator import exposition, proc, sqlviews
@@ -66,8 +66,8 @@ def replay_round(model: ClusterModel, t: float) -> RawRound:
              for path in ("/frontends", "/backends", "/compute_nodes")]
     return RawRound(
         ts=t, reachable=True, frontends=lists[0], backends=lists[1], compute_nodes=lists[2], source="show_proc",
-        fe_metrics={fe.host: parse.parse_prometheus(exposition.fe_metrics(model, fe, t)) for fe in model.frontends},
-        be_metrics={be.host: parse.parse_prometheus(exposition.be_metrics(model, be, t)) for be in model.backends},
+        fe_metrics={fe.host: parse.parse_prometheus(exposition.fe_metrics(model, fe, t), FE_METRICS) for fe in model.frontends},
+        be_metrics={be.host: parse.parse_prometheus(exposition.be_metrics(model, be, t), BE_METRICS) for be in model.backends},
         runtime_info=proc.runtime_info(model, leader, t), configured_ip=leader.host,
         version=parse.parse_version(model.profile.version))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import json
 import socket
 import threading
@@ -86,6 +87,26 @@ def describe_mysql_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+async def resolve(host: str, timeout: float) -> list[str]:
+    """Addresses of a host; FetchError if it does not resolve within the timeout.
+
+    The lookup runs in a thread, so an IP literal (the usual way clusters are configured)
+    is answered without one: at hundreds of clusters per round the hops add up.
+    """
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM),
+                                       timeout)
+    except asyncio.TimeoutError:
+        raise FetchError(f"timed out resolving {host}") from None
+    except OSError:
+        raise FetchError("host name does not resolve") from None
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
 class ClusterClient:
     """Reads one cluster's FE and BE endpoints. The httpx client is injected and shared.
 
@@ -135,14 +156,15 @@ class ClusterClient:
             raise FetchError("expected a JSON object")
         return data
 
-    async def metrics(self, host: str, port: int, *, fe: bool) -> parse.MetricSet:
-        """Parsed `/metrics` of one FE or BE; an unreadable body is an error."""
+    async def metrics(self, host: str, port: int, *, fe: bool, only: frozenset[str] | None = None) -> parse.MetricSet:
+        """Parsed `/metrics` of one FE or BE (only the names in `only`, if given); an unreadable body is an error."""
         scheme = "https" if fe and self.cluster.tls else "http"
         host = f"[{host}]" if ":" in host else host
         response = await self._get(f"{scheme}://{host}:{port}/metrics", auth=False)
-        metrics = parse.parse_prometheus(response.text)
+        metrics = parse.parse_prometheus(response.text, only)
         if not len(metrics):
-            raise FetchError("/metrics body holds no metrics")
+            raise FetchError("/metrics body holds none of the metrics starmon reads" if metrics.skipped
+                             else "/metrics body holds no metrics")
         if metrics.bad_lines:
             raise FetchError(f"/metrics body is damaged ({metrics.bad_lines} unreadable lines)")
         return metrics
@@ -153,15 +175,7 @@ class ClusterClient:
         The host is resolved first under the timeout, because pymysql's connect_timeout
         does not cover name resolution (a slow resolver would stall the round).
         """
-        try:
-            infos = await asyncio.wait_for(
-                asyncio.get_running_loop().getaddrinfo(self.cluster.fe_host, self.cluster.query_port,
-                                                       type=socket.SOCK_STREAM), self.timeout)
-        except asyncio.TimeoutError:
-            raise FetchError(f"timed out resolving {self.cluster.fe_host}") from None
-        except OSError:
-            raise FetchError("host name does not resolve") from None
-        address = infos[0][4][0]
+        address = (await resolve(self.cluster.fe_host, self.timeout))[0]
         return await asyncio.wait_for(asyncio.to_thread(self._sql_blocking, address, statements),
                                       self.timeout * (2 + len(statements)))
 

@@ -212,8 +212,10 @@ class Store:
                 if owner != lease_owner:
                     raise LeaseLost(f"cluster {cluster_id} is now collected by {owner or 'nobody'}")
             for snapshot, nodes in rounds:
-                snap_id = conn.execute(schema.metrics_snapshots.insert()
-                                       .values(cluster_id=cluster_id, **snapshot)).inserted_primary_key[0]
+                # Values as parameters, not .values(): one cached statement instead of building
+                # ~45 bound parameters per round (half the cost of a write).
+                snap_id = conn.execute(schema.metrics_snapshots.insert(),
+                                       {**snapshot, "cluster_id": cluster_id}).inserted_primary_key[0]
                 if nodes:
                     conn.execute(schema.node_snapshots.insert(),
                                  [{**{f: node.get(f) for f in fields},

@@ -100,6 +100,39 @@ def test_every_alive_fe_is_scraped(emulator, make_collector):
     assert leader["host"] == model.leader.host
 
 
+def test_rates_use_the_round_kept_in_memory_even_across_a_refresh(emulator, make_collector, monkeypatch):
+    """The collector keeps the round it stored instead of reading it back; a round another
+    collector stored in between (the dashboard's Refresh) only widens the rate's window."""
+    emu = emulator(ClusterSpec("c1", profile="3.3", workload=exact_workload(qps=QPS)))
+    model = emu.cluster("c1")
+    embedded = make_collector(cluster_configs(emu))
+    embedded.clock = model.now
+    embedded.run_round()
+    reads = []
+    monkeypatch.setattr(embedded.store, "previous_round", lambda cid: reads.append(cid))
+    model.advance(10)
+    refresh = make_collector(cluster_configs(emu))
+    refresh.clock = model.now
+    model.restart_fe(1)               # counters restart between the embedded collector's rounds
+    assert [r.status for r in refresh.run_round()] == ["ok"]
+    model.advance(20)
+    assert [r.status for r in embedded.run_round()] == ["ok"]
+    assert reads == []
+    snaps = _rows(embedded, schema.metrics_snapshots)
+    window = snaps[-1]["ts"] - snaps[0]["ts"]
+    assert [s["ts"] - snaps[0]["ts"] for s in snaps] == pytest.approx([0, 10, 30], abs=1.0)
+    fes = {n["host"]: n for n in _rows(embedded, schema.node_snapshots, snapshot_id=snaps[-1]["id"])
+           if n["role"] == "FE"}
+    leader, restarted = model.frontends[0], model.frontends[1]
+    # The leader's rate over the 30 s since the embedded collector's own round: exact.
+    assert fes[leader.host]["qps"] == pytest.approx(leader.share * QPS, rel=0.01)
+    # The restarted FE counted from zero for ~20 s of its ~30 s window: that share of its rate.
+    since_restart = snaps[-1]["ts"] - restarted.started_at
+    assert fes[restarted.host]["qps"] == pytest.approx(restarted.share * QPS * since_restart / window, rel=0.01)
+    expected_cpu = sum(be.cpu_base for be in model.backends) / len(model.backends) * 100
+    assert snaps[-1]["avg_cpu_usage"] == pytest.approx(expected_cpu, abs=0.05)
+
+
 def test_monitor_user_without_admin_falls_back_to_mysql(emulator, make_collector):
     """show_proc answers 401 to a non-admin user: node lists come from SHOW statements."""
     model, collector, _, second = _two_rounds(emulator, make_collector, "3.4", user="monitor", password="monitor")

@@ -129,6 +129,25 @@ def test_be_sample(be):
     assert be.series("starrocks_be_disks_state") == [({"path": path}, 1.0)]
 
 
+def test_only_parses_the_names_asked_for():
+    text = sample("fe_metrics_prometheus_3.x_reconstructed.txt")
+    wanted = frozenset({"starrocks_fe_query_total", "jvm_heap_size_bytes", "starrocks_fe_query_latency_ms"})
+    full = parse_prometheus(text)
+    some = parse_prometheus(text, wanted)
+    assert some.samples == [s for s in full.samples if s.name in wanted]
+    assert {s.name for s in some.samples} == wanted
+    assert some.skipped == len(full) - len(some) > 0
+    assert some.get("jvm_heap_size_bytes", type="max") == full.get("jvm_heap_size_bytes", type="max")
+
+
+def test_only_does_not_read_damage_in_lines_it_skips():
+    text = 'good{a="1"} 1\nother{a="unterminated} 2\nother_too one\n'
+    assert parse_prometheus(text).bad_lines == 2
+    some = parse_prometheus(text, frozenset({"good"}))
+    assert (len(some), some.bad_lines, some.skipped) == (1, 0, 2)
+    assert parse_prometheus('good{a="1} 1\n', frozenset({"good"})).bad_lines == 1
+
+
 def test_be_real_issue1390_fragment():
     metrics = parse_prometheus(sample("be_metrics_fragment_real_issue1390.txt"))
     assert metrics.bad_lines == 0
