@@ -1,0 +1,27 @@
+"""`python bench/run.py --quick` runs end to end and its correctness columns hold.
+
+Benchmarks print figures and never fail on speed; this only checks that every benchmark
+still runs against the current code, that the parser still returns exactly the samples
+prometheus_client does, and that every emulated cluster of the round benchmark was read.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_benchmarks_run_and_agree():
+    done = subprocess.run([sys.executable, "bench/run.py", "--quick"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=170)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and not line.startswith("| what")]
+    assert len(rows) >= 10, done.stdout
+    parse_rows = [r for r in rows if r.startswith("| Parse ")]
+    assert len(parse_rows) == 3 and all("identical: yes" in r for r in parse_rows), parse_rows
+    rounds = re.findall(r"starmon [\d.]+ s \((\d+)/(\d+) ok", done.stdout)
+    assert rounds and all(ok == total for ok, total in rounds), rounds
