@@ -191,33 +191,39 @@ class Collector:
             self.close()
 
     def _run_with_leases(self) -> None:
-        """The loop for several collectors on one server database: leases decide who collects what."""
+        """The loop for several collectors on one server database: leases decide who collects what.
+
+        Each cluster keeps its own cadence: a cluster this collector gains (a peer died or
+        handed it back) is next due one interval after its newest stored round, whoever
+        wrote it, so a hand-over neither doubles a round nor skips one.
+        """
         interval = self.config.interval_seconds
         self.leases = Leases(self.store, interval)
         log.info("collector %s sharing clusters through leases in %s", self.leases.owner, safe_url(self.store.url))
-        held: set[int] = set()
-        due = time.monotonic()
+        due: dict[int, float] = {}          # held cluster id -> when its next round is due (self.clock)
         next_stats = next_maintenance = time.monotonic()
         try:
             while not self._stop.is_set():
                 try:
                     clusters = self.clusters()
-                    now_held = self.leases.tick([cid for cid, _ in clusters])
+                    held = self.leases.tick([cid for cid, _ in clusters])
+                    gained = held - due.keys()
+                    if gained:
+                        last = self.store.last_round_times(sorted(gained))
+                        now = self.clock()
+                        due.update({cid: max(last[cid] + interval, now) if cid in last else now for cid in gained})
                 except Exception:
                     log.exception("lease renewal failed")
                     self._stop.wait(self.leases.tick_seconds)
                     continue
-                gained, held = now_held - held, now_held
-                now = time.monotonic()
-                if now >= due:
-                    due = due + interval if due + interval > now else now + interval
-                    targets = [c for c in clusters if c[0] in held]
-                elif gained:                  # an orphan or a new cluster: do not wait for the next round
-                    targets = [c for c in clusters if c[0] in gained]
-                else:
-                    targets = []
+                for cid in due.keys() - held:       # handed back or lost
+                    del due[cid]
+                now = self.clock()
+                targets = [c for c in clusters if c[0] in held and due[c[0]] <= now]
                 if targets:
                     self._safe_round(targets)
+                    for cid, _ in targets:      # keep the cadence; skip starts an overrun missed
+                        due[cid] = due[cid] + interval if due[cid] + interval > now else now + interval
                 mine = [c for c in clusters if c[0] in held]
                 if time.monotonic() >= next_stats:
                     next_stats = time.monotonic() + self.config.statistics_interval_seconds
@@ -225,7 +231,8 @@ class Collector:
                 if time.monotonic() >= next_maintenance:
                     next_maintenance = time.monotonic() + MAINTENANCE_SECONDS
                     self._background("maintenance", lambda: self.run_maintenance(cluster_ids=[c for c, _ in mine]))
-                self._stop.wait(max(0.0, min(self.leases.tick_seconds, due - time.monotonic())))
+                soonest = min(due.values(), default=self.clock() + interval) - self.clock()
+                self._stop.wait(max(0.0, min(self.leases.tick_seconds, soonest)))
         finally:
             try:
                 self.leases.release()

@@ -190,6 +190,14 @@ class Store:
             nodes = [dict(r._mapping) for r in conn.execute(sa.select(n).where(n.c.snapshot_id == last.id))]
         return PreviousRound(ts=last.ts, nodes=nodes)
 
+    def last_round_times(self, cluster_ids: list[int]) -> dict[int, float]:
+        """Cluster id -> ts of its newest stored round, for the clusters that have one."""
+        s = schema.metrics_snapshots
+        query = (sa.select(s.c.cluster_id, sa.func.max(s.c.ts)).where(s.c.cluster_id.in_(cluster_ids))
+                 .group_by(s.c.cluster_id))
+        with self.reader.connect() as conn:
+            return dict(conn.execute(query).all())
+
     def write_round(self, cluster_id: int, snapshot: dict, nodes: list[dict], lease_owner: str | None = None) -> int:
         """Store one round atomically; returns the snapshot id."""
         return self.write_rounds(cluster_id, [(snapshot, nodes)], lease_owner)[0]

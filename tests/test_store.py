@@ -54,6 +54,17 @@ def test_round_is_atomic(any_store):
     assert prev.ts == 1.0 and prev.nodes[0]["qps"] == 3.0 and prev.nodes[0]["disk_total_bytes"] is None
 
 
+def test_last_round_times(any_store):
+    """What a collector that gains a cluster reads to keep that cluster's cadence."""
+    store = any_store
+    ids = store.cluster_ids()
+    for ts in (10.0, 40.0, 25.0):
+        store.write_round(ids["a"], {"ts": ts, "status": "ok", "collect_ms": 5}, [])
+    assert store.last_round_times([ids["a"], ids["b"]]) == {ids["a"]: 40.0}     # b has none yet
+    store.write_round(ids["b"], {"ts": 7.5, "status": "down", "collect_ms": 5}, [])
+    assert store.last_round_times([ids["b"]]) == {ids["b"]: 7.5}
+
+
 def test_clusters_removed_from_file_are_disabled_not_deleted(any_store):
     store = any_store
     cid = store.cluster_ids()["b"]
