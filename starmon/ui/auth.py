@@ -64,7 +64,8 @@ def sidebar(user: users.User | None) -> None:
     if st.sidebar.button("Sign out", key="sign-out", icon=":material/logout:"):
         st.session_state.pop(_KEY, None)
         if _oidc_configured():
-            st.logout()
+            st.logout()         # sends the browser to /auth/logout; a rerun here would drop that message
+            return
         st.rerun()
 
 

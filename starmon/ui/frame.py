@@ -173,10 +173,12 @@ def require_cluster() -> Selection:
     """The selection, or an explanation of what to do and a stop when there is nothing to show."""
     selection = current()
     if selection.cluster is None:
-        st.info("No cluster is configured yet. Add one on the **Clusters** page, or declare it in "
-                "`starmon.toml` and run `python collector.py` (see the README).", icon=":material/info:")
         if "clusters" in st.session_state["pages"]:
+            st.info("No cluster is configured yet. Add one on the **Clusters** page, or declare it in "
+                    "`starmon.toml` and run `python collector.py` (see the README).", icon=":material/info:")
             st.page_link(st.session_state["pages"]["clusters"], label="Go to Clusters", icon=":material/dns:")
+        else:       # a viewer: the Clusters page is not theirs
+            st.info("No cluster is configured yet. An admin can add one on the Clusters page.", icon=":material/info:")
         st.stop()
     if loaders.newest_id(selection.cluster["id"]) is None:
         st.info(f"No data collected yet for {plain(selection.cluster['name'])}. The collector stores a round "
