@@ -48,8 +48,8 @@ def test_every_range_is_bucketed_to_at_most_1500_points(seeded, label):
     assert str(df["time"].dt.tz) == "UTC"
     # p99 keeps its spikes (max per bucket), qps is averaged.
     assert df["query_latency_p99"].max() == 5000.0
-    if label == "7d":
-        assert df["qps"].max() < 59
+    if label == "7d":    # ~400 s buckets average ~13 rounds; the first and last may hold only a few
+        assert df["qps"].iloc[1:-1].max() < 59
 
 
 def test_parse_range_errors():
