@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import os
+import re
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -15,9 +15,15 @@ from starmon.config import ClusterConfig, Config
 from starmon.emulator import ClusterSpec, Emulator, Workload
 from starmon import schema
 from starmon.store import Store
+from starmon.ui.text import WORD_JOINER
 
 # Copies of shared/starrocks/samples, so a fresh clone runs the tests on its own.
 SAMPLES = Path(__file__).resolve().parent / "samples"
+
+
+def unescape(text: str) -> str:
+    """What the browser shows for markdown text escaped by starmon.ui.text.plain."""
+    return re.sub(r"\\(.)", r"\1", text).replace(WORD_JOINER, "")
 
 
 def exact_workload(**overrides) -> Workload:

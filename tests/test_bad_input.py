@@ -35,8 +35,9 @@ from starmon.collect import fetch_statistics
 from starmon.read import RANGES
 from starmon.secrets import Secrets
 from starmon.store import Store
+from starmon.ui.text import plain
 
-from .conftest import cluster_configs, exact_workload
+from .conftest import cluster_configs, exact_workload, unescape
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = str(ROOT / "starmon" / "ui" / "main.py")
@@ -53,7 +54,8 @@ LINK = "[click](javascript:alert(1))"
 BOLD = "**bold**"
 COLOR = ":red[x]"
 MATH = "$x$"
-HOSTILE = (HTML, LINK, BOLD, COLOR, MATH)
+URL = "https://evil.example/login"        # GFM would link these even when escaped
+HOSTILE = (HTML, LINK, BOLD, COLOR, MATH, URL)
 
 # Hypothesis keeps caches in a storage directory; keep it out of the working tree.
 set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "starmon-hypothesis")
@@ -411,11 +413,6 @@ def run(page: str, **query) -> AppTest:
     return at.run()
 
 
-def unescape(text: str) -> str:
-    """What the browser shows for markdown text escaped by starmon.ui.text.plain."""
-    return re.sub(r"\\(.)", r"\1", text)
-
-
 def warnings(at: AppTest) -> list[str]:
     return [unescape(w.value) for w in at.warning]          # sidebar ones included
 
@@ -602,6 +599,20 @@ def hostile(env):
     return env
 
 
+@given(s.text(max_size=60))
+@FAST
+def test_plain_shows_any_text_as_it_is(text):
+    assert unescape(plain(text)) == text
+
+
+@pytest.mark.parametrize("text", ["bob@example.com", "www.evil.example", "WWW.evil.example", "https://evil.example/x",
+                                  "mailto:bob@example.com"])
+def test_plain_breaks_what_markdown_would_link(text):
+    shown = re.sub(r"\\(.)", r"\1", plain(text))            # escapes resolved, as the browser does
+    assert not re.search(r"@(?!\u2060)|(?i:www)\.|://", shown), shown
+    assert shown.replace("\u2060", "") == text
+
+
 def test_text_from_the_cluster_is_shown_literally_on_every_page(hostile):
     seen: list[str] = []
     for cluster in ("alpha", "beta", "gamma", "delta"):
@@ -613,6 +624,8 @@ def test_text_from_the_cluster_is_shown_literally_on_every_page(hostile):
             for text in texts:
                 for bad in HOSTILE:
                     assert bad not in unescaped(text), (cluster, page, bad, text)
+                # GFM links "https://..." even when escaped: a word joiner must sit after the ":".
+                assert "://evil" not in re.sub(r"\\(.)", r"\1", text), (cluster, page, text)
             seen += [unescape(t) for t in texts]
     # The names are shown (escaped), not dropped: each reached at least one markdown element.
     for bad in HOSTILE:

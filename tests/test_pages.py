@@ -23,7 +23,7 @@ from starmon.read import RANGES, TimeRange
 from starmon.secrets import Secrets
 from starmon.store import Store
 
-from .conftest import exact_workload
+from .conftest import exact_workload, unescape
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = str(ROOT / "starmon" / "ui" / "main.py")
@@ -109,11 +109,6 @@ def seeded(env):
     env["cluster_id"] = cid
     env["newest_ts"] = seed_rounds(env["store"], cid, newest=NEWEST)
     return env
-
-
-def unescape(text: str) -> str:
-    """What the browser shows for markdown text escaped by starmon.ui.text.plain."""
-    return re.sub(r"\\(.)", r"\1", text)
 
 
 def texts(elements) -> list[str]:
