@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import html
+import json
 import math
 import os
 import re
@@ -626,11 +628,17 @@ def test_text_from_the_cluster_is_shown_literally_on_every_page(hostile):
                     assert bad not in unescaped(text), (cluster, page, bad, text)
                 # GFM links "https://..." even when escaped: a word joiner must sit after the ":".
                 assert "://evil" not in re.sub(r"\\(.)", r"\1", text), (cluster, page, text)
+            for chart in at.get("plotly_chart"):     # Plotly renders <a>, <b>, ... in trace names
+                for trace in json.loads(chart.proto.spec)["data"]:
+                    named = trace.get("name", "") + trace.get("hovertemplate", "")
+                    assert "<" not in named.replace("<extra>", "").replace("</extra>", ""), (cluster, page, trace)
+                    seen.append(html.unescape(trace.get("name", "")))
             seen += [unescape(t) for t in texts]
     # The names are shown (escaped), not dropped: each reached at least one markdown element.
     for bad in HOSTILE:
         assert any(bad in text for text in seen), bad
     assert any(f"BE {HTML} down since" in text for text in seen)
+    assert f"BE {HTML}" in seen and f"BE {BOLD}" in seen           # chart legends, as text
     assert any(f"BE {BOLD} first" in text for text in seen)                     # the disk forecast
     assert f"partial collection: show_proc /backends: {LINK}" in seen
     assert f"cluster unreachable: {MATH}" in seen

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -10,6 +12,13 @@ import plotly.graph_objects as go
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf")
 _UNIT_SUFFIX = {"%": " %", "ms": " ms", "queries/s": "/s", "requests/s": "/s", "bytes": " B"}
+# Hover boxes name their trace through this, so a node's name is never read as a hover template.
+_HOVER_NAME = "<extra>%{fullData.name}</extra>"
+
+
+def _label(name: str) -> str:
+    """A trace name from a cluster (node host) as text: Plotly renders <a>, <b>, ... in names."""
+    return html.escape(name, quote=False)
 
 
 def _layout(fig: go.Figure, title: str, unit: str) -> go.Figure:
@@ -29,7 +38,7 @@ def lines(df: pd.DataFrame, columns: dict[str, str], title: str, unit: str, zone
     for column, label in columns.items():
         fig.add_trace(go.Scatter(x=x, y=df[column] if len(df) else [], name=label, mode="lines",
                                  connectgaps=False,
-                                 hovertemplate=f"%{{y:,.2f}}{_UNIT_SUFFIX.get(unit, '')}<extra>{label}</extra>"))
+                                 hovertemplate=f"%{{y:,.2f}}{_UNIT_SUFFIX.get(unit, '')}{_HOVER_NAME}"))
     return _layout(fig, title, unit)
 
 
@@ -44,9 +53,9 @@ def per_node(df: pd.DataFrame, column: str, title: str, unit: str, zone: str, av
         df = df.assign(time=df["time"].dt.tz_convert(zone), node=df["role"] + " " + df["host"])
         colors = node_colors(df["node"].unique().tolist())
         for node, part in df.groupby("node", sort=True):
-            fig.add_trace(go.Scatter(x=part["time"], y=part[column], name=node, mode="lines",
+            fig.add_trace(go.Scatter(x=part["time"], y=part[column], name=_label(node), mode="lines",
                                      line=dict(color=colors[node]),
-                                     hovertemplate=f"%{{y:,.1f}}{_UNIT_SUFFIX.get(unit, '')}<extra>{node}</extra>"))
+                                     hovertemplate=f"%{{y:,.1f}}{_UNIT_SUFFIX.get(unit, '')}{_HOVER_NAME}"))
         if average and df["node"].nunique() > 1:
             mean = df.groupby("time", sort=True)[column].mean()
             fig.add_trace(go.Scatter(x=mean.index, y=mean.values, name="cluster average", mode="lines",
@@ -67,9 +76,9 @@ def capacity(history: pd.DataFrame, fits: list, zone: str, horizon_days: float =
         for host, part in history.groupby("host", sort=True):
             series[f"BE {host}"] = (100 * part["disk_used_bytes"] / part["disk_total_bytes"]).set_axis(part["time"])
         for name, values in series.items():
-            fig.add_trace(go.Scatter(x=values.index, y=values.values, name=name, mode="lines",
+            fig.add_trace(go.Scatter(x=values.index, y=values.values, name=_label(name), mode="lines",
                                      line=dict(color=colors.get(name, "#999"), width=1.5),
-                                     hovertemplate=f"%{{y:.2f}} %<extra>{name}</extra>"))
+                                     hovertemplate=f"%{{y:.2f}} %{_HOVER_NAME}"))
     now = pd.Timestamp.now(tz="UTC")
     for f in fits:
         if f.slope_per_second is None or f.capacity is None:
@@ -83,9 +92,9 @@ def capacity(history: pd.DataFrame, fits: list, zone: str, horizon_days: float =
         fig.add_trace(go.Scatter(x=list(x) + list(x[::-1]), y=list(line + band) + list((line - band)[::-1]),
                                  fill="toself", fillcolor=color, opacity=0.12, line=dict(width=0),
                                  hoverinfo="skip", showlegend=False))
-        fig.add_trace(go.Scatter(x=x, y=line, name=f"{f.subject} trend", mode="lines",
+        fig.add_trace(go.Scatter(x=x, y=line, name=_label(f"{f.subject} trend"), mode="lines",
                                  line=dict(color=color, dash="dot", width=1.5),
-                                 hovertemplate=f"%{{y:.1f}} %<extra>{f.subject} trend</extra>"))
+                                 hovertemplate=f"%{{y:.1f}} %{_HOVER_NAME}"))
     for level, color in ((85, "#e0a800"), (95, "#d62728"), (100, "#7f0000")):
         fig.add_hline(y=level, line=dict(color=color, dash="dash", width=1), annotation_text=f"{level} %",
                       annotation_position="top left")
