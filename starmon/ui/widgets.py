@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from starmon import forecast, health
+from starmon import export, forecast, health
 from starmon.ui.text import plain
 
 _DOT = {health.OK: ":green[●]", health.WARNING: ":orange[●]", health.CRITICAL: ":red[●]",
@@ -38,7 +38,7 @@ def problems(found: list[tuple[str, str]]) -> None:
 def table(df: pd.DataFrame, name: str, **kwargs) -> None:
     """A dataframe with a CSV download beside it."""
     st.dataframe(df, hide_index=True, **kwargs)
-    st.download_button("Download CSV", df.to_csv(index=False).encode(), file_name=f"{name}.csv",
+    st.download_button("Download CSV", export.to_csv(df), file_name=f"{name}.csv",
                        mime="text/csv", key=f"csv-{name}", icon=":material/download:")
 
 

@@ -1,0 +1,20 @@
+"""Tables as CSV for analysts, safe to open in a spreadsheet (pure)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+# A spreadsheet runs a cell starting with one of these as a formula ("CSV injection"); names and
+# error messages come from the cluster, so such cells get a leading apostrophe, as OWASP advises.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defused(value: object) -> object:
+    return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+
+def to_csv(df: pd.DataFrame) -> bytes:
+    """UTF-8 CSV of a table; text cells a spreadsheet would evaluate are kept as text."""
+    text_columns = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
+    safe = df.assign(**{c: df[c].map(_defused) for c in text_columns}) if text_columns else df
+    return safe.to_csv(index=False).encode()
