@@ -81,6 +81,36 @@ def starmon_round(configs: tuple[ClusterConfig, ...], repeat: int = 3) -> tuple[
     return best, cpu, {s: sum(r.status == s for r in results) for s in ("ok", "partial", "down")}
 
 
+_FOOTPRINT = """
+import json, os, sys, tempfile
+from starmon.collector import Collector
+from starmon.config import ClusterConfig, Config
+from starmon.store import Store
+def rss():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")) / 1024
+configs = tuple(ClusterConfig(*c) for c in json.load(sys.stdin))
+with tempfile.TemporaryDirectory() as tmp:
+    url = f"sqlite:///{tmp}/bench.db"
+    store = Store(url)
+    before, files = rss(), len(os.listdir("/proc/self/fd"))
+    collector = Collector(Config(db_url=url, clusters=configs, timeout_seconds=20), store)
+    for _ in range(3):
+        collector.run_round(collector.clusters())
+    print(json.dumps({"rss": rss(), "added": rss() - before, "files": len(os.listdir("/proc/self/fd")) - files}))
+    collector.close()
+"""
+
+
+def footprint(configs: tuple[ClusterConfig, ...]) -> dict:
+    """What a fresh collector process holds after three rounds: its RSS, what the collector
+    added to it (kept connections, pools, previous rounds), and the open files it added."""
+    done = subprocess.run([sys.executable, "-c", _FOOTPRINT], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          input=json.dumps([[c.name, c.fe_host, c.http_port, c.query_port] for c in configs]))
+    if done.returncode:
+        raise RuntimeError(done.stderr)
+    return json.loads(done.stdout)
+
+
 def http_client_floor(described: list[dict], repeat: int = 5) -> tuple[float, int]:
     """CPU seconds httpx.AsyncClient alone spends per GET, for the HTTP requests a round makes
     (the same URLs, one client per cluster, all concurrent, bodies read and discarded), and the
@@ -173,6 +203,9 @@ def run(quick: bool = False) -> list[dict]:
                                  "met": None})
             else:
                 met = ours <= 5.0
+                held = footprint(_configs(described))
+                line += (f"; a collector process for {n} clusters: {held['rss']:.0f} MiB RSS, of which "
+                         f"{held['added']:.0f} MiB and {held['files']} open files are the collector's")
             rows.append({"what": f"One collection round over {n} emulated clusters (2 FE + 3 BE each)",
                          "compared_with": "serial: one cluster, then one endpoint, after another",
                          "target": ">= 10x at N = 50; <= 5 s at N = 200",

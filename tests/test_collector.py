@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import sqlalchemy as sa
 
@@ -9,6 +12,7 @@ from starmon import schema
 from starmon.emulator import ClusterSpec
 
 from .conftest import cluster_configs, exact_workload
+from .test_cli import ROOT
 
 QPS = 60.0
 PROFILES = ["2.5", "3.1", "3.3", "3.4", "shared-data"]
@@ -160,3 +164,23 @@ def test_statistics_pass(emulator, make_collector, db_url):
     biggest = max(history, key=lambda r: r["data_bytes"])
     assert (biggest["db_name"], biggest["table_name"]) == ("web_analytics", "page_views")
     assert stats["total_data_bytes"] == sum(r["data_bytes"] for r in history)
+
+
+def test_open_file_limit_is_raised_for_many_clusters():
+    """A soft limit of 1024 would stop a collector at about 100 clusters; the hard limit is the ceiling."""
+    script = ("import resource, sys; from starmon.collector import raise_open_file_limit as r; "
+              "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 4096)); "
+              "print(r(3000), resource.getrlimit(resource.RLIMIT_NOFILE)[0], r(100000), "
+              "resource.getrlimit(resource.RLIMIT_NOFILE)[0], r(50))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["3000", "3000", "4096", "4096", "4096"]
+
+
+def test_mysql_connections_share_one_tls_context(emulator, make_collector):
+    """pymysql's opportunistic TLS built a context (~0.8 MB) per kept connection."""
+    emu = emulator(ClusterSpec("a", "3.3"), ClusterSpec("b", "3.3"))
+    collector = make_collector(cluster_configs(emu))
+    assert [r.status for r in collector.run_round()] == ["ok", "ok"]
+    contexts = {id(getattr(session._conn, "ctx", None)) for session in collector._mysql.values()}
+    assert len(collector._mysql) == 2 and len(contexts) == 1     # (None for a pymysql without that mode)
