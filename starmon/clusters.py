@@ -100,9 +100,11 @@ def delete(store: Store, name: str) -> None:
     if row["source"] == "file":
         raise ClusterError(f"{name!r} is declared in starmon.toml; remove it there")
     cid = row["id"]
+    # Every table that keeps something per cluster, dependants first, read from the schema so
+    # a table added later (rollups, leases) is never left behind to block the delete.
+    history = [t for t in reversed(schema.metadata.sorted_tables) if "cluster_id" in t.c]
     with store.writer.begin() as conn:
-        for table in (schema.node_snapshots, schema.metrics_snapshots, schema.data_statistics,
-                      schema.table_size_history):
+        for table in history:
             conn.execute(table.delete().where(table.c.cluster_id == cid))
         conn.execute(schema.clusters.delete().where(schema.clusters.c.id == cid))
 

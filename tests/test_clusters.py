@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from starmon import clusters, schema
+from starmon import clusters, rollup, schema
 from starmon.config import ClusterConfig
 from starmon.emulator import ClusterSpec
 from starmon.probe import check_connection
@@ -101,3 +101,25 @@ def test_check_connection_reports_each_check(emulator):
     checks = {c.name: c for c in check_connection(admin, timeout=2)}
     assert checks["MySQL port"].status == "failed" and "connection refused" in checks["MySQL port"].detail
     assert checks["FE HTTP /metrics"].status == "ok"
+
+
+def test_delete_takes_rollups_and_leases_with_it(store, secrets):
+    """Every table keyed by cluster is cleared, so the delete is never blocked by history."""
+    clusters.add(store, secrets, {"name": "old", "fe_host": "10.0.0.9"})
+    cid = store.cluster_ids()["old"]
+    day = 86400 * 20_000
+    store.write_rounds(cid, [({"ts": day + i * 600.0, "status": "ok", "collect_ms": 1, "qps": 1.0},
+                              [{"role": "BE", "host": "10.0.0.9", "cpu_pct": 5.0}]) for i in range(200)])
+    rollup.maintain(store, [cid], 600, 7, 90, now=day + 2 * 86400)
+    with store.writer.begin() as conn:
+        conn.execute(schema.collector_leases.insert().values(cluster_id=cid, owner="c1", expires_at=1.0))
+    keyed = [t for t in schema.metadata.sorted_tables if "cluster_id" in t.c]
+    with store.reader.connect() as conn:
+        held = {t.name for t in keyed if conn.execute(sa.select(sa.func.count()).select_from(t)
+                                                      .where(t.c.cluster_id == cid)).scalar()}
+    assert {"hourly_snapshots", "daily_snapshots", "collector_leases"} <= held     # the history is there
+    clusters.delete(store, "old")
+    with store.reader.connect() as conn:
+        assert all(conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.cluster_id == cid)).scalar() == 0
+                   for t in keyed)
+    assert "old" not in store.cluster_ids()
