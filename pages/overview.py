@@ -17,11 +17,11 @@ def overview() -> None:
     snapshot = reader.latest(cluster["id"])
     st.caption(f"Collected {frame.local_time(snapshot['ts'])} ({frame.ago(time.time() - snapshot['ts'])}); "
                f"deltas over {selection.range.phrase}.")
-    columns = tuple(c.spark for c in cards if c.spark)
-    trend = loaders.series(cluster["id"], selection.range.start, selection.range.end, columns,
+    spark = {c.key: c.spark_column(snapshot) for c in cards if c.spark_column(snapshot)}
+    trend = loaders.series(cluster["id"], selection.range.start, selection.range.end, tuple(spark.values()),
                            loaders.newest_id(cluster["id"]))
     step = max(1, len(trend) // 80)
-    sparks = {c.key: trend[c.spark].iloc[::step].dropna().tolist() for c in cards if c.spark and len(trend)}
+    sparks = {key: trend[column].iloc[::step].dropna().tolist() for key, column in spark.items() if len(trend)}
     values = health.cards(snapshot, reader.first_in(cluster["id"], selection.range), cards)
     widgets.cards(values, sparks, selection.range.phrase, cards)
     lead, _ = loaders.forecast(cluster["id"], loaders.config().forecast_window_days, loaders.newest_id(cluster["id"]))

@@ -27,6 +27,11 @@ class Card:
     help: str
     textual: bool = False        # shown as words or "x/y" rather than as its number
     spark: str | None = None     # snapshot column drawn as the card's sparkline
+    counts: Callable[[dict], tuple[str, str]] | None = None   # alive cards: a snapshot's (total, alive) columns
+
+    def spark_column(self, snapshot: dict) -> str | None:
+        """The snapshot column drawn as the sparkline; an alive card draws its alive count."""
+        return self.counts(snapshot)[1] if self.counts else self.spark
 
     def status(self, value: float | None) -> str:
         """ok / warning / critical for a value; unknown when the value is missing."""
@@ -46,8 +51,19 @@ def _col(name: str) -> Callable[[dict], float | None]:
     return lambda s: s.get(name)
 
 
-def _dead(total: str, alive: str) -> Callable[[dict], float | None]:
-    return lambda s: None if s.get(total) is None or s.get(alive) is None else s[total] - s[alive]
+def _alive_card(key: str, title: str, counts: Callable[[dict], tuple[str, str]], help_text: str) -> Card:
+    """A card showing alive/total nodes, whose thresholds count the dead ones."""
+    def dead(s: dict) -> float | None:
+        total, alive = counts(s)
+        return None if s.get(total) is None or s.get(alive) is None else s[total] - s[alive]
+    return Card(key, title, "nodes", "high", 1, 2, dead, help_text, textual=True, counts=counts)
+
+
+def _be_columns(snapshot: dict) -> tuple[str, str]:
+    """Backends, or compute nodes on a shared-data cluster (which has no backends)."""
+    if not snapshot.get("backend_total") and snapshot.get("compute_total"):
+        return "compute_total", "compute_alive"
+    return "backend_total", "backend_alive"
 
 
 def _heap_pct(s: dict) -> float | None:
@@ -66,12 +82,10 @@ def _column(key: str, title: str, unit: str, bad: str | None, warning: float | N
 CARDS: tuple[Card, ...] = (
     Card("cluster_status", "Cluster status", "", "high", 1, 2, lambda s: _STATUS_LEVEL.get(s.get("status")),
          "ok, partial (a node dead or an endpoint failing) or down (nothing answered).", textual=True),
-    Card("fe_dead", "FE alive", "nodes", "high", 1, 2, _dead("frontend_total", "frontend_alive"),
-         "Frontends the leader sees alive, of all frontends; thresholds count dead FEs.", textual=True,
-         spark="frontend_alive"),
-    Card("be_dead", "BE alive", "nodes", "high", 1, 2, _dead("backend_total", "backend_alive"),
-         "Backends (compute nodes on shared-data) alive, of all; thresholds count dead nodes.", textual=True,
-         spark="backend_alive"),
+    _alive_card("fe_dead", "FE alive", lambda s: ("frontend_total", "frontend_alive"),
+                "Frontends the leader sees alive, of all frontends; thresholds count dead FEs."),
+    _alive_card("be_dead", "BE alive", _be_columns,
+                "Backends (compute nodes on shared-data) alive, of all; thresholds count dead nodes."),
     _column("qps", "QPS", "queries/s", None, None, None, "Queries per second over all FEs."),
     _column("query_latency_p99", "p99 latency", "ms", "high", 1000, 5000,
             "99th percentile query latency of the slowest FE."),
@@ -140,16 +154,10 @@ def display(card: Card, snapshot: dict) -> str:
         return "n/a"
     if card.key == "cluster_status":
         return str(snapshot.get("status"))
-    if card.key in ("fe_dead", "be_dead"):
-        total, alive = (("frontend_total", "frontend_alive") if card.key == "fe_dead" else _be_columns(snapshot))
+    if card.counts:
+        total, alive = card.counts(snapshot)
         return f"{snapshot[alive]}/{snapshot[total]}"
     return format_value(value, card.unit)
-
-
-def _be_columns(snapshot: dict) -> tuple[str, str]:
-    if not snapshot.get("backend_total") and snapshot.get("compute_total"):
-        return "compute_total", "compute_alive"
-    return "backend_total", "backend_alive"
 
 
 def format_value(value: float | None, unit: str) -> str:
@@ -178,8 +186,8 @@ def cards(snapshot: dict, start: dict | None, table: tuple[Card, ...] = CARDS) -
     out = []
     for card in table:
         value = card.value(snapshot)
-        if card.key in ("fe_dead", "be_dead"):
-            total, alive = (("frontend_total", "frontend_alive") if card.key == "fe_dead" else _be_columns(snapshot))
+        if card.counts:                  # the delta of an alive card is in alive nodes
+            _, alive = card.counts(snapshot)
             value_for_delta = snapshot.get(alive)
             before = start.get(alive) if start else None
         else:
@@ -212,7 +220,7 @@ def problems(snapshot: dict, dead_nodes: list[dict], table: tuple[Card, ...] = C
         since = f" since {when(node['since'])}" if node.get("since") else ""
         found.append((CRITICAL if node["role"] == "FE" else WARNING, f"{node['role']} {node['host']} down{since}"))
     for card in table:
-        if card.key in ("cluster_status", "fe_dead", "be_dead"):
+        if card.key == "cluster_status" or card.counts:     # said above, node by node
             continue
         value = card.value(snapshot)
         status = card.status(value)

@@ -29,6 +29,16 @@ def test_cards_status_display_and_delta():
     assert (cards["cluster_status"].display, cards["cluster_status"].status) == ("partial", "warning")
 
 
+def test_shared_data_alive_card_counts_compute_nodes():
+    """A shared-data cluster has no BEs: its compute nodes decide the card, its delta and sparkline."""
+    snap = {**SNAP, "backend_total": 0, "backend_alive": 0, "compute_total": 3, "compute_alive": 1}
+    cards = _by_key(health.cards(snap, {**snap, "compute_alive": 3}))
+    assert (cards["be_dead"].display, cards["be_dead"].value, cards["be_dead"].status, cards["be_dead"].delta) == (
+        "1/3", 2, "critical", -2)
+    card = next(c for c in health.CARDS if c.key == "be_dead")
+    assert card.spark_column(snap) == "compute_alive" and card.spark_column(SNAP) == "backend_alive"
+
+
 def test_problems_in_words_worst_first():
     found = health.problems(SNAP, [{"role": "BE", "host": "10.0.0.3", "since": 1.0}], when=lambda ts: "14:02")
     texts = [t for _, t in found]
