@@ -4,12 +4,12 @@ import streamlit as st
 
 from starmon.ui import charts, frame, loaders
 
-selection = frame.page("Performance")
-cluster, tr = selection.cluster, selection.range
+cluster = frame.page("Performance").cluster
 
 
 @st.fragment(run_every=frame.run_every())
 def performance() -> None:
+    tr = frame.live_range()
     newest = loaders.newest_id(cluster["id"])
     zone = frame.zone()
     df = loaders.series(cluster["id"], tr.start, tr.end,

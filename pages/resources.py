@@ -1,19 +1,17 @@
 """Resources: CPU, memory and disk node by node, the node table and FE JVM heap."""
 
-import time
-
 import streamlit as st
 
 from starmon import forecast
 from starmon.ui import charts, frame, loaders
 from starmon.ui.text import plain
 
-selection = frame.page("Resources")
-cluster, tr = selection.cluster, selection.range
+cluster = frame.page("Resources").cluster
 
 
 @st.fragment(run_every=frame.run_every())
 def resources() -> None:
+    tr = frame.live_range()
     newest = loaders.newest_id(cluster["id"])
     zone = frame.zone()
     nodes = loaders.node_series(cluster["id"], tr.start, tr.end,
@@ -35,7 +33,7 @@ def resources() -> None:
     lead, fits = loaders.forecast(cluster["id"], window, newest)
     st.caption(f"{plain(forecast.describe(lead))}. Trends are fitted on the last {window:g} days; "
                "the band is the 95 % prediction interval.")
-    history = loaders.node_series(cluster["id"], time.time() - window * 86400, time.time(),
+    history = loaders.node_series(cluster["id"], tr.end - window * 86400, tr.end,     # bucket-anchored: cached
                                   ("disk_used_bytes", "disk_total_bytes"), "BE", newest)
     st.plotly_chart(charts.capacity(history, fits, zone), key="capacity")
 

@@ -19,9 +19,10 @@ from streamlit.testing.v1 import AppTest
 from starmon import clusters as registry
 from starmon.config import ClusterConfig
 from starmon.emulator import ClusterSpec
-from starmon.read import RANGES, TimeRange
+from starmon.read import RANGES, TimeRange, parse_range
 from starmon.secrets import Secrets
 from starmon.store import Store
+from starmon.ui import frame
 
 from .conftest import exact_workload, unescape
 
@@ -508,3 +509,14 @@ def test_data_page_renders_cluster_text_literally(env):
     assert HOSTILE_HTML in cells and HOSTILE_LINK in cells
     growth = frames[0].set_index("table")
     assert growth.loc[HOSTILE_HTML, "growth_bytes"] == 10**9
+
+
+def test_fragments_slide_a_relative_range_forward():
+    """Auto-refresh redraws fragments without rerunning the frame: their range must follow the clock."""
+    then = 1_790_000_000.0
+    old = frame.slide(parse_range("1h", then), then)
+    later = frame.slide(old, then + 300)
+    assert later.label == "1h" and later.end - later.start == 3600
+    assert then + 300 <= later.end < then + 300 + later.bucket and later.end > old.end
+    custom = parse_range("custom", then, "2026-11-01", "2026-11-02")
+    assert frame.slide(custom, then + 86400) == custom

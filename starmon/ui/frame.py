@@ -195,6 +195,17 @@ def page(title: str) -> Selection:
     return selection
 
 
+def live_range() -> TimeRange:
+    """The selected range as of now. Fragments redraw without rerunning the frame, so a
+    relative range ("last 24h") must slide forward at every redraw; custom dates stay put."""
+    return slide(current().range, time.time())
+
+
+def slide(tr: TimeRange, now: float) -> TimeRange:
+    """The same relative range ending at `now` (rounded up to its bucket); custom ranges as they are."""
+    return tr if tr.label == "custom" else _anchored(parse_range(tr.label, now))
+
+
 def run_every() -> int | None:
     """How often fragments redraw: the collection interval when auto-refresh is on."""
     return loaders.config().interval_seconds if current().auto_refresh else None
