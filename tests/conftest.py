@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,13 @@ SAMPLES = Path(__file__).resolve().parent / "samples"
 def unescape(text: str) -> str:
     """What the browser shows for markdown text escaped by starmon.ui.text.plain."""
     return re.sub(r"\\(.)", r"\1", text).replace(WORD_JOINER, "")
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def exact_workload(**overrides) -> Workload:

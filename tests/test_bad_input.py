@@ -494,24 +494,30 @@ def _understood(text: str | None, today: date) -> bool | None:
     return False
 
 
-def url_dates(today: date):
-    recent = s.integers(0, 200).map(lambda n: (today - timedelta(days=n)).isoformat())
+def utc_today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+def url_dates():
+    """Dates as links carry them, relative to the UTC day when each example is drawn (so a run
+    across midnight stays consistent with the page, which reads the clock too)."""
+    recent = s.integers(0, 200).map(lambda n: (utc_today() - timedelta(days=n)).isoformat())
+    relative = s.sampled_from([1, -3]).map(lambda n: (utc_today() + timedelta(days=n)).isoformat() if n > 0
+                                            else (utc_today() + timedelta(days=n)).strftime("%Y/%m/%d"))
     odd = s.sampled_from(["garbage", "2026-02-30", "2026-13-01", "20261120", "2026-11-20T08:00", "1999-01-01",
-                          "9999-12-31", (today + timedelta(days=1)).isoformat(), "0001-01-01", "-1", "", HTML,
-                          (today - timedelta(days=3)).strftime("%Y/%m/%d")])
-    return s.one_of(recent, odd, s.text(max_size=20), s.none())
+                          "9999-12-31", "0001-01-01", "-1", "", HTML])
+    return s.one_of(recent, relative, odd, s.text(max_size=20), s.none())
 
 
-TODAY = datetime.now(timezone.utc).date()
+TODAY = utc_today()      # for the fixed examples only; tests compare with the day they run on
 
 
 @PAGES_SETTINGS
-@given(page=link_pages, start=url_dates(TODAY), end=url_dates(TODAY))
+@given(page=link_pages, start=url_dates(), end=url_dates())
 @example(page="overview", start="garbage", end="2026-99-99")
 @example(page="performance", start=(TODAY - timedelta(days=5)).isoformat(), end=TODAY.isoformat())
 def test_link_with_a_custom_range(seeded, page, start, end):
-    today = datetime.now(timezone.utc).date()
-    assume(today == TODAY)
+    today = utc_today()
     ok_start, ok_end = _understood(start, today), _understood(end, today)
     assume(ok_start is not None and ok_end is not None)
     query = {"range": "custom", **({"start": start} if start is not None else {}),
@@ -536,12 +542,13 @@ def test_link_with_a_custom_range(seeded, page, start, end):
 
 def test_changing_the_dates_after_opening_a_link_is_not_reported(seeded):
     """The link is judged once: a date picked afterwards is not compared with the link's older one."""
-    at = run("overview", range="custom", start=(TODAY - timedelta(days=5)).isoformat())
+    today = utc_today()
+    at = run("overview", range="custom", start=(today - timedelta(days=5)).isoformat())
     assert not at.exception and not warnings(at)
-    at.date_input(key="start").set_value(TODAY - timedelta(days=3)).run()
+    at.date_input(key="start").set_value(today - timedelta(days=3)).run()
     assert not at.exception and not warnings(at)
     day = lambda d: d.strftime("%b %d")  # noqa: E731
-    assert shows_range(at, "overview", f"{day(TODAY - timedelta(days=3))} – {day(TODAY)}")
+    assert shows_range(at, "overview", f"{day(today - timedelta(days=3))} – {day(today)}")
 
 
 # -- 4. text from the cluster renders as text on every page ------------------------------------------------------

@@ -44,6 +44,7 @@ from streamlit.testing.v1 import AppTest
 
 from starmon.config import ClusterConfig
 
+from .conftest import unescape
 from .test_contention import seeded_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,10 +133,6 @@ def shared_runtime(monkeypatch):
     monkeypatch.setattr(local_script_runner, "ScriptCache", lambda: scripts)
     yield
     Runtime._instance = None
-
-
-def _unescape(text: str) -> str:
-    return re.sub(r"\\(.)", r"\1", text)
 
 
 def _rounds(db: Path, since: float, until: float) -> dict[str, list[float]]:
@@ -229,7 +226,7 @@ def test_twenty_sessions_while_the_collector_runs(emulator_clusters, shared_runt
                     if at.exception:
                         failures.append(f"session {k} {title}: {[e.value for e in at.exception]}")
                         return
-                    headings = [_unescape(h.value) for h in at.header]
+                    headings = [unescape(h.value) for h in at.header]
                     if f"{title} · {name}" not in headings:
                         failures.append(f"session {k} {title}: headings {headings}")
                         return

@@ -13,7 +13,8 @@ from playwright.sync_api import expect
 
 from starmon.ui.text import WORD_JOINER
 
-from .browser import SCREENSHOTS, browser, dashboard_server, free_port, needs_chromium, open_page, page, settle  # noqa: F401
+from .browser import SCREENSHOTS, browser, dashboard_server, needs_chromium, open_page, page, settle  # noqa: F401
+from .conftest import free_port
 from .oidc_provider import Provider
 
 pytest.importorskip("authlib", reason="st.login needs Authlib (requirements-dev.txt installs it)")

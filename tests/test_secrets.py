@@ -11,7 +11,6 @@ import base64
 import json
 import logging
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from starmon.probe import check_connection
 from starmon.secrets import SecretError, Secrets
 from starmon.store import Store
 
-from .conftest import exact_workload
+from .conftest import exact_workload, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = str(ROOT / "starmon" / "ui" / "main.py")
@@ -57,12 +56,6 @@ def assert_absent(blob: bytes | str, where: str, *passwords: str) -> None:
             assert needle not in data, f"{password!r} found in {where} as {needle!r}"
         if isinstance(blob, str):
             assert password.lower() not in blob.lower(), f"{password!r} found in {where}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
