@@ -107,8 +107,12 @@ class Collector:
         self.leases: Leases | None = None        # set by run_forever on a server database
         self._warned_files = False
 
+    @staticmethod
+    def _http_key(cluster: ClusterConfig) -> tuple[str, bool]:
+        return cluster.name, cluster.tls_verify or not cluster.tls
+
     def _client(self, cluster: ClusterConfig) -> ClusterClient:
-        key = (cluster.name, cluster.tls_verify or not cluster.tls)
+        key = self._http_key(cluster)
         if key not in self._http:
             limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
             self._http[key] = httpx.AsyncClient(limits=limits, verify=self._tls[key[1]], follow_redirects=False)
@@ -123,8 +127,23 @@ class Collector:
     # -- rounds -------------------------------------------------------------------------------
     def run_round(self, clusters: list[tuple[int, ClusterConfig]] | None = None) -> list[ClusterResult]:
         """Collect and store one round for every (or the given) cluster."""
-        clusters = self.clusters() if clusters is None else clusters
+        if clusters is None:
+            clusters = self.clusters()
+            self._keep_only(clusters)
         return self._runner.run(self._round(clusters))
+
+    def _keep_only(self, clusters: list[tuple[int, ClusterConfig]]) -> None:
+        """Close what is kept for clusters no longer collected: deleted, disabled, edited (a new
+        password is a new config) or handed to another collector."""
+        configs = {c for _, c in clusters}
+        for cluster in [c for c in self._mysql if c not in configs]:
+            self._mysql.pop(cluster).close()
+        keys = {self._http_key(c) for c in configs}
+        for key in [k for k in self._http if k not in keys]:
+            self._runner.run(self._http.pop(key).aclose())
+        ids = {cid for cid, _ in clusters}
+        for cid in [i for i in self._previous if i not in ids]:
+            del self._previous[cid]
 
     async def _round(self, clusters: list[tuple[int, ClusterConfig]]) -> list[ClusterResult]:
         ts = self.clock()
@@ -262,6 +281,7 @@ class Collector:
                     for cid, _ in targets:      # keep the cadence; skip starts an overrun missed
                         due[cid] = due[cid] + interval if due[cid] + interval > now else now + interval
                 mine = [c for c in clusters if c[0] in held]
+                self._keep_only(mine)
                 if time.monotonic() >= next_stats:
                     next_stats = time.monotonic() + self.config.statistics_interval_seconds
                     self._background("statistics", lambda: self.run_statistics(mine))

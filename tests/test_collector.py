@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
@@ -184,3 +185,19 @@ def test_mysql_connections_share_one_tls_context(emulator, make_collector):
     assert [r.status for r in collector.run_round()] == ["ok", "ok"]
     contexts = {id(getattr(session._conn, "ctx", None)) for session in collector._mysql.values()}
     assert len(collector._mysql) == 2 and len(contexts) == 1     # (None for a pymysql without that mode)
+
+
+def test_connections_of_clusters_no_longer_collected_are_closed(emulator, make_collector):
+    """A removed cluster's connections, and those of a cluster whose settings changed, are closed."""
+    emu = emulator(ClusterSpec("a", "3.3"), ClusterSpec("b", "3.3"))
+    a, b = cluster_configs(emu)
+    collector = make_collector((a, b))
+    assert [r.status for r in collector.run_round()] == ["ok", "ok"]
+    old_session = collector._mysql[a]
+    assert old_session._conn is not None
+    edited = dataclasses.replace(a, tls_verify=not a.tls_verify)      # any change makes a new config
+    collector.config = dataclasses.replace(collector.config, clusters=(edited,))      # b removed, a edited
+    assert [r.name for r in collector.run_round()] == ["a"]
+    assert old_session._conn is None                                 # closed, not left open
+    assert set(collector._mysql) == {edited} and {k[0] for k in collector._http} == {"a"}
+    assert set(collector._previous) == {cid for cid, _ in collector.clusters()}
