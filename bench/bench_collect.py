@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 import pymysql
@@ -24,40 +24,19 @@ sys.path.insert(0, str(ROOT))
 
 from starmon.collector import Collector  # noqa: E402
 from starmon.config import ClusterConfig, Config  # noqa: E402
+from starmon.emulator.process import emulator_process  # noqa: E402
 from starmon.store import Store  # noqa: E402
 
 import bench_parse  # noqa: E402  (bench/ is on the path: run from bench/run.py or as a script)
 
 
-class EmulatorProcess:
-    """`python -m starmon.emulator --clusters N` on free ports, as a context manager."""
-
-    def __init__(self, clusters: int, response_ms: float = 0.0):
-        self.clusters = clusters
-        self.response_ms = response_ms
-
-    def __enter__(self) -> list[dict]:
-        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
-        self.proc = subprocess.Popen([sys.executable, "-m", "starmon.emulator", "--clusters", str(self.clusters),
-                                      "--name", "bench", "--http-port", "0", "--query-port", "0",
-                                      "--be-http-port", "0", "--control-port", "0", "--host", "127.0.1.1",
-                                      "--response-ms", str(self.response_ms)],
-                                     cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 120
-        while "control API: " not in Path(self.log.name).read_text():
-            if self.proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(Path(self.log.name).read_text())
-            time.sleep(0.2)
-        url = Path(self.log.name).read_text().split("control API: ")[1].split()[0]
-        return httpx.get(url + "/", timeout=30).json()["clusters"]
-
-    def __exit__(self, *exc) -> None:
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        os.unlink(self.log.name)
+@contextmanager
+def EmulatorProcess(clusters: int, response_ms: float = 0.0) -> Iterator[list[dict]]:
+    """`python -m starmon.emulator --clusters N` in its own process; yields the clusters it serves."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with emulator_process("--clusters", str(clusters), "--name", "bench", "--host", "127.0.1.1",
+                              "--response-ms", str(response_ms), log=Path(tmp) / "emulator.log") as described:
+            yield described
 
 
 def _configs(described: list[dict]) -> tuple[ClusterConfig, ...]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import sqlite3
 import statistics
@@ -37,12 +36,12 @@ import traceback
 from pathlib import Path
 from unittest.mock import MagicMock
 
-import httpx
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from starmon.config import ClusterConfig
+from starmon.emulator.process import emulator_process
 
 from .conftest import unescape
 from .test_contention import seeded_store
@@ -66,28 +65,10 @@ pytestmark = pytest.mark.filterwarnings("ignore:Discarding nonzero nanoseconds:U
 @pytest.fixture
 def emulator_clusters(tmp_path):
     """`python -m starmon.emulator --clusters 2` on free loopback ports; yields its ClusterConfigs."""
-    log = tmp_path / "emulator.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "starmon.emulator", "--clusters", "2", "--name", "load",
-                                 "--host", "127.0.0.1", "--http-port", "0", "--query-port", "0",
-                                 "--be-http-port", "0", "--control-port", "0"],
-                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.time() + 30
-        while not re.search(r"control API: (\S+)", log.read_text()):
-            assert proc.poll() is None and time.time() < deadline, log.read_text()
-            time.sleep(0.1)
-        control = re.search(r"control API: (\S+)", log.read_text()).group(1)
-        clusters = httpx.get(control + "/", timeout=10).json()["clusters"]
+    with emulator_process("--clusters", "2", "--name", "load", "--host", "127.0.0.1",
+                          log=tmp_path / "emulator.log") as clusters:
         yield tuple(ClusterConfig(name=c["name"], fe_host=c["fe_host"], http_port=c["http_port"],
                                   query_port=c["query_port"], user="root", password="") for c in clusters)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 @pytest.fixture

@@ -13,9 +13,10 @@ import sys
 import time
 from collections import Counter
 
-import httpx
 import pytest
 import sqlalchemy as sa
+
+from starmon.emulator.process import emulator_process
 
 from .conftest import fresh_url
 from .test_cli import ROOT
@@ -29,27 +30,15 @@ INTERVAL = 2.0
 def fleet(tmp_path):
     """An emulator with 9 clusters and a starmon.toml listing them, on a fresh database."""
     url = fresh_url("postgresql", tmp_path)
-    log = (tmp_path / "emulator.log").open("w")
-    emulator = subprocess.Popen([sys.executable, "-m", "starmon.emulator", "--clusters", str(CLUSTERS),
-                                 "--name", "fleet", "--http-port", "0", "--query-port", "0", "--be-http-port", "0",
-                                 "--control-port", "0", "--host", "127.0.2.1"],
-                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 60
-    while "control API: " not in (tmp_path / "emulator.log").read_text():
-        assert emulator.poll() is None and time.time() < deadline
-        time.sleep(0.1)
-    control = (tmp_path / "emulator.log").read_text().split("control API: ")[1].split()[0]
-    described = httpx.get(control + "/", timeout=10).json()["clusters"]
-    toml = f"interval_seconds = {INTERVAL:g}\n" + "".join(
-        f'[[clusters]]\nname = "{d["name"]}"\nfe_host = "{d["fe_host"]}"\nhttp_port = {d["http_port"]}\n'
-        f'query_port = {d["query_port"]}\n' for d in described)
-    (tmp_path / "starmon.toml").write_text(toml)
-    env = {**os.environ, "STARMON_DB_URL": url, "STARMON_CONFIG": str(tmp_path / "starmon.toml"),
-           "STARMON_SECRET_KEY_FILE": str(tmp_path / "secret.key")}
-    yield url, env
-    emulator.send_signal(signal.SIGINT)
-    emulator.wait(20)
-    log.close()
+    with emulator_process("--clusters", str(CLUSTERS), "--name", "fleet", "--host", "127.0.2.1",
+                          log=tmp_path / "emulator.log") as described:
+        toml = f"interval_seconds = {INTERVAL:g}\n" + "".join(
+            f'[[clusters]]\nname = "{d["name"]}"\nfe_host = "{d["fe_host"]}"\nhttp_port = {d["http_port"]}\n'
+            f'query_port = {d["query_port"]}\n' for d in described)
+        (tmp_path / "starmon.toml").write_text(toml)
+        env = {**os.environ, "STARMON_DB_URL": url, "STARMON_CONFIG": str(tmp_path / "starmon.toml"),
+               "STARMON_SECRET_KEY_FILE": str(tmp_path / "secret.key")}
+        yield url, env
 
 
 def _rows(url, query):
