@@ -111,8 +111,13 @@ def day_row(rounds: list[dict], day_start: float, gap_cap: float) -> dict:
             "avg_backend_alive": mean("backend_alive"), "total_downtime_seconds": downtime}
 
 
+# A day reads rounds up to an hour past its midnight (downtime runs to the next round), so
+# it is rolled up again on every pass until then, with an hour to spare, and then left alone.
+SETTLE_SECONDS = 2 * 3600
+
+
 def roll_up_days(store: Store, cluster_id: int, interval_seconds: float, now: float | None = None) -> int:
-    """Write daily_snapshots rows for complete UTC days not rolled up yet; returns days written."""
+    """Write daily_snapshots rows for complete UTC days not rolled up (or settled) yet; returns days written."""
     now = time.time() if now is None else now
     s, d = schema.metrics_snapshots, schema.daily_snapshots
     with store.reader.connect() as conn:
@@ -120,8 +125,12 @@ def roll_up_days(store: Store, cluster_id: int, interval_seconds: float, now: fl
         first = conn.execute(sa.select(sa.func.min(s.c.ts)).where(s.c.cluster_id == cluster_id)).scalar()
     if first is None:
         return 0
-    start = _day_ts(last) if last else first // DAY * DAY
+    if last is None:
+        start = first // DAY * DAY
+    else:   # the last day is redone while rounds just after its midnight can still change it
+        start = _day_ts(last) + (DAY if now >= _day_ts(last) + DAY + SETTLE_SECONDS else 0)
     days = [float(t) for t in range(int(start), int(now // DAY * DAY), DAY)]
+    written = 0
     cols = [s.c.ts, s.c.status, s.c.qps, s.c.query_latency_p99, s.c.query_total, s.c.query_error,
             s.c.disk_usage_pct, s.c.backend_alive]
     for day in days:
@@ -136,7 +145,8 @@ def roll_up_days(store: Store, cluster_id: int, interval_seconds: float, now: fl
         with store.writer.begin() as conn:
             conn.execute(d.delete().where(d.c.cluster_id == cluster_id, d.c.day == key))
             conn.execute(d.insert().values(cluster_id=cluster_id, day=key, **row))
-    return len(days)
+        written += 1
+    return written
 
 
 def _day_ts(day: str) -> float:

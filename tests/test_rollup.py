@@ -67,6 +67,9 @@ def test_daily_numbers_are_exact_and_idempotent(store):
     assert row["avg_backend_alive"] == pytest.approx(3 * 2860 / 2880)
     rollup.roll_up_days(store, cid, interval_seconds=30, now=D0 + DAY + 3600)
     assert _daily(store, cid) == [row]          # a second run changes nothing
+    # Once the day has settled, later passes leave it alone instead of reading it again.
+    assert rollup.roll_up_days(store, cid, interval_seconds=30, now=D0 + DAY + rollup.SETTLE_SECONDS + 1) == 0
+    assert _daily(store, cid) == [row]
 
 
 def test_catch_up_after_downtime_and_hourly_tier(store):
