@@ -183,7 +183,8 @@ def run(quick: bool = False) -> list[dict]:
                     rows.append({"what": "Requests and bytes one round costs a cluster (2 FE + 3 BE)",
                                  "compared_with": "reference admin tool's round",
                                  "target": "state both; heavy statistics off the 30 s path",
-                                 "figures": f"starmon {requests} requests ({requests - 1} HTTP + 1 MySQL query), "
+                                 "figures": f"starmon {requests} requests ({requests - 1} HTTP + 1 MySQL query: the endpoints of its "
+                                            "round, counted as the serial baseline fetches them), "
                                             f"{size / 1024:.1f} KiB from the emulator, ~{real_size / 1024:.0f} KiB "
                                             f"with BE answers of the ~1,500 lines a real BE sends ({real_be / 1024:.0f} "
                                             f"KiB, the parsing benchmark's BE); reference tool 5 requests, "

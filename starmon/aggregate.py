@@ -5,8 +5,9 @@ Rules an operator relies on, kept here in one place:
 - QPS and error rates come from counter deltas against the previous stored round, per
   FE, so an FE restart (counter drop or new StartTime) gives no negative rate and no
   spike. The FE's own `qps` gauge is used only when there is no usable previous round.
-- Leader-only metrics (transactions, loads, compaction, per-BE tablets) come from the
-  leader FE, because followers report 0 for them.
+- Leader-only metrics (transactions, loads, per-BE compaction scores) come from the
+  leader FE, because followers report 0 for them; tablet counts come from TabletNum
+  in the node lists.
 - Disk: total = sum of TotalCapacity over BEs, used = sum of TotalCapacity - AvailCapacity.
 """
 

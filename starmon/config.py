@@ -70,10 +70,11 @@ class ClusterConfig:
 
     @property
     def http_base(self) -> str:
-        return f"{'https' if self.tls else 'http'}://{_url_host(self.fe_host)}:{self.http_port}"
+        return f"{'https' if self.tls else 'http'}://{url_host(self.fe_host)}:{self.http_port}"
 
 
-def _url_host(host: str) -> str:
+def url_host(host: str) -> str:
+    """A host as it goes into a URL: IPv6 addresses in brackets (once)."""
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 

@@ -19,7 +19,7 @@ import httpx
 import pymysql
 
 from . import parse
-from .config import ClusterConfig
+from .config import ClusterConfig, url_host
 
 
 class FetchError(Exception):
@@ -160,8 +160,7 @@ class ClusterClient:
     async def metrics(self, host: str, port: int, *, fe: bool, only: frozenset[str] | None = None) -> parse.MetricSet:
         """Parsed `/metrics` of one FE or BE (only the names in `only`, if given); an unreadable body is an error."""
         scheme = "https" if fe and self.cluster.tls else "http"
-        host = f"[{host}]" if ":" in host else host
-        response = await self._get(f"{scheme}://{host}:{port}/metrics", auth=False)
+        response = await self._get(f"{scheme}://{url_host(host)}:{port}/metrics", auth=False)
         metrics = parse.parse_prometheus(response.text, only)
         if not len(metrics):
             raise FetchError("/metrics body holds none of the metrics starmon reads" if metrics.skipped

@@ -1,7 +1,9 @@
 """Every stored metric, described once: column name, type, unit and meaning.
 
-These descriptions build the snapshot tables (`starmon.schema`) and will drive how the
-dashboard labels and formats each number, so a unit is never restated by hand.
+These descriptions build the snapshot tables (`starmon.schema`, with the unit and meaning
+as column comments) and say how each column rolls up: into chart buckets (`starmon.read`)
+and the hourly tier (`starmon.rollup`). Health cards carry their own units (`starmon.health`);
+chart units are still given by the pages.
 """
 
 from __future__ import annotations

@@ -241,16 +241,6 @@ class Store:
                 conn.execute(schema.table_size_history.insert(),
                              [{**tb, "cluster_id": cluster_id, "ts": stats["ts"]} for tb in tables])
 
-    def latest_snapshots(self) -> list[dict]:
-        """The newest snapshot of every enabled cluster, with its cluster name."""
-        s, c = schema.metrics_snapshots, schema.clusters
-        newest = (sa.select(s.c.cluster_id, sa.func.max(s.c.ts).label("ts")).group_by(s.c.cluster_id).subquery())
-        query = (sa.select(c.c.name, s).join(s, s.c.cluster_id == c.c.id)
-                 .join(newest, sa.and_(newest.c.cluster_id == s.c.cluster_id, newest.c.ts == s.c.ts))
-                 .where(c.c.enabled).order_by(c.c.name))
-        with self.reader.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
-
     # -- engine-specific SQL -----------------------------------------------------------------
     def bucket(self, ts: sa.ColumnElement, seconds: int) -> sa.ColumnElement:
         """Start of the `seconds`-wide time bucket holding `ts` (floor division per engine)."""
