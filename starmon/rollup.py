@@ -166,22 +166,32 @@ def _delete_batched(store: Store, table: sa.Table, condition) -> int:
 
 
 def apply_retention(store: Store, raw_days: float, rollup_days: float, now: float | None = None) -> dict:
-    """Delete raw rounds older than `raw_days` and rollups older than `rollup_days`."""
+    """Delete raw rounds older than `raw_days` and rollups older than `rollup_days`.
+
+    Every condition names the clusters (all of them, disabled ones too), so each table's
+    (cluster_id, ts) index finds the old rows: with `ts < cut` alone, PostgreSQL scans the
+    whole table on every pass, even when nothing is old enough to go.
+    """
     now = time.time() if now is None else now
     raw_cut, rollup_cut = now - raw_days * DAY, now - rollup_days * DAY
-    n, s = schema.node_snapshots, schema.metrics_snapshots
-    out = {"node_snapshots": _delete_batched(store, n, n.c.ts < raw_cut),
-           "metrics_snapshots": _delete_batched(store, s, s.c.ts < raw_cut),
-           "data_statistics": _delete_batched(store, schema.data_statistics, schema.data_statistics.c.ts < rollup_cut),
-           "table_size_history": _delete_batched(store, schema.table_size_history,
-                                                 schema.table_size_history.c.ts < rollup_cut)}
+    with store.reader.connect() as conn:
+        ids = conn.execute(sa.select(schema.clusters.c.id)).scalars().all()
+
+    def older(table: sa.Table, cut: float):
+        return sa.and_(table.c.cluster_id.in_(ids), table.c.ts < cut)
+
+    n, s, d, h = schema.node_snapshots, schema.metrics_snapshots, schema.data_statistics, schema.table_size_history
+    out = {"node_snapshots": _delete_batched(store, n, older(n, raw_cut)),
+           "metrics_snapshots": _delete_batched(store, s, older(s, raw_cut)),
+           "data_statistics": _delete_batched(store, d, older(d, rollup_cut)),
+           "table_size_history": _delete_batched(store, h, older(h, rollup_cut))}
     cut_day = datetime.fromtimestamp(rollup_cut, timezone.utc).date().isoformat()
+    daily = schema.daily_snapshots
     with store.writer.begin() as conn:
-        out["hourly_snapshots"] = conn.execute(schema.hourly_snapshots.delete()
-                                               .where(schema.hourly_snapshots.c.ts < rollup_cut)).rowcount
-        out["node_hourly"] = conn.execute(schema.node_hourly.delete().where(schema.node_hourly.c.ts < rollup_cut)).rowcount
-        out["daily_snapshots"] = conn.execute(schema.daily_snapshots.delete()
-                                              .where(schema.daily_snapshots.c.day < cut_day)).rowcount
+        for table in (schema.hourly_snapshots, schema.node_hourly):
+            out[table.name] = conn.execute(table.delete().where(older(table, rollup_cut))).rowcount
+        out[daily.name] = conn.execute(daily.delete().where(daily.c.cluster_id.in_(ids),
+                                                            daily.c.day < cut_day)).rowcount
     if any(out.values()):
         store.reclaim_space()
     return out
@@ -189,10 +199,18 @@ def apply_retention(store: Store, raw_days: float, rollup_days: float, now: floa
 
 def maintain(store: Store, cluster_ids: list[int], interval_seconds: float, raw_days: float,
              rollup_days: float, now: float | None = None) -> None:
-    """Everything periodic: hourly and daily rollups for every cluster, then retention."""
+    """Everything periodic: hourly and daily rollups for the given clusters, then retention for all.
+
+    Rollups are per cluster, so each collector rolls up the clusters it collects; retention
+    covers the whole database, so one collector at a time applies it (Store.only_one).
+    """
     for cluster_id in cluster_ids:
         roll_up_hours(store, cluster_id, now)
         roll_up_days(store, cluster_id, interval_seconds, now)
-    deleted = apply_retention(store, raw_days, rollup_days, now)
+    with store.only_one("retention") as mine:
+        if not mine:
+            log.debug("another collector is applying retention; skipped this pass")
+            return
+        deleted = apply_retention(store, raw_days, rollup_days, now)
     if any(deleted.values()):
         log.info("retention deleted %s", {k: v for k, v in deleted.items() if v})

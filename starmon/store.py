@@ -14,8 +14,10 @@ import hashlib
 import json
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
@@ -25,6 +27,8 @@ from .config import ClusterConfig
 
 
 _NODE_KEYS = {"id", "snapshot_id", "cluster_id", "ts"}
+# PostgreSQL advisory-lock keys of the jobs one process at a time should run
+_ADVISORY_KEYS = {"migrate": 7106, "retention": 7107}
 
 
 def short_error(exc: BaseException) -> str:
@@ -119,7 +123,7 @@ class Store:
         try:
             with self.writer.begin() as conn:
                 if conn.dialect.name == "postgresql":   # collectors starting together migrate once
-                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(7106)"))
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_KEYS["migrate"]})
                 migrate(conn)
         except sa.exc.SQLAlchemyError as exc:
             self.close()
@@ -262,6 +266,28 @@ class Store:
             with self.writer.connect() as conn:
                 conn.exec_driver_sql("PRAGMA incremental_vacuum")
                 conn.commit()
+
+    @contextmanager
+    def only_one(self, job: str) -> Iterator[bool]:
+        """Whether this process may run `job` now, while no other does.
+
+        Several collectors share a PostgreSQL database, and a job like retention needs doing
+        once, not once per collector at the same moment: a session advisory lock, which the
+        server also lets go if the holder's connection dies. A SQLite file has one writer anyway.
+        """
+        if self.is_sqlite:
+            yield True
+            return
+        key = _ADVISORY_KEYS[job]
+        with self.writer.connect() as conn:
+            mine = conn.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar()
+            conn.commit()
+            try:
+                yield bool(mine)
+            finally:
+                if mine:
+                    conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    conn.commit()
 
     # -- single writer -----------------------------------------------------------------------
     def writer_lock(self) -> "WriterLock":

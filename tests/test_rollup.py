@@ -12,6 +12,7 @@ from starmon import rollup, schema
 from starmon.config import ClusterConfig
 from starmon.read import Reader, TimeRange
 from starmon.store import Store
+from .conftest import ENGINES, fresh_url
 
 DAY = 86400
 D0 = 1_790_000_000 // DAY * DAY          # a UTC midnight
@@ -122,3 +123,41 @@ def test_retention_on_every_engine(store):
         kept = sorted(conn.execute(sa.select(schema.metrics_snapshots.c.ts)).scalars())
         hourly = conn.execute(sa.select(sa.func.count()).select_from(schema.hourly_snapshots)).scalar()
     assert kept == [now - DAY, now - DAY / 2] and hourly == 5
+
+
+def _snapshot_times(store):
+    with store.reader.connect() as conn:
+        return sorted(conn.execute(sa.select(schema.metrics_snapshots.c.ts)).scalars())
+
+
+def test_retention_also_prunes_clusters_no_longer_collected(store):
+    """A cluster removed from starmon.toml is disabled, not deleted: its old rounds still go."""
+    cid = store.cluster_ids()["prod"]
+    now = D0 + 10 * DAY
+    store.write_rounds(cid, [_round(now - age * DAY) for age in (9, 1)])
+    store.sync_clusters((ClusterConfig("other", "10.0.0.2"),))       # prod is disabled now
+    assert "prod" not in store.cluster_ids()
+    rollup.maintain(store, [store.cluster_ids()["other"]], 30, raw_days=2, rollup_days=90, now=now)
+    assert _snapshot_times(store) == [now - DAY]
+
+
+@pytest.mark.skipif("postgresql" not in ENGINES, reason="needs STARMON_TEST_PG_URL")
+def test_one_collector_at_a_time_applies_retention(tmp_path):
+    """While another collector holds the retention lock, maintain() leaves retention to it."""
+    store = Store(fresh_url("postgresql", tmp_path))
+    other = Store(os.environ["STARMON_TEST_PG_URL"])
+    try:
+        store.sync_clusters((ClusterConfig("prod", "10.0.0.1"),))
+        cid = store.cluster_ids()["prod"]
+        now = D0 + 10 * DAY
+        store.write_rounds(cid, [_round(now - age * DAY) for age in (9, 1)])
+        with other.only_one("retention") as first:
+            with store.only_one("retention") as second:
+                assert first and not second
+            rollup.maintain(store, [cid], 30, raw_days=2, rollup_days=90, now=now)
+            assert _snapshot_times(store) == [now - 9 * DAY, now - DAY]       # skipped: the other holds it
+        rollup.maintain(store, [cid], 30, raw_days=2, rollup_days=90, now=now)
+        assert _snapshot_times(store) == [now - DAY]                           # let go: applied
+    finally:
+        other.close()
+        store.close()
