@@ -72,12 +72,10 @@ class Leases:
             free = conn.execute(sa.select(lease.c.cluster_id).where(lease.c.cluster_id.in_(cluster_ids),
                                                                     lease.c.expires_at < now)
                                 .order_by(lease.c.cluster_id).limit(max(0, share - len(mine)))).scalars().all()
-            for cluster_id in free:                    # the WHERE makes each claim atomic
-                claimed = conn.execute(lease.update().where(lease.c.cluster_id == cluster_id,
-                                                            lease.c.expires_at < now)
-                                       .values(owner=self.owner, expires_at=now + self.ttl)).rowcount
-                if claimed:
-                    mine.append(cluster_id)
+            if free:                                   # the WHERE, checked again per row, makes claims atomic
+                mine += conn.execute(lease.update().where(lease.c.cluster_id.in_(free), lease.c.expires_at < now)
+                                     .values(owner=self.owner, expires_at=now + self.ttl)
+                                     .returning(lease.c.cluster_id)).scalars().all()
         return set(mine)
 
     def release(self) -> None:
