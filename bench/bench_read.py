@@ -44,7 +44,7 @@ import pandas as pd  # noqa: E402
 
 from starmon import health, schema  # noqa: E402
 from starmon.config import ClusterConfig  # noqa: E402
-from starmon.read import MAX_POINTS, Reader, parse_range  # noqa: E402
+from starmon.read import MAX_POINTS, Reader, health_at, parse_range  # noqa: E402
 from starmon.read import forecast as read_forecast  # noqa: E402
 from starmon.store import Store  # noqa: E402
 
@@ -303,14 +303,11 @@ def overview_read(reader: Reader, cluster_id: int, now: float, chart: bool = Fal
     """What the Overview reads: newest and first snapshots, dead nodes, aggregates, cards, problems and the
     4 bucketed series; with `chart`, also the figure built from them and serialised."""
     tr = parse_range("7d", now)
-    snap = reader.latest(cluster_id, before=tr.end)
-    values = health.cards(snap, reader.first_in(cluster_id, tr))
-    dead = reader.dead_nodes(cluster_id, snap)
-    found = health.problems(snap, dead)
+    state = health_at(reader, cluster_id, tr)
     agg = reader.aggregates(cluster_id, tr)
     df = reader.series(cluster_id, tr, SERIES)
-    return {"cards": values, "problems": found, "aggregates": agg, "points": len(df), "dead": dead,
-            "json": len(figure_json(df)) if chart else None}
+    return {"cards": state.cards, "problems": state.problems(), "aggregates": agg, "points": len(df),
+            "dead": state.dead_nodes, "json": len(figure_json(df)) if chart else None}
 
 
 def naive_read(store: Store, cluster_id: int, now: float) -> dict:

@@ -4,7 +4,6 @@ import time
 
 import streamlit as st
 
-from starmon import health
 from starmon.ui import frame, loaders, widgets
 
 cluster = frame.page("Overview").cluster
@@ -13,22 +12,24 @@ cluster = frame.page("Overview").cluster
 @st.fragment(run_every=frame.run_every())
 def overview() -> None:
     tr = frame.live_range()
-    reader, cards = loaders.reader(), loaders.config().cards
-    snapshot = reader.latest(cluster["id"])
+    cards, newest = loaders.config().cards, loaders.newest_id(cluster["id"])
+    state = loaders.health(cluster["id"], tr.start, tr.end, newest)
+    snapshot = state.snapshot
+    if snapshot is None:
+        st.info(f"No round was collected by the end of {tr.phrase}.", icon=":material/hourglass_empty:")
+        return
     st.caption(f"Collected {frame.local_time(snapshot['ts'])} ({frame.ago(time.time() - snapshot['ts'])}); "
                f"deltas over {tr.phrase}.")
     spark = {c.key: c.spark_column(snapshot) for c in cards if c.spark_column(snapshot)}
-    trend = loaders.series(cluster["id"], tr.start, tr.end, tuple(spark.values()),
-                           loaders.newest_id(cluster["id"]))
+    trend = loaders.series(cluster["id"], tr.start, tr.end, tuple(spark.values()), newest)
     step = max(1, len(trend) // 80)
     sparks = {key: trend[column].iloc[::step].dropna().tolist() for key, column in spark.items() if len(trend)}
-    values = health.cards(snapshot, reader.first_in(cluster["id"], tr), cards)
-    widgets.cards(values, sparks, tr.phrase, cards)
-    lead, _ = loaders.forecast(cluster["id"], loaders.config().forecast_window_days, loaders.newest_id(cluster["id"]))
+    widgets.cards(state.cards, sparks, tr.phrase, cards)
+    lead, _ = loaders.forecast(cluster["id"], loaders.config().forecast_window_days, newest)
     widgets.forecast_card(lead, loaders.config().forecast_window_days)
-    st.subheader("What is wrong now")
-    widgets.problems(health.problems(snapshot, reader.dead_nodes(cluster["id"], snapshot), cards,
-                                     frame.local_time))
+    live = tr.label != "custom"
+    st.subheader("What is wrong now" if live else f"What was wrong at {frame.local_time(snapshot['ts'])}")
+    widgets.problems(state.problems(cards, frame.local_time), live)
 
 
 overview()

@@ -279,6 +279,30 @@ def forecast(reader: Reader, cluster_id: int, window_days: float, now: float | N
     return fc.headline(cluster_fit, node_fits), [cluster_fit, *node_fits]
 
 
+@dataclass(frozen=True)
+class Health:
+    """A cluster's state at the end of a range: its newest round there, the cards, the dead nodes."""
+
+    snapshot: dict | None
+    cards: list[health.CardValue]
+    dead_nodes: list[dict]
+
+    def problems(self, table: tuple = health.CARDS, when=str) -> list[tuple[str, str]]:
+        """What is wrong, worst first (see health.problems); none without a round."""
+        return health.problems(self.snapshot, self.dead_nodes, table, when) if self.snapshot else []
+
+
+def health_at(reader: Reader, cluster_id: int, tr: TimeRange, cards: tuple = health.CARDS) -> Health:
+    """The health cards and problems as of the range's end, deltas over the range: the Overview's reads.
+
+    For a relative range the end is now; a custom range in the past shows the cluster as it was.
+    """
+    snap = reader.latest(cluster_id, before=tr.end)
+    if snap is None:
+        return Health(None, [], [])
+    return Health(snap, health.cards(snap, reader.first_in(cluster_id, tr), cards), reader.dead_nodes(cluster_id, snap))
+
+
 def overview(reader: Reader, cluster: str, range_label: str | None, cards: tuple = health.CARDS,
              now: float | None = None, forecast_days: float = 7) -> dict:
     """The Overview page as plain data (what `python -m starmon overview --json` prints)."""
@@ -288,17 +312,16 @@ def overview(reader: Reader, cluster: str, range_label: str | None, cards: tuple
     if match is None:
         known = ", ".join(c["name"] for c in reader.clusters()) or "none"
         raise LookupError(f"unknown cluster {cluster!r} (known: {known})")
-    snap = reader.latest(match["id"], before=tr.end)
-    values = health.cards(snap, reader.first_in(match["id"], tr), cards) if snap else []
+    state = health_at(reader, match["id"], tr, cards)
+    snap = state.snapshot
     return {
         "cluster": cluster,
         "range": {"label": tr.label, "start": _iso(tr.start), "end": _iso(tr.end)},
         "collected_at": _iso(snap["ts"]) if snap else None,
         "status": snap["status"] if snap else None,
         "health_cards": [{"key": v.key, "title": v.title, "value": v.shown, "unit": v.unit, "status": v.status,
-                          "delta": v.delta, "display": v.display} for v in values],
-        "problems": [text for _, text in health.problems(snap, reader.dead_nodes(match["id"], snap), cards, _iso)]
-        if snap else [],
+                          "delta": v.delta, "display": v.display} for v in state.cards],
+        "problems": [text for _, text in state.problems(cards, _iso)],
         "aggregates": reader.aggregates(match["id"], tr),
         "forecast": forecast(reader, match["id"], forecast_days, now)[0],
     }

@@ -405,6 +405,11 @@ def seeded(env):
     return env
 
 
+def _first_round(store: Store) -> float:
+    with store.reader.connect() as conn:
+        return conn.execute(sa.select(sa.func.min(schema.metrics_snapshots.c.ts))).scalar()
+
+
 def run(page: str, **query) -> AppTest:
     """Open `page` straight from a link with these query parameters."""
     at = AppTest.from_file(MAIN, default_timeout=30)
@@ -426,17 +431,22 @@ def shown(text: str) -> str:
 
 def shows_range(at: AppTest, page: str, words: str) -> bool:
     """The page's first caption says which range it shows: "Last 24h" / "the last 24h", or custom dates."""
-    caption = at.caption[0].value
     if page == "performance":
+        caption = at.caption[0].value
         return caption.startswith(f"{words.removeprefix('the ').capitalize() if 'last' in words else words},")
-    return caption.endswith(f"deltas over {words}.")
+    if not at.metric:       # the Overview of a range that ends before the first round
+        return [i.value for i in at.info] == [f"No round was collected by the end of {words}."]
+    return at.caption[0].value.endswith(f"deltas over {words}.")
 
 
-def healthy(at: AppTest, page: str) -> None:
+def healthy(at: AppTest, page: str, collected: bool = True) -> None:
+    """The page drew; the Overview's cards, or (`collected` False: the range ends before the first round)
+    a plain note that there is nothing to show as of the range's end."""
     assert not at.exception, at.exception
     assert unescape(at.header[0].value) == f"{page.capitalize()} · prod"
     if page == "overview":
-        assert len(at.metric) == 15
+        assert len(at.metric) == (15 if collected else 0)
+        assert any(i.value.startswith("No round was collected by the end of") for i in at.info) != collected
     else:
         assert at.get("plotly_chart")
 
@@ -515,6 +525,7 @@ TODAY = utc_today()      # for the fixed examples only; tests compare with the d
 @PAGES_SETTINGS
 @given(page=link_pages, start=url_dates(), end=url_dates())
 @example(page="overview", start="garbage", end="2026-99-99")
+@example(page="overview", start=(TODAY - timedelta(days=5)).isoformat(), end=(TODAY - timedelta(days=1)).isoformat())
 @example(page="performance", start=(TODAY - timedelta(days=5)).isoformat(), end=TODAY.isoformat())
 def test_link_with_a_custom_range(seeded, page, start, end):
     today = utc_today()
@@ -523,14 +534,15 @@ def test_link_with_a_custom_range(seeded, page, start, end):
     query = {"range": "custom", **({"start": start} if start is not None else {}),
              **({"end": end} if end is not None else {})}
     at = run(page, **query)
-    healthy(at, page)
+    first, last = (d.value for d in at.date_input)
+    assert isinstance(first, date) and isinstance(last, date) and last <= today
+    valid = last >= first and (last - first).days + 1 <= 90
+    range_end = datetime.combine(last + timedelta(days=1), datetime.min.time(), timezone.utc).timestamp()
+    healthy(at, page, collected=not valid or _first_round(seeded["store"]) <= range_end)
     messages = warnings(at)
     for key, text, ok in (("start", start, ok_start), ("end", end, ok_end)):
         assert (shown(f"Ignored {key}={(text or '')[:40]} in the link: use a date like 2026-11-24, no later than "
                       "today.") in messages) == (not ok), (key, text, messages)
-    first, last = (d.value for d in at.date_input)
-    assert isinstance(first, date) and isinstance(last, date) and last <= today
-    valid = last >= first and (last - first).days + 1 <= 90
     if valid:
         day = lambda d: d.strftime("%b %d")  # noqa: E731
         assert shows_range(at, page, f"{day(first)} – {day(last)}"), at.caption[0].value

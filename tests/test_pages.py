@@ -10,6 +10,7 @@ import base64
 import json
 import re
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -189,6 +190,27 @@ def test_overview_cards_show_the_newest_snapshot(seeded):
     assert any(p.startswith(f"BE {DEAD_BE} down since ") for p in problems), problems
     assert "disk used 91.2 % > 90.0 %" in texts(at.error)   # critical, so an error
     assert not any("10.0.0.2" in p or "10.0.0.4" in p for p in problems)
+
+
+def test_overview_of_past_dates_shows_the_cluster_as_it_was(env):
+    """Custom dates in the past: the cards and problems of the range's last round, not of now."""
+    cid = add_cluster(env["store"])
+    now = time.time()
+    then = {"status": "partial", "collect_ms": 9, "qps": 12.5, "backend_total": 3, "backend_alive": 2}
+    dead = [{"role": "BE", "host": DEAD_BE, "alive": False}]
+    env["store"].write_rounds(cid, [({"ts": now - 2 * 86400 - 60, **then, "qps": 99.0}, dead),
+                                    ({"ts": now - 2 * 86400, **then}, dead),
+                                    ({"ts": now - 5, "status": "ok", "collect_ms": 9, "qps": 123.4,
+                                      "backend_total": 3, "backend_alive": 3}, [])])
+    today = datetime.now(timezone.utc).date()
+    at = open_page("overview", range="custom", start=str(today - timedelta(days=3)),
+                   end=str(today - timedelta(days=1)))
+    assert not at.exception
+    cards = {m.label.split(" ", 1)[1]: m.value for m in at.metric}
+    assert cards["QPS"] == "12.5/s" and cards["BE alive"] == "2/3"
+    [subheader] = [t for t in texts(at.subheader) if t.startswith("What was wrong at ")]
+    assert any(p.startswith(f"BE {DEAD_BE} down since ") for p in texts(at.warning)), texts(at.warning)
+    assert "Nothing is wrong right now." not in texts(at.success)
 
 
 def test_overview_says_nothing_is_wrong_for_a_healthy_cluster(env):

@@ -56,6 +56,12 @@ def table_growth(cluster_id: int, start: float, end: float, by: str, newest: int
 
 
 @st.cache_data(ttl="15m", max_entries=64, show_spinner=False)
+def health(cluster_id: int, start: float, end: float, newest: int | None) -> read.Health:
+    """Cards and problems as of the range's end (read.health_at), re-read when a new round lands."""
+    return read.health_at(reader(), cluster_id, TimeRange(start, end, ""), config().cards)
+
+
+@st.cache_data(ttl="15m", max_entries=64, show_spinner=False)
 def forecast(cluster_id: int, window_days: float, newest: int | None) -> tuple[dict, list]:
     """The disk-full forecast (headline and every fit), recomputed when a new round lands."""
     return read.forecast(reader(), cluster_id, window_days)

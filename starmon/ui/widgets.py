@@ -26,10 +26,11 @@ def cards(values: list[health.CardValue], sparks: dict[str, list], range_text: s
                       width=220)
 
 
-def problems(found: list[tuple[str, str]]) -> None:
-    """What is wrong now, worst first; text from the cluster is shown literally."""
+def problems(found: list[tuple[str, str]], live: bool = True) -> None:
+    """What is (or, for a past range, was) wrong, worst first; text from the cluster is shown literally."""
     if not found:
-        st.success("Nothing is wrong right now.", icon=":material/check_circle:")
+        st.success("Nothing is wrong right now." if live else "Nothing was wrong then.",
+                   icon=":material/check_circle:")
         return
     for status, sentence in found:
         (st.error if status == health.CRITICAL else st.warning)(plain(sentence))
