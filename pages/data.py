@@ -5,6 +5,7 @@ import time
 import pandas as pd
 import streamlit as st
 
+from starmon import read
 from starmon.health import format_value
 from starmon.ui import frame, loaders, widgets
 from starmon.ui.text import plain
@@ -29,22 +30,20 @@ with st.container(horizontal=True):
               help="DATA_LENGTH summed over tables; includes every replica.")
     st.metric("Rows", format_value(stats["total_rows"], "count"), border=True)
 
+TABLE_COLUMNS = {"bytes": st.column_config.NumberColumn("Size", format="bytes"),
+                 "growth_bytes": st.column_config.NumberColumn("Growth", format="bytes"),
+                 "rows": st.column_config.NumberColumn("Rows", format="localized")}
+tables = loaders.table_growth(cluster["id"], tr.start, tr.end, loaders.newest_id(cluster["id"]))
+
 st.subheader("Largest tables")
-growth = loaders.table_growth(cluster["id"], tr.start, tr.end, "bytes", loaders.newest_id(cluster["id"]))
 st.caption(f"Growth is the change in size over {tr.phrase} (n/a until two passes fall in the range).")
-widgets.table(growth, "largest-tables", column_config={
-    "bytes": st.column_config.NumberColumn("Size", format="bytes"),
-    "growth_bytes": st.column_config.NumberColumn("Growth", format="bytes"),
-    "rows": st.column_config.NumberColumn("Rows", format="localized")})
+widgets.table(read.top(tables, "bytes"), "largest-tables", column_config=TABLE_COLUMNS)
 
 st.subheader("Fastest-growing tables")
 st.caption(f"Which tables are filling the disk: growth over {tr.phrase}.")
-fastest = loaders.table_growth(cluster["id"], tr.start, tr.end, "growth_bytes", loaders.newest_id(cluster["id"]))
+fastest = read.top(tables, "growth_bytes")
 if len(fastest):
-    widgets.table(fastest, "fastest-growing-tables", column_config={
-        "bytes": st.column_config.NumberColumn("Size", format="bytes"),
-        "growth_bytes": st.column_config.NumberColumn("Growth", format="bytes"),
-        "rows": st.column_config.NumberColumn("Rows", format="localized")})
+    widgets.table(fastest, "fastest-growing-tables", column_config=TABLE_COLUMNS)
 else:
     st.info("Growth needs two statistics passes inside the range.", icon=":material/hourglass_empty:")
 

@@ -208,8 +208,8 @@ class Reader:
                 row[key] = json.loads(row[key]) if row[key] else None
         return row
 
-    def table_growth(self, cluster_id: int, tr: TimeRange, limit: int = 20, by: str = "bytes") -> pd.DataFrame:
-        """Tables by size now (or by growth, `by="growth_bytes"`), with growth since the range's first pass."""
+    def table_growth(self, cluster_id: int, tr: TimeRange) -> pd.DataFrame:
+        """Every table's size at the range's last pass, with its growth since the range's first pass."""
         h = schema.table_size_history
         in_range = sa.and_(h.c.cluster_id == cluster_id, h.c.ts >= tr.start, h.c.ts <= tr.end)
         first_ts, last_ts = (self._one(sa.select(sa.func.min(h.c.ts).label("a"), sa.func.max(h.c.ts).label("b"))
@@ -222,11 +222,8 @@ class Reader:
                            .where(h.c.cluster_id == cluster_id, h.c.ts == first_ts))
         df = now.merge(then, on=["db_name", "table_name"], how="left")
         df["growth_bytes"] = (df["data_bytes"] - df["before"]) if first_ts != last_ts else None
-        df = df.rename(columns={"db_name": "database", "table_name": "table", "data_bytes": "bytes",
-                                "row_count": "rows"})[["database", "table", "bytes", "rows", "growth_bytes"]]
-        if by == "growth_bytes":
-            df = df[df["growth_bytes"].notna()]
-        return df.sort_values(by, ascending=False).head(limit)
+        return df.rename(columns={"db_name": "database", "table_name": "table", "data_bytes": "bytes",
+                                  "row_count": "rows"})[["database", "table", "bytes", "rows", "growth_bytes"]]
 
     def disk_history(self, cluster_id: int, tr: TimeRange, step: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Used and total disk bytes per `step` seconds: for the cluster, and per BE (`ts`, `used`, `total`)."""
@@ -264,6 +261,11 @@ class Reader:
         rounds, up = row.pop("rounds"), row.pop("up")
         row["availability_pct"] = 100.0 * up / rounds if rounds else None
         return row
+
+
+def top(tables: pd.DataFrame, by: str, limit: int = 20) -> pd.DataFrame:
+    """The `limit` tables with the largest `by` ("bytes" or "growth_bytes"); unknown values left out."""
+    return tables[tables[by].notna()].sort_values(by, ascending=False).head(limit)
 
 
 def forecast(reader: Reader, cluster_id: int, window_days: float, now: float | None = None) -> tuple[dict, list]:

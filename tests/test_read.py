@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from starmon.config import ClusterConfig
-from starmon.read import MAX_POINTS, Reader, parse_range
+from starmon.read import MAX_POINTS, Reader, TimeRange, parse_range, top
 from starmon.store import Store
 
 from .conftest import ENGINES, fresh_url
@@ -113,9 +113,13 @@ def test_tables_by_growth(db_url):
                                [{"db_name": "d", "table_name": t, "data_bytes": v[i], "row_count": 1}
                                 for t, v in sizes.items()])
     tr = parse_range("6h", NOW)
-    by_size = Reader(store).table_growth(cid, tr)
+    tables = Reader(store).table_growth(cid, tr)
+    by_size = top(tables, "bytes")
     assert list(by_size["table"]) == ["big_slow", "small_fast", "gone_flat"]
-    by_growth = Reader(store).table_growth(cid, tr, by="growth_bytes")
+    assert list(top(tables, "bytes", limit=2)["table"]) == ["big_slow", "small_fast"]
+    by_growth = top(tables, "growth_bytes")
     assert list(by_growth["table"]) == ["small_fast", "big_slow", "gone_flat"]
     assert list(by_growth["growth_bytes"]) == [4_900, 100, 0]
+    one_pass = Reader(store).table_growth(cid, TimeRange(NOW - 600, NOW, "custom"))     # only the last pass
+    assert len(top(one_pass, "bytes")) == 3 and top(one_pass, "growth_bytes").empty
     store.close()

@@ -51,8 +51,8 @@ def node_series(cluster_id: int, start: float, end: float, columns: tuple[str, .
 
 
 @st.cache_data(ttl="15m", max_entries=64, show_spinner=False)
-def table_growth(cluster_id: int, start: float, end: float, by: str, newest: int | None) -> pd.DataFrame:
-    return reader().table_growth(cluster_id, TimeRange(start, end, ""), by=by)
+def table_growth(cluster_id: int, start: float, end: float, newest: int | None) -> pd.DataFrame:
+    return reader().table_growth(cluster_id, TimeRange(start, end, ""))
 
 
 @st.cache_data(ttl="15m", max_entries=64, show_spinner=False)
