@@ -74,9 +74,7 @@ def update(store: Store, secrets: Secrets, name: str, fields: dict) -> ClusterCo
 
 
 def _values(cluster: ClusterConfig, secrets: Secrets, password: str | None) -> dict:
-    return dict(fe_host=cluster.fe_host, http_port=cluster.http_port, query_port=cluster.query_port,
-                user=cluster.user, password_env=cluster.password_env, tls=cluster.tls,
-                tls_verify=cluster.tls_verify, enabled=cluster.enabled,
+    return dict(cluster.row_fields(),
                 password_encrypted=secrets.encrypt(password) if password and not cluster.password_env else None,
                 updated_at=time.time())
 
@@ -133,8 +131,5 @@ def collectable(store: Store, secrets: Secrets, file_clusters: tuple[ClusterConf
             except SecretError as exc:
                 log.error("cluster %s skipped: %s", row["name"], exc)
                 continue
-        out.append((row["id"], ClusterConfig(name=row["name"], fe_host=row["fe_host"], http_port=row["http_port"],
-                                             query_port=row["query_port"], user=row["user"], password=password,
-                                             password_env=row["password_env"], tls=row["tls"],
-                                             tls_verify=row["tls_verify"])))
+        out.append((row["id"], ClusterConfig.from_row(row, password)))
     return out

@@ -72,6 +72,18 @@ class ClusterConfig:
     def http_base(self) -> str:
         return f"{'https' if self.tls else 'http'}://{url_host(self.fe_host)}:{self.http_port}"
 
+    def row_fields(self) -> dict:
+        """The clusters-table columns this cluster sets, name aside; never the password."""
+        return {key: getattr(self, key) for key in _ROW_FIELDS}
+
+    @classmethod
+    def from_row(cls, row: dict, password: str = "") -> "ClusterConfig":
+        """The cluster a clusters-table row describes, with its password found elsewhere."""
+        return cls(name=row["name"], password=password, **{key: row[key] for key in _ROW_FIELDS})
+
+
+_ROW_FIELDS = ("fe_host", "http_port", "query_port", "user", "password_env", "tls", "tls_verify", "enabled")
+
 
 def url_host(host: str) -> str:
     """A host as it goes into a URL: IPv6 addresses in brackets (once)."""

@@ -143,9 +143,7 @@ class Store:
         """
         t = schema.clusters
         now = time.time()
-        wanted = {c.name: dict(fe_host=c.fe_host, http_port=c.http_port, query_port=c.query_port, user=c.user,
-                               password_env=c.password_env, tls=c.tls, tls_verify=c.tls_verify, enabled=c.enabled,
-                               source="file") for c in configs}
+        wanted = {c.name: dict(c.row_fields(), source="file") for c in configs}
         # Read first and write only what changed: this runs every round, and with several
         # collectors an UPDATE of every cluster row each time would only contend for locks.
         with self.reader.connect() as conn:

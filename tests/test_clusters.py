@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import sqlalchemy as sa
 
@@ -9,6 +11,7 @@ from starmon import clusters, rollup, schema
 from starmon.config import ClusterConfig
 from starmon.emulator import ClusterSpec
 from starmon.probe import check_connection
+from starmon.read import Reader
 from starmon.secrets import SecretError, Secrets
 from starmon.store import Store
 
@@ -123,3 +126,15 @@ def test_delete_takes_rollups_and_leases_with_it(store, secrets):
         assert all(conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.cluster_id == cid)).scalar() == 0
                    for t in keyed)
     assert "old" not in store.cluster_ids()
+
+
+def test_every_cluster_setting_is_stored_and_read_back(tmp_path):
+    """A ClusterConfig survives the clusters table whole (bar its password), so a new setting is not forgotten."""
+    cluster = ClusterConfig("x", "10.0.0.9", http_port=8031, query_port=9031, user="monitor", password="pw",
+                            password_env="X_PW", tls=True, tls_verify=False, enabled=False)
+    assert set(cluster.row_fields()) == {f.name for f in dataclasses.fields(ClusterConfig)} - {"name", "password"}
+    store = Store(f"sqlite:///{tmp_path / 'starmon.db'}")
+    store.sync_clusters((cluster,))
+    [row] = Reader(store).clusters()
+    assert ClusterConfig.from_row(row, "pw") == cluster
+    store.close()
