@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Protocol
 
 from . import datastats
 from .aggregate import BE_METRICS, FE_METRICS, RawRound
@@ -101,7 +102,14 @@ async def _scrape_metrics(client: ClusterClient, raw: RawRound) -> None:
             raw.reachable = True
 
 
-async def fetch_statistics(client: ClusterClient) -> tuple[dict, list[dict]]:
+class RunsSql(Protocol):
+    """What a statistics pass reads through: a cluster's MySQL port (ClusterClient), or the
+    demo's replayed FE, which answers the same statements for a moment in the past."""
+
+    async def sql(self, statements: list[str]) -> list[list[dict] | FetchError]: ...
+
+
+async def fetch_statistics(client: RunsSql) -> tuple[dict, list[dict]]:
     """One data-statistics pass over MySQL: a statistics row and per-table sizes."""
     started = time.time()
     stats: dict = {"ts": started, "status": "ok", "error": None}

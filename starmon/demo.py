@@ -8,6 +8,7 @@ live round, so trends and forecasts have data from the first minute.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -16,12 +17,14 @@ from typing import Callable
 
 import sqlalchemy as sa
 
-from . import datastats, parse, schema
+from . import parse, schema
 from .aggregate import BE_METRICS, FE_METRICS, RawRound, build_round
-from .config import Config
+from .collect import fetch_statistics
+from .config import ClusterConfig, Config
 from .emulator import ClusterSpec, Emulator
 from .emulator import exposition, proc, sqlviews
 from .emulator.model import ClusterModel
+from .fetch import FetchError
 from .store import PreviousRound, Store
 
 log = logging.getLogger(__name__)
@@ -47,9 +50,8 @@ def start(store: Store) -> tuple[Emulator, int]:
     emulator = Emulator([ClusterSpec(DEMO_NAME)]).start()
     d = emulator.describe()[0]
     c = schema.clusters
-    values = dict(fe_host=d["fe_host"], http_port=d["http_port"], query_port=d["query_port"], user="root",
-                  password_env=None, password_encrypted=None, tls=False, tls_verify=True, enabled=True, source="demo",
-                  updated_at=time.time())
+    cluster = ClusterConfig(DEMO_NAME, d["fe_host"], d["http_port"], d["query_port"])
+    values = dict(cluster.row_fields(), password_encrypted=None, source="demo", updated_at=time.time())
     with store.writer.begin() as conn:
         row = conn.execute(sa.select(c.c.id).where(c.c.name == DEMO_NAME)).first()
         if row:
@@ -72,20 +74,28 @@ def replay_round(model: ClusterModel, t: float) -> RawRound:
         version=parse.parse_version(model.profile.version))
 
 
+class _ReplayedFe:
+    """The leader FE's MySQL answers at time t, for fetch_statistics to read as it reads a live one."""
+
+    def __init__(self, model: ClusterModel, t: float):
+        self.model, self.t = model, t
+
+    async def sql(self, statements: list[str]) -> list[list[dict] | FetchError]:
+        out: list[list[dict] | FetchError] = []
+        for statement in statements:
+            try:
+                rows, columns = sqlviews.answer(self.model, self.model.leader, statement, self.t)
+            except sqlviews.SqlError as exc:
+                out.append(FetchError(str(exc)))
+                continue
+            out.append([dict(zip(columns, row)) for row in rows])
+        return out
+
+
 def _statistics(model: ClusterModel, t: float) -> tuple[dict, list[dict]]:
-    rows, columns = sqlviews.query_information_schema(
-        model, "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_ROWS, DATA_LENGTH FROM information_schema.tables", t)
-    sizes = datastats.table_sizes([dict(zip(columns, r)) for r in rows])
-    mv_rows, mv_cols = sqlviews.query_information_schema(
-        model, "SELECT TABLE_SCHEMA, TABLE_NAME, IS_ACTIVE, INACTIVE_REASON, LAST_REFRESH_STATE, "
-               "LAST_REFRESH_ERROR_MESSAGE FROM information_schema.materialized_views", t)
-    alters = []
-    for db in sorted({s["db_name"] for s in sizes} - datastats.SYSTEM_DATABASES):
-        alter_rows, alter_cols = sqlviews.show_alter_column(model, db)
-        alters += [{**dict(zip(alter_cols, r)), "_db": db} for r in alter_rows]
-    stats = datastats.summarize(sizes, sorted({s["db_name"] for s in sizes}),
-                                [dict(zip(mv_cols, r)) for r in mv_rows], alters)
-    return {"ts": t, "status": "ok", "error": None, "collect_ms": 0, **stats}, sizes
+    """The statistics pass a live collector would have stored at time t (same queries, same code)."""
+    stats, sizes = asyncio.run(fetch_statistics(_ReplayedFe(model, t)))
+    return {**stats, "ts": t, "collect_ms": 0}, sizes
 
 
 def backfill_times(now: float, oldest_existing: float | None, days: int = HISTORY_DAYS) -> list[float]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-import pytest
+import asyncio
 
-from starmon import demo, schema
+import pytest
+import sqlalchemy as sa
+
+from starmon import clusters, demo, schema
+from starmon.collect import fetch_statistics
+from starmon.fetch import ClusterClient
 from starmon.config import ClusterConfig, Config
 from starmon.read import Reader, parse_range
 from starmon.store import Store
@@ -57,3 +61,21 @@ def test_demo_only_when_nothing_is_configured(store):
     assert demo.wanted(empty, store, {})          # the demo itself does not count as configured
     demo.retire(store)
     assert demo.DEMO_NAME not in store.cluster_ids()
+
+
+def test_replayed_statistics_are_what_a_live_pass_reads(store):
+    """The demo's past statistics come from the same queries and code as a live pass over MySQL."""
+    emulator, _ = demo.start(store)
+    try:
+        model = emulator.cluster(demo.DEMO_NAME)
+        [(_, cluster)] = clusters.collectable(store, None, ())
+        live, live_tables = asyncio.run(fetch_statistics(ClusterClient(cluster, None, 5.0)))
+        replayed, tables = demo._statistics(model, model.now())
+    finally:
+        emulator.stop()
+    assert live["status"] == replayed["status"] == "ok"
+    same = ("database_count", "table_count", "mv_total", "mv_active", "mv_inactive", "mv_failed",
+            "schema_change_running", "schema_change_pending", "schema_changes", "materialized_views")
+    assert {k: replayed[k] for k in same} == {k: live[k] for k in same}
+    assert replayed["table_count"] > 0 and replayed["mv_total"] > 0 and replayed["schema_changes"]
+    assert [(t["db_name"], t["table_name"]) for t in tables] == [(t["db_name"], t["table_name"]) for t in live_tables]

@@ -1,28 +1,20 @@
 """The FE's MySQL query port, spoken through mysql-mimic.
 
 StarRocks statements (SHOW BACKENDS, SHOW ALTER TABLE COLUMN, current_version(), the
-StarRocks information_schema views) are answered here; everything a driver sends on
-its own (SET, SELECT @@...) falls through to mysql-mimic's MySQL behaviour.
+StarRocks information_schema views) are answered by sqlviews.answer; everything a driver
+sends on its own (SET, SELECT @@...) falls through to mysql-mimic's MySQL behaviour.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 
 from mysql_mimic import MysqlServer, Session
 from mysql_mimic.auth import IdentityProvider, NativePasswordAuthPlugin, User
 from mysql_mimic.errors import MysqlError
 
-from . import catalog, proc, sqlviews
+from . import sqlviews
 from .model import ClusterModel, Node
-
-_CURRENT_VERSION = re.compile(r"^\s*select\s+current_version\(\s*\)\s*(?:as\s+`?(\w+)`?)?\s*;?\s*$", re.I)
-_SHOW_NODES = re.compile(r"^\s*show\s+(backends|frontends|compute\s+nodes)\s*;?\s*$", re.I)
-_SHOW_PROC = re.compile(r"""^\s*show\s+proc\s+['"]([^'"]*)['"]\s*;?\s*$""", re.I)
-_SHOW_DATABASES = re.compile(r"^\s*show\s+databases\s*;?\s*$", re.I)
-_PROCESSLIST = re.compile(r"^\s*show\s+(full\s+)?processlist\s*;?\s*$", re.I)
-_ALTER_COLUMN = re.compile(r"^\s*show\s+alter\s+table\s+column(?:\s+(?:from|in)\s+`?([^`\s;]+)`?)?.*$", re.I | re.S)
 
 
 class Accounts(IdentityProvider):
@@ -41,10 +33,6 @@ class Accounts(IdentityProvider):
         return User(name=username, auth_string=auth, auth_plugin=NativePasswordAuthPlugin.name)
 
 
-def _error(exc: sqlviews.SqlError) -> MysqlError:
-    return MysqlError(str(exc), code=exc.code)
-
-
 def session_factory(model: ClusterModel, fe: Node):
     """A mysql-mimic Session class bound to one FE of one cluster."""
 
@@ -57,36 +45,11 @@ def session_factory(model: ClusterModel, fe: Node):
         async def handle_query(self, sql: str, attrs: dict[str, str]):
             if model.workload.response_ms:
                 await asyncio.sleep(model.workload.response_ms / 1000)
-            t = model.now()
-            if m := _CURRENT_VERSION.match(sql):
-                return [(model.profile.version,)], [m.group(1) or "current_version()"]
-            if m := _SHOW_NODES.match(sql):
-                kind = m.group(1).lower().split()[0]
-                path = {"backends": "/backends", "frontends": "/frontends", "compute": "/compute_nodes"}[kind]
-                columns, rows = proc.show_proc(model, fe, path, t)
-                return rows, list(columns)
-            if m := _SHOW_PROC.match(sql):
-                answer = proc.show_proc(model, fe, m.group(1), t)
-                if answer is None:
-                    raise MysqlError(f"Proc path '{m.group(1)}' doesn't exist", code=1064)
-                return answer[1], list(answer[0])
-            if _SHOW_DATABASES.match(sql):
-                return [(db,) for db in ("information_schema", "sys", *catalog.DATABASES)], ["Database"]
-            if _PROCESSLIST.match(sql):
-                rows, columns = sqlviews.processlist(model, fe, t)
-                return rows, list(columns)
-            if m := _ALTER_COLUMN.match(sql):
-                try:
-                    rows, columns = sqlviews.show_alter_column(model, m.group(1) or self.database)
-                except sqlviews.SqlError as exc:
-                    raise _error(exc) from exc
-                return rows, list(columns)
-            if re.search(r"\binformation_schema\b", sql, re.I) or (self.database or "").lower() == "information_schema":
-                try:
-                    return sqlviews.query_information_schema(model, sql, t)
-                except sqlviews.SqlError as exc:
-                    raise _error(exc) from exc
-            return await super().handle_query(sql, attrs)
+            try:
+                answer = sqlviews.answer(model, fe, sql, model.now(), self.database)
+            except sqlviews.SqlError as exc:
+                raise MysqlError(str(exc), code=exc.code) from exc
+            return answer if answer is not None else await super().handle_query(sql, attrs)
 
     return FeSession
 

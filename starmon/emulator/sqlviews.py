@@ -39,6 +39,16 @@ ALTER_COLUMNS = ("JobId", "TableName", "CreateTime", "FinishTime", "IndexName", 
                  "SchemaVersion", "TransactionId", "State", "Msg", "Progress", "Timeout")
 
 
+_CURRENT_VERSION = re.compile(r"^\s*select\s+current_version\(\s*\)\s*(?:as\s+`?(\w+)`?)?\s*;?\s*$", re.I)
+_SHOW_NODES = re.compile(r"^\s*show\s+(backends|frontends|compute\s+nodes)\s*;?\s*$", re.I)
+_SHOW_PROC = re.compile(r"""^\s*show\s+proc\s+['"]([^'"]*)['"]\s*;?\s*$""", re.I)
+_SHOW_DATABASES = re.compile(r"^\s*show\s+databases\s*;?\s*$", re.I)
+_PROCESSLIST = re.compile(r"^\s*show\s+(full\s+)?processlist\s*;?\s*$", re.I)
+# FROM db, or FROM `db` with a backquote inside written twice, as MySQL reads quoted identifiers
+_ALTER_COLUMN = re.compile(r"^\s*show\s+alter\s+table\s+column(?:\s+(?:from|in)\s+(?:`((?:[^`]|``)+)`|([^`\s;]+)))?.*$",
+                           re.I | re.S)
+
+
 class SqlError(Exception):
     """An error the FE would send back as a MySQL error packet."""
 
@@ -159,3 +169,36 @@ def show_alter_column(model: ClusterModel, db: str | None) -> tuple[list[tuple],
              str(sc.job_id - 40), "1", str(sc.job_id * 3), sc.state, sc.msg, sc.progress, "86400")
             for sc in catalog.SCHEMA_CHANGES if sc.db == db]
     return rows, ALTER_COLUMNS
+
+
+def answer(model: ClusterModel, fe: Node, sql: str, t: float,
+           database: str | None = None) -> tuple[list[tuple], list[str]] | None:
+    """What FE `fe` answers to one statement at time t: (rows, columns), SqlError, or None for
+    a statement StarRocks answers as any MySQL server does (left to the protocol library).
+
+    The MySQL port and the demo's replayed statistics passes both answer through here.
+    """
+    if m := _CURRENT_VERSION.match(sql):
+        return [(model.profile.version,)], [m.group(1) or "current_version()"]
+    if m := _SHOW_NODES.match(sql):
+        kind = m.group(1).lower().split()[0]
+        path = {"backends": "/backends", "frontends": "/frontends", "compute": "/compute_nodes"}[kind]
+        columns, rows = proc.show_proc(model, fe, path, t)
+        return rows, list(columns)
+    if m := _SHOW_PROC.match(sql):
+        found = proc.show_proc(model, fe, m.group(1), t)
+        if found is None:
+            raise SqlError(f"Proc path '{m.group(1)}' doesn't exist")
+        return found[1], list(found[0])
+    if _SHOW_DATABASES.match(sql):
+        return [(db,) for db in ("information_schema", "sys", *catalog.DATABASES)], ["Database"]
+    if _PROCESSLIST.match(sql):
+        rows, columns = processlist(model, fe, t)
+        return rows, list(columns)
+    if m := _ALTER_COLUMN.match(sql):
+        quoted, bare = m.groups()
+        rows, columns = show_alter_column(model, quoted.replace("``", "`") if quoted else bare or database)
+        return rows, list(columns)
+    if re.search(r"\binformation_schema\b", sql, re.I) or (database or "").lower() == "information_schema":
+        return query_information_schema(model, sql, t)
+    return None
