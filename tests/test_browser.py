@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
+
+from starmon.config import ClusterConfig
+from starmon.store import Store
 
 from .browser import SCREENSHOTS, browser, dashboard_server, needs_chromium, open_page, page  # noqa: F401 (fixtures)
 
@@ -72,3 +76,25 @@ def test_narrow_window(dashboard, page):
     page.screenshot(path=str(SCREENSHOTS / "overview-narrow.png"), full_page=True)
     assert page.get_by_test_id("stException").count() == 0
     assert page.get_by_test_id("stMetric").first.is_visible()
+
+
+def test_freshness_badge_turns_stale_without_a_reload(tmp_path, page):
+    """When rounds stop arriving, the sidebar badge says so by itself: its age is not frozen at page load."""
+    interval = 4
+    (tmp_path / "starmon.toml").write_text(f'interval_seconds = {interval}\n[[clusters]]\nname = "prod"\n'
+                                           'fe_host = "127.0.0.1"\nhttp_port = 1\nquery_port = 1\n')
+    db_url = f"sqlite:///{tmp_path / 'starmon.db'}"
+    env = {"STARMON_DB_URL": db_url, "STARMON_CONFIG": str(tmp_path / "starmon.toml"), "STARMON_DEMO": "0",
+           "STARMON_EMBEDDED_COLLECTOR": "0"}          # nobody collects: the one round below only ages
+    with dashboard_server(tmp_path, env) as url:
+        store = Store(db_url)
+        store.sync_clusters((ClusterConfig("prod", "127.0.0.1", 1, 1),))
+        store.write_round(store.cluster_ids()["prod"], {"ts": time.time(), "status": "ok", "collect_ms": 1}, [])
+        store.close()
+        open_page(page, url)
+        sidebar = page.get_by_test_id("stSidebar")
+        badge = sidebar.get_by_text(re.compile(r"collected \d+ s ago"))
+        expect(badge).to_be_visible()
+        expect(badge).not_to_contain_text("stale")
+        expect(sidebar.get_by_text(re.compile(r"stale: collected \d+ s ago"))).to_be_visible(
+            timeout=(3 * interval + 4 * interval) * 1000)

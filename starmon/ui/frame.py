@@ -104,15 +104,19 @@ def ago(seconds: float) -> str:
 
 
 def freshness(cluster: dict) -> None:
-    """Badge: when the last good snapshot was collected, and 'stale' past 3 intervals."""
+    """Badge: when the last good snapshot was collected, and 'stale' past 3 intervals.
+
+    Drawn in its own fragment that reruns every interval, whatever the auto-refresh toggle
+    says: an age frozen at page load ("collected 3 s ago") would hide a collector that stopped.
+    """
     good = loaders.reader().last_good(cluster["id"])
     if good is None:
-        st.sidebar.badge("no data collected yet", color="gray", icon=":material/hourglass_empty:")
+        st.badge("no data collected yet", color="gray", icon=":material/hourglass_empty:")
         return
     age = time.time() - good["ts"]
     stale = age > 3 * loaders.config().interval_seconds
-    st.sidebar.badge(f"{'stale: ' if stale else ''}collected {ago(age)}", color="orange" if stale else "green",
-                     icon=":material/warning:" if stale else ":material/schedule:")
+    st.badge(f"{'stale: ' if stale else ''}collected {ago(age)}", color="orange" if stale else "green",
+             icon=":material/warning:" if stale else ":material/schedule:")
 
 
 def _refresh(cluster: dict) -> None:
@@ -148,7 +152,8 @@ def sidebar() -> Selection:
         if st.sidebar.button("Refresh now", icon=":material/refresh:", key="refresh",
                              help=f"Collect from the cluster now (at most every {REFRESH_COOLDOWN_SECONDS} s)."):
             _refresh(cluster)
-        freshness(cluster)
+        with st.sidebar:
+            st.fragment(freshness, run_every=loaders.config().interval_seconds)(cluster)
         if cluster["tls"] and not cluster["tls_verify"]:
             st.warning(f"The FE certificate of {plain(cluster['name'])} is not verified: its numbers could come "
                        "from anyone on the network path.", icon=":material/gpp_maybe:")
