@@ -282,6 +282,14 @@ def registry_store(tmp_path, pw_env):
     store.close()
 
 
+def assert_encrypted(stored: str, password: str, secrets: Secrets) -> None:
+    """A Fernet token that decrypts to the password. A short password can turn up inside the token's
+    base64 by chance ("0" often does), so its absence is only checked where chance cannot explain it."""
+    assert stored.startswith("gAAAAA") and secrets.decrypt(stored) == password
+    if len(password) >= 6:
+        assert password not in stored
+
+
 def reset(store: Store, baseline: list[dict]) -> None:
     """Put the clusters table back as the fixture made it, so every example starts the same."""
     with store.writer.begin() as conn:
@@ -318,8 +326,7 @@ def test_add_accepts_valid_or_refuses_and_writes_nothing(registry_store, fields)
         cluster.enabled, cluster.password_env)
     password = fields.get("password")
     if password and not cluster.password_env:
-        assert password not in row["password_encrypted"]
-        assert secrets.decrypt(row["password_encrypted"]) == password
+        assert_encrypted(row["password_encrypted"], password, secrets)
     else:
         assert row["password_encrypted"] is None
     assert [r["name"].lower() for r in after].count(cluster.name.lower()) == 1
@@ -354,7 +361,7 @@ def test_update_accepts_valid_or_refuses_and_writes_nothing(registry_store, targ
                                      cluster.user, cluster.password_env)
     password = fields.get("password")
     if password:
-        assert secrets.decrypt(row["password_encrypted"]) == password and password not in row["password_encrypted"]
+        assert_encrypted(row["password_encrypted"], password, secrets)
     elif cluster.password_env:
         assert row["password_encrypted"] is None
     else:
