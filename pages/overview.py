@@ -25,8 +25,8 @@ def overview() -> None:
     step = max(1, len(trend) // 80)
     sparks = {key: trend[column].iloc[::step].dropna().tolist() for key, column in spark.items() if len(trend)}
     widgets.cards(state.cards, sparks, tr.phrase, cards)
-    lead, _ = loaders.forecast(cluster["id"], loaders.config().forecast_window_days, newest)
-    widgets.forecast_card(lead, loaders.config().forecast_window_days)
+    window = loaders.config().forecast_window_days
+    widgets.forecast_card(loaders.forecast(cluster["id"], window, newest).headline, window)
     live = tr.label != "custom"
     st.subheader("What is wrong now" if live else f"What was wrong at {frame.local_time(snapshot['ts'])}")
     widgets.problems(state.problems(cards, frame.local_time), live)

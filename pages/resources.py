@@ -30,12 +30,10 @@ def resources() -> None:
 
     st.subheader("Capacity")
     window = loaders.config().forecast_window_days
-    lead, fits = loaders.forecast(cluster["id"], window, newest)
-    st.caption(f"{plain(forecast.describe(lead))}. Trends are fitted on the last {window:g} days; "
-               "the band is the 95 % prediction interval.")
-    history = loaders.node_series(cluster["id"], tr.end - window * 86400, tr.end,     # bucket-anchored: cached
-                                  ("disk_used_bytes", "disk_total_bytes"), "BE", newest)
-    st.plotly_chart(charts.capacity(history, fits, zone), key="capacity")
+    capacity = loaders.forecast(cluster["id"], window, newest)
+    st.caption(f"{plain(forecast.describe(capacity.headline))}. Trends are fitted on the last {window:g} days "
+               "of 10-minute averages, drawn as the solid lines; the band is the 95 % prediction interval.")
+    st.plotly_chart(charts.capacity(capacity.history, capacity.fits, zone), key="capacity")
 
     snapshot = loaders.reader().latest(cluster["id"])
     table = loaders.reader().nodes(snapshot["id"])

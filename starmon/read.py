@@ -12,6 +12,7 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 import pandas as pd
 import sqlalchemy as sa
@@ -268,8 +269,17 @@ def top(tables: pd.DataFrame, by: str, limit: int = 20) -> pd.DataFrame:
     return tables[tables[by].notna()].sort_values(by, ascending=False).head(limit)
 
 
-def forecast(reader: Reader, cluster_id: int, window_days: float, now: float | None = None) -> tuple[dict, list]:
-    """The disk-full forecast of a cluster: the JSON headline, plus every fit for charts."""
+class Capacity(NamedTuple):
+    """The disk-full forecast: the JSON headline, every fit (cluster first), and the history they
+    were fitted on (`time`, `subject`, `used_pct`), so a chart shows exactly what was fitted."""
+
+    headline: dict
+    fits: list[fc.Forecast]
+    history: pd.DataFrame
+
+
+def forecast(reader: Reader, cluster_id: int, window_days: float, now: float | None = None) -> Capacity:
+    """The disk-full forecast of a cluster, from 10-minute averages of used bytes, per BE and in all."""
     now = time.time() if now is None else now
     tr = TimeRange(now - window_days * 86400, now, "forecast")
     cluster_df, node_df = reader.disk_history(cluster_id, tr, FORECAST_BUCKET)
@@ -278,7 +288,11 @@ def forecast(reader: Reader, cluster_id: int, window_days: float, now: float | N
     cluster_fit = fc.fit(cluster_df["ts"] + middle, cluster_df["used"], capacity, "cluster", now=now)
     node_fits = [fc.fit(part["ts"] + middle, part["used"], float(part["total"].iloc[-1]), f"BE {host}", now=now)
                  for host, part in node_df.groupby("host", sort=True)]
-    return fc.headline(cluster_fit, node_fits), [cluster_fit, *node_fits]
+    history = pd.concat([cluster_df.assign(subject="cluster"), node_df.assign(subject="BE " + node_df["host"])])
+    history = pd.DataFrame({"time": pd.to_datetime(history["ts"] + middle, unit="s", utc=True),
+                            "subject": history["subject"],
+                            "used_pct": 100 * history["used"] / history["total"]}).reset_index(drop=True)
+    return Capacity(fc.headline(cluster_fit, node_fits), [cluster_fit, *node_fits], history)
 
 
 @dataclass(frozen=True)
@@ -325,7 +339,7 @@ def overview(reader: Reader, cluster: str, range_label: str | None, cards: tuple
                           "delta": v.delta, "display": v.display} for v in state.cards],
         "problems": [text for _, text in state.problems(cards, _iso)],
         "aggregates": reader.aggregates(match["id"], tr),
-        "forecast": forecast(reader, match["id"], forecast_days, now)[0],
+        "forecast": forecast(reader, match["id"], forecast_days, now).headline,
     }
 
 

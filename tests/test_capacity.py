@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -10,7 +12,7 @@ from starmon import demo, forecast
 from starmon.read import Reader, forecast as read_forecast, overview
 from starmon.store import Store
 
-from .test_pages import MAIN, PAGE, unescape
+from .test_pages import MAIN, PAGE, unescape, values
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +31,7 @@ def week(tmp_path_factory):
 def test_forecast_matches_the_emulator(week):
     store, model, cluster_id, _ = week
     now = model.now()
-    lead, fits = read_forecast(Reader(store), cluster_id, 7, now)
+    lead, fits, _ = read_forecast(Reader(store), cluster_id, 7, now)
     assert lead["status"] == "ok" and lead["r2"] > 0.99
     # The emulator grows every BE by a fixed share of its capacity a day; the fullest fills first.
     growth = model.workload.disk_growth_pct_per_day / 100
@@ -65,5 +67,13 @@ def test_card_chart_and_json_agree(week, monkeypatch):
     at.switch_page(PAGE["resources"]).run()
     assert not at.exception
     assert any(unescape(c.value).startswith(sentence) for c in at.caption)
+    # The chart's history lines are the very points each trend was fitted on.
+    capacity = read_forecast(Reader(store), cluster_id, 7)
+    [chart] = [json.loads(c.proto.spec) for c in at.get("plotly_chart")
+               if json.loads(c.proto.spec)["layout"]["title"]["text"] == "Disk used: history and forecast"]
+    drawn = {t["name"]: t for t in chart["data"] if t.get("mode") == "lines" and "trend" not in t.get("name", "")}
+    assert set(drawn) == {f.subject for f in capacity.fits} == {"cluster", *(f"BE {b.host}" for b in model.backends)}
+    for subject, part in capacity.history.groupby("subject"):
+        assert values(drawn[subject]["y"]) == pytest.approx(list(part["used_pct"])), subject
     st.cache_data.clear()
     st.cache_resource.clear()

@@ -64,21 +64,15 @@ def per_node(df: pd.DataFrame, column: str, title: str, unit: str, zone: str, av
 
 
 def capacity(history: pd.DataFrame, fits: list, zone: str, horizon_days: float = 60.0) -> go.Figure:
-    """Disk used % per BE and for the cluster: history, fitted line, extrapolation with its band,
-    and the 85 / 95 / 100 % lines. `fits` are forecast.Forecast objects (cluster first)."""
+    """Disk used % per BE and for the cluster: the history each line was fitted on, the fitted line
+    and its extrapolation with a band, and the 85 / 95 / 100 % lines (see read.Capacity)."""
     fig = go.Figure()
     colors = node_colors([f.subject for f in fits[1:]])
     colors["cluster"] = "#444"
-    if len(history):
-        history = history.assign(time=history["time"].dt.tz_convert(zone))
-        total = history.groupby("time")[["disk_used_bytes", "disk_total_bytes"]].sum()
-        series = {"cluster": 100 * total["disk_used_bytes"] / total["disk_total_bytes"]}
-        for host, part in history.groupby("host", sort=True):
-            series[f"BE {host}"] = (100 * part["disk_used_bytes"] / part["disk_total_bytes"]).set_axis(part["time"])
-        for name, values in series.items():
-            fig.add_trace(go.Scatter(x=values.index, y=values.values, name=_label(name), mode="lines",
-                                     line=dict(color=colors.get(name, "#999"), width=1.5),
-                                     hovertemplate=f"%{{y:.2f}} %{_HOVER_NAME}"))
+    for subject, part in history.groupby("subject", sort=False):
+        fig.add_trace(go.Scatter(x=part["time"].dt.tz_convert(zone), y=part["used_pct"], name=_label(subject),
+                                 mode="lines", line=dict(color=colors.get(subject, "#999"), width=1.5),
+                                 hovertemplate=f"%{{y:.2f}} %{_HOVER_NAME}"))
     now = pd.Timestamp.now(tz="UTC")
     for f in fits:
         if f.slope_per_second is None or f.capacity is None:

@@ -62,6 +62,6 @@ def health(cluster_id: int, start: float, end: float, newest: int | None) -> rea
 
 
 @st.cache_data(ttl="15m", max_entries=64, show_spinner=False)
-def forecast(cluster_id: int, window_days: float, newest: int | None) -> tuple[dict, list]:
-    """The disk-full forecast (headline and every fit), recomputed when a new round lands."""
+def forecast(cluster_id: int, window_days: float, newest: int | None) -> read.Capacity:
+    """The disk-full forecast (headline, every fit, the history fitted), recomputed when a new round lands."""
     return read.forecast(reader(), cluster_id, window_days)
