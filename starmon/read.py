@@ -191,7 +191,9 @@ class Reader:
                                                                     n.c.alive == False)  # noqa: E712
                                 .order_by(n.c.role, n.c.host)).all()
             for role, host in dead:
-                same = sa.and_(n.c.cluster_id == cluster_id, n.c.role == role, n.c.host == host)
+                # up to the snapshot shown: for past dates, a later recovery or death is not this streak
+                same = sa.and_(n.c.cluster_id == cluster_id, n.c.role == role, n.c.host == host,
+                               n.c.ts <= snapshot["ts"])
                 last_alive = (sa.select(sa.func.max(n.c.ts)).where(same, n.c.alive == True)  # noqa: E712
                               .scalar_subquery())
                 first_dead = conn.execute(sa.select(sa.func.min(n.c.ts)).where(

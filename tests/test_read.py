@@ -123,3 +123,23 @@ def test_tables_by_growth(db_url):
     one_pass = Reader(store).table_growth(cid, TimeRange(NOW - 600, NOW, "custom"))     # only the last pass
     assert len(top(one_pass, "bytes")) == 3 and top(one_pass, "growth_bytes").empty
     store.close()
+
+
+def test_dead_since_is_the_streak_of_the_round_shown(db_url):
+    """A BE dead at +60, back at +120, dead again from +300: as of +90 its streak began at +60,
+    whatever the rows after +90 say; as of +150 it is up."""
+    store = Store(db_url)
+    store.sync_clusters((ClusterConfig("prod", "10.0.0.1"),))
+    cid = store.cluster_ids()["prod"]
+    alive = {0: True, 60: False, 90: False, 120: True, 300: False, 330: False}
+    store.write_rounds(cid, [({"ts": NOW + t, "status": "ok", "collect_ms": 1},
+                              [{"role": "BE", "host": "10.0.0.3", "alive": up}]) for t, up in alive.items()])
+    reader = Reader(store)
+
+    def dead_as_of(t):
+        return reader.dead_nodes(cid, reader.latest(cid, before=NOW + t))
+
+    assert dead_as_of(90) == [{"role": "BE", "host": "10.0.0.3", "since": NOW + 60}]
+    assert dead_as_of(150) == []
+    assert dead_as_of(400) == [{"role": "BE", "host": "10.0.0.3", "since": NOW + 300}]
+    store.close()
