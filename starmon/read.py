@@ -232,13 +232,13 @@ class Reader:
         """Used and total disk bytes per `step` seconds: for the cluster, and per BE (`ts`, `used`, `total`)."""
         s, n = schema.metrics_snapshots, schema.node_snapshots
         bucket = self.store.bucket(s.c.ts, step).label("ts")
-        cluster = self._frame(sa.select(bucket, sa.func.avg(s.c.disk_used_bytes).label("used"),
-                                        sa.func.max(s.c.disk_total_bytes).label("total"))
+        cluster = self._frame(sa.select(bucket, _rolled(s.c.disk_used_bytes, "avg").label("used"),
+                                        _rolled(s.c.disk_total_bytes, "max").label("total"))
                               .where(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end,
                                      s.c.disk_used_bytes.is_not(None)).group_by(bucket).order_by(bucket))
         nbucket = self.store.bucket(n.c.ts, step).label("ts")
-        nodes = self._frame(sa.select(nbucket, n.c.host, sa.func.avg(n.c.disk_used_bytes).label("used"),
-                                      sa.func.max(n.c.disk_total_bytes).label("total"))
+        nodes = self._frame(sa.select(nbucket, n.c.host, _rolled(n.c.disk_used_bytes, "avg").label("used"),
+                                      _rolled(n.c.disk_total_bytes, "max").label("total"))
                             .where(n.c.cluster_id == cluster_id, n.c.role == "BE", n.c.ts >= tr.start,
                                    n.c.ts <= tr.end, n.c.disk_used_bytes.is_not(None))
                             .group_by(nbucket, n.c.host).order_by(n.c.host, nbucket))
@@ -290,11 +290,16 @@ def forecast(reader: Reader, cluster_id: int, window_days: float, now: float | N
     cluster_fit = fc.fit(cluster_df["ts"] + middle, cluster_df["used"], capacity, "cluster", now=now)
     node_fits = [fc.fit(part["ts"] + middle, part["used"], float(part["total"].iloc[-1]), f"BE {host}", now=now)
                  for host, part in node_df.groupby("host", sort=True)]
-    history = pd.concat([cluster_df.assign(subject="cluster"), node_df.assign(subject="BE " + node_df["host"])])
+    fits = [cluster_fit, *node_fits]
+    parts = [cluster_df.assign(subject="cluster"), node_df.assign(subject="BE " + node_df["host"])]
+    history = pd.concat([p for p in parts if len(p)]) if any(len(p) for p in parts) else parts[0]
+    # in % of the capacity each line is fitted to, so dots and trend agree; of each bucket's own
+    # total where no fit was made (too little history)
+    fitted_to = history["subject"].map({f.subject: f.capacity for f in fits if f.capacity}).astype(float)
     history = pd.DataFrame({"time": pd.to_datetime(history["ts"] + middle, unit="s", utc=True),
-                            "subject": history["subject"],
-                            "used_pct": 100 * history["used"] / history["total"]}).reset_index(drop=True)
-    return Capacity(fc.headline(cluster_fit, node_fits), [cluster_fit, *node_fits], history)
+                            "subject": history["subject"].astype(str),
+                            "used_pct": (100 * history["used"] / fitted_to.fillna(history["total"])).astype(float)})
+    return Capacity(fc.headline(cluster_fit, node_fits), fits, history.reset_index(drop=True))
 
 
 @dataclass(frozen=True)

@@ -67,8 +67,10 @@ def test_card_chart_and_json_agree(week, monkeypatch):
     at.switch_page(PAGE["resources"]).run()
     assert not at.exception
     assert any(unescape(c.value).startswith(sentence) for c in at.caption)
-    # The chart's history lines are the very points each trend was fitted on.
-    capacity = read_forecast(Reader(store), cluster_id, 7)
+    # The chart's history lines are the very points each trend was fitted on: the page's own forecast,
+    # from the cache it filled (AppTest runs in this process), not one recomputed at a later moment.
+    from starmon.ui import loaders
+    capacity = loaders.forecast(cluster_id, 7, loaders.newest_id(cluster_id))
     [chart] = [json.loads(c.proto.spec) for c in at.get("plotly_chart")
                if json.loads(c.proto.spec)["layout"]["title"]["text"] == "Disk used: history and forecast"]
     drawn = {t["name"]: t for t in chart["data"] if t.get("mode") == "lines" and "trend" not in t.get("name", "")}

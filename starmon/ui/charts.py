@@ -73,12 +73,14 @@ def capacity(history: pd.DataFrame, fits: list, zone: str, horizon_days: float =
         fig.add_trace(go.Scatter(x=part["time"].dt.tz_convert(zone), y=part["used_pct"], name=_label(subject),
                                  mode="lines", line=dict(color=colors.get(subject, "#999"), width=1.5),
                                  hovertemplate=f"%{{y:.2f}} %{_HOVER_NAME}"))
-    now = pd.Timestamp.now(tz="UTC")
+    now = pd.Timestamp.now(tz="UTC").timestamp()
+    starts = history.groupby("subject")["time"].min()
     for f in fits:
         if f.slope_per_second is None or f.capacity is None:
             continue
         days = min(horizon_days, (f.days_to_full or horizon_days) + 2) if f.status == "ok" else 7
-        ts = np.linspace(now.timestamp() - 7 * 86400, now.timestamp() + days * 86400, 60)
+        start = starts[f.subject].timestamp() if f.subject in starts else now - 7 * 86400
+        ts = np.linspace(start, now + days * 86400, 60)     # from the first point fitted
         line = 100 * (f.intercept + f.slope_per_second * ts) / f.capacity
         band = 100 * 1.96 * (f.residual_sd or 0) / f.capacity
         x = pd.to_datetime(ts, unit="s", utc=True).tz_convert(zone)
