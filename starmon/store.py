@@ -276,7 +276,7 @@ class Store:
         if self.is_sqlite:
             yield True
             return
-        key = _ADVISORY_KEYS[job]
+        key = _ADVISORY_KEYS[job]      # advisory keys are per database: one starmon per database
         with self.writer.connect() as conn:
             mine = conn.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar()
             conn.commit()
@@ -284,8 +284,13 @@ class Store:
                 yield bool(mine)
             finally:
                 if mine:
-                    conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-                    conn.commit()
+                    try:
+                        conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                        conn.commit()
+                    except sa.exc.SQLAlchemyError:
+                        # never hand a connection still holding the lock back to the pool;
+                        # closing the session is what lets the server release it
+                        conn.invalidate()
 
     # -- single writer -----------------------------------------------------------------------
     def writer_lock(self) -> "WriterLock":
