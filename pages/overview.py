@@ -27,7 +27,9 @@ def overview() -> None:
     widgets.cards(state.cards, sparks, tr.phrase, cards)
     window = loaders.config().forecast_window_days
     widgets.forecast_card(loaders.forecast(cluster["id"], window, newest).headline, window)
-    live = tr.label != "custom"
+    live = snapshot["id"] == newest
+    if not live:
+        st.caption("The forecast is as of now; the cards and the list below are as of the range's end.")
     st.subheader("What is wrong now" if live else f"What was wrong at {frame.local_time(snapshot['ts'])}")
     widgets.problems(state.problems(cards, frame.local_time), live)
 

@@ -211,6 +211,11 @@ def test_overview_of_past_dates_shows_the_cluster_as_it_was(env):
     [subheader] = [t for t in texts(at.subheader) if t.startswith("What was wrong at ")]
     assert any(p.startswith(f"BE {DEAD_BE} down since ") for p in texts(at.warning)), texts(at.warning)
     assert "Nothing is wrong right now." not in texts(at.success)
+    assert "The forecast is as of now" in " ".join(texts(at.caption))
+    # custom dates that end today show the newest round: that is now
+    at = open_page("overview", range="custom", start=str(today - timedelta(days=3)), end=str(today))
+    assert {m.label.split(" ", 1)[1]: m.value for m in at.metric}["QPS"] == "123.4/s"
+    assert "What is wrong now" in texts(at.subheader)
 
 
 def test_overview_says_nothing_is_wrong_for_a_healthy_cluster(env):
