@@ -80,7 +80,7 @@ def test_narrow_window(dashboard, page):
 
 def test_freshness_badge_turns_stale_without_a_reload(tmp_path, page):
     """When rounds stop arriving, the sidebar badge says so by itself: its age is not frozen at page load."""
-    interval = 4
+    interval = 6          # stale after 18 s: room for a slow start before the first look
     (tmp_path / "starmon.toml").write_text(f'interval_seconds = {interval}\n[[clusters]]\nname = "prod"\n'
                                            'fe_host = "127.0.0.1"\nhttp_port = 1\nquery_port = 1\n')
     db_url = f"sqlite:///{tmp_path / 'starmon.db'}"
