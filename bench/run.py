@@ -17,13 +17,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_collect  # noqa: E402
 import bench_parse  # noqa: E402
 import bench_read  # noqa: E402
+import bench_retention  # noqa: E402
 
 
 def main() -> int:
     quick = "--quick" in sys.argv
     started = time.perf_counter()
     rows = []
-    for module in (bench_parse, bench_collect, bench_read):
+    for module in (bench_parse, bench_collect, bench_read, bench_retention):
         rows += module.run(quick=quick)
     print(f"starmon benchmarks, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, {platform.machine()}{' (quick)' if quick else ''}\n")
