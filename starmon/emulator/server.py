@@ -14,7 +14,9 @@ import json
 import logging
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .handlers import Users, be_handler, fe_handler
 from .httpserver import Listener, Request, Response, http_client_cb
@@ -47,11 +49,12 @@ class Emulator:
 
     def __init__(self, specs: list[ClusterSpec], *, host: str = "127.0.0.1", http_port: int = 0,
                  query_port: int = 0, be_http_port: int = 0, control_port: int = 0,
-                 admin_password: str = ""):
+                 admin_password: str = "", clock: Callable[[], float] = time.time):
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
             raise ValueError("cluster names must be unique")
         self.specs = specs
+        self.clock = clock          # every model's time source: tests freeze it and advance it by hand
         self.host = host
         self.users = Users(admin_password)
         self._ports = (http_port, query_port, be_http_port)
@@ -126,7 +129,7 @@ class Emulator:
         for spec, addrs in zip(self.specs, addresses):
             model = ClusterModel(spec.name, PROFILES[spec.profile], addrs[: spec.fes], addrs[spec.fes:],
                                  http_port=http_port, query_port=query_port, be_http_port=be_http_port,
-                                 workload=spec.workload)
+                                 workload=spec.workload, clock=self.clock)
             self.clusters[spec.name] = model
             fe_http = [Listener(fe.host, http_port, http_client_cb(fe_handler(model, fe, self.users)))
                        for fe in model.frontends]
