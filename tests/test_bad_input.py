@@ -37,7 +37,7 @@ from starmon.collect import fetch_statistics
 from starmon.read import RANGES
 from starmon.secrets import Secrets
 from starmon.store import Store
-from starmon.ui.text import plain
+from starmon.ui.text import WORD_JOINER, plain
 
 from .conftest import cluster_configs, exact_workload, unescape
 
@@ -68,6 +68,12 @@ PAGES_SETTINGS = settings(max_examples=20, deadline=None, database=None,
 
 
 # -- strategies ----------------------------------------------------------------------------------------------
+
+def shown_text(max_size: int):
+    """Any text but the word joiner, which plain() adds to break autolinks and unescape() therefore
+    drops: a joiner the cluster sent itself would not survive the round trip of the check."""
+    return s.text(s.characters(exclude_characters=WORD_JOINER), max_size=max_size)
+
 
 anything = s.one_of(s.none(), s.booleans(), s.integers(), s.floats(), s.text(max_size=20), s.binary(max_size=8),
                     s.lists(s.integers(), max_size=3), s.dictionaries(s.text(max_size=5), s.integers(), max_size=2))
@@ -465,7 +471,7 @@ hostile_values = s.sampled_from([HTML, LINK, BOLD, COLOR, MATH, "x" * 500, "prod
 
 
 @PAGES_SETTINGS
-@given(page=link_pages, asked=s.one_of(hostile_values, s.text(max_size=100)))
+@given(page=link_pages, asked=s.one_of(hostile_values, shown_text(100)))
 @example(page="overview", asked=" \n  prod\n \n x ")
 @example(page="performance", asked=HTML)
 def test_link_with_an_unknown_cluster_falls_back_with_a_message(seeded, page, asked):
@@ -482,7 +488,7 @@ def test_link_with_an_unknown_cluster_falls_back_with_a_message(seeded, page, as
 @PAGES_SETTINGS
 @given(page=link_pages, asked=s.one_of(hostile_values, s.sampled_from(["99y", "<b>1h</b>", "1H", "-1h", "24h\n",
                                                                        "1e9h", "custom ", "0h", ""]),
-                                       s.sampled_from(list(RANGES)), s.text(max_size=50)))
+                                       s.sampled_from(list(RANGES)), shown_text(50)))
 def test_link_with_an_unknown_range_falls_back_to_24h(seeded, page, asked):
     at = run(page, range=asked)
     healthy(at, page)
@@ -523,7 +529,7 @@ def url_dates():
                                             else (utc_today() + timedelta(days=n)).strftime("%Y/%m/%d"))
     odd = s.sampled_from(["garbage", "2026-02-30", "2026-13-01", "20261120", "2026-11-20T08:00", "1999-01-01",
                           "9999-12-31", "0001-01-01", "-1", "", HTML])
-    return s.one_of(recent, relative, odd, s.text(max_size=20), s.none())
+    return s.one_of(recent, relative, odd, shown_text(20), s.none())
 
 
 TODAY = utc_today()      # for the fixed examples only; tests compare with the day they run on
@@ -627,7 +633,7 @@ def hostile(env):
     return env
 
 
-@given(s.text(max_size=60))
+@given(shown_text(60))
 @FAST
 def test_plain_shows_any_text_as_it_is(text):
     assert unescape(plain(text)) == text
