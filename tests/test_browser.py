@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from starmon.config import ClusterConfig
 from starmon.store import Store
 
-from .browser import SCREENSHOTS, browser, dashboard_server, needs_chromium, open_page, page  # noqa: F401 (fixtures)
+from .browser import SCREENSHOTS, browser, dashboard_server, needs_chromium, open_page, page, settle  # noqa: F401
 
 PAGES = {"overview": "", "performance": "performance", "resources": "resources", "data": "data",
          "clusters": "clusters"}
@@ -51,12 +51,12 @@ def test_every_page_in_a_browser(dashboard, page, name):
     assert page.get_by_test_id("stException").count() == 0
     assert page.get_by_text("demo", exact=False).first.is_visible()
     if name == "overview":
-        assert page.get_by_test_id("stMetric").count() == 15
+        expect(page.get_by_test_id("stMetric")).to_have_count(15, timeout=30000)
         expect(page.get_by_text("Disk 95 % forecast")).to_be_visible()
         assert page.get_by_test_id("stMetric").first.is_visible()
         assert re.search(r"\d+/\d+", page.get_by_test_id("stMetric").nth(1).inner_text())
     if name in ("performance", "resources"):
-        assert page.locator(".js-plotly-plot").count() >= 4
+        expect(page.locator(".js-plotly-plot").nth(3)).to_be_visible(timeout=30000)     # charts load lazily
         assert page.locator(".js-plotly-plot").first.is_visible()
     if name == "clusters":
         assert page.get_by_role("button", name="Test connection").is_visible()
@@ -87,11 +87,13 @@ def test_freshness_badge_turns_stale_without_a_reload(tmp_path, page):
     env = {"STARMON_DB_URL": db_url, "STARMON_CONFIG": str(tmp_path / "starmon.toml"), "STARMON_DEMO": "0",
            "STARMON_EMBEDDED_COLLECTOR": "0"}          # nobody collects: the one round below only ages
     with dashboard_server(tmp_path, env) as url:
+        open_page(page, url)              # the first load, slow on a busy machine, before the clock starts
         store = Store(db_url)
         store.sync_clusters((ClusterConfig("prod", "127.0.0.1", 1, 1),))
         store.write_round(store.cluster_ids()["prod"], {"ts": time.time(), "status": "ok", "collect_ms": 1}, [])
         store.close()
-        open_page(page, url)
+        page.reload()
+        settle(page)
         sidebar = page.get_by_test_id("stSidebar")
         badge = sidebar.get_by_text(re.compile(r"collected \d+ s ago"))
         expect(badge).to_be_visible()

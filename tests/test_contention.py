@@ -20,16 +20,15 @@ import statistics
 import threading
 import time
 
+import pytest
 import sqlalchemy as sa
 
 from starmon import read, schema
 from starmon.collector import Collector
 from starmon.config import ClusterConfig, Config
-from starmon.emulator import ClusterSpec
+from starmon.emulator.process import emulator_process
 from starmon.read import Reader, parse_range
 from starmon.store import Store
-
-from .conftest import cluster_configs
 
 DURATION = float(os.environ.get("STARMON_CONTENTION_SECONDS", "30"))
 READERS = 4
@@ -134,11 +133,19 @@ class Errors(logging.Handler):
         self.records.append(record)
 
 
-def test_collector_keeps_its_schedule_while_four_readers_query(emulator, tmp_path):
-    emu = emulator(ClusterSpec("east", "3.3"), ClusterSpec("west", "3.4"))
+@pytest.fixture
+def two_clusters(tmp_path):
+    """Two emulated clusters in a process of their own, so the readers here do not slow their answers."""
+    with emulator_process("--clusters", "2", "--name", "contention", "--host", "127.0.0.1",
+                          log=tmp_path / "emulator.log") as clusters:
+        yield tuple(ClusterConfig(name=c["name"], fe_host=c["fe_host"], http_port=c["http_port"],
+                                  query_port=c["query_port"], user="root") for c in clusters)
+
+
+def test_collector_keeps_its_schedule_while_four_readers_query(two_clusters, tmp_path):
     url = f"sqlite:///{tmp_path / 'starmon.db'}"
     seed_started = time.monotonic()
-    configs = cluster_configs(emu)
+    configs = two_clusters
     ids = seeded_store(configs, tmp_path, url)
     config = Config(db_url=url, clusters=configs, interval_seconds=1, statistics_interval_seconds=600,
                     timeout_seconds=2.0)
