@@ -260,7 +260,15 @@ def test_fe_restart_between_rounds(harness):
     assert row["qps"] is not None and row["qps"] >= 0, row["qps"]
 
 
-def test_unresolvable_host_is_down_beside_a_healthy_cluster(emulator, make_collector):
+def test_unresolvable_host_is_down_beside_a_healthy_cluster(emulator, make_collector, monkeypatch):
+    real = socket.getaddrinfo
+
+    def no_such_host(host, *args, **kwargs):     # the resolver's answer, without waiting on this machine's DNS
+        if host == "no-such-host.invalid":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
     emu = emulator(ClusterSpec("healthy", "3.3", workload=exact_workload()))
     healthy = cluster_configs(emu)[0]
     nowhere = ClusterConfig(name="nowhere", fe_host="no-such-host.invalid", http_port=healthy.http_port,

@@ -101,8 +101,8 @@ def test_everyone_else_is_a_viewer_and_can_sign_out(sso_dashboard, page, provide
     page.screenshot(path=str(SCREENSHOTS / "sso-viewer-clusters-url.png"))
     assert page.get_by_role("button", name="Test connection").count() == 0
     open_page(page, sso_dashboard)
-    page.get_by_role("button", name="Sign out").click()
-    page.wait_for_timeout(2000)
+    with page.expect_response(lambda r: "/auth/logout" in r.url, timeout=30000):   # st.logout navigates there
+        page.get_by_role("button", name="Sign out").click()
     open_page(page, sso_dashboard)
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     assert page.get_by_text("Signed in as").count() == 0

@@ -18,12 +18,14 @@ def _env(tmp_path, **extra):
             **extra}
 
 
-def _count(url):
+def _count(url, since: float | None = None):
+    """Rounds stored after `since` (default: the last two minutes, i.e. live ones, not replayed history)."""
+    since = time.time() - 120 if since is None else since
     store = Store(url)
     try:
         with store.reader.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(schema.metrics_snapshots)
-                                .where(schema.metrics_snapshots.c.ts > time.time() - 120)).scalar()
+                                .where(schema.metrics_snapshots.c.ts > since)).scalar()
     finally:
         store.close()
 
@@ -40,9 +42,10 @@ def test_demo_is_collected_live_and_stops_cleanly(tmp_path):
         service.stop()
     assert not any(t.name in ("starmon-collector", "starmon-demo-history") and t.is_alive()
                    for t in threading.enumerate())
-    stopped = _count(env["STARMON_DB_URL"])
+    since = time.time() - 120                                # one cutoff for both counts
+    stopped = _count(env["STARMON_DB_URL"], since)
     time.sleep(1.5)
-    assert _count(env["STARMON_DB_URL"]) == stopped          # nothing writes after stop()
+    assert _count(env["STARMON_DB_URL"], since) == stopped   # nothing writes after stop()
 
 
 def test_second_service_stays_idle_while_the_first_writes(tmp_path):
