@@ -19,7 +19,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     ov = sub.add_parser("overview", help="health cards and range aggregates of one cluster")
     ov.add_argument("--cluster", required=True, help="cluster name")
-    ov.add_argument("--range", default="24h", help=f"one of {', '.join(RANGES)} (default 24h)")
+    ov.add_argument("--range", default="24h",
+                    help=f"one of {', '.join(RANGES)} (default 24h), or custom with --start and --end")
+    ov.add_argument("--start", help="with --range custom: where the range starts, an ISO date or time "
+                                    "(UTC unless it carries an offset), e.g. 2026-11-20 or 2026-11-20T08:00")
+    ov.add_argument("--end", help="with --range custom: where it ends (a date means that day's midnight)")
     ov.add_argument("--json", action="store_true", help="print JSON instead of text")
     accounts = sub.add_parser("users", help="dashboard accounts (once one exists, everyone signs in)")
     verbs = accounts.add_subparsers(dest="verb", required=True)
@@ -49,10 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             store.close()
     try:
-        if args.range not in RANGES:
-            raise ValueError(f"unknown range {args.range!r}; choose {', '.join(RANGES)}")
+        if args.range != "custom" and (args.start or args.end):
+            raise ValueError("--start and --end need --range custom")
         data = overview(Reader(store), args.cluster, args.range, config.cards,
-                        forecast_days=config.forecast_window_days)
+                        forecast_days=config.forecast_window_days, start=args.start, end=args.end)
     except (LookupError, ValueError) as exc:
         print(f"starmon: {exc}", file=sys.stderr)
         return 2

@@ -327,10 +327,12 @@ def health_at(reader: Reader, cluster_id: int, tr: TimeRange, cards: tuple = hea
 
 
 def overview(reader: Reader, cluster: str, range_label: str | None, cards: tuple = health.CARDS,
-             now: float | None = None, forecast_days: float = 7) -> dict:
-    """The Overview page as plain data (what `python -m starmon overview --json` prints)."""
+             now: float | None = None, forecast_days: float = 7, start: str | None = None,
+             end: str | None = None) -> dict:
+    """The Overview page as plain data (what `python -m starmon overview --json` prints); a custom
+    range takes ISO `start` and `end` (see parse_range)."""
     now = time.time() if now is None else now
-    tr = parse_range(range_label, now)
+    tr = parse_range(range_label, now, start, end)
     match = next((c for c in reader.clusters() if c["name"] == cluster), None)
     if match is None:
         known = ", ".join(c["name"] for c in reader.clusters()) or "none"

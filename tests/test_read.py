@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timezone
 import os
 import subprocess
 import sys
@@ -100,6 +101,39 @@ def test_overview_cli_errors(seeded, args, message):
     result = _cli(seeded[2], "overview", *args, "--json")
     assert result.returncode == 2
     assert result.stderr.strip() == f"starmon: {message}" or message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
+
+
+def test_overview_cli_over_custom_dates(seeded):
+    """A report over a past day: aggregates of exactly the rounds in it, the cards as of its end."""
+    _, _, url = seeded
+    start, end = NOW - 2 * 86400, NOW - 86400
+    iso = lambda ts: datetime.fromtimestamp(ts, timezone.utc).isoformat()  # noqa: E731
+    result = _cli(url, "overview", "--cluster", "prod", "--range", "custom", "--start", iso(start), "--end", iso(end),
+                  "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    # the seeded rounds in [start, end], by the fixture's own rules
+    stamps = [NOW - 7 * 86400 + i * 30 for i in range(7 * 2880)]
+    inside = [(i, ts) for i, ts in enumerate(stamps) if start <= ts <= end]
+    up = [ts for i, ts in inside if i % 100]
+    assert data["range"] == {"label": "custom", "start": iso(start), "end": iso(end)}
+    assert data["collected_at"] == iso(end) and data["status"] == "ok"
+    agg = data["aggregates"]
+    assert agg["availability_pct"] == pytest.approx(100 * len(up) / len(inside))
+    assert agg["avg_qps"] == pytest.approx(sum((ts // 60) % 60 for _, ts in inside) / len(inside))
+    assert agg["p99_latency_ms"] == 5000.0
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--range", "custom", "--start", "2026-11-20"), "a custom range needs both a start and an end"),
+    (("--range", "custom", "--start", "2026-11-22", "--end", "2026-11-20"), "must come after its start"),
+    (("--range", "custom", "--start", "yesterday", "--end", "2026-11-20"), "start 'yesterday' is not a date"),
+    (("--range", "24h", "--start", "2026-11-20"), "--start and --end need --range custom"),
+])
+def test_overview_cli_custom_range_errors(seeded, args, message):
+    result = _cli(seeded[2], "overview", "--cluster", "prod", *args, "--json")
+    assert result.returncode == 2 and message in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
 
 
