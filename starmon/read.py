@@ -285,21 +285,20 @@ def forecast(reader: Reader, cluster_id: int, window_days: float, now: float | N
     now = time.time() if now is None else now
     tr = TimeRange(now - window_days * 86400, now, "forecast")
     cluster_df, node_df = reader.disk_history(cluster_id, tr, FORECAST_BUCKET)
+    # (history, subject, capacity): the cluster against its newest total, each BE against its own
+    series = [(cluster_df, "cluster", float(cluster_df["total"].iloc[-1]) if len(cluster_df) else 0.0)]
+    series += [(part, f"BE {host}", float(part["total"].iloc[-1])) for host, part in node_df.groupby("host", sort=True)]
     middle = FORECAST_BUCKET / 2
-    capacity = float(cluster_df["total"].iloc[-1]) if len(cluster_df) else 0.0
-    cluster_fit = fc.fit(cluster_df["ts"] + middle, cluster_df["used"], capacity, "cluster", now=now)
-    node_fits = [fc.fit(part["ts"] + middle, part["used"], float(part["total"].iloc[-1]), f"BE {host}", now=now)
-                 for host, part in node_df.groupby("host", sort=True)]
-    fits = [cluster_fit, *node_fits]
-    parts = [cluster_df.assign(subject="cluster"), node_df.assign(subject="BE " + node_df["host"])]
-    history = pd.concat([p for p in parts if len(p)]) if any(len(p) for p in parts) else parts[0]
-    # in % of the capacity each line is fitted to, so dots and trend agree; of each bucket's own
-    # total where no fit was made (too little history)
-    fitted_to = history["subject"].map({f.subject: f.capacity for f in fits if f.capacity}).astype(float)
-    history = pd.DataFrame({"time": pd.to_datetime(history["ts"] + middle, unit="s", utc=True),
-                            "subject": history["subject"].astype(str),
-                            "used_pct": (100 * history["used"] / fitted_to.fillna(history["total"])).astype(float)})
-    return Capacity(fc.headline(cluster_fit, node_fits), fits, history.reset_index(drop=True))
+    fits = [fc.fit(df["ts"] + middle, df["used"], capacity, subject, now=now) for df, subject, capacity in series]
+    history = pd.concat([_fitted_points(df, fit, middle) for (df, _, _), fit in zip(series, fits)], ignore_index=True)
+    return Capacity(fc.headline(fits[0], fits[1:]), fits, history)
+
+
+def _fitted_points(df: pd.DataFrame, fit: fc.Forecast, middle: float) -> pd.DataFrame:
+    """A fit's points in % of the capacity it was fitted to, so dots and trend agree (of each
+    bucket's own total where too little history allowed no fit)."""
+    return pd.DataFrame({"time": pd.to_datetime(df["ts"] + middle, unit="s", utc=True), "subject": fit.subject,
+                         "used_pct": (100 * df["used"] / (fit.capacity or df["total"])).astype(float)})
 
 
 @dataclass(frozen=True)

@@ -79,8 +79,7 @@ def capacity(history: pd.DataFrame, fits: list, zone: str, horizon_days: float =
         if f.slope_per_second is None or f.capacity is None:
             continue
         days = min(horizon_days, (f.days_to_full or horizon_days) + 2) if f.status == "ok" else 7
-        start = starts[f.subject].timestamp() if f.subject in starts else now - 7 * 86400
-        ts = np.linspace(start, now + days * 86400, 60)     # from the first point fitted
+        ts = np.linspace(starts[f.subject].timestamp(), now + days * 86400, 60)     # from the first point fitted
         line = 100 * (f.intercept + f.slope_per_second * ts) / f.capacity
         band = 100 * 1.96 * (f.residual_sd or 0) / f.capacity
         x = pd.to_datetime(ts, unit="s", utc=True).tz_convert(zone)
