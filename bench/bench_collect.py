@@ -31,7 +31,7 @@ import bench_parse  # noqa: E402  (bench/ is on the path: run from bench/run.py 
 
 
 @contextmanager
-def EmulatorProcess(clusters: int, response_ms: float = 0.0) -> Iterator[list[dict]]:
+def emulated(clusters: int, response_ms: float = 0.0) -> Iterator[list[dict]]:
     """`python -m starmon.emulator --clusters N` in its own process; yields the clusters it serves."""
     with tempfile.TemporaryDirectory() as tmp:
         with emulator_process("--clusters", str(clusters), "--name", "bench", "--host", "127.0.1.1",
@@ -164,7 +164,7 @@ def run(quick: bool = False) -> list[dict]:
     rows = []
     sizes = (1, 20) if quick else (1, 50, 200)
     for n in sizes:
-        with EmulatorProcess(n) as described:
+        with emulated(n) as described:
             ours, cpu, statuses = starmon_round(_configs(described))
             line = f"starmon {ours:.2f} s ({statuses['ok']}/{n} ok, collector CPU {cpu * 1000 / n:.1f} ms per cluster)"
             met = None
@@ -211,7 +211,7 @@ def run(quick: bool = False) -> list[dict]:
                                         f"before any parsing or storing: at most {serial / floor:.1f}x "
                                         f"the serial {serial:.2f} s", "met": None})
     for response_ms in (() if quick else (1.0, 2.0, 5.0)):     # what a real network and FE add to every answer
-        with EmulatorProcess(50, response_ms) as described:
+        with emulated(50, response_ms) as described:
             ours, _, statuses = starmon_round(_configs(described))
             serial, _, _ = serial_round(described)
         rows.append({"what": f"Round over 50 clusters when every answer takes {response_ms:g} ms",
