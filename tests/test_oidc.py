@@ -103,7 +103,9 @@ def test_everyone_else_is_a_viewer_and_can_sign_out(sso_dashboard, page, provide
     open_page(page, sso_dashboard)
     with page.expect_response(lambda r: "/auth/logout" in r.url, timeout=30000):   # st.logout navigates there
         page.get_by_role("button", name="Sign out").click()
-    open_page(page, sso_dashboard)
+    # /auth/logout redirects back to the app: let that navigation finish rather than start another
+    page.wait_for_url(lambda url: "/auth/" not in url, wait_until="load", timeout=60000)
+    settle(page)
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     assert page.get_by_text("Signed in as").count() == 0
 
