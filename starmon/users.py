@@ -26,6 +26,9 @@ MAX_FAILURES = 5
 FAILURE_WINDOW_SECONDS = 300
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@\-]{0,63}$")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}      # ~50 ms and 16 MB per check: slow for guessing, fine for people
+# PostgreSQL advisory locks of sign-in attempts: the two-key form, (this, hash of the name), a key
+# space apart from the store's one-key locks
+_ADVISORY_SPACE = 7108
 
 
 class UserError(ValueError):
@@ -118,23 +121,31 @@ def _dummy_hash() -> str:
 def sign_in(store: Store, name: str, password: str, now: float | None = None) -> User:
     """The user for a correct name and password; UserError otherwise, and while rate-limited.
 
-    The same message answers an unknown name and a wrong password, so names cannot be probed.
+    The attempt is written down before the password is checked, in the same write transaction
+    that counts the recent ones, and that transaction is serialised per name (BEGIN IMMEDIATE
+    on SQLite, an advisory lock on PostgreSQL). So however many sessions or dashboard replicas
+    guess at once, at most MAX_FAILURES guesses per window reach the password check. A correct
+    password clears the count; a refused attempt is not counted. The same message answers an
+    unknown name and a wrong password, so names cannot be probed.
     """
     now = time.time() if now is None else now
+    key = name[:64]                 # the column's width: longer names must share the limit, not escape it
     f = schema.sign_in_failures
-    with store.reader.connect() as conn:
-        recent = [r.ts for r in conn.execute(sa.select(f.c.ts).where(f.c.name == name,
-                                                                     f.c.ts > now - FAILURE_WINDOW_SECONDS))]
+    with store.writer.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:space, hashtext(:name))"),
+                         {"space": _ADVISORY_SPACE, "name": key})
+        count, oldest = conn.execute(sa.select(sa.func.count(), sa.func.min(f.c.ts))
+                                     .where(f.c.name == key, f.c.ts > now - FAILURE_WINDOW_SECONDS)).one()
+        if count >= MAX_FAILURES:
+            wait = int(oldest + FAILURE_WINDOW_SECONDS - now) + 1
+            raise UserError(f"too many failed sign-ins for this user; try again in {wait} s")
+        conn.execute(f.insert().values(name=key, ts=now))
+        conn.execute(f.delete().where(f.c.ts <= now - FAILURE_WINDOW_SECONDS))
         row = conn.execute(sa.select(schema.users).where(schema.users.c.name == name)).first()
-    if len(recent) >= MAX_FAILURES:
-        wait = int(min(recent) + FAILURE_WINDOW_SECONDS - now) + 1
-        raise UserError(f"too many failed sign-ins for this user; try again in {wait} s")
     # An unknown name costs one hash check too, so timing does not tell which names exist.
     if not verify_password(password, row.password_hash if row else _dummy_hash()) or row is None:
-        with store.writer.begin() as conn:
-            conn.execute(f.insert().values(name=name[:64], ts=now))
-            conn.execute(f.delete().where(f.c.ts < now - FAILURE_WINDOW_SECONDS))
         raise UserError("wrong user name or password")
     with store.writer.begin() as conn:
-        conn.execute(f.delete().where(f.c.name == name))
+        conn.execute(f.delete().where(f.c.name == key))
     return User(row.name, row.role)

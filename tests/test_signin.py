@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-import time
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 import streamlit as st
@@ -80,6 +81,39 @@ def test_wrong_password_and_the_rate_limit(store):
     assert "signed_in_user" not in at.session_state
     later = users.sign_in(store, "ann", "admin-pass-1", now=time.time() + users.FAILURE_WINDOW_SECONDS + 1)
     assert later == users.User("ann", "admin")
+
+
+def test_concurrent_guesses_are_checked_at_most_max_failures_times(db_url, tmp_path, monkeypatch):
+    """50 wrong passwords for one name at once, from 50 threads with their own connections: the
+    count is taken and the attempt recorded in one serialised transaction, so only MAX_FAILURES
+    reach the password check and the rest are refused as rate-limited."""
+    monkeypatch.setenv("STARMON_SECRET_KEY_FILE", str(tmp_path / "secret.key"))
+    store = Store(db_url)
+    try:
+        users.add(store, "ann", "admin", "admin-pass-1")
+        start = threading.Barrier(50)
+        answers: list[str] = []
+
+        def guess(i: int) -> None:
+            start.wait()
+            try:
+                users.sign_in(store, "ann", f"guess-{i:02d}")
+                answers.append("signed in")
+            except users.UserError as exc:
+                answers.append(str(exc))
+
+        threads = [threading.Thread(target=guess, args=(i,)) for i in range(50)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        checked = answers.count("wrong user name or password")
+        refused = sum(a.startswith("too many failed sign-ins") for a in answers)
+        assert (len(answers), checked, refused) == (50, users.MAX_FAILURES, 50 - users.MAX_FAILURES), answers
+        with pytest.raises(users.UserError, match="too many"):      # the right password waits too
+            users.sign_in(store, "ann", "admin-pass-1")
+    finally:
+        store.close()
 
 
 def test_hashes_are_salted_and_slow(store):
