@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     passwd = verbs.add_parser("passwd", help="set an account's password; prompts for it")
     passwd.add_argument("name")
     passwd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    role = verbs.add_parser("role", help="change an account's role (acts on its open sessions at once)")
+    role.add_argument("name")
+    role.add_argument("role", choices=users.ROLES)
     verbs.add_parser("list", help="list accounts and roles")
     remove = verbs.add_parser("delete", help="delete an account")
     remove.add_argument("name")
@@ -91,6 +94,9 @@ def _users(store: Store, args) -> int:
     elif args.verb == "passwd":
         users.set_password(store, args.name, _read_password(args.password_stdin))
         print(f"password of {args.name} changed")
+    elif args.verb == "role":
+        users.set_role(store, args.name, args.role)
+        print(f"{args.name} is now {args.role}")
     elif args.verb == "delete":
         users.delete(store, args.name)
         print(f"deleted {args.name}")

@@ -92,6 +92,14 @@ def set_password(store: Store, name: str, password: str) -> None:
         raise UserError(f"no user {name!r}")
 
 
+def set_role(store: Store, name: str, role: str) -> None:
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}")
+    with store.writer.begin() as conn:
+        if not conn.execute(schema.users.update().where(schema.users.c.name == name).values(role=role)).rowcount:
+            raise UserError(f"no user {name!r}")
+
+
 def delete(store: Store, name: str) -> None:
     with store.writer.begin() as conn:
         if not conn.execute(schema.users.delete().where(schema.users.c.name == name)).rowcount:
@@ -102,6 +110,18 @@ def list_users(store: Store) -> list[User]:
     with store.reader.connect() as conn:
         return [User(r.name, r.role) for r in conn.execute(sa.select(schema.users.c.name, schema.users.c.role)
                                                             .order_by(schema.users.c.name))]
+
+
+def find(store: Store, name: str) -> User | None:
+    """The account as the database has it now, or None when it is gone.
+
+    The dashboard asks on every run, so deleting an account or lowering its role takes
+    effect on the next click of anyone signed in with it, not when their session ends.
+    """
+    with store.reader.connect() as conn:
+        row = conn.execute(sa.select(schema.users.c.name, schema.users.c.role)
+                           .where(schema.users.c.name == name)).first()
+    return User(row.name, row.role) if row else None
 
 
 def any_users(store: Store) -> bool:

@@ -12,8 +12,10 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from starmon import clusters as registry
 from starmon import users
 from starmon.config import ClusterConfig
+from starmon.secrets import Secrets
 from starmon.store import Store
 
 from .test_pages import MAIN, PAGE, ROOT
@@ -65,6 +67,39 @@ def test_viewer_cannot_reach_the_cluster_editor(store):
     admin = _sign_in("ann", "admin-pass-1")
     admin.switch_page(PAGE["clusters"]).run()
     assert not admin.exception and admin.header[0].value == "Clusters" and admin.text_input
+
+
+def _enabled(store: Store, name: str) -> bool:
+    return any(r["name"] == name for r in store.enabled_clusters())
+
+
+def test_a_deleted_account_or_a_lowered_role_acts_on_open_sessions(store):
+    """Signed in on the Clusters page, an admin is deleted (or made a viewer) from the command line;
+    their next click on Disable changes nothing and their session ends (or loses the page)."""
+    registry.add(store, Secrets.from_environment(store.key_file()), {"name": "lab", "fe_host": "10.0.0.9"})
+    users.add(store, "ann", "admin", "admin-pass-1")
+    users.add(store, "bob", "admin", "admin-pass-2")
+    ann = _sign_in("ann", "admin-pass-1")
+    ann.switch_page(PAGE["clusters"]).run()
+    ann.selectbox(key="edit-choice").select("lab").run()
+    assert ann.button(key="toggle-enabled").label == "Disable"
+    users.delete(store, "ann")
+    ann.button(key="toggle-enabled").click().run()
+    assert not ann.exception and _enabled(store, "lab")
+    assert [t.label for t in ann.text_input] == ["User name", "Password"] and not ann.header
+    assert [w.value for w in ann.warning] == ["You were signed out: your account no longer exists."]
+    assert "signed_in_user" not in ann.session_state
+
+    bob = _sign_in("bob", "admin-pass-2")
+    bob.switch_page(PAGE["clusters"]).run()
+    bob.selectbox(key="edit-choice").select("lab").run()
+    users.set_role(store, "bob", "viewer")
+    bob.button(key="toggle-enabled").click().run()
+    assert not bob.exception and _enabled(store, "lab")
+    assert "Signed in as bob (viewer)" in [c.value for c in bob.sidebar.caption]
+    assert not [h for h in bob.header if h.value == "Clusters"]
+    with pytest.raises(ValueError):                 # the page is no longer registered for bob
+        bob.switch_page(PAGE["clusters"]).run()
 
 
 def test_wrong_password_and_the_rate_limit(store):
@@ -134,6 +169,8 @@ def test_users_cli(store):
     result = run("add", "carol", "--role", "admin", "--password-stdin", stdin="carol-pass-9\n")
     assert result.returncode == 0 and result.stdout.strip() == "added carol (admin)"
     assert run("list").stdout.strip() == "carol\tadmin"
+    assert run("role", "carol", "viewer").stdout.strip() == "carol is now viewer"
+    assert run("list").stdout.strip() == "carol\tviewer"
     assert "carol-pass-9" not in open(store.sqlite_path, "rb").read().decode("latin-1")
     bad = run("add", "carol", "--password-stdin", stdin="another-pass\n")
     assert bad.returncode == 2 and bad.stderr.strip() == "starmon: user 'carol' already exists"

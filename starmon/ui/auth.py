@@ -33,16 +33,25 @@ def gate() -> users.User | None:
             st.stop()
         email = st.user.get("email") or st.user.get("name") or "unknown"
         return users.User(email, "admin" if email in loaders.config().admin_emails else "viewer")
-    if not users.any_users(loaders.store()):
+    store = loaders.store()
+    if not users.any_users(store):
         return None
-    if _KEY in st.session_state:
-        return st.session_state[_KEY]
-    _sign_in_form()
+    notice = None
+    if _KEY in st.session_state:    # checked again on every run: a deleted account or a lowered role acts at once
+        user = users.find(store, st.session_state[_KEY].name)
+        if user is not None:
+            st.session_state[_KEY] = user
+            return user
+        del st.session_state[_KEY]
+        notice = "You were signed out: your account no longer exists."
+    _sign_in_form(notice)
     st.stop()
 
 
-def _sign_in_form() -> None:
+def _sign_in_form(notice: str | None) -> None:
     st.title("starmon")
+    if notice:
+        st.warning(notice, icon=":material/logout:")
     with st.form("sign-in"):
         name = st.text_input("User name", key="sign-in-name")
         password = st.text_input("Password", type="password", key="sign-in-password")
