@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     role.add_argument("name")
     role.add_argument("role", choices=users.ROLES)
     verbs.add_parser("list", help="list accounts and roles")
+    verbs.add_parser("open", help="with no account left, open the dashboard to everyone (no sign-in)")
     remove = verbs.add_parser("delete", help="delete an account")
     remove.add_argument("name")
     args = parser.parse_args(argv)
@@ -100,6 +101,12 @@ def _users(store: Store, args) -> int:
     elif args.verb == "delete":
         users.delete(store, args.name)
         print(f"deleted {args.name}")
+        if not users.any_users(store):
+            print("no account is left: the dashboard admits nobody until `users add` adds one "
+                  "or `users open` opens it to everyone")
+    elif args.verb == "open":
+        users.open_to_everyone(store)
+        print("the dashboard is open: anyone who can reach it may see and change everything")
     else:
         for user in users.list_users(store):
             print(f"{user.name}\t{user.role}")

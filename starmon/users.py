@@ -1,9 +1,11 @@
 """Dashboard accounts: scrypt-hashed passwords, two roles, and per-user sign-in rate limiting.
 
 With no account configured the dashboard stays open (the README says so). Once one exists,
-everyone signs in; `viewer` sees everything, `admin` may also change clusters. Failed
-sign-ins are counted per user name in the database, so the limit holds across sessions,
-reruns and dashboard replicas.
+everyone signs in; `viewer` sees everything, `admin` may also change clusters. That sign-in
+was turned on is also remembered outside the database (a marker file beside the key file),
+so a lost or replaced database closes the dashboard instead of opening it to everyone.
+Failed sign-ins are counted per user name in the database, so the limit holds across
+sessions, reruns and dashboard replicas.
 """
 
 from __future__ import annotations
@@ -11,15 +13,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import os
 import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
 
 from . import schema
 from .store import Store
+
+log = logging.getLogger(__name__)
 
 ROLES = ("viewer", "admin")
 MAX_FAILURES = 5
@@ -29,6 +35,12 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1}      # ~50 ms and 16 MB per check: slow f
 # PostgreSQL advisory locks of sign-in attempts: the two-key form, (this, hash of the name), a key
 # space apart from the store's one-key locks
 _ADVISORY_SPACE = 7108
+_MARKER_TEXT = """\
+starmon: sign-in was turned on for the dashboard whose key file is beside this file.
+While this file exists, a database without accounts admits nobody instead of everyone.
+Add an account with `python -m starmon users add NAME`, or open the dashboard to
+everyone with `python -m starmon users open` (which removes this file).
+"""
 
 
 class UserError(ValueError):
@@ -74,6 +86,10 @@ def add(store: Store, name: str, role: str, password: str) -> User:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
     if len(password) < 8:
         raise UserError("a password needs at least 8 characters")
+    try:        # first, so that no account exists without it
+        _remember(store)
+    except OSError as exc:
+        raise UserError(f"cannot write {marker(store)}: {exc.strerror}") from exc
     with store.writer.begin() as conn:
         if conn.execute(sa.select(schema.users.c.id).where(schema.users.c.name == name)).first():
             raise UserError(f"user {name!r} already exists")
@@ -127,6 +143,43 @@ def find(store: Store, name: str) -> User | None:
 def any_users(store: Store) -> bool:
     with store.reader.connect() as conn:
         return conn.execute(sa.select(schema.users.c.id).limit(1)).first() is not None
+
+
+def marker(store: Store) -> Path:
+    """The file that says sign-in was turned on: beside the key file, outside the database."""
+    return store.key_file().with_name("sign-in.required")
+
+
+def _remember(store: Store) -> None:
+    path = marker(store)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_MARKER_TEXT)
+
+
+def access(store: Store) -> str:
+    """How the dashboard admits visitors: "sign-in", "open", or "closed".
+
+    "closed" means sign-in was turned on here but this database has no account: it was lost,
+    replaced, or STARMON_DB_URL now names another. Nobody gets in until `users add` or
+    `users open`. A dashboard that finds accounts writes the marker itself when it is missing
+    (accounts added before the marker existed, or by a replica on another host).
+    """
+    if any_users(store):
+        try:
+            _remember(store)
+        except OSError as exc:
+            log.warning("cannot write %s (%s): a lost database would open the dashboard to everyone",
+                        marker(store), exc.strerror)
+        return "sign-in"
+    return "closed" if marker(store).exists() else "open"
+
+
+def open_to_everyone(store: Store) -> None:
+    """Turn sign-in off: only when no account exists, since accounts always mean signing in."""
+    if any_users(store):
+        raise UserError("accounts exist, so everyone signs in; delete them first to open the dashboard")
+    marker(store).unlink(missing_ok=True)
 
 
 _DUMMY: list[str] = []

@@ -151,6 +151,50 @@ def test_concurrent_guesses_are_checked_at_most_max_failures_times(db_url, tmp_p
         store.close()
 
 
+def _cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "starmon", "users", *args], cwd=ROOT, env={**os.environ},
+                          input=stdin, capture_output=True, text=True, timeout=60)
+
+
+def test_a_lost_database_closes_the_dashboard_instead_of_opening_it(store, tmp_path, monkeypatch):
+    """Sign-in was turned on, then the dashboard finds an empty database (a new STARMON_DB_URL):
+    a visitor sees only the closed page, until `users add` or `users open` says what to do."""
+    assert _cli("add", "ann", "--role", "admin", "--password-stdin", stdin="admin-pass-1\n").returncode == 0
+    assert users.marker(store) == tmp_path / "sign-in.required" and users.marker(store).exists()
+    monkeypatch.setenv("STARMON_DB_URL", f"sqlite:///{tmp_path / 'replaced.db'}")
+    st.cache_resource.clear()
+    at = AppTest.from_file(MAIN, default_timeout=30).run()
+    assert not at.exception and not at.text_input and not at.tabs and not at.sidebar.caption
+    assert [e.value for e in at.error] == [
+        "Sign-in is turned on for this dashboard, but no account exists in its database, so nobody can sign in. "
+        "The database was lost or replaced, or `STARMON_DB_URL` names a new one. On the server, add an account "
+        "with `python -m starmon users add NAME --role admin`, or open the dashboard to everyone with "
+        "`python -m starmon users open`."]
+    at.switch_page(PAGE["clusters"]).run()                  # a link to the editor gets the same page
+    assert not at.exception and not at.header and not at.text_input and len(at.error) == 1
+
+    assert _cli("add", "bob", "--password-stdin", stdin="viewer-pass-1\n").returncode == 0   # reopens to sign-in
+    at = AppTest.from_file(MAIN, default_timeout=30).run()
+    assert [t.label for t in at.text_input] == ["User name", "Password"] and not at.error
+    refused = _cli("open")
+    assert refused.returncode == 2 and "accounts exist" in refused.stderr and users.marker(store).exists()
+    last = _cli("delete", "bob")
+    assert "no account is left" in last.stdout
+    assert AppTest.from_file(MAIN, default_timeout=30).run().error        # closed again, not open
+    assert _cli("open").returncode == 0 and not users.marker(store).exists()
+    at = AppTest.from_file(MAIN, default_timeout=30).run()
+    at.switch_page(PAGE["clusters"]).run()
+    assert not at.exception and at.header[0].value == "Clusters"          # open, as asked
+
+
+def test_the_marker_follows_the_key_file(store, tmp_path, monkeypatch):
+    monkeypatch.setenv("STARMON_SECRET_KEY_FILE", str(tmp_path / "keys" / "secret.key"))
+    users.add(store, "ann", "admin", "admin-pass-1")
+    assert (tmp_path / "keys" / "sign-in.required").exists() and not (tmp_path / "sign-in.required").exists()
+    (tmp_path / "keys" / "sign-in.required").unlink()       # a dashboard that finds accounts puts it back
+    assert users.access(store) == "sign-in" and (tmp_path / "keys" / "sign-in.required").exists()
+
+
 def test_hashes_are_salted_and_slow(store):
     first, second = users.hash_password("same-password"), users.hash_password("same-password")
     assert first != second and first.startswith("scrypt$16384$8$1$")
@@ -163,15 +207,12 @@ def test_hashes_are_salted_and_slow(store):
 
 
 def test_users_cli(store):
-    env = {**os.environ}
-    run = lambda *a, stdin="": subprocess.run([sys.executable, "-m", "starmon", "users", *a], cwd=ROOT, env=env,  # noqa: E731
-                                              input=stdin, capture_output=True, text=True, timeout=60)
-    result = run("add", "carol", "--role", "admin", "--password-stdin", stdin="carol-pass-9\n")
+    result = _cli("add", "carol", "--role", "admin", "--password-stdin", stdin="carol-pass-9\n")
     assert result.returncode == 0 and result.stdout.strip() == "added carol (admin)"
-    assert run("list").stdout.strip() == "carol\tadmin"
-    assert run("role", "carol", "viewer").stdout.strip() == "carol is now viewer"
-    assert run("list").stdout.strip() == "carol\tviewer"
+    assert _cli("list").stdout.strip() == "carol\tadmin"
+    assert _cli("role", "carol", "viewer").stdout.strip() == "carol is now viewer"
+    assert _cli("list").stdout.strip() == "carol\tviewer"
     assert "carol-pass-9" not in open(store.sqlite_path, "rb").read().decode("latin-1")
-    bad = run("add", "carol", "--password-stdin", stdin="another-pass\n")
+    bad = _cli("add", "carol", "--password-stdin", stdin="another-pass\n")
     assert bad.returncode == 2 and bad.stderr.strip() == "starmon: user 'carol' already exists"
-    assert run("delete", "carol").returncode == 0 and run("list").stdout == ""
+    assert _cli("delete", "carol").returncode == 0 and _cli("list").stdout == ""

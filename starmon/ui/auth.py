@@ -3,6 +3,7 @@
 - `[auth]` in .streamlit/secrets.toml: OpenID Connect; `[access] admin_emails` in
   starmon.toml names the admins, everyone else who signs in is a viewer.
 - Else, accounts made with `python -m starmon users add`: a sign-in form.
+- Else, if sign-in was turned on before (users.access): a closed page, nothing else.
 - Else: open, every visitor may do everything (the README says so).
 """
 
@@ -25,7 +26,8 @@ def _oidc_configured() -> bool:
 
 
 def gate() -> users.User | None:
-    """The signed-in user, or None when the dashboard is open; stops the run at the sign-in form."""
+    """The signed-in user, or None when the dashboard is open; else stops the run at the sign-in form
+    (or at the closed page, when sign-in was turned on but the database has no account)."""
     if _oidc_configured():
         if not st.user.is_logged_in:
             st.title("starmon")
@@ -34,8 +36,13 @@ def gate() -> users.User | None:
         email = st.user.get("email") or st.user.get("name") or "unknown"
         return users.User(email, "admin" if email in loaders.config().admin_emails else "viewer")
     store = loaders.store()
-    if not users.any_users(store):
+    access = users.access(store)
+    if access == "open":
         return None
+    if access == "closed":
+        st.session_state.pop(_KEY, None)
+        _closed()
+        st.stop()
     notice = None
     if _KEY in st.session_state:    # checked again on every run: a deleted account or a lowered role acts at once
         user = users.find(store, st.session_state[_KEY].name)
@@ -46,6 +53,15 @@ def gate() -> users.User | None:
         notice = "You were signed out: your account no longer exists."
     _sign_in_form(notice)
     st.stop()
+
+
+def _closed() -> None:
+    """The whole page when sign-in was turned on but this database has no account."""
+    st.title("starmon")
+    st.error("Sign-in is turned on for this dashboard, but no account exists in its database, so nobody "
+             "can sign in. The database was lost or replaced, or `STARMON_DB_URL` names a new one. On the "
+             "server, add an account with `python -m starmon users add NAME --role admin`, or open the "
+             "dashboard to everyone with `python -m starmon users open`.", icon=":material/lock:")
 
 
 def _sign_in_form(notice: str | None) -> None:
