@@ -2,14 +2,17 @@
 
 This file only launches. Streamlit runs `starmon/ui/main.py` for every browser session;
 the lifespan below starts the background Service (demo cluster and collector) once per
-server process and stops it on shutdown.
+server process and stops it on shutdown. The middleware refuses Streamlit's own endpoints
+that no setting turns off (starmon/ui/endpoints.py).
 """
 
 from contextlib import asynccontextmanager
 
 import streamlit as st
+from starlette.middleware import Middleware
 
 from starmon.service import Service
+from starmon.ui.endpoints import RefuseEndpoints
 
 
 @asynccontextmanager
@@ -21,7 +24,7 @@ async def lifespan(_app):
         service.stop()
 
 
-app = st.App("starmon/ui/main.py", lifespan=lifespan)
+app = st.App("starmon/ui/main.py", lifespan=lifespan, middleware=[Middleware(RefuseEndpoints)])
 
 if __name__ == "__main__":
     app.run()
