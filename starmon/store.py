@@ -17,7 +17,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
@@ -43,6 +43,14 @@ class LeaseLost(RuntimeError):
 
 class StoreError(RuntimeError):
     """The database cannot be opened or written; the message is safe to show."""
+
+
+class DatabaseLost(StoreError):
+    """The SQLite file was deleted or replaced under a running starmon; only a restart helps.
+
+    Without this check SQLite keeps writing into the deleted file through its open
+    descriptor, and everything written after the deletion is gone at the next start.
+    """
 
 
 @dataclass(frozen=True)
@@ -75,8 +83,14 @@ def migrate(conn: sa.Connection) -> None:
     command.upgrade(config, "head")
 
 
-def _sqlite_engine(url: sa.URL, *, immediate: bool) -> Engine:
+def _sqlite_engine(url: sa.URL, *, immediate: bool, check: Callable[[], None]) -> Engine:
+    """An engine on the SQLite file that runs `check` before every new connection and,
+    for the writer, before every transaction."""
     engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+    @sa.event.listens_for(engine, "do_connect")
+    def _still_there(*_args):
+        check()       # before SQLite would create an empty file where the database was
 
     @sa.event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record):
@@ -89,6 +103,8 @@ def _sqlite_engine(url: sa.URL, *, immediate: bool) -> Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _begin(conn):
+        if immediate:
+            check()
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
@@ -105,16 +121,14 @@ class Store:
             raise StoreError(f"invalid database URL {safe_url(url)!r}: {exc}") from exc
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self.sqlite_path: Path | None = None
+        self._identity: tuple[int, int] | None = None
         if self.is_sqlite:
             if not parsed.database or parsed.database == ":memory:":
                 raise StoreError("starmon needs a SQLite file, not an in-memory database")
             self.sqlite_path = Path(parsed.database)
-            try:
-                self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot create {self.sqlite_path.parent}: {exc.strerror}") from exc
-            self.reader = _sqlite_engine(parsed, immediate=False)
-            self.writer = _sqlite_engine(parsed, immediate=True)
+            self._identity = _open_private(self.sqlite_path)
+            self.reader = _sqlite_engine(parsed, immediate=False, check=self.check_file)
+            self.writer = _sqlite_engine(parsed, immediate=True, check=self.check_file)
         else:
             try:
                 self.reader = self.writer = sa.create_engine(parsed, pool_pre_ping=True)
@@ -128,6 +142,25 @@ class Store:
         except sa.exc.SQLAlchemyError as exc:
             self.close()
             raise StoreError(f"cannot open database {safe_url(url)}: {short_error(exc)}") from exc
+
+    def check_file(self) -> None:
+        """Raise DatabaseLost if the SQLite file is no longer the one opened at start.
+
+        One stat per write transaction and per new connection (about a microsecond, against
+        the milliseconds of a write): a deleted or replaced file is noticed at the next write
+        instead of after a restart, when everything written since would be gone.
+        """
+        if self._identity is None:
+            return
+        try:
+            st = os.stat(self.sqlite_path)
+            now = (st.st_dev, st.st_ino)
+        except OSError:
+            now = None
+        if now != self._identity:
+            raise DatabaseLost(f"the database file {os.path.abspath(self.sqlite_path)} was deleted or replaced while "
+                               "starmon was running, so nothing more can be stored; restart starmon to use the file "
+                               "now there")
 
     def close(self) -> None:
         self.reader.dispose()
@@ -299,6 +332,28 @@ class Store:
             return WriterLock(self.sqlite_path.with_name(self.sqlite_path.name + ".collector.lock"))
         digest = hashlib.sha256(safe_url(self.url).encode()).hexdigest()[:12]
         return WriterLock(Path("data") / f"collector-{digest}.lock")
+
+
+def _open_private(path: Path) -> tuple[int, int]:
+    """Create the SQLite file owner-only if it is new; return its (device, inode).
+
+    SQLite gives the -wal and -shm files the main file's permissions, so creating the main
+    file 0600 before SQLite opens it keeps all three private (the snapshots and the encrypted
+    passwords are nobody else's business), whatever the umask.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create {path.parent}: {exc.strerror}") from exc
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)      # an existing file keeps its mode
+    except OSError as exc:
+        raise StoreError(f"cannot open database {path}: {exc.strerror}") from exc
+    try:
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
+    return st.st_dev, st.st_ino
 
 
 class WriterLock:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 import sqlalchemy as sa
 
 import pytest
@@ -120,3 +123,27 @@ def test_sync_writes_only_what_changed(store):
 def _clusters(store):
     with store.reader.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(sa.select(schema.clusters))]
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o022])
+def test_database_files_are_owner_only(tmp_path, umask):
+    """The snapshots and the encrypted passwords are nobody else's business: db, WAL and shm are 0600."""
+    db = tmp_path / "starmon.db"
+    old = os.umask(umask)
+    try:
+        store = Store(f"sqlite:///{db}")
+        store.sync_clusters((ClusterConfig("a", "h1"),))
+        store.write_round(store.cluster_ids()["a"], {"ts": 1.0, "status": "ok", "collect_ms": 1}, [])
+        files = {f.name: stat.S_IMODE(f.stat().st_mode) for f in tmp_path.iterdir()}
+        store.close()
+    finally:
+        os.umask(old)
+    assert files == {"starmon.db": 0o600, "starmon.db-wal": 0o600, "starmon.db-shm": 0o600}
+
+
+def test_an_existing_database_keeps_its_mode(tmp_path):
+    db = tmp_path / "starmon.db"
+    Store(f"sqlite:///{db}").close()
+    db.chmod(0o640)                                  # chosen by the operator, e.g. for a backup group
+    Store(f"sqlite:///{db}").close()
+    assert stat.S_IMODE(db.stat().st_mode) == 0o640

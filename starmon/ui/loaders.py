@@ -12,8 +12,9 @@ import streamlit as st
 from starmon.config import Config, load_config
 from starmon import read
 from starmon.read import Reader, TimeRange
-from starmon.secrets import Secrets
-from starmon.store import Store
+from starmon.secrets import SecretError, Secrets
+from starmon.store import Store, StoreError
+from starmon.ui.text import plain
 
 
 @st.cache_resource
@@ -22,8 +23,23 @@ def config() -> Config:
 
 
 @st.cache_resource
-def store() -> Store:
+def _store() -> Store:
     return Store(config().db_url)
+
+
+def store() -> Store:
+    """The process's store, or the reason and a stop when its SQLite file was deleted or replaced.
+
+    Every page and the sign-in gate come through here first, so a lost database is said on
+    every page rather than read from stale connections until a write fails.
+    """
+    opened = _store()
+    try:
+        opened.check_file()
+    except StoreError as exc:
+        st.error(plain(exc), icon=":material/database_off:")
+        st.stop()
+    return opened
 
 
 def reader() -> Reader:
@@ -31,7 +47,12 @@ def reader() -> Reader:
 
 
 def secrets() -> Secrets:
-    return Secrets.from_environment(store().key_file())
+    """The key for stored passwords, or the reason and a stop when the key or its file is unusable."""
+    try:
+        return Secrets.from_environment(store().key_file())
+    except SecretError as exc:
+        st.error(plain(exc), icon=":material/key_off:")
+        st.stop()
 
 
 def newest_id(cluster_id: int) -> int | None:

@@ -1,0 +1,91 @@
+"""A SQLite file deleted or replaced under a running starmon: noticed at the next write, said in one line.
+
+SQLite keeps writing into a deleted file through its open descriptor, so without a check the
+collector and the pages would go on "storing" rounds that vanish at the next start.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from starmon import clusters as registry
+from starmon.config import ClusterConfig
+from starmon.secrets import Secrets
+from starmon.store import DatabaseLost, Store, StoreError
+
+from .conftest import free_port, unescape
+from .test_pages import MAIN, PAGE, add_cluster, seed_rounds
+
+LOST = "was deleted or replaced while starmon was running"
+
+
+def remove_database(db) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        db.with_name(db.name + suffix).unlink(missing_ok=True)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(f"sqlite:///{tmp_path / 'starmon.db'}")
+    s.sync_clusters((ClusterConfig("a", "h1"),))
+    s.write_round(s.cluster_ids()["a"], {"ts": 1.0, "status": "ok", "collect_ms": 1}, [])
+    yield s
+    s.close()
+
+
+def test_a_deleted_database_stops_every_write(store, tmp_path):
+    db = tmp_path / "starmon.db"
+    cid = store.cluster_ids()["a"]
+    remove_database(db)
+    with pytest.raises(DatabaseLost, match=LOST) as caught:
+        store.write_round(cid, {"ts": 2.0, "status": "ok", "collect_ms": 1}, [])
+    assert str(db) in str(caught.value) and "restart starmon" in str(caught.value)
+    assert isinstance(caught.value, StoreError)               # what every entry point already reports
+    with pytest.raises(DatabaseLost):
+        registry.add(store, Secrets.from_environment(tmp_path / "secret.key", environ={}),
+                     {"name": "b", "fe_host": "h2"})
+    with pytest.raises(DatabaseLost):
+        store.sync_clusters((ClusterConfig("c", "h3"),))
+    store.reader.dispose()                                     # a new connection is checked too ...
+    with pytest.raises(DatabaseLost):
+        store.enabled_clusters()
+    assert not db.exists()                                     # ... before SQLite makes an empty file there
+
+
+def test_a_replaced_database_stops_every_write(store, tmp_path):
+    db = tmp_path / "starmon.db"
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).close()
+    os.replace(other, db)                                      # e.g. a backup restored while running
+    with pytest.raises(DatabaseLost, match=LOST):
+        store.write_round(store.cluster_ids()["a"], {"ts": 2.0, "status": "ok", "collect_ms": 1}, [])
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)   # untouched
+
+
+def test_the_collector_says_why_a_round_was_not_stored(tmp_path, make_collector):
+    db = tmp_path / "starmon.db"
+    collector = make_collector([ClusterConfig("gone", "127.0.0.1", free_port(), free_port())], db=db)
+    targets = collector.clusters()
+    remove_database(db)
+    [result] = collector.run_round(targets)
+    assert result.status == "error" and LOST in result.reason, result
+
+
+def test_the_pages_show_the_error(env):
+    cid = add_cluster(env["store"])
+    seed_rounds(env["store"], cid, hours=0.2)
+    at = AppTest.from_file(MAIN, default_timeout=30).run()
+    assert not at.exception and not at.error
+    remove_database(env["db"])
+    for page in ("overview", "clusters"):
+        at = AppTest.from_file(MAIN, default_timeout=30).run()
+        if page != "overview":
+            at.switch_page(PAGE[page]).run()
+        assert not at.exception, (page, at.exception)
+        errors = [unescape(e.value) for e in at.error]
+        assert len(errors) == 1 and LOST in errors[0] and str(env["db"]) in errors[0], (page, errors)
+    assert not env["db"].exists()
