@@ -6,18 +6,31 @@ server process and stops it on shutdown. The middleware refuses Streamlit's own 
 that no setting turns off (starmon/ui/endpoints.py).
 """
 
+import sys
 from contextlib import asynccontextmanager
 
 import streamlit as st
 from starlette.middleware import Middleware
 
+from starmon.config import ConfigError
+from starmon.secrets import SecretError
 from starmon.service import Service
+from starmon.store import StoreError
 from starmon.ui.endpoints import RefuseEndpoints
+
+# Built at import, before the server takes requests: a bad config, database or key ends the
+# start here with one line and exit status 2. Raised in the lifespan instead, it would come
+# out as the ASGI server's traceback.
+try:
+    service = Service()
+except (ConfigError, StoreError, SecretError) as exc:
+    print(f"starmon: {exc}", file=sys.stderr)
+    sys.exit(2)
 
 
 @asynccontextmanager
 async def lifespan(_app):
-    service = Service().start()
+    service.start()
     try:
         yield
     finally:

@@ -15,6 +15,7 @@ import threading
 from . import demo
 from .collector import Collector
 from .config import load_config
+from .secrets import Secrets
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,9 @@ class Service:
         self.environ = os.environ if environ is None else environ
         self.config = load_config(self.environ)
         self.store = Store(self.config.db_url)
+        # Read now, so an unusable key or key file stops the start in one line instead of
+        # surfacing later on a page or in the collector thread.
+        self.secrets = Secrets.from_environment(self.store.key_file(), self.environ)
         self.emulator = None
         self.collector: Collector | None = None
         self._threads: list[threading.Thread] = []
@@ -41,7 +45,7 @@ class Service:
         else:
             demo.retire(self.store)
         if self.environ.get("STARMON_EMBEDDED_COLLECTOR", "1") != "0":
-            self.collector = Collector(self.config, self.store)
+            self.collector = Collector(self.config, self.store, secrets=self.secrets)
             self._spawn("starmon-collector", self.collector.run_forever)
         return self
 
