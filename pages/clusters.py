@@ -13,12 +13,14 @@ auth.require_admin()
 st.header("Clusters")
 store = loaders.store()
 rows = loaders.reader().clusters()
+locked = registry.undecryptable(rows, loaders.secrets())
 _ICON = {"ok": ":material/check_circle:", "warning": ":material/warning:", "failed": ":material/error:"}
 
 if rows:
     st.dataframe(pd.DataFrame([{
         "Name": r["name"], "FE host": r["fe_host"], "HTTP port": r["http_port"], "MySQL port": r["query_port"],
-        "User": r["user"], "Password": "stored (encrypted)" if r["password_encrypted"]
+        "User": r["user"], "Password": "stored, but the current key cannot decrypt it" if r["name"] in locked
+        else "stored (encrypted)" if r["password_encrypted"]
         else f"from ${r['password_env']}" if r["password_env"] else "none",
         "HTTPS": ("yes, certificate NOT verified" if not r["tls_verify"] else "yes, verified") if r["tls"] else "no",
         "Enabled": r["enabled"],
@@ -26,6 +28,8 @@ if rows:
     } for r in rows]), hide_index=True, key="cluster-table")
 else:
     st.info("No clusters yet: add one below, or declare them in starmon.toml.", icon=":material/info:")
+for name in locked:
+    st.error(plain(f"{name} is not collected: its {registry.UNDECRYPTABLE}."), icon=":material/key_off:")
 
 
 def _form(key: str, current: dict | None) -> tuple[dict, bool, bool]:
@@ -40,7 +44,8 @@ def _form(key: str, current: dict | None) -> tuple[dict, bool, bool]:
         user = left.text_input("User", current.get("user", "root"))
         password = right.text_input("Password", type="password",
                                     placeholder="unchanged" if current else "",
-                                    help="Stored encrypted; never shown again. Leave empty to keep it.")
+                                    help="Stored encrypted; never shown again. Leave empty to keep it, "
+                                         "unless you change the host, a port or HTTPS: then type it again.")
         tls = st.checkbox("HTTPS (certificates are verified)", current.get("tls", False))
         skip_verify = st.checkbox("Do not verify the certificate (not recommended)",
                                   not current.get("tls_verify", True),
@@ -53,9 +58,9 @@ def _form(key: str, current: dict | None) -> tuple[dict, bool, bool]:
     return fields, test, save
 
 
-def _test(fields: dict, stored_password: str = "") -> None:
+def _test(fields: dict, password: str) -> None:
     try:
-        cluster = ClusterConfig(**{**fields, "password": fields["password"] or stored_password})
+        cluster = ClusterConfig(**{**fields, "password": password})
     except TypeError:
         st.error("Fill in every field first.")
         return
@@ -71,7 +76,7 @@ with add:
     # A new form key after each save starts the next form empty (Test keeps what was typed).
     fields, test, save = _form(f"add-cluster-{st.session_state.get('added', 0)}", None)
     if test:
-        _test(fields)
+        _test(fields, fields["password"])
     if save:
         try:
             registry.add(store, loaders.secrets(), fields)
@@ -92,8 +97,12 @@ with edit:
         row = next(r for r in editable if r["name"] == chosen)
         fields, test, save = _form(f"edit-{row['id']}", row)
         if test:
-            stored = loaders.secrets().decrypt(row["password_encrypted"]) if row["password_encrypted"] else ""
-            _test(fields, stored)
+            try:    # the stored password only goes where it was saved for
+                password = registry.password_to_test(row, fields, loaders.secrets())
+            except registry.ClusterError as exc:
+                st.error(plain(exc), icon=":material/key:")
+            else:
+                _test(fields, password)
         if save:
             try:
                 registry.update(store, loaders.secrets(), row["name"], fields)

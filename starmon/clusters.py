@@ -19,6 +19,12 @@ from .secrets import SecretError, Secrets
 from .store import Store
 
 EDITABLE_SOURCES = ("ui",)
+# What the current key cannot do, and what to do about it: said the same way by the
+# collector's --once, the Clusters page and the Overview.
+UNDECRYPTABLE = ("stored password cannot be decrypted with the current key; restore the STARMON_SECRET_KEY or "
+                 "key file it was saved with, or type the password again on the Clusters page")
+RETYPE = ("the host, a port or HTTPS changed: type the password again (a stored password is only sent where it "
+          "was saved for)")
 log = logging.getLogger(__name__)
 
 
@@ -53,7 +59,8 @@ def add(store: Store, secrets: Secrets, fields: dict) -> ClusterConfig:
 
 
 def update(store: Store, secrets: Secrets, name: str, fields: dict) -> ClusterConfig:
-    """Edit a dashboard cluster; an empty password keeps the stored one."""
+    """Edit a dashboard cluster; an empty password keeps the stored one, unless it would
+    then go somewhere new (see may_reuse_password)."""
     row = _row(store, name)
     if row is None:
         raise ClusterError(f"no cluster named {name!r}")
@@ -61,6 +68,8 @@ def update(store: Store, secrets: Secrets, name: str, fields: dict) -> ClusterCo
         raise ClusterError(f"{name!r} is declared in starmon.toml; edit it there")
     password = fields.get("password") or None
     cluster = _validated({"name": row["name"], **fields, "password": password})   # before any lookup by name
+    if password is None and row["password_encrypted"] and not may_reuse_password(row, cluster.row_fields()):
+        raise ClusterError(RETYPE)
     clash = _row(store, cluster.name)
     if clash and clash["id"] != row["id"]:
         raise ClusterError(f"a cluster named {cluster.name!r} already exists")
@@ -71,6 +80,64 @@ def update(store: Store, secrets: Secrets, name: str, fields: dict) -> ClusterCo
         conn.execute(schema.clusters.update().where(schema.clusters.c.id == row["id"])
                      .values(name=cluster.name, **values))
     return cluster
+
+
+_DESTINATION = ("fe_host", "http_port", "query_port")      # where a password goes
+
+
+def may_reuse_password(stored: dict, edited: dict) -> bool:
+    """Whether the password stored with `stored` may be sent to the cluster as `edited` describes it.
+
+    Only to the same host and ports, and no less protected (HTTPS not turned off, certificate
+    checks not turned off). Otherwise an admin could point a cluster at a server they control
+    and press Test connection, and the stored password would go there as Basic auth; asking
+    for it again is what Grafana does with a data source's secrets.
+    """
+    def protection(c: dict) -> tuple[bool, bool]:       # (HTTPS, HTTPS with a verified certificate)
+        return bool(c["tls"]), bool(c["tls"] and c["tls_verify"])
+
+    same_place = all(edited[key] == stored[key] for key in _DESTINATION)
+    return same_place and all(now >= before for now, before in zip(protection(edited), protection(stored)))
+
+
+def password_to_test(stored: dict, edited: dict, secrets: Secrets) -> str:
+    """The password Test connection may use for an edited dashboard cluster.
+
+    The one typed in the form, else the stored one when may_reuse_password allows it.
+    Raises ClusterError saying what to do when the stored one may not go there, or
+    cannot be decrypted with the current key.
+    """
+    if edited.get("password") or not stored["password_encrypted"]:
+        return edited.get("password") or ""
+    if not may_reuse_password(stored, edited):
+        raise ClusterError(RETYPE)
+    try:
+        return secrets.decrypt(stored["password_encrypted"])
+    except SecretError:
+        raise ClusterError(f"The {UNDECRYPTABLE}.") from None
+
+
+def _stored_password(row: dict, secrets: Secrets) -> str:
+    """A dashboard cluster's password: from its environment variable, else decrypted (SecretError)."""
+    if row["password_env"]:
+        return os.environ.get(row["password_env"], "")
+    return secrets.decrypt(row["password_encrypted"]) if row["password_encrypted"] else ""
+
+
+def undecryptable(rows: list[dict], secrets: Secrets) -> list[str]:
+    """Names of the dashboard clusters among `rows` whose stored password this key cannot decrypt.
+
+    A changed STARMON_SECRET_KEY or key file leaves such clusters uncollected; callers say so
+    by name rather than letting them silently go stale.
+    """
+    locked = []
+    for row in rows:
+        if row["source"] != "file":
+            try:
+                _stored_password(row, secrets)
+            except SecretError:
+                locked.append(row["name"])
+    return locked
 
 
 def _values(cluster: ClusterConfig, secrets: Secrets, password: str | None) -> dict:
@@ -112,7 +179,7 @@ def collectable(store: Store, secrets: Secrets, file_clusters: tuple[ClusterConf
 
     File clusters carry their password from the TOML file or its environment variable;
     dashboard clusters decrypt theirs. A cluster whose password cannot be had is skipped
-    rather than collected with a wrong one.
+    rather than collected with a wrong one; `undecryptable` names those clusters.
     """
     store.sync_clusters(file_clusters)
     by_name = {c.name: c for c in file_clusters}
@@ -122,14 +189,10 @@ def collectable(store: Store, secrets: Secrets, file_clusters: tuple[ClusterConf
             if row["name"] in by_name:
                 out.append((row["id"], by_name[row["name"]]))
             continue
-        password = ""
-        if row["password_env"]:
-            password = os.environ.get(row["password_env"], "")
-        elif row["password_encrypted"]:
-            try:
-                password = secrets.decrypt(row["password_encrypted"])
-            except SecretError as exc:
-                log.error("cluster %s skipped: %s", row["name"], exc)
-                continue
+        try:
+            password = _stored_password(row, secrets)
+        except SecretError:
+            log.error("cluster %s skipped: %s", row["name"], UNDECRYPTABLE)
+            continue
         out.append((row["id"], ClusterConfig.from_row(row, password)))
     return out

@@ -68,9 +68,10 @@ def test_bad_additions_change_nothing(store, secrets, fields, message):
 
 def test_edit_keeps_password_disable_and_delete(store, secrets):
     clusters.add(store, secrets, {"name": "prod", "fe_host": "10.0.0.1", "password": SECRET})
-    clusters.update(store, secrets, "prod", {"name": "prod-eu", "fe_host": "10.0.0.2", "password": ""})
+    clusters.update(store, secrets, "prod", {"name": "prod-eu", "fe_host": "10.0.0.1", "user": "monitor",
+                                             "password": ""})
     ready = {c.name: c for _, c in clusters.collectable(store, secrets, FILE)}
-    assert ready["prod-eu"].password == SECRET and ready["prod-eu"].fe_host == "10.0.0.2"
+    assert ready["prod-eu"].password == SECRET and ready["prod-eu"].user == "monitor"
     clusters.set_enabled(store, "prod-eu", False)
     assert "prod-eu" not in {c.name for _, c in clusters.collectable(store, secrets, FILE)}
     with pytest.raises(clusters.ClusterError, match="starmon.toml"):
@@ -83,9 +84,12 @@ def test_edit_keeps_password_disable_and_delete(store, secrets):
 
 def test_wrong_key_skips_the_cluster_and_says_why(store, secrets, tmp_path, caplog):
     clusters.add(store, secrets, {"name": "prod", "fe_host": "10.0.0.1", "password": SECRET})
+    clusters.add(store, secrets, {"name": "no-password", "fe_host": "10.0.0.2"})
     other = Secrets.from_environment(tmp_path / "other.key", environ={})
-    assert [c.name for _, c in clusters.collectable(store, other, ())] == []
+    assert [c.name for _, c in clusters.collectable(store, other, FILE)] == ["from-file", "no-password"]
     assert "cannot be decrypted" in caplog.text and SECRET not in caplog.text
+    assert clusters.undecryptable(_rows(store), other) == ["prod"]         # named, so callers can say so
+    assert clusters.undecryptable(_rows(store), secrets) == []
     with pytest.raises(SecretError, match="not a valid Fernet key"):
         Secrets.from_environment(tmp_path / "x", environ={"STARMON_SECRET_KEY": "short"})
 
@@ -138,3 +142,62 @@ def test_every_cluster_setting_is_stored_and_read_back(tmp_path):
     [row] = Reader(store).clusters()
     assert ClusterConfig.from_row(row, "pw") == cluster
     store.close()
+
+
+# -- a stored password goes only where it was saved for ---------------------------------------------------
+
+STORED = {"fe_host": "10.0.0.1", "http_port": 8030, "query_port": 9030, "tls": True, "tls_verify": True}
+
+
+@pytest.mark.parametrize("change, allowed", [
+    ({}, True),
+    ({"user": "monitor", "name": "renamed"}, True),
+    ({"fe_host": "10.0.0.66"}, False),
+    ({"fe_host": "10.0.0.1.nip.io"}, False),
+    ({"http_port": 8031}, False),
+    ({"query_port": 9031}, False),
+    ({"tls": False}, False),                          # the password would cross the network in clear
+    ({"tls_verify": False}, False),                   # anyone on the path could pose as the FE
+])
+def test_may_reuse_password_only_for_the_same_address_and_protection(change, allowed):
+    assert clusters.may_reuse_password(STORED, {**STORED, **change}) is allowed
+
+
+def test_may_reuse_password_allows_stronger_protection():
+    plain_http = {**STORED, "tls": False, "tls_verify": True}
+    assert clusters.may_reuse_password(plain_http, {**plain_http, "tls": True})
+    assert clusters.may_reuse_password(plain_http, {**plain_http, "tls_verify": False})   # verify means nothing on http
+    unverified = {**STORED, "tls_verify": False}
+    assert clusters.may_reuse_password(unverified, {**unverified, "tls_verify": True})
+    assert not clusters.may_reuse_password(unverified, {**unverified, "tls": False})
+
+
+@pytest.mark.parametrize("change", [{"fe_host": "10.0.0.66"}, {"http_port": 8031}, {"query_port": 9031}])
+def test_saving_a_new_address_needs_the_password_again(store, secrets, change):
+    clusters.add(store, secrets, {"name": "prod", "fe_host": "10.0.0.1", "password": SECRET})
+    before = _rows(store)
+    edited = {"name": "prod", "fe_host": "10.0.0.1", "http_port": 8030, "query_port": 9030, "tls": False,
+              "tls_verify": True, "password": "", **change}
+    with pytest.raises(clusters.ClusterError, match="type the password again"):
+        clusters.update(store, secrets, "prod", edited)
+    assert _rows(store) == before                                           # nothing changed
+    with pytest.raises(clusters.ClusterError, match="type the password again"):
+        clusters.password_to_test(before[1], edited, secrets)
+    clusters.update(store, secrets, "prod", {**edited, "password": "typed-again"})
+    ready = {c.name: c for _, c in clusters.collectable(store, secrets, FILE)}
+    assert ready["prod"].password == "typed-again"
+    assert (ready["prod"].fe_host, ready["prod"].http_port, ready["prod"].query_port) == (
+        edited["fe_host"], edited["http_port"], edited["query_port"])
+
+
+def test_password_to_test(store, secrets, tmp_path):
+    clusters.add(store, secrets, {"name": "prod", "fe_host": "10.0.0.1", "password": SECRET})
+    row = next(r for r in _rows(store) if r["name"] == "prod")
+    same = {"fe_host": "10.0.0.1", "http_port": 8030, "query_port": 9030, "tls": False, "tls_verify": True,
+            "password": ""}
+    assert clusters.password_to_test(row, same, secrets) == SECRET
+    assert clusters.password_to_test(row, {**same, "fe_host": "elsewhere", "password": "typed"}, secrets) == "typed"
+    other = Secrets.from_environment(tmp_path / "other.key", environ={})
+    with pytest.raises(clusters.ClusterError, match="cannot be decrypted with the current key") as caught:
+        clusters.password_to_test(row, same, other)
+    assert SECRET not in str(caught.value)

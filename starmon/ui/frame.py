@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 import streamlit as st
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from starmon import clusters as registry
 from starmon.collector import Collector
 from starmon.read import DEFAULT_RANGE, RANGES, TimeRange, parse_range
 from starmon.ui import loaders
@@ -131,7 +132,8 @@ def _refresh(cluster: dict) -> None:
         with st.sidebar.status("Collecting from the cluster…") as status:
             targets = [c for c in collector.clusters() if c[0] == cluster["id"]]
             if not targets:
-                status.update(label="This cluster is disabled; enable it on the Clusters page.", state="error")
+                status.update(label=plain(f"Not collected: its {registry.UNDECRYPTABLE}.") if _locked(cluster)
+                              else "This cluster is disabled; enable it on the Clusters page.", state="error")
                 return
             [result] = collector.run_round(targets)
             status.update(label=f"{result.status} in {result.collect_ms} ms", state="complete")
@@ -185,12 +187,20 @@ def require_cluster() -> Selection:
         else:       # a viewer: the Clusters page is not theirs
             st.info("No cluster is configured yet. An admin can add one on the Clusters page.", icon=":material/info:")
         st.stop()
+    if _locked(selection.cluster):      # said before anything else: its numbers stop at the last round
+        st.error(plain(f"{selection.cluster['name']} is not being collected: its {registry.UNDECRYPTABLE}."),
+                 icon=":material/key_off:")
     if loaders.newest_id(selection.cluster["id"]) is None:
         st.info(f"No data collected yet for {plain(selection.cluster['name'])}. The collector stores a round "
                 f"every {loaders.config().interval_seconds} s; press **Refresh now** to collect one immediately.",
                 icon=":material/hourglass_empty:")
         st.stop()
     return selection
+
+
+def _locked(cluster: dict) -> bool:
+    """Whether the current key cannot decrypt the cluster's stored password (a changed key)."""
+    return bool(registry.undecryptable([cluster], loaders.secrets()))
 
 
 def page(title: str) -> Selection:
