@@ -9,12 +9,17 @@ Rules an operator relies on, kept here in one place:
   leader FE, because followers report 0 for them; tablet counts come from TabletNum
   in the node lists.
 - Disk: total = sum of TotalCapacity over BEs, used = sum of TotalCapacity - AvailCapacity.
+- Whatever a cluster sends, a value its metric cannot hold (NaN, negative, a counter past
+  64 bits, a percentage past 100) is unknown, and the round says which and why: nothing a
+  cluster sends may fail the round or its write.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
+from .metrics import NODE_BY_NAME, NODE_TEXT, SNAPSHOT_BY_NAME, SNAPSHOT_TEXT, Metric
 from .parse import MetricSet, column, parse_bool, parse_int, parse_percent, parse_size
 from .store import PreviousRound
 
@@ -86,7 +91,7 @@ def _counter_delta(current: int | None, previous: dict | None, key: str, restart
 
 
 def _fe_node(row: dict, metrics: MetricSet | None, prev: dict | None, elapsed: float | None,
-             runtime_info: dict | None) -> tuple[dict, dict[str, int | None]]:
+             runtime_info: dict | None, problems: list[tuple[str, str]]) -> tuple[dict, dict[str, int | None]]:
     """Node row for one FE, plus its counter deltas for the cluster's rates."""
     m = metrics
     get = (lambda name, **labels: m.get(name, **labels)) if m else (lambda name, **labels: None)
@@ -94,7 +99,9 @@ def _fe_node(row: dict, metrics: MetricSet | None, prev: dict | None, elapsed: f
         "query_total": get("starrocks_fe_query_total"), "query_error": get("starrocks_fe_query_err"),
         "query_timeout": get("starrocks_fe_query_timeout"), "request_total": get("starrocks_fe_request_total"),
     }
-    counters = {k: (int(v) if v is not None else None) for k, v in counters.items()}
+    counters = {k: _int(v) for k, v in counters.items()}
+    what = f"FE {column(row, 'IP', 'Host') or '?'}"
+    _keep_usable(counters, NODE_BY_NAME, what, problems)     # before a counter of 1e30 becomes a rate
     start = column(row, "StartTime")
     restarted = prev is not None and start is not None and prev.get("last_start_time") not in (None, start)
     usable = prev if (elapsed and elapsed > 0) else None
@@ -124,22 +131,25 @@ def _fe_node(row: dict, metrics: MetricSet | None, prev: dict | None, elapsed: f
     node["_p95"] = get("starrocks_fe_query_latency", type="95_quantile")
     if node["_p95"] is None:
         node["_p95"] = get("starrocks_fe_query_latency_ms", quantile="0.95")
+    _keep_usable(node, _NODE_AND_PARTS, what, problems)
     return node, deltas
 
 
 def _int(value: float | None) -> int | None:
-    return int(value) if value is not None else None
+    return int(value) if value is not None and math.isfinite(value) else None
 
 
 def _be_node(row: dict, role: str, metrics: MetricSet | None, prev: dict | None,
-             leader: MetricSet | None) -> dict:
+             leader: MetricSet | None, problems: list[tuple[str, str]]) -> dict:
     """Node row for one BE or CN."""
     host = column(row, "IP", "Host") or "?"
-    total, avail = parse_size(column(row, "TotalCapacity")), parse_size(column(row, "AvailCapacity"))
+    what = f"{role} {host}"
+    read = lambda name, parse: _read(row, name, parse, what, problems)  # noqa: E731
+    total, avail = read("TotalCapacity", parse_size), read("AvailCapacity", parse_size)
     cpu_busy = cpu_total = None
     if metrics is not None:
         modes = {labels.get("mode"): v for labels, v in metrics.series("starrocks_be_cpu")}
-        if modes and "idle" in modes:
+        if modes and "idle" in modes and math.isfinite(sum(modes.values())):
             cpu_total = int(sum(modes.values()))
             cpu_busy = cpu_total - int(modes["idle"])
     cpu_pct = None
@@ -150,7 +160,7 @@ def _be_node(row: dict, role: str, metrics: MetricSet | None, prev: dict | None,
             cpu_pct = 100.0 * d_busy / d_total
     alive = parse_bool(column(row, "Alive"))
     if cpu_pct is None and alive is not False:
-        cpu_pct = parse_percent(column(row, "CpuUsedPct"))
+        cpu_pct = read("CpuUsedPct", parse_percent)
     score = None
     heartbeat_port = column(row, "HeartbeatPort")
     if leader is not None and heartbeat_port:
@@ -159,21 +169,73 @@ def _be_node(row: dict, role: str, metrics: MetricSet | None, prev: dict | None,
         score = _max([metrics.get("starrocks_be_tablet_base_max_compaction_score"),
                       metrics.get("starrocks_be_tablet_cumulative_max_compaction_score")])
     mem_used = metrics.get("starrocks_be_process_mem_bytes") if metrics is not None else None
-    return {
+    node = {
         "role": role, "host": host, "name": column(row, "BackendId", "ComputeNodeId"),
         "alive": alive, "is_leader": None, "version": column(row, "Version"),
         "last_heartbeat": column(row, "LastHeartbeat"), "last_start_time": column(row, "LastStartTime"),
         "error": column(row, "ErrMsg") or None,
         "cpu_pct": cpu_pct, "mem_used_bytes": _int(mem_used),
         # A dead node's usage columns are stale or zeroed by the FE: unknown, not 0.
-        "mem_pct": parse_percent(column(row, "MemUsedPct")) if alive is not False else None,
+        "mem_pct": read("MemUsedPct", parse_percent) if alive is not False else None,
         "disk_total_bytes": total, "disk_used_bytes": total - avail if total is not None and avail is not None else None,
-        "max_disk_used_pct": parse_percent(column(row, "MaxDiskUsedPct")),
-        "tablet_count": parse_int(column(row, "TabletNum")), "compaction_score": score,
-        "running_queries": parse_int(column(row, "NumRunningQueries")),
+        "max_disk_used_pct": read("MaxDiskUsedPct", parse_percent),
+        "tablet_count": read("TabletNum", parse_int), "compaction_score": score,
+        "running_queries": read("NumRunningQueries", parse_int),
         "cpu_busy_jiffies": cpu_busy, "cpu_total_jiffies": cpu_total,
-        "_cores": parse_int(column(row, "CpuCores")),
+        "_cores": read("CpuCores", parse_int),
     }
+    _keep_usable(node, _NODE_AND_PARTS, what, problems)
+    return node
+
+
+# The per-node parts of cluster values that are not node columns, described as what they add up to.
+_NODE_AND_PARTS: dict[str, Metric] = {
+    **NODE_BY_NAME, "_rps": SNAPSHOT_BY_NAME["rps"], "_p50": SNAPSHOT_BY_NAME["query_latency_p50"],
+    "_p95": SNAPSHOT_BY_NAME["query_latency_p95"], "_threads": SNAPSHOT_BY_NAME["fe_thread_count"],
+    "_cores": Metric("cpu_cores", int, "cores", "CPU cores of the host (CpuCores)."),
+}
+
+
+_NO_VALUE = {"", "N/A", "NULL", "\\N"}    # how node lists say "unknown"
+
+
+def _read(row: dict, name: str, parse, what: str, problems: list[tuple[str, str]]):
+    """A node-list column parsed; text that is there but unreadable (`1e309 B`) is said, not just None."""
+    text = column(row, name)
+    value = parse(text)
+    if value is None and text is not None and text.strip().upper() not in _NO_VALUE:
+        problems.append((what, f"unreadable {name} {text[:40]!r}, read as unknown"))
+    return value
+
+
+def _keep_usable(row: dict, metrics: dict[str, Metric], what: str, problems: list[tuple[str, str]]) -> None:
+    """Set the values of `row` that their metric cannot hold to None, and say which and why."""
+    bad = []
+    for key, value in row.items():
+        metric = metrics.get(key)
+        why = metric.unusable(value) if metric is not None else None
+        if why:
+            bad.append(f"{key.lstrip('_')} {value:.6g} ({why})")
+            row[key] = None
+    if bad:
+        problems.append((what, f"unusable values read as unknown: {', '.join(bad)}"))
+
+
+def _finite(metrics: MetricSet | None, what: str, problems: list[tuple[str, str]]) -> MetricSet | None:
+    """The samples that are numbers: NaN and infinities are valid exposition, but no value to use."""
+    if metrics is None or all(math.isfinite(s.value) for s in metrics.samples):
+        return metrics
+    bad = sorted({s.name for s in metrics.samples if not math.isfinite(s.value)})
+    problems.append((f"{what} /metrics", f"not a finite number, read as unknown: {', '.join(bad)}"))
+    return MetricSet([s for s in metrics.samples if math.isfinite(s.value)], metrics.bad_lines, metrics.skipped)
+
+
+def _clip_text(row: dict, limits: dict[str, int]) -> None:
+    """Cut text the cluster sent to what its column keeps (PostgreSQL refuses longer)."""
+    for key, limit in limits.items():
+        value = row.get(key)
+        if isinstance(value, str) and len(value) > limit:
+            row[key] = value[: limit - 1] + "…"
 
 
 def _node_problems(node: dict, scrape_error: str | None) -> list[tuple[str, str]]:
@@ -192,20 +254,23 @@ def build_round(raw: RawRound, previous: PreviousRound | None) -> tuple[dict, li
     elapsed = raw.ts - previous.ts if previous and 0 < raw.ts - previous.ts <= MAX_DELTA_GAP_SECONDS else None
     prev_nodes = {(n["role"], n["name"] or n["host"]): n for n in previous.nodes} if elapsed else {}
     problems = list(raw.problems)
+    fe_metrics = {ip: _finite(m, f"FE {ip}", problems) for ip, m in raw.fe_metrics.items()}
+    roles = {column(r, "IP"): role for role, rows in (("BE", raw.backends), ("CN", raw.compute_nodes)) for r in rows}
+    be_metrics = {ip: _finite(m, f"{roles.get(ip, 'BE')} {ip}", problems) for ip, m in raw.be_metrics.items()}
 
     fe_rows = raw.frontends
     leader_row = next((r for r in fe_rows if _is_leader(r)), None)
     leader_ip = column(leader_row, "IP") if leader_row else None
-    leader_metrics = raw.fe_metrics.get(leader_ip) if leader_ip else None
+    leader_metrics = fe_metrics.get(leader_ip) if leader_ip else None
     if leader_metrics is None:
-        leader_metrics = next((m for m in raw.fe_metrics.values() if m.get("node_info", type="is_master") == 1), None)
+        leader_metrics = next((m for m in fe_metrics.values() if m.get("node_info", type="is_master") == 1), None)
 
     fe_nodes, deltas = [], []
     for row in fe_rows:
         ip = column(row, "IP") or "?"
         key = ("FE", column(row, "Name") or ip)
         info = raw.runtime_info if ip == raw.configured_ip else None
-        node, delta = _fe_node(row, raw.fe_metrics.get(ip), prev_nodes.get(key), elapsed, info)
+        node, delta = _fe_node(row, fe_metrics.get(ip), prev_nodes.get(key), elapsed, info, problems)
         problems += _node_problems(node, raw.node_errors.get(ip))
         fe_nodes.append(node)
         deltas.append(delta)
@@ -215,24 +280,45 @@ def build_round(raw: RawRound, previous: PreviousRound | None) -> tuple[dict, li
         for row in rows:
             ip = column(row, "IP") or "?"
             key = (role, column(row, "BackendId", "ComputeNodeId") or ip)
-            node = _be_node(row, role, raw.be_metrics.get(ip), prev_nodes.get(key), leader_metrics)
+            node = _be_node(row, role, be_metrics.get(ip), prev_nodes.get(key), leader_metrics, problems)
             problems += _node_problems(node, raw.node_errors.get(ip))
             be_nodes.append(node)
 
     snapshot = _cluster_values(raw, fe_nodes, deltas, be_nodes, leader_metrics)
+    _keep_usable(snapshot, SNAPSHOT_BY_NAME, "cluster", problems)
     status = "down" if not raw.reachable else "partial" if problems else "ok"
     snapshot.update(ts=raw.ts, status=status, error=describe_problems(problems), source=raw.source,
                     version=raw.version)
+    _clip_text(snapshot, SNAPSHOT_TEXT)
     nodes = [{k: v for k, v in n.items() if not k.startswith("_")} for n in fe_nodes + be_nodes]
+    for node in nodes:
+        _clip_text(node, NODE_TEXT)
     return snapshot, nodes
 
 
+def unread_round(ts: float, error: str) -> dict:
+    """The snapshot of a round that could not be read at all: down, every value unknown."""
+    return {**dict.fromkeys(SNAPSHOT_BY_NAME), "ts": ts, "status": "down", "error": error, "source": None,
+            "version": None}
+
+
 def describe_problems(problems: list[tuple[str, str]]) -> str | None:
-    """One readable line: what failed, grouped by why ("FE a, FE b /metrics: HTTP 500")."""
+    """One readable line: what failed, grouped by why ("FE a, FE b /metrics: HTTP 500").
+
+    A reason shared by many nodes names the first few and counts the rest, so the line
+    stays readable and other reasons are not cut off behind a list of a thousand nodes.
+    """
     by_reason: dict[str, list[str]] = {}
     for what, why in problems:
         by_reason.setdefault(why, []).append(what)
-    return "; ".join(f"{', '.join(whats)}: {why}" for why, whats in by_reason.items()) or None
+    parts = []
+    for why, whats in by_reason.items():
+        named = ", ".join(whats[:_NAMED]) + (f" and {len(whats) - _NAMED:,} more" if len(whats) > _NAMED else "")
+        parts.append(f"{named}: {why}")
+    return "; ".join(parts) or None
+
+
+_NAMED = 5      # things named per reason before the rest are counted
 
 
 def _rate_pct(deltas: list[dict], key: str) -> float | None:

@@ -9,6 +9,8 @@ raises for a cluster's misbehaviour: every failure becomes a readable problem.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import re
 import time
 from typing import Protocol
 
@@ -19,16 +21,67 @@ from .parse import column, parse_bool, parse_int, parse_version
 
 _PROC_PATHS = ("/frontends", "/backends", "/compute_nodes")
 _SHOW = ("SHOW FRONTENDS", "SHOW BACKENDS", "SHOW COMPUTE NODES")
+# The most nodes (FE, BE and CN together) one round reads: real clusters have at most a few
+# hundred, and a node list of thousands kept a round busy for minutes.
+MAX_NODES = 1000
+# /metrics scrapes in flight per cluster, no more than its HTTP pool holds: requests queued
+# beyond the pool cost httpcore time per queued request.
+MAX_SCRAPES_AT_ONCE = 16
+_HOST_NAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_\-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_\-]{0,62}))*\.?")
 
 
-async def fetch_round(client: ClusterClient, ts: float) -> RawRound:
-    """Fetch one round from a cluster and return it parsed, with its problems listed."""
-    cluster = client.cluster
+def node_address(text: str | None) -> str | None:
+    """The address in a node list's IP column, if it is an IP address or a host name; else None.
+
+    A node list is the cluster's word: `1.2.3.4:99` or a URL in it must not reach httpx.
+    """
+    if not text:
+        return None
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return text if _HOST_NAME.fullmatch(text) else None
+
+
+async def fetch_round(client: ClusterClient, ts: float, deadline: float) -> RawRound:
+    """Fetch one round from a cluster and return it parsed, with its problems listed.
+
+    The round as a whole ends at `deadline` seconds: what has arrived by then is kept,
+    and what has not is a problem of the round, so one cluster can never hold up the others.
+    The node lists must be in one request timeout before it, to leave the scrapes theirs.
+    """
     raw = RawRound(ts=ts, reachable=False)
-    *procs, runtime, version, addresses = await asyncio.gather(
-        *(client.show_proc(p) for p in _PROC_PATHS), client.runtime_info(),
-        client.sql(["SELECT current_version()"]), resolve(cluster.fe_host, client.timeout),
-        return_exceptions=True)
+    try:
+        async with asyncio.timeout(deadline):
+            await _fetch_node_lists(client, raw, max(deadline - client.timeout, client.timeout))
+            await _scrape_metrics(client, raw)
+    except TimeoutError:
+        raw.problems.append(("round", f"stopped at its deadline of {deadline:g} s"))
+        for ip, _port, _fe in _scrape_targets(client, raw):
+            if ip not in raw.fe_metrics and ip not in raw.be_metrics and ip not in raw.node_errors:
+                raw.node_errors[ip] = "no answer before the round's deadline"
+    return raw
+
+
+async def _answers(calls: dict, within: float) -> dict:
+    """Each call's result or exception, by key; calls unfinished after `within` seconds are cancelled."""
+    tasks = {key: asyncio.ensure_future(call) for key, call in calls.items()}
+    done, pending = await asyncio.wait(tasks.values(), timeout=within)
+    for task in pending:
+        task.cancel()
+    late = FetchError(f"no answer within {within:g} s")
+    return {key: (task.exception() or task.result()) if task in done else late for key, task in tasks.items()}
+
+
+async def _fetch_node_lists(client: ClusterClient, raw: RawRound, within: float) -> None:
+    """Phase 1: the configured FE's node lists, runtime info and version, all in `within` seconds."""
+    cluster = client.cluster
+    started = time.monotonic()
+    answers = await _answers({**{path: client.show_proc(path) for path in _PROC_PATHS},
+                              "runtime": client.runtime_info(), "version": client.sql(["SELECT current_version()"]),
+                              "addresses": resolve(cluster.fe_host, client.timeout)}, within)
+    procs = [answers[path] for path in _PROC_PATHS]
+    runtime, version, addresses = answers["runtime"], answers["version"], answers["addresses"]
 
     http_errors = {str(r) for r in procs + [runtime] if isinstance(r, FetchError) and not isinstance(r, Forbidden)}
     if http_errors and all(isinstance(r, FetchError) for r in procs + [runtime]) and len(http_errors) == 1:
@@ -52,7 +105,11 @@ async def fetch_round(client: ClusterClient, ts: float) -> RawRound:
         raw.frontends, raw.backends, raw.compute_nodes = procs
         raw.source, raw.reachable = "show_proc", True
     elif mysql_ok:
-        await _node_lists_over_mysql(client, raw)
+        try:
+            async with asyncio.timeout(max(0.0, within - (time.monotonic() - started))):
+                await _node_lists_over_mysql(client, raw)
+        except TimeoutError:
+            raw.problems.append((f"MySQL port {cluster.query_port}", f"node lists not in within {within:g} s"))
     elif any(isinstance(r, Forbidden) for r in procs):
         raw.problems.append(("show_proc", "refused for this user (401) and no MySQL fallback"))
 
@@ -61,8 +118,12 @@ async def fetch_round(client: ClusterClient, ts: float) -> RawRound:
     ips = {column(r, "IP") for r in raw.frontends}
     resolved = set(addresses) if isinstance(addresses, list) else set()
     raw.configured_ip = next(iter(ips & resolved | ips & {cluster.fe_host}), None)
-    await _scrape_metrics(client, raw)
-    return raw
+    listed = len(raw.frontends) + len(raw.backends) + len(raw.compute_nodes)
+    if listed > MAX_NODES:
+        raw.problems.append(("node lists", f"{listed:,} nodes listed; starmon reads the first {MAX_NODES:,}"))
+        raw.frontends = raw.frontends[:MAX_NODES]
+        raw.backends = raw.backends[: MAX_NODES - len(raw.frontends)]
+        raw.compute_nodes = raw.compute_nodes[: MAX_NODES - len(raw.frontends) - len(raw.backends)]
 
 
 async def _node_lists_over_mysql(client: ClusterClient, raw: RawRound) -> None:
@@ -80,26 +141,43 @@ async def _node_lists_over_mysql(client: ClusterClient, raw: RawRound) -> None:
     raw.source, raw.reachable = "mysql", True
 
 
-async def _scrape_metrics(client: ClusterClient, raw: RawRound) -> None:
-    """Scrape /metrics of every alive FE, BE and CN in the node lists, concurrently."""
+def _scrape_targets(client: ClusterClient, raw: RawRound) -> list[tuple[str, int, bool]]:
+    """(address, HTTP port, is FE) of every alive node in the lists; bad addresses become node errors."""
     targets = []
     for rows, fe in ((raw.frontends, True), (raw.backends, False), (raw.compute_nodes, False)):
         for row in rows:
             ip, port = column(row, "IP"), parse_int(column(row, "HttpPort"))
-            if ip and port and parse_bool(column(row, "Alive")) is not False:
+            if not ip or parse_bool(column(row, "Alive")) is False:
+                continue
+            if node_address(ip) is None:
+                raw.node_errors[ip] = f"its address {ip!r} is not an IP address or host name"
+            elif port is None or not 1 <= port <= 65535:
+                raw.node_errors[ip] = f"its HTTP port {column(row, 'HttpPort')!r} is not a port number"
+            else:
                 targets.append((ip, port, fe))
     if not targets and not raw.frontends:
         targets = [(client.cluster.fe_host, client.cluster.http_port, True)]
-    results = await asyncio.gather(*(client.metrics(ip, port, fe=fe, only=FE_METRICS if fe else BE_METRICS)
-                                     for ip, port, fe in targets), return_exceptions=True)
-    for (ip, _port, fe), result in zip(targets, results):
-        if isinstance(result, FetchError):
-            raw.node_errors[ip] = str(result)
-        elif isinstance(result, BaseException):
-            raise result
-        else:
-            (raw.fe_metrics if fe else raw.be_metrics)[ip] = result
-            raw.reachable = True
+    return targets
+
+
+async def _scrape_metrics(client: ClusterClient, raw: RawRound) -> None:
+    """Phase 2: /metrics of every alive FE, BE and CN in the node lists, a few at a time.
+
+    Each answer is kept as it arrives, so a round cut short by its deadline keeps the rest.
+    """
+    gate = asyncio.Semaphore(MAX_SCRAPES_AT_ONCE)
+
+    async def scrape(ip: str, port: int, fe: bool) -> None:
+        async with gate:
+            try:
+                metrics = await client.metrics(ip, port, fe=fe, only=FE_METRICS if fe else BE_METRICS)
+            except FetchError as exc:
+                raw.node_errors[ip] = str(exc)
+                return
+        (raw.fe_metrics if fe else raw.be_metrics)[ip] = metrics
+        raw.reachable = True
+
+    await asyncio.gather(*(scrape(ip, port, fe) for ip, port, fe in _scrape_targets(client, raw)))
 
 
 class RunsSql(Protocol):

@@ -26,8 +26,8 @@ import httpx
 import schedule
 
 from . import rollup
-from .aggregate import MAX_DELTA_GAP_SECONDS, build_round
-from .clusters import UNDECRYPTABLE, collectable, undecryptable
+from .aggregate import MAX_DELTA_GAP_SECONDS, build_round, unread_round
+from .clusters import collectable
 from .collect import fetch_round, fetch_statistics
 from .config import ClusterConfig, Config, ConfigError, load_config
 from .fetch import ClusterClient, MySqlSession
@@ -161,8 +161,13 @@ class Collector:
         previous = self._previous.get(cluster_id)
         if previous is None or not 0 < ts - previous.ts <= MAX_DELTA_GAP_SECONDS:
             previous = await asyncio.to_thread(self.store.previous_round, cluster_id)
-        raw = await fetch_round(self._client(cluster), ts)
-        snapshot, nodes = build_round(raw, previous)
+        try:
+            raw = await fetch_round(self._client(cluster), ts, self.config.round_deadline_seconds)
+            snapshot, nodes = build_round(raw, previous)
+        except Exception as exc:  # a bug a cluster's answer found must not cost any cluster its round
+            log.exception("cluster %s: round could not be read", cluster.name)
+            snapshot, nodes = unread_round(ts, f"starmon could not read this round ({type(exc).__name__}; "
+                                               "see the collector's log)"), []
         snapshot["collect_ms"] = int((time.monotonic() - started) * 1000)
         owner = self.leases.owner if self.leases else None
         try:
@@ -363,13 +368,9 @@ def main(argv: list[str] | None = None) -> int:
             collector.stop()
         return 0
     clusters = collector.clusters()
-    locked = undecryptable(store.enabled_clusters(), collector.secrets)
-    for name in locked:
-        print(f"{name}: not collected ({UNDECRYPTABLE})", flush=True)
     if not clusters:
-        if not locked:
-            print(f"starmon collector: no clusters to collect: add [[clusters]] to {config.source if config.clusters else 'starmon.toml'} "
-                  "or add one in the dashboard (see README)", file=sys.stderr)
+        print(f"starmon collector: no clusters to collect: add [[clusters]] to {config.source if config.clusters else 'starmon.toml'} "
+              "or add one in the dashboard (see README)", file=sys.stderr)
         collector.close()
         return 2
     lock = store.writer_lock()

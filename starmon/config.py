@@ -26,17 +26,23 @@ class Setting:
     name: str
     default: object
     help: str
+    low: float = 0          # the range a value must fall in, ends included (numeric settings)
+    high: float = 0
 
 
+DAY = 86400
 SETTINGS = (
-    Setting("interval_seconds", 30, "Seconds between collection rounds."),
+    Setting("interval_seconds", 30, "Seconds between collection rounds.", 1, DAY),
     Setting("statistics_interval_seconds", 600,
-            "Seconds between data-statistics passes (information_schema; too heavy for every round)."),
-    Setting("timeout_seconds", 5.0, "Timeout for each HTTP request and MySQL query to a cluster."),
-    Setting("retention_days", 7, "Days raw snapshots (and their node rows) are kept."),
-    Setting("rollup_retention_days", 90, "Days hourly and daily rollups and table-size history are kept."),
-    Setting("forecast_window_days", 7, "Days of history the disk-full forecast fits."),
+            "Seconds between data-statistics passes (information_schema; too heavy for every round).", 1, 7 * DAY),
+    Setting("timeout_seconds", 5.0, "Deadline for each HTTP request and MySQL query to a cluster, whole answer "
+            "included; a cluster's round ends after three of them (or one interval, if shorter).", 0.1, 300),
+    Setting("retention_days", 7, "Days raw snapshots (and their node rows) are kept.", 1, 3650),
+    Setting("rollup_retention_days", 90, "Days hourly and daily rollups and table-size history are kept.", 1, 3650),
+    Setting("forecast_window_days", 7, "Days of history the disk-full forecast fits.", 1, 365),
 )
+# A cluster's whole round may take this many `timeout_seconds` (its requests overlap).
+ROUND_DEADLINE_TIMEOUTS = 3
 ENV_SETTINGS = (
     Setting("STARMON_CONFIG", "./starmon.toml", "Path of the TOML file that declares clusters and settings."),
     Setting("STARMON_DB_URL", "sqlite:///data/starmon.db", "SQLAlchemy URL of the snapshot store."),
@@ -110,6 +116,11 @@ class Config:
     def cards(self) -> tuple:
         return self.thresholds or CARDS
 
+    @property
+    def round_deadline_seconds(self) -> float:
+        """How long one cluster's round may take: never past the next round's start."""
+        return min(ROUND_DEADLINE_TIMEOUTS * self.timeout_seconds, self.interval_seconds)
+
 
 def validate_cluster(raw: dict, *, where: str = "cluster") -> ClusterConfig:
     """Check one cluster declaration and return it typed, or raise ConfigError."""
@@ -160,10 +171,9 @@ def _setting(raw: dict, setting: Setting, path: Path):
     value = raw.get(setting.name, setting.default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise ConfigError(f"{path}: '{setting.name}' must be a positive number, got {value!r}")
-    converted = type(setting.default)(value)
-    if converted <= 0:   # e.g. 0.5 for a whole-second setting
-        raise ConfigError(f"{path}: '{setting.name}' must be at least 1, got {value!r}")
-    return converted
+    if not setting.low <= value <= setting.high:
+        raise ConfigError(f"{path}: '{setting.name}' must be from {setting.low:g} to {setting.high:g}, got {value!r}")
+    return type(setting.default)(value)
 
 
 def load_config(environ: dict | None = None) -> Config:
@@ -184,6 +194,8 @@ def load_config(environ: dict | None = None) -> Config:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except OSError as exc:      # a directory, or a file this user may not read
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
     known = {s.name for s in SETTINGS} | {"clusters", "thresholds", "access"}
     unknown = sorted(set(raw) - known)
     if unknown:

@@ -21,6 +21,14 @@ import pymysql
 from . import parse
 from .config import ClusterConfig, url_host
 
+# The most starmon reads of one answer, decompressed: far above what a real node sends (an FE with
+# ~50,000 lines of per-table metrics sends ~6 MiB, 5,000 BEs in show_proc ~5 MiB), and low enough
+# that a hostile or broken endpoint cannot take the collector's memory (a 300 MB body did: 1.9 GB).
+MAX_METRICS_BYTES = 32 * 1024 * 1024
+MAX_JSON_BYTES = 16 * 1024 * 1024
+# Samples of the metric names starmon reads, per answer: a real node sends a few hundred of them.
+MAX_SAMPLES = 50_000
+
 
 class FetchError(Exception):
     """One endpoint could not be read; str() is a short, readable reason."""
@@ -108,6 +116,21 @@ async def resolve(host: str, timeout: float) -> list[str]:
     return list(dict.fromkeys(info[4][0] for info in infos))
 
 
+async def _read_at_most(response: httpx.Response, limit: int) -> bytes:
+    """The whole body, or FetchError as soon as it is known to exceed `limit` bytes."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise FetchError(f"answer of {int(declared) / 2**20:,.0f} MiB is larger than the "
+                         f"{limit // 2**20} MiB starmon reads")
+    chunks, size = [], 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise FetchError(f"answer is larger than the {limit // 2**20} MiB starmon reads")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class ClusterClient:
     """Reads one cluster's FE and BE endpoints. The httpx client is injected and shared.
 
@@ -122,36 +145,46 @@ class ClusterClient:
         self.mysql = mysql          # a connection kept between rounds; None: connect for each call
         self._auth = (cluster.user, cluster.password)
 
-    async def _get(self, url: str, *, auth: bool, params: dict | None = None) -> httpx.Response:
+    async def _get(self, url: str, *, auth: bool, limit: int, params: dict | None = None) -> str:
+        """The body of a 200 answer as text, read whole within the timeout and at most `limit` bytes.
+
+        httpx's own timeouts apply per network read, so an endpoint trickling one byte a second
+        never trips them: the deadline here covers the whole request, pool wait to last byte.
+        """
         if self.http is None:
             raise RuntimeError("this ClusterClient was made for SQL only")
         try:
-            response = await self.http.get(url, params=params, auth=self._auth if auth else None,
-                                           timeout=self.timeout)
-        except httpx.HTTPError as exc:
+            async with asyncio.timeout(self.timeout):
+                async with self.http.stream("GET", url, params=params, auth=self._auth if auth else None,
+                                            timeout=self.timeout) as response:
+                    if response.status_code == 401:
+                        raise Forbidden("HTTP 401: the FE refused this user")
+                    if response.status_code != 200:
+                        raise FetchError(f"HTTP {response.status_code}")
+                    body = await _read_at_most(response, limit)
+        except TimeoutError:
+            raise FetchError(f"timed out after {self.timeout:g} s") from None
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise FetchError(describe_http_error(exc, self.timeout)) from None
-        if response.status_code == 401:
-            raise Forbidden("HTTP 401: the FE refused this user")
-        if response.status_code != 200:
-            raise FetchError(f"HTTP {response.status_code}")
-        return response
+        return body.decode("utf-8", errors="replace")
 
     async def show_proc(self, path: str) -> list[dict[str, str]]:
         """Rows of `/api/show_proc?path=...` keyed by column name (both body shapes)."""
-        response = await self._get(f"{self.cluster.http_base}/api/show_proc", auth=True, params={"path": path})
+        body = await self._get(f"{self.cluster.http_base}/api/show_proc", auth=True, limit=MAX_JSON_BYTES,
+                               params={"path": path})
         try:
-            return parse.proc_rows(json.loads(response.text), path)
-        except json.JSONDecodeError:
+            return parse.proc_rows(json.loads(body), path)
+        except (json.JSONDecodeError, RecursionError):
             raise FetchError("the FE sent a body that is not JSON") from None
         except ValueError as exc:   # parse.proc_rows names the path itself; the caller does too
             raise FetchError(str(exc).split(": ", 1)[-1]) from None
 
     async def runtime_info(self) -> dict:
         """`/api/show_runtime_info` of the configured FE (no auth needed)."""
-        response = await self._get(f"{self.cluster.http_base}/api/show_runtime_info", auth=False)
+        body = await self._get(f"{self.cluster.http_base}/api/show_runtime_info", auth=False, limit=MAX_JSON_BYTES)
         try:
-            data = json.loads(response.text)
-        except json.JSONDecodeError:
+            data = json.loads(body)
+        except (json.JSONDecodeError, RecursionError):
             raise FetchError("the FE sent a body that is not JSON") from None
         if not isinstance(data, dict):
             raise FetchError("expected a JSON object")
@@ -160,8 +193,10 @@ class ClusterClient:
     async def metrics(self, host: str, port: int, *, fe: bool, only: frozenset[str] | None = None) -> parse.MetricSet:
         """Parsed `/metrics` of one FE or BE (only the names in `only`, if given); an unreadable body is an error."""
         scheme = "https" if fe and self.cluster.tls else "http"
-        response = await self._get(f"{scheme}://{url_host(host)}:{port}/metrics", auth=False)
-        metrics = parse.parse_prometheus(response.text, only)
+        body = await self._get(f"{scheme}://{url_host(host)}:{port}/metrics", auth=False, limit=MAX_METRICS_BYTES)
+        metrics = parse.parse_prometheus(body, only, MAX_SAMPLES)
+        if metrics.truncated:
+            raise FetchError(f"/metrics holds more than {MAX_SAMPLES:,} series of the metrics starmon reads")
         if not len(metrics):
             raise FetchError("/metrics body holds none of the metrics starmon reads" if metrics.skipped
                              else "/metrics body holds no metrics")
@@ -173,19 +208,24 @@ class ClusterClient:
         """Run statements on one MySQL connection; each result is rows or its error.
 
         The host is resolved first under the timeout, because pymysql's connect_timeout
-        does not cover name resolution (a slow resolver would stall the round).
+        does not cover name resolution (a slow resolver would stall the round). pymysql's
+        timeouts, like httpx's, apply per read, so the whole call has a deadline too; an FE
+        that misses it has its socket shut, which frees the worker thread blocked on it.
         """
         address = (await resolve(self.cluster.fe_host, self.timeout))[0]
-        return await asyncio.wait_for(asyncio.to_thread(self._sql_blocking, address, statements),
-                                      self.timeout * (2 + len(statements)))
-
-    def _sql_blocking(self, address: str, statements: list[str]) -> list[list[dict] | FetchError]:
         session = self.mysql or MySqlSession(self.cluster, self.timeout)
+        deadline = self.timeout * (2 + len(statements))
         try:
-            return session.run(address, statements)
-        finally:
-            if self.mysql is None:
-                session.close()
+            results = await asyncio.wait_for(asyncio.to_thread(session.run, address, statements), deadline)
+        except TimeoutError:
+            session.abort()     # the thread then fails its read and closes what it opened
+            raise FetchError(f"no complete answer within {deadline:g} s") from None
+        except asyncio.CancelledError:     # the round's own deadline came first
+            session.abort()
+            raise
+        if self.mysql is None:
+            session.close()
+        return results
 
 
 _LOST = (2006, 2013)     # server gone away, lost connection during query
@@ -208,6 +248,15 @@ class _Connection(pymysql.connections.Connection):
             _Connection._preferred = super()._create_ssl_ctx(sslp)
         return _Connection._preferred
 
+    def shut(self) -> None:
+        """Shut the socket down, from any thread: a read blocked on it fails at once."""
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:     # already closed: nothing is blocked on it
+                pass
+
 
 class MySqlSession:
     """One MySQL connection to a cluster's FE, kept open between rounds.
@@ -221,20 +270,28 @@ class MySqlSession:
         self.cluster = cluster
         self.timeout = timeout
         self._conn = None
+        self._active: _Connection | None = None     # the connection in use, even mid-handshake, for abort()
         self._lock = threading.Lock()
 
     def _connect(self, address: str):
+        """A new connection, in reach of abort() from its handshake on."""
+        conn = _Connection(host=address, port=self.cluster.query_port, user=self.cluster.user,
+                           password=self.cluster.password, connect_timeout=self.timeout,
+                           read_timeout=self.timeout, write_timeout=self.timeout,
+                           cursorclass=pymysql.cursors.DictCursor, autocommit=True, defer_connect=True)
+        self._active = conn
         try:
-            return _Connection(host=address, port=self.cluster.query_port, user=self.cluster.user,
-                                   password=self.cluster.password, connect_timeout=self.timeout,
-                                   read_timeout=self.timeout, write_timeout=self.timeout,
-                                   cursorclass=pymysql.cursors.DictCursor, autocommit=True)
+            conn.connect()
         except Exception as exc:  # every driver failure becomes a readable reason
+            self._active = None
             raise FetchError(describe_mysql_error(exc)) from None
+        return conn
 
     def run(self, address: str, statements: list[str]) -> list[list[dict] | FetchError]:
         """Each statement's rows, or its error; FetchError if the FE cannot be reached at all."""
-        with self._lock:
+        if not self._lock.acquire(timeout=self.timeout):
+            raise FetchError("the previous query on this connection has not finished")
+        try:
             reused = self._conn is not None
             if self._conn is None:
                 self._conn = self._connect(address)
@@ -243,6 +300,14 @@ class MySqlSession:
                 self._conn = self._connect(address)     # the kept connection had died: one fresh try
                 results = self._execute(statements)
             return results
+        finally:
+            self._lock.release()
+
+    def abort(self) -> None:
+        """Shut the socket a call is blocked on (from another thread): its read fails at once."""
+        active = self._active
+        if active is not None:
+            active.shut()
 
     def _execute(self, statements: list[str]) -> list[list[dict] | FetchError]:
         results: list[list[dict] | FetchError] = []
@@ -268,4 +333,4 @@ class MySqlSession:
                 self._conn.close()
             except Exception:   # closing a dead connection may itself fail; it is gone either way
                 pass
-            self._conn = None
+            self._conn = self._active = None

@@ -8,7 +8,10 @@ chart units are still given by the pages.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+INT64_MAX = 2**63 - 1       # the largest value a BIGINT column holds, on both engines
 
 
 @dataclass(frozen=True)
@@ -18,14 +21,42 @@ class Metric:
     unit: str           # "queries/s", "ms", "%", "bytes", "count", ...
     description: str
     rollup: str = "avg"  # how chart buckets combine values: avg for rates, max where spikes matter
+    high: float | None = None   # the largest meaningful value (100 for most percentages); none below 0 is
 
+    def unusable(self, value: float | int | None) -> str | None:
+        """Why `value` cannot be this metric (not finite, negative, too large), or None if it can.
+
+        Whatever a cluster sends ends up here before it is stored: a NaN counter, a negative
+        disk size or a counter of 1e30 is unknown, not a number to chart or to fail a write on.
+        """
+        if value is None:
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            return "not a finite number"
+        if value < 0:
+            return "negative"
+        if self.high is not None and value > self.high:
+            return f"above {self.high:g}"
+        if self.kind is int and value > INT64_MAX:
+            return "too large to store"
+        return None
+
+
+# Text the cluster sends, with the most characters each column keeps (schema.py sizes the columns by these).
+NODE_TEXT = {"host": 255, "name": 255, "version": 64, "last_heartbeat": 32, "last_start_time": 32, "error": 1000}
+SNAPSHOT_TEXT = {"version": 64, "error": 4000}
 
 _MAX = {"query_latency_p95", "query_latency_p99", "disk_used_bytes", "disk_total_bytes", "disk_usage_pct",
         "max_compaction_score", "max_disk_used_pct", "compaction_score"}
 
 
+# Percentages that can pass 100: a process may use more memory than its limit for a while.
+_OVERSHOOT = {"mem_pct", "avg_memory_usage"}
+
+
 def _m(name: str, kind: type, unit: str, description: str) -> Metric:
-    return Metric(name, kind, unit, description, "max" if name in _MAX else "avg")
+    high = 100.0 if unit == "%" and name not in _OVERSHOOT else None
+    return Metric(name, kind, unit, description, "max" if name in _MAX else "avg", high)
 
 
 SNAPSHOT_METRICS: tuple[Metric, ...] = (

@@ -9,6 +9,7 @@ monitoring tool must keep working when one field of one node is odd.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any, NamedTuple
 
@@ -37,12 +38,13 @@ class Sample(NamedTuple):
 class MetricSet:
     """Parsed Prometheus exposition: every sample, looked up by name and labels."""
 
-    __slots__ = ("samples", "bad_lines", "skipped", "_by_name")
+    __slots__ = ("samples", "bad_lines", "skipped", "truncated", "_by_name")
 
-    def __init__(self, samples: list[Sample], bad_lines: int = 0, skipped: int = 0) -> None:
+    def __init__(self, samples: list[Sample], bad_lines: int = 0, skipped: int = 0, truncated: bool = False) -> None:
         self.samples = samples
         self.bad_lines = bad_lines
         self.skipped = skipped      # sample lines left unparsed because their name was not asked for
+        self.truncated = truncated  # parsing stopped at the sample limit it was given
         self._by_name: dict[str, list[Sample]] | None = None
 
     def _matching(self, name: str, labels: dict[str, str]) -> list[Sample]:
@@ -133,7 +135,7 @@ def _parse_labels(body: str) -> tuple[tuple[str, str], ...] | None:
     return tuple(pairs)
 
 
-def parse_prometheus(text: str, only: frozenset[str] | None = None) -> MetricSet:
+def parse_prometheus(text: str, only: frozenset[str] | None = None, limit: int | None = None) -> MetricSet:
     """Parse Prometheus text line by line; never raises, bad lines are only counted.
 
     Line-based rather than family-based because the FE emits series of one name
@@ -144,6 +146,9 @@ def parse_prometheus(text: str, only: frozenset[str] | None = None) -> MetricSet
     With `only`, lines of other names are skipped before their labels and value are
     read (and so are not checked): the collector needs a few dozen of a BE's ~1,500
     lines, and of the ~50,000 an FE with per-table metrics sends.
+
+    With `limit`, parsing stops once that many samples are kept (`truncated` says so), so an
+    answer of endless series of a wanted name costs bounded memory.
     """
     samples: list[Sample] = []
     append = samples.append
@@ -197,6 +202,8 @@ def parse_prometheus(text: str, only: frozenset[str] | None = None) -> MetricSet
             bad += 1
             continue
         append(new_sample(Sample, (name, labels, value)))
+        if limit is not None and len(samples) >= limit:
+            return MetricSet(samples, bad, skipped, truncated=True)
     return MetricSet(samples, bad, skipped)
 
 
@@ -219,18 +226,20 @@ def parse_size(text: str | None) -> int | None:
     """StarRocks size string (`"1.800 TB"`, `"57.012GB"`, `"0.000 "`, `"1234"`) to bytes, 1024 steps.
 
     The unit may lack the space (MemLimit) or be empty (Doris-style bytes);
-    N/A, NULL, \\N and anything else unparseable give None.
+    N/A, NULL, \\N, a size too large for a float (`"1e309 B"`) and anything else unparseable give None.
     """
     match = _SIZE_RE.fullmatch(str(text)) if text is not None else None
     if match is None:
         return None
-    return round(float(match.group(1)) * 1024 ** _SIZE_EXP[match.group(2).upper()])
+    size = float(match.group(1)) * 1024 ** _SIZE_EXP[match.group(2).upper()]
+    return round(size) if math.isfinite(size) else None
 
 
 def parse_percent(text: str | None) -> float | None:
     """Percent string (`"19.83 %"`, `"27.16%"`, `"0.0 %"`) to a float; None if unparseable."""
     match = _PERCENT_RE.fullmatch(str(text)) if text is not None else None
-    return float(match.group(1)) if match else None
+    number = float(match.group(1)) if match else None
+    return number if number is not None and math.isfinite(number) else None
 
 
 def parse_bool(text: Any) -> bool | None:
@@ -243,9 +252,10 @@ def parse_bool(text: Any) -> bool | None:
 
 
 def parse_float(text: Any) -> float | None:
-    """Number with an optional unit word (`"4.231 s"`, `"1023445 rows"`, 3.5) to float; else None."""
+    """Finite number with an optional unit word (`"4.231 s"`, `"1023445 rows"`, 3.5) to float; else None."""
     match = _NUMBER_RE.fullmatch(str(text)) if text is not None else None
-    return float(match.group(1)) if match else None
+    number = float(match.group(1)) if match else None
+    return number if number is not None and math.isfinite(number) else None
 
 
 def parse_int(text: Any) -> int | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import (BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String,
                         Table, Text, UniqueConstraint)
 
-from .metrics import NODE_METRICS, SNAPSHOT_METRICS, Metric
+from .metrics import NODE_METRICS, NODE_TEXT, SNAPSHOT_METRICS, SNAPSHOT_TEXT, Metric
 
 metadata = MetaData()
 
@@ -45,7 +45,7 @@ metrics_snapshots = Table(
     Column("error", Text, comment="why the round was partial or down, in words"),
     Column("collect_ms", Integer, nullable=False),
     Column("source", String(16), comment="where node lists came from: show_proc or mysql"),
-    Column("version", String(64), comment="StarRocks version the FE reported"),
+    Column("version", String(SNAPSHOT_TEXT["version"]), comment="StarRocks version the FE reported"),
     *_metric_columns(SNAPSHOT_METRICS),
     UniqueConstraint("cluster_id", "ts", name="uq_snapshot_cluster_ts"),
 )
@@ -65,13 +65,13 @@ node_snapshots = Table(
     Column("cluster_id", Integer, nullable=False),
     Column("ts", Float, nullable=False),
     Column("role", String(2), nullable=False, comment="FE, BE or CN"),
-    Column("host", String(255), nullable=False),
-    Column("name", String(255), comment="FE Name, BackendId or ComputeNodeId"),
+    Column("host", String(NODE_TEXT["host"]), nullable=False),
+    Column("name", String(NODE_TEXT["name"]), comment="FE Name, BackendId or ComputeNodeId"),
     Column("alive", Boolean),
     Column("is_leader", Boolean),
-    Column("version", String(64)),
-    Column("last_heartbeat", String(32), comment="as the FE printed it, in the cluster's time zone"),
-    Column("last_start_time", String(32)),
+    Column("version", String(NODE_TEXT["version"])),
+    Column("last_heartbeat", String(NODE_TEXT["last_heartbeat"]), comment="as the FE printed it, in the cluster's time zone"),
+    Column("last_start_time", String(NODE_TEXT["last_start_time"])),
     Column("error", Text),
     *_metric_columns(NODE_METRICS),
 )

@@ -20,6 +20,8 @@ def test_every_setting_is_documented_with_its_default(setting):
     row = next((line for line in README.splitlines() if line.startswith(f"| `{setting.name}` |")), None)
     assert row is not None, f"README has no table row for {setting.name}"
     assert str(setting.default).lstrip("./") in row
+    if setting in SETTINGS:
+        assert f"| {setting.low:g}–{setting.high:g} |" in row, f"README's range for {setting.name} is not the code's"
 
 
 @pytest.mark.parametrize("switch", Faults.SWITCHES)
