@@ -27,7 +27,7 @@ import schedule
 
 from . import rollup
 from .aggregate import MAX_DELTA_GAP_SECONDS, build_round, unread_round
-from .clusters import collectable
+from .clusters import UNDECRYPTABLE, collectable, undecryptable
 from .collect import fetch_round, fetch_statistics
 from .config import ClusterConfig, Config, ConfigError, load_config
 from .fetch import ClusterClient, MySqlSession
@@ -368,9 +368,13 @@ def main(argv: list[str] | None = None) -> int:
             collector.stop()
         return 0
     clusters = collector.clusters()
+    locked = undecryptable(store.enabled_clusters(), collector.secrets)
+    for name in locked:
+        print(f"{name}: not collected ({UNDECRYPTABLE})", flush=True)
     if not clusters:
-        print(f"starmon collector: no clusters to collect: add [[clusters]] to {config.source if config.clusters else 'starmon.toml'} "
-              "or add one in the dashboard (see README)", file=sys.stderr)
+        if not locked:
+            print(f"starmon collector: no clusters to collect: add [[clusters]] to {config.source if config.clusters else 'starmon.toml'} "
+                  "or add one in the dashboard (see README)", file=sys.stderr)
         collector.close()
         return 2
     lock = store.writer_lock()
