@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import sys
 
 from . import users
 from .config import ConfigError, load_config
+from .export import to_json
 from .forecast import describe
 from .read import RANGES, Reader, overview
 from .store import Store, StoreError
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         store.close()
     if args.json:
-        print(json.dumps(data, indent=2))
+        print(to_json(data))
         return 0
     print(f"{data['cluster']}: {data['status'] or 'no data yet'} (collected {data['collected_at'] or 'never'})")
     for card in data["health_cards"]:

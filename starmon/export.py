@@ -1,6 +1,9 @@
-"""Tables as CSV for analysts, safe to open in a spreadsheet (pure)."""
+"""Data for other programs: tables as CSV safe to open in a spreadsheet, answers as strict JSON (pure)."""
 
 from __future__ import annotations
+
+import json
+import math
 
 import pandas as pd
 
@@ -18,3 +21,18 @@ def to_csv(df: pd.DataFrame) -> bytes:
     text_columns = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
     safe = df.assign(**{c: df[c].map(_defused) for c in text_columns}) if text_columns else df
     return safe.to_csv(index=False).encode()
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def to_json(data: object) -> str:
+    """JSON that strict parsers accept: NaN and infinities become null (json.dumps writes `NaN`)."""
+    return json.dumps(_finite(data), indent=2, allow_nan=False)
