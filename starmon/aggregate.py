@@ -55,7 +55,8 @@ class RawRound:
     source: str | None = None                 # "show_proc" or "mysql"
     fe_metrics: dict[str, MetricSet] = field(default_factory=dict)   # by FE IP
     be_metrics: dict[str, MetricSet] = field(default_factory=dict)   # by BE/CN IP
-    node_errors: dict[str, str] = field(default_factory=dict)        # by IP: why /metrics failed
+    # why /metrics failed, by (is FE, IP): an FE and a BE may share a host
+    node_errors: dict[tuple[bool, str], str] = field(default_factory=dict)
     runtime_info: dict | None = None          # of the configured FE
     configured_ip: str | None = None          # IP of the configured FE, when known
     version: str | None = None
@@ -271,7 +272,7 @@ def build_round(raw: RawRound, previous: PreviousRound | None) -> tuple[dict, li
         key = ("FE", column(row, "Name") or ip)
         info = raw.runtime_info if ip == raw.configured_ip else None
         node, delta = _fe_node(row, fe_metrics.get(ip), prev_nodes.get(key), elapsed, info, problems)
-        problems += _node_problems(node, raw.node_errors.get(ip))
+        problems += _node_problems(node, raw.node_errors.get((True, ip)))
         fe_nodes.append(node)
         deltas.append(delta)
 
@@ -281,7 +282,7 @@ def build_round(raw: RawRound, previous: PreviousRound | None) -> tuple[dict, li
             ip = column(row, "IP") or "?"
             key = (role, column(row, "BackendId", "ComputeNodeId") or ip)
             node = _be_node(row, role, be_metrics.get(ip), prev_nodes.get(key), leader_metrics, problems)
-            problems += _node_problems(node, raw.node_errors.get(ip))
+            problems += _node_problems(node, raw.node_errors.get((False, ip)))
             be_nodes.append(node)
 
     snapshot = _cluster_values(raw, fe_nodes, deltas, be_nodes, leader_metrics)

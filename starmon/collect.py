@@ -57,9 +57,9 @@ async def fetch_round(client: ClusterClient, ts: float, deadline: float) -> RawR
             await _scrape_metrics(client, raw)
     except TimeoutError:
         raw.problems.append(("round", f"stopped at its deadline of {deadline:g} s"))
-        for ip, _port, _fe in _scrape_targets(client, raw):
-            if ip not in raw.fe_metrics and ip not in raw.be_metrics and ip not in raw.node_errors:
-                raw.node_errors[ip] = "no answer before the round's deadline"
+        for ip, _port, fe in _scrape_targets(client, raw):
+            if ip not in (raw.fe_metrics if fe else raw.be_metrics) and (fe, ip) not in raw.node_errors:
+                raw.node_errors[fe, ip] = "no answer before the round's deadline"
     return raw
 
 
@@ -150,9 +150,9 @@ def _scrape_targets(client: ClusterClient, raw: RawRound) -> list[tuple[str, int
             if not ip or parse_bool(column(row, "Alive")) is False:
                 continue
             if node_address(ip) is None:
-                raw.node_errors[ip] = f"its address {ip!r} is not an IP address or host name"
+                raw.node_errors[fe, ip] = f"its address {ip!r} is not an IP address or host name"
             elif port is None or not 1 <= port <= 65535:
-                raw.node_errors[ip] = f"its HTTP port {column(row, 'HttpPort')!r} is not a port number"
+                raw.node_errors[fe, ip] = f"its HTTP port {column(row, 'HttpPort')!r} is not a port number"
             else:
                 targets.append((ip, port, fe))
     if not targets and not raw.frontends:
@@ -172,7 +172,7 @@ async def _scrape_metrics(client: ClusterClient, raw: RawRound) -> None:
             try:
                 metrics = await client.metrics(ip, port, fe=fe, only=FE_METRICS if fe else BE_METRICS)
             except FetchError as exc:
-                raw.node_errors[ip] = str(exc)
+                raw.node_errors[fe, ip] = str(exc)
                 return
         (raw.fe_metrics if fe else raw.be_metrics)[ip] = metrics
         raw.reachable = True

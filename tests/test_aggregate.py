@@ -57,7 +57,7 @@ def _fully_parsed(model: ClusterModel, t: float):
 def _damage(raw, model: ClusterModel, variant: str) -> None:
     if variant == "leader /metrics failed":
         raw.fe_metrics.pop(model.leader.host)
-        raw.node_errors[model.leader.host] = "HTTP 500"
+        raw.node_errors[True, model.leader.host] = "HTTP 500"
     elif variant == "leader unmarked in the list":     # the leader is then found by node_info
         for row in raw.frontends:
             row.update(Role="FOLLOWER", IsMaster="false")
