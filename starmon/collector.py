@@ -33,7 +33,7 @@ from .config import ClusterConfig, Config, ConfigError, load_config
 from .fetch import ClusterClient, MySqlSession
 from .secrets import SecretError, Secrets
 from .leases import Leases
-from .store import LeaseLost, PreviousRound, Store, StoreError, safe_url, short_error
+from .store import DatabaseLost, LeaseLost, PreviousRound, Store, StoreError, safe_url, short_error
 
 log = logging.getLogger("starmon.collector")
 MAINTENANCE_SECONDS = 600     # rollups and retention: cheap, but no need to run every round
@@ -172,6 +172,8 @@ class Collector:
         owner = self.leases.owner if self.leases else None
         try:
             await asyncio.to_thread(self.store.write_round, cluster_id, snapshot, nodes, owner)
+        except DatabaseLost:
+            raise       # nothing more can be stored: the loop stops rather than collect into nothing
         except LeaseLost as exc:
             log.info("cluster %s: round dropped: %s", cluster.name, exc)
             return ClusterResult(cluster.name, "skipped", snapshot["collect_ms"], str(exc))
@@ -273,6 +275,8 @@ class Collector:
                         last = self.store.last_round_times(sorted(gained))
                         now = self.clock()
                         due.update({cid: max(last[cid] + interval, now) if cid in last else now for cid in gained})
+                except DatabaseLost:
+                    raise
                 except Exception:
                     log.exception("lease renewal failed")
                     self._stop.wait(self.leases.tick_seconds)
@@ -305,7 +309,9 @@ class Collector:
     def _safe_round(self, clusters: list[tuple[int, ClusterConfig]] | None = None) -> None:
         try:
             self.run_round(clusters)
-        except Exception:  # the loop must survive anything one round does
+        except DatabaseLost:
+            raise
+        except Exception:  # the loop must survive anything one round does, but a lost database
             log.exception("collection round failed")
 
     def run_maintenance(self, now: float | None = None, cluster_ids: list[int] | None = None) -> None:
@@ -324,6 +330,8 @@ class Collector:
         def run() -> None:
             try:
                 work()
+            except StoreError as exc:      # said in one line; a lost database also stops the loop
+                log.error("%s pass failed: %s", name, exc)
             except Exception:
                 log.exception("%s pass failed", name)
 
@@ -366,6 +374,9 @@ def main(argv: list[str] | None = None) -> int:
             collector.run_forever()
         except KeyboardInterrupt:
             collector.stop()
+        except StoreError as exc:       # the database was deleted or replaced under it
+            print(f"starmon collector: {exc}", file=sys.stderr)
+            return 2
         return 0
     clusters = collector.clusters()
     locked = undecryptable(store.enabled_clusters(), collector.secrets)
@@ -387,6 +398,9 @@ def main(argv: list[str] | None = None) -> int:
             print(result.line(), flush=True)
         if args.statistics:
             collector.run_statistics(clusters)
+    except StoreError as exc:
+        print(f"starmon collector: {exc}", file=sys.stderr)
+        return 2
     finally:
         collector.close()
         lock.release()

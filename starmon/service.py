@@ -16,7 +16,7 @@ from . import demo
 from .collector import Collector
 from .config import load_config
 from .secrets import Secrets
-from .store import Store
+from .store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,8 @@ class Service:
         def run() -> None:
             try:
                 target()
+            except StoreError as exc:     # a lost database: the pages say so too
+                log.error("%s stopped: %s", name, exc)
             except Exception:
                 log.exception("%s failed", name)
 

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -20,6 +24,7 @@ from starmon.store import DatabaseLost, Store, StoreError
 from .conftest import free_port, unescape
 from .test_pages import MAIN, PAGE, add_cluster, seed_rounds
 
+ROOT = Path(__file__).resolve().parents[1]
 LOST = "was deleted or replaced while starmon was running"
 
 
@@ -66,13 +71,46 @@ def test_a_replaced_database_stops_every_write(store, tmp_path):
     assert sqlite3.connect(db).execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)   # untouched
 
 
-def test_the_collector_says_why_a_round_was_not_stored(tmp_path, make_collector):
+def test_the_collector_stops_rather_than_collect_into_nothing(tmp_path, make_collector):
     db = tmp_path / "starmon.db"
     collector = make_collector([ClusterConfig("gone", "127.0.0.1", free_port(), free_port())], db=db)
     targets = collector.clusters()
     remove_database(db)
-    [result] = collector.run_round(targets)
-    assert result.status == "error" and LOST in result.reason, result
+    with pytest.raises(DatabaseLost, match=LOST):
+        collector.run_round(targets)
+
+
+def test_the_collector_loop_exits_with_one_line(tmp_path):
+    db = tmp_path / "data" / "starmon.db"
+    (tmp_path / "starmon.toml").write_text(f'interval_seconds = 1\n[[clusters]]\nname = "gone"\n'
+                                           f'fe_host = "127.0.0.1"\nhttp_port = {free_port()}\n'
+                                           f"query_port = {free_port()}\n")
+    env = {**os.environ, "STARMON_CONFIG": str(tmp_path / "starmon.toml"), "STARMON_DB_URL": f"sqlite:///{db}",
+           "STARMON_SECRET_KEY_FILE": str(tmp_path / "secret.key")}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "collector.py")], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not _stored(db):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.1)
+        remove_database(db)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 2, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("starmon collector: the database file") and LOST in last, err
+    assert "Traceback" not in err, err
+    assert not db.exists()          # nothing recreated an empty file in its place
+
+
+def _stored(db) -> bool:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            return conn.execute("SELECT count(*) FROM metrics_snapshots").fetchone()[0] > 0
+    except sqlite3.Error:
+        return False
 
 
 def test_the_pages_show_the_error(env):
