@@ -9,7 +9,7 @@ from starmon.ui import frame, loaders, widgets
 cluster = frame.page("Overview").cluster
 
 
-@st.fragment(run_every=frame.run_every())
+@frame.live
 def overview() -> None:
     tr = frame.live_range()
     cards, newest = loaders.config().cards, loaders.newest_id(cluster["id"])

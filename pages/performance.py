@@ -7,7 +7,7 @@ from starmon.ui import charts, frame, loaders
 cluster = frame.page("Performance").cluster
 
 
-@st.fragment(run_every=frame.run_every())
+@frame.live
 def performance() -> None:
     tr = frame.live_range()
     newest = loaders.newest_id(cluster["id"])

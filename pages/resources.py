@@ -9,7 +9,7 @@ from starmon.ui.text import plain
 cluster = frame.page("Resources").cluster
 
 
-@st.fragment(run_every=frame.run_every())
+@frame.live
 def resources() -> None:
     tr = frame.live_range()
     newest = loaders.newest_id(cluster["id"])

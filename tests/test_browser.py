@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from starmon import users
 from starmon.config import ClusterConfig
 from starmon.store import Store
 
@@ -100,3 +101,30 @@ def test_freshness_badge_turns_stale_without_a_reload(tmp_path, page):
         expect(badge).not_to_contain_text("stale")
         expect(sidebar.get_by_text(re.compile(r"stale: collected \d+ s ago"))).to_be_visible(
             timeout=(3 * interval + 4 * interval) * 1000)
+
+
+def test_a_deleted_account_stops_getting_fresh_numbers_without_a_click(tmp_path, page):
+    """Auto-refresh redraws a fragment without the sign-in gate: each redraw checks the account again."""
+    interval = 3
+    (tmp_path / "starmon.toml").write_text(f'interval_seconds = {interval}\n[[clusters]]\nname = "prod"\n'
+                                           'fe_host = "127.0.0.1"\nhttp_port = 1\nquery_port = 1\n')
+    db_url = f"sqlite:///{tmp_path / 'starmon.db'}"
+    env = {"STARMON_DB_URL": db_url, "STARMON_CONFIG": str(tmp_path / "starmon.toml"), "STARMON_DEMO": "0",
+           "STARMON_EMBEDDED_COLLECTOR": "0", "STARMON_SECRET_KEY_FILE": str(tmp_path / "secret.key")}
+    store = Store(db_url)
+    store.sync_clusters((ClusterConfig("prod", "127.0.0.1", 1, 1),))
+    store.write_round(store.cluster_ids()["prod"], {"ts": time.time(), "status": "ok", "collect_ms": 1, "qps": 5.0}, [])
+    users.add(store, "ann", "viewer", "correct horse")
+    users.add(store, "bob", "admin", "battery staple")      # an account stays: sign-in stays on
+    try:
+        with dashboard_server(tmp_path, env) as url:
+            open_page(page, url)
+            page.get_by_role("textbox", name="User name").fill("ann")
+            page.get_by_role("textbox", name="Password").fill("correct horse")
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_text("Signed in as ann (viewer)")).to_be_visible(timeout=30000)
+            users.delete(store, "ann")
+            expect(page.get_by_text("your account no longer exists")).to_be_visible(timeout=(4 * interval + 10) * 1000)
+            expect(page.get_by_test_id("stMetric")).to_have_count(0)
+    finally:
+        store.close()

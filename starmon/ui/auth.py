@@ -55,6 +55,23 @@ def gate() -> users.User | None:
     st.stop()
 
 
+def recheck() -> None:
+    """For a fragment redrawing on its own timer: if who may see the page changed, rerun the app.
+
+    A fragment's rerun skips gate(), so without this an account deleted (or demoted, or a
+    dashboard whose accounts vanished) would go on receiving fresh numbers until its next click.
+    """
+    if _oidc_configured():
+        return
+    store = loaders.store()
+    access = users.access(store)
+    held = st.session_state.get(_KEY)
+    if access == "open":
+        return
+    if access == "closed" or held is None or users.find(store, held.name) != held:
+        st.rerun(scope="app")
+
+
 def _closed() -> None:
     """The whole page when sign-in was turned on but this database has no account."""
     st.title("starmon")

@@ -6,8 +6,10 @@ Unknown or hostile values get a friendly message and a sane default, never a tra
 
 from __future__ import annotations
 
+import functools
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -17,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from starmon import clusters as registry
 from starmon.collector import Collector
 from starmon.read import DEFAULT_RANGE, RANGES, TimeRange, parse_range
-from starmon.ui import loaders
+from starmon.ui import auth, loaders
 from starmon.ui.text import plain
 
 REFRESH_COOLDOWN_SECONDS = 10
@@ -155,7 +157,7 @@ def sidebar() -> Selection:
                              help=f"Collect from the cluster now (at most every {REFRESH_COOLDOWN_SECONDS} s)."):
             _refresh(cluster)
         with st.sidebar:
-            st.fragment(freshness, run_every=loaders.config().interval_seconds)(cluster)
+            live(freshness, every=loaders.config().interval_seconds)(cluster)
         if cluster["tls"] and not cluster["tls_verify"]:
             st.warning(f"The FE certificate of {plain(cluster['name'])} is not verified: its numbers could come "
                        "from anyone on the network path.", icon=":material/gpp_maybe:")
@@ -224,6 +226,16 @@ def slide(tr: TimeRange, now: float) -> TimeRange:
 def run_every() -> int | None:
     """How often fragments redraw: the collection interval when auto-refresh is on."""
     return loaders.config().interval_seconds if current().auto_refresh else None
+
+
+def live(draw: Callable[..., None], every: int | None = None) -> Callable[..., None]:
+    """`draw` as a fragment redrawing every `every` seconds (default: run_every()), the account
+    checked again at each redraw, since a fragment's own rerun does not pass the sign-in gate."""
+    def checked(*args, **kwargs) -> None:
+        auth.recheck()
+        draw(*args, **kwargs)
+
+    return st.fragment(functools.wraps(draw)(checked), run_every=every if every is not None else run_every())
 
 
 def zone() -> str:
