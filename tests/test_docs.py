@@ -47,3 +47,17 @@ def test_sample_copies_match_shared():
     ours = Path(__file__).resolve().parent / "samples"
     assert sorted(p.name for p in shared.iterdir()) == sorted(p.name for p in ours.iterdir())
     assert all((ours / p.name).read_bytes() == p.read_bytes() for p in shared.iterdir())
+
+
+def test_the_limits_on_what_a_cluster_sends_are_the_codes():
+    from starmon.collect import MAX_NODES, MAX_SCRAPES_AT_ONCE
+    from starmon.config import ROUND_DEADLINE_TIMEOUTS
+    from starmon.fetch import MAX_JSON_BYTES, MAX_METRICS_BYTES, MAX_SAMPLES
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in README.splitlines()
+            if line.startswith("| ") and line.count("|") == 4}
+    assert rows["one `/metrics` answer"] == f"{MAX_METRICS_BYTES // 2**20} MiB, decompressed"
+    assert rows["one JSON answer (show_proc, runtime info)"] == f"{MAX_JSON_BYTES // 2**20} MiB"
+    assert rows["samples of the metric names starmon reads, per answer"] == f"{MAX_SAMPLES:,}"
+    assert rows["nodes per round (FE, BE and CN together)"] == f"{MAX_NODES:,}"
+    assert rows["/metrics scrapes in flight per cluster"] == str(MAX_SCRAPES_AT_ONCE)
+    assert rows["one cluster's round"].startswith(f"{ROUND_DEADLINE_TIMEOUTS} × `timeout_seconds`")
