@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
 import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,13 +18,12 @@ sys.path.insert(0, str(ROOT))
 
 from starmon.emulator import ClusterSpec, Emulator  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
-from tests.hostile_fe import (BE_METRICS, FE_METRICS, Answer, FakeCluster, TrickleSocket,  # noqa: E402
-                              be_row, fe_row)
+from tests.hostile_fe import BE_METRICS, FE_METRICS, Answer, FakeCluster, TrickleSocket, be_row, fe_row  # noqa: E402
 
-TIMEOUT = 3.0       # the probe's setting: `timeout_seconds = 3`
+TIMEOUT = 3.0  # the probe's setting: `timeout_seconds = 3`
 
 # The child: one round against the given FE, then what it cost, as JSON.
-_CHILD = """
+_CHILD = r"""
 import json, re, sys, tempfile, time
 from starmon.collector import Collector
 from starmon.config import ClusterConfig, Config
@@ -53,6 +50,7 @@ def _metrics_with(line: str, value: str) -> str:
 
 def _cases(quick: bool) -> list[tuple[str, callable]]:
     """(what the cluster sends, how to make the fake send it)."""
+
     def fe(route, answer):
         return lambda f: f.fe.routes.__setitem__(route, answer)
 
@@ -60,15 +58,19 @@ def _cases(quick: bool) -> list[tuple[str, callable]]:
         return lambda f: f.set_lists([fe_row(f.fe.port)], [be_row(f.be.port, **columns)])
 
     def many_bes(f):
-        f.set_lists([fe_row(f.fe.port)], [be_row(free_port(), 20000 + i, IP=f"127.1.{i // 250}.{i % 250 + 1}")
-                                          for i in range(5000)])
+        f.set_lists(
+            [fe_row(f.fe.port)],
+            [be_row(free_port(), 20000 + i, IP=f"127.1.{i // 250}.{i % 250 + 1}") for i in range(5000)],
+        )
 
     big = 40 if quick else 300
     return [
         ("a sane FE and BE (baseline)", lambda f: None),
         ("FE /metrics trickled at 1 byte/s", fe("/metrics", Answer(FE_METRICS, trickle=1.0))),
-        ("show_proc /backends trickled at 1 byte/s", fe("/api/show_proc?path=/backends",
-                                                       Answer(json.dumps([be_row(0)]), trickle=1.0))),
+        (
+            "show_proc /backends trickled at 1 byte/s",
+            fe("/api/show_proc?path=/backends", Answer(json.dumps([be_row(0)]), trickle=1.0)),
+        ),
         ("a counter of NaN", fe("/metrics", Answer(_metrics_with("starrocks_fe_query_total 1000", "NaN")))),
         ("a counter of +Inf", fe("/metrics", Answer(_metrics_with("starrocks_fe_query_total 1000", "+Inf")))),
         ("a counter of 1e30", fe("/metrics", Answer(_metrics_with("starrocks_fe_query_total 1000", "1e30")))),
@@ -77,19 +79,31 @@ def _cases(quick: bool) -> list[tuple[str, callable]]:
         ("TotalCapacity `-5.000 GB`", be(TotalCapacity="-5.000 GB")),
         ("a BE whose IP is `1.2.3.4:99`", be(IP="1.2.3.4:99")),
         (f"a {big} MB /metrics body", fe("/metrics", Answer(b"starrocks_fe_unread 1\n" * (big * 2**20 // 22)))),
-        ("500,000 label lines of a metric starmon reads",
-         lambda f: f.be.routes.__setitem__("/metrics", Answer(BE_METRICS + "".join(
-             f'starrocks_be_cpu{{mode="m{i}"}} 1\n' for i in range(500_000))))),
+        (
+            "500,000 label lines of a metric starmon reads",
+            lambda f: f.be.routes.__setitem__(
+                "/metrics", Answer(BE_METRICS + "".join(f'starrocks_be_cpu{{mode="m{i}"}} 1\n' for i in range(500_000)))
+            ),
+        ),
         ("5,000 BEs in show_proc", many_bes),
     ]
 
 
 def _one_round(fake: FakeCluster, query_port: int) -> dict:
-    done = subprocess.run([sys.executable, "-c", _CHILD, str(fake.fe.port), str(query_port), str(TIMEOUT)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(fake.fe.port), str(query_port), str(TIMEOUT)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if done.returncode:
-        return {"seconds": float("nan"), "rss_mib": float("nan"), "status": "crashed",
-                "reason": done.stderr.strip().splitlines()[-1]}
+        return {
+            "seconds": float("nan"),
+            "rss_mib": float("nan"),
+            "status": "crashed",
+            "reason": done.stderr.strip().splitlines()[-1],
+        }
     return json.loads(done.stdout)
 
 
@@ -115,11 +129,20 @@ def run(quick: bool = False) -> list[dict]:
         trickle.stop()
         fake.stop()
     rows.append(_loop(10 if quick else 45))
-    return [{"what": f"Hostile cluster: {r['what']}", "compared_with": "the sane baseline's time and RSS",
-             "target": "round ends within the deadline (9 s); stored; bounded memory",
-             "figures": (f"{r['status']} in {r['seconds']:.2f} s, peak RSS {r['rss_mib']:.0f} MiB; {_short(r['reason'])}"
-                         if "rss_mib" in r else r["figures"]),
-             "met": None} for r in rows]
+    return [
+        {
+            "what": f"Hostile cluster: {r['what']}",
+            "compared_with": "the sane baseline's time and RSS",
+            "target": "round ends within the deadline (9 s); stored; bounded memory",
+            "figures": (
+                f"{r['status']} in {r['seconds']:.2f} s, peak RSS {r['rss_mib']:.0f} MiB; {_short(r['reason'])}"
+                if "rss_mib" in r
+                else r["figures"]
+            ),
+            "met": None,
+        }
+        for r in rows
+    ]
 
 
 _LOOP_CHILD = """
@@ -153,18 +176,30 @@ def _loop(seconds: int) -> dict:
     fake.fe.routes["/metrics"] = Answer(FE_METRICS, trickle=1.0)
     try:
         d = emu.describe()[0]
-        done = subprocess.run([sys.executable, "-c", _LOOP_CHILD, str(seconds),
-                               json.dumps([d["fe_host"], d["http_port"], d["query_port"]]),
-                               json.dumps(["127.0.0.1", fake.fe.port, free_port()])],
-                              cwd=ROOT, capture_output=True, text=True, timeout=seconds + 120)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                _LOOP_CHILD,
+                str(seconds),
+                json.dumps([d["fe_host"], d["http_port"], d["query_port"]]),
+                json.dumps(["127.0.0.1", fake.fe.port, free_port()]),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=seconds + 120,
+        )
         counts = json.loads(done.stdout) if done.returncode == 0 else {}
     finally:
         fake.stop()
         emu.stop()
     expected = seconds // 5 + 1
-    return {"what": f"the loop for {seconds} s (interval 5 s) beside an FE trickling /metrics",
-            "figures": f"healthy cluster: {counts.get('healthy', 0)} rounds stored of {expected} due; "
-                       f"trickling cluster: {counts.get('hostile', 0)}"}
+    return {
+        "what": f"the loop for {seconds} s (interval 5 s) beside an FE trickling /metrics",
+        "figures": f"healthy cluster: {counts.get('healthy', 0)} rounds stored of {expected} due; "
+        f"trickling cluster: {counts.get('hostile', 0)}",
+    }
 
 
 def main() -> int:
@@ -177,5 +212,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    threading.excepthook = lambda args: None      # the fake's handler threads end noisily on stop
+    threading.excepthook = lambda args: None  # the fake's handler threads end noisily on stop
     sys.exit(main())

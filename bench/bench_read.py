@@ -31,9 +31,9 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -49,8 +49,8 @@ from starmon.read import forecast as read_forecast  # noqa: E402
 from starmon.store import Store  # noqa: E402
 
 SEED = 20240607
-STEP = 30                                   # seconds between rounds
-WEEK_ROUNDS = 7 * 86400 // STEP             # 20,160
+STEP = 30  # seconds between rounds
+WEEK_ROUNDS = 7 * 86400 // STEP  # 20,160
 FES = ("10.0.0.1", "10.0.0.2")
 BES = ("10.0.0.3", "10.0.0.4", "10.0.0.5")
 NODES_PER_ROUND = len(FES) + len(BES)
@@ -65,6 +65,7 @@ NODE_FLOATS = {c.name for c in schema.node_snapshots.c if isinstance(c.type, sch
 
 
 # -- deterministic data ----------------------------------------------------------------------------------
+
 
 def make_rounds(n: int, end_ts: float, seed: int = SEED) -> tuple[list[tuple], list[tuple]]:
     """`n` rounds of one cluster ending at `end_ts`, as (snapshot rows, node rows) in schema column order,
@@ -81,7 +82,7 @@ def make_rounds(n: int, end_ts: float, seed: int = SEED) -> tuple[list[tuple], l
     p50 = np.clip(25 + 5 * day + noise(2), 1, None)
     p95 = p50 * 4 + np.abs(noise(5))
     p99 = p95 * 2 + np.abs(noise(20))
-    p99[rng.random(n) < 0.002] *= 30                     # rare spikes
+    p99[rng.random(n) < 0.002] *= 30  # rare spikes
     queries = np.rint(qps * STEP).astype(np.int64)
     errors = rng.binomial(queries, 0.004)
     timeouts = rng.binomial(queries, 0.001)
@@ -93,8 +94,9 @@ def make_rounds(n: int, end_ts: float, seed: int = SEED) -> tuple[list[tuple], l
     cpu = np.clip(rng.normal(0, 4, (n, 3)) + (30 + 15 * day)[:, None] + [0, 5, 10], 0, 100)
     mem_pct = np.clip(rng.normal(0, 1.5, (n, 3)) + [28.0, 33.0, 37.0], 0, 100)
     disk_total = np.array([1979120929997, 2199023255552, 2418925581107], dtype=np.int64)
-    disk_used = (disk_total * (0.52 + 0.004 * (ts - ts[0]) / 86400)[:, None]
-                 + rng.normal(0, 2e8, (n, 3))).astype(np.int64)
+    disk_used = (disk_total * (0.52 + 0.004 * (ts - ts[0]) / 86400)[:, None] + rng.normal(0, 2e8, (n, 3))).astype(
+        np.int64
+    )
     tablets = np.array([1480, 1517, 1554]) + (i // 2880)[:, None] * 3
     compaction = np.rint(np.abs(rng.normal(15, 6, (n, 3))))
     heap_max = 8589934592
@@ -106,7 +108,7 @@ def make_rounds(n: int, end_ts: float, seed: int = SEED) -> tuple[list[tuple], l
     cpu[dead, 2] = np.nan
     mem_pct[dead, 2] = np.nan
     alive_cpu = np.nanmean(cpu, axis=1)
-    mem_used = (mem_pct / 100.0 * 64 * 2**30)
+    mem_used = mem_pct / 100.0 * 64 * 2**30
     used_sum = disk_used.sum(axis=1)
     total_sum = int(disk_total.sum())
     txn_running = rng.integers(0, 6, n)
@@ -126,52 +128,105 @@ def make_rounds(n: int, end_ts: float, seed: int = SEED) -> tuple[list[tuple], l
         t = float(ts[r])
         hb = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t))
         snap = {
-            "id": r + 1, "cluster_id": 1, "ts": t, "status": "partial" if is_dead else "ok",
-            "error": f"BE {DEAD_BE}: heartbeat timed out" if is_dead else None, "collect_ms": int(collect_ms[r]),
-            "source": "show_proc", "version": "3.3.5",
-            "qps": float(qps[r]), "rps": float(rps[r]), "query_latency_p50": round(float(p50[r]), 2),
-            "query_latency_p95": round(float(p95[r]), 2), "query_latency_p99": round(float(p99[r]), 2),
-            "query_total": int(query_total[r]), "query_success": int(query_total[r] - query_error[r]),
-            "query_error": int(query_error[r]), "query_timeout": int(query_timeout[r]),
-            "query_error_rate": float(error_rate[r]), "query_timeout_rate": float(timeout_rate[r]),
-            "connections": int(fe_conn[r].sum()), "frontend_total": 2, "frontend_alive": 2,
-            "backend_total": 3, "backend_alive": 2 if is_dead else 3, "compute_total": 0, "compute_alive": 0,
-            "total_cpu_usage": float(alive_cpu[r]), "avg_cpu_usage": float(alive_cpu[r]),
-            "total_memory_usage": int(np.nansum(mem_used[r])), "avg_memory_usage": float(np.nanmean(mem_pct[r])),
-            "disk_total_bytes": total_sum, "disk_used_bytes": int(used_sum[r]),
-            "disk_usage_pct": 100.0 * float(used_sum[r]) / total_sum, "tablet_count": int(tablets[r].sum()),
-            "max_compaction_score": float(compaction[r].max()), "txn_running": int(txn_running[r]),
-            "txn_success_total": int(txn_success[r]), "txn_failed_total": 37, "load_running": int(load_running[r]),
-            "load_finished_total": int(load_finished[r]), "fe_jvm_heap_used_bytes": int(heap[r]),
-            "fe_jvm_heap_max_bytes": heap_max, "fe_thread_count": int(threads[r]),
+            "id": r + 1,
+            "cluster_id": 1,
+            "ts": t,
+            "status": "partial" if is_dead else "ok",
+            "error": f"BE {DEAD_BE}: heartbeat timed out" if is_dead else None,
+            "collect_ms": int(collect_ms[r]),
+            "source": "show_proc",
+            "version": "3.3.5",
+            "qps": float(qps[r]),
+            "rps": float(rps[r]),
+            "query_latency_p50": round(float(p50[r]), 2),
+            "query_latency_p95": round(float(p95[r]), 2),
+            "query_latency_p99": round(float(p99[r]), 2),
+            "query_total": int(query_total[r]),
+            "query_success": int(query_total[r] - query_error[r]),
+            "query_error": int(query_error[r]),
+            "query_timeout": int(query_timeout[r]),
+            "query_error_rate": float(error_rate[r]),
+            "query_timeout_rate": float(timeout_rate[r]),
+            "connections": int(fe_conn[r].sum()),
+            "frontend_total": 2,
+            "frontend_alive": 2,
+            "backend_total": 3,
+            "backend_alive": 2 if is_dead else 3,
+            "compute_total": 0,
+            "compute_alive": 0,
+            "total_cpu_usage": float(alive_cpu[r]),
+            "avg_cpu_usage": float(alive_cpu[r]),
+            "total_memory_usage": int(np.nansum(mem_used[r])),
+            "avg_memory_usage": float(np.nanmean(mem_pct[r])),
+            "disk_total_bytes": total_sum,
+            "disk_used_bytes": int(used_sum[r]),
+            "disk_usage_pct": 100.0 * float(used_sum[r]) / total_sum,
+            "tablet_count": int(tablets[r].sum()),
+            "max_compaction_score": float(compaction[r].max()),
+            "txn_running": int(txn_running[r]),
+            "txn_success_total": int(txn_success[r]),
+            "txn_failed_total": 37,
+            "load_running": int(load_running[r]),
+            "load_finished_total": int(load_finished[r]),
+            "fe_jvm_heap_used_bytes": int(heap[r]),
+            "fe_jvm_heap_max_bytes": heap_max,
+            "fe_thread_count": int(threads[r]),
         }
         snaps.append(tuple(snap.get(c) for c in SNAP_COLS))
         base = r * NODES_PER_ROUND
         for j, host in enumerate(FES):
             share = 0.6 if j == 0 else 0.4
-            node = {"id": base + j + 1, "snapshot_id": r + 1, "cluster_id": 1, "ts": t, "role": "FE", "host": host,
-                    "name": f"{host}_9010_17000000{j}0000", "alive": True, "is_leader": j == 0,
-                    "version": "3.3.5-6d81f75", "last_heartbeat": hb, "last_start_time": start_fe,
-                    "connections": int(fe_conn[r, j]), "qps": float(qps[r] * share),
-                    "query_latency_p99": round(float(p99[r]) * (1 - 0.05 * j), 2),
-                    "query_total": int(query_total[r] * share), "query_error": int(query_error[r] * share),
-                    "query_timeout": int(query_timeout[r] * share), "request_total": int(query_total[r] * share * 1.4),
-                    "jvm_heap_used_bytes": int(heap[r] if j == 0 else heap2[r]), "jvm_heap_max_bytes": heap_max}
+            node = {
+                "id": base + j + 1,
+                "snapshot_id": r + 1,
+                "cluster_id": 1,
+                "ts": t,
+                "role": "FE",
+                "host": host,
+                "name": f"{host}_9010_17000000{j}0000",
+                "alive": True,
+                "is_leader": j == 0,
+                "version": "3.3.5-6d81f75",
+                "last_heartbeat": hb,
+                "last_start_time": start_fe,
+                "connections": int(fe_conn[r, j]),
+                "qps": float(qps[r] * share),
+                "query_latency_p99": round(float(p99[r]) * (1 - 0.05 * j), 2),
+                "query_total": int(query_total[r] * share),
+                "query_error": int(query_error[r] * share),
+                "query_timeout": int(query_timeout[r] * share),
+                "request_total": int(query_total[r] * share * 1.4),
+                "jvm_heap_used_bytes": int(heap[r] if j == 0 else heap2[r]),
+                "jvm_heap_max_bytes": heap_max,
+            }
             nodes.append(tuple(node.get(c) for c in NODE_COLS))
         for j, host in enumerate(BES):
             down = is_dead and host == DEAD_BE
-            node = {"id": base + len(FES) + j + 1, "snapshot_id": r + 1, "cluster_id": 1, "ts": t, "role": "BE",
-                    "host": host, "name": str(10002 + j), "alive": not down, "version": "3.3.5-6d81f75",
-                    "last_heartbeat": hb, "last_start_time": "2026-11-17 06:19:04",
-                    "error": "heartbeat timed out" if down else None,
-                    "cpu_pct": f(float(cpu[r, j])), "mem_pct": f(float(mem_pct[r, j])),
-                    "mem_used_bytes": None if down else int(mem_used[r, j]),
-                    "disk_total_bytes": int(disk_total[j]), "disk_used_bytes": int(disk_used[r, j]),
-                    "max_disk_used_pct": round(100.0 * disk_used[r, j] / disk_total[j] + 1.3, 2),
-                    "tablet_count": int(tablets[r, j]), "compaction_score": float(compaction[r, j]),
-                    "running_queries": None if down else int(rng.integers(0, 8)),
-                    "cpu_busy_jiffies": None if down else int(jiffy_busy[r, j]),
-                    "cpu_total_jiffies": None if down else int(jiffy_total[r])}
+            node = {
+                "id": base + len(FES) + j + 1,
+                "snapshot_id": r + 1,
+                "cluster_id": 1,
+                "ts": t,
+                "role": "BE",
+                "host": host,
+                "name": str(10002 + j),
+                "alive": not down,
+                "version": "3.3.5-6d81f75",
+                "last_heartbeat": hb,
+                "last_start_time": "2026-11-17 06:19:04",
+                "error": "heartbeat timed out" if down else None,
+                "cpu_pct": f(float(cpu[r, j])),
+                "mem_pct": f(float(mem_pct[r, j])),
+                "mem_used_bytes": None if down else int(mem_used[r, j]),
+                "disk_total_bytes": int(disk_total[j]),
+                "disk_used_bytes": int(disk_used[r, j]),
+                "max_disk_used_pct": round(100.0 * disk_used[r, j] / disk_total[j] + 1.3, 2),
+                "tablet_count": int(tablets[r, j]),
+                "compaction_score": float(compaction[r, j]),
+                "running_queries": None if down else int(rng.integers(0, 8)),
+                "cpu_busy_jiffies": None if down else int(jiffy_busy[r, j]),
+                "cpu_total_jiffies": None if down else int(jiffy_total[r]),
+            }
             nodes.append(tuple(node.get(c) for c in NODE_COLS))
     return snaps, nodes
 
@@ -181,8 +236,10 @@ def as_dicts(snaps: list[tuple], nodes: list[tuple]) -> list[tuple[dict, list[di
     out = []
     for r, row in enumerate(snaps):
         snap = {c: v for c, v in zip(SNAP_COLS, row) if c not in ("id", "cluster_id")}
-        ns = [{c: v for c, v in zip(NODE_COLS, nrow) if c not in ("id", "snapshot_id", "cluster_id", "ts")}
-              for nrow in nodes[r * NODES_PER_ROUND:(r + 1) * NODES_PER_ROUND]]
+        ns = [
+            {c: v for c, v in zip(NODE_COLS, nrow) if c not in ("id", "snapshot_id", "cluster_id", "ts")}
+            for nrow in nodes[r * NODES_PER_ROUND : (r + 1) * NODES_PER_ROUND]
+        ]
         out.append((snap, ns))
     return out
 
@@ -190,8 +247,9 @@ def as_dicts(snaps: list[tuple], nodes: list[tuple]) -> list[tuple[dict, list[di
 def _new_store(path: Path, clusters: int) -> dict[str, int]:
     """Create the schema (with Store's pragmas) and the cluster rows; return name -> id."""
     store = Store(f"sqlite:///{path}")
-    store.sync_clusters(tuple(ClusterConfig(cluster_name(k), f"10.1.{k // 250}.{k % 250 + 1}")
-                              for k in range(clusters)))
+    store.sync_clusters(
+        tuple(ClusterConfig(cluster_name(k), f"10.1.{k // 250}.{k % 250 + 1}") for k in range(clusters))
+    )
     ids = store.cluster_ids()
     store.close()
     return ids
@@ -207,7 +265,7 @@ def _bulk(path: Path):
     con = sqlite3.connect(path, isolation_level=None)
     con.execute("PRAGMA journal_mode=OFF")
     con.execute("PRAGMA synchronous=OFF")
-    con.execute("PRAGMA cache_size=-262144")     # 256 MiB for index maintenance
+    con.execute("PRAGMA cache_size=-262144")  # 256 MiB for index maintenance
     try:
         yield con
     finally:
@@ -224,10 +282,12 @@ def build_one(path: Path, end_ts: float) -> tuple[int, float]:
     snaps, nodes = make_rounds(WEEK_ROUNDS, end_ts)
     with _bulk(path) as con:
         con.execute("BEGIN")
-        con.executemany(f"INSERT INTO metrics_snapshots ({','.join(SNAP_COLS)}) "
-                        f"VALUES ({','.join('?' * len(SNAP_COLS))})", snaps)
-        con.executemany(f"INSERT INTO node_snapshots ({','.join(NODE_COLS)}) "
-                        f"VALUES ({','.join('?' * len(NODE_COLS))})", nodes)
+        con.executemany(
+            f"INSERT INTO metrics_snapshots ({','.join(SNAP_COLS)}) VALUES ({','.join('?' * len(SNAP_COLS))})", snaps
+        )
+        con.executemany(
+            f"INSERT INTO node_snapshots ({','.join(NODE_COLS)}) VALUES ({','.join('?' * len(NODE_COLS))})", nodes
+        )
         con.execute("COMMIT")
     assert ids == {cluster_name(0): 1}
     return 1, time.perf_counter() - t0
@@ -240,22 +300,33 @@ def build_many(path: Path, template: Path, clusters: int) -> float:
     with _bulk(path) as con:
         con.execute("ATTACH DATABASE ? AS tmpl", (str(template),))
         con.execute("CREATE TEMP TABLE ks (k INTEGER PRIMARY KEY, cid INTEGER, f REAL)")
-        con.executemany("INSERT INTO ks VALUES (?, ?, ?)",
-                        [(k, ids[cluster_name(k)], 1 + 0.004 * k) for k in range(clusters)])
+        con.executemany(
+            "INSERT INTO ks VALUES (?, ?, ?)", [(k, ids[cluster_name(k)], 1 + 0.004 * k) for k in range(clusters)]
+        )
 
         def select(cols: list[str], floats: set[str], special: dict[str, str]) -> str:
             return ", ".join(special.get(c, f"t.{c} * k.f" if c in floats else f"t.{c}") for c in cols)
 
         n = clusters
         con.execute("BEGIN")
-        con.execute(f"INSERT INTO main.metrics_snapshots ({','.join(SNAP_COLS)}) SELECT "
-                    + select(SNAP_COLS, SNAP_FLOATS, {"id": f"(t.id - 1) * {n} + k.k + 1", "cluster_id": "k.cid"})
-                    + " FROM tmpl.metrics_snapshots t CROSS JOIN ks k ORDER BY t.id, k.k")
-        con.execute(f"INSERT INTO main.node_snapshots ({','.join(NODE_COLS)}) SELECT "
-                    + select(NODE_COLS, NODE_FLOATS, {
-                        "id": f"((t.snapshot_id - 1) * {n} + k.k) * {NODES_PER_ROUND} + (t.id - 1) % {NODES_PER_ROUND} + 1",
-                        "snapshot_id": f"(t.snapshot_id - 1) * {n} + k.k + 1", "cluster_id": "k.cid"})
-                    + " FROM tmpl.node_snapshots t CROSS JOIN ks k ORDER BY t.snapshot_id, k.k, t.id")
+        con.execute(
+            f"INSERT INTO main.metrics_snapshots ({','.join(SNAP_COLS)}) SELECT "
+            + select(SNAP_COLS, SNAP_FLOATS, {"id": f"(t.id - 1) * {n} + k.k + 1", "cluster_id": "k.cid"})
+            + " FROM tmpl.metrics_snapshots t CROSS JOIN ks k ORDER BY t.id, k.k"
+        )
+        con.execute(
+            f"INSERT INTO main.node_snapshots ({','.join(NODE_COLS)}) SELECT "
+            + select(
+                NODE_COLS,
+                NODE_FLOATS,
+                {
+                    "id": f"((t.snapshot_id - 1) * {n} + k.k) * {NODES_PER_ROUND} + (t.id - 1) % {NODES_PER_ROUND} + 1",
+                    "snapshot_id": f"(t.snapshot_id - 1) * {n} + k.k + 1",
+                    "cluster_id": "k.cid",
+                },
+            )
+            + " FROM tmpl.node_snapshots t CROSS JOIN ks k ORDER BY t.snapshot_id, k.k, t.id"
+        )
         con.execute("COMMIT")
         con.execute("DETACH DATABASE tmpl")
     return time.perf_counter() - t0
@@ -270,6 +341,7 @@ def file_bytes(path: Path) -> int:
 
 
 # -- timing helpers ----------------------------------------------------------------------------------------
+
 
 def best_of(fn: Callable[[], object], repeat: int) -> tuple[float, float, object]:
     """(first run, best run) in seconds, and the last result."""
@@ -292,9 +364,11 @@ def mib(n: int) -> str:
 
 # -- the two read paths ----------------------------------------------------------------------------------
 
+
 def figure_json(df: pd.DataFrame) -> str:
     """The chart as st.plotly_chart pays for it: 4 traces, serialised."""
     from starmon.ui import charts
+
     fig = charts.lines(df, {c: c for c in SERIES}, "Overview, 7 days", "", "UTC")
     return fig.to_json()
 
@@ -306,16 +380,25 @@ def overview_read(reader: Reader, cluster_id: int, now: float, chart: bool = Fal
     state = health_at(reader, cluster_id, tr)
     agg = reader.aggregates(cluster_id, tr)
     df = reader.series(cluster_id, tr, SERIES)
-    return {"cards": state.cards, "problems": state.problems(), "aggregates": agg, "points": len(df),
-            "dead": state.dead_nodes, "json": len(figure_json(df)) if chart else None}
+    return {
+        "cards": state.cards,
+        "problems": state.problems(),
+        "aggregates": agg,
+        "points": len(df),
+        "dead": state.dead_nodes,
+        "json": len(figure_json(df)) if chart else None,
+    }
 
 
 def naive_read(store: Store, cluster_id: int, now: float) -> dict:
     """Every raw row of the 7 days into pandas, cards from its ends, a figure of every point."""
     tr = parse_range("7d", now)
     with store.reader.connect() as conn:
-        df = pd.read_sql(sa_text("SELECT * FROM metrics_snapshots WHERE cluster_id = :c AND ts >= :a AND ts <= :b "
-                                 "ORDER BY ts"), conn, params={"c": cluster_id, "a": tr.start, "b": tr.end})
+        df = pd.read_sql(
+            sa_text("SELECT * FROM metrics_snapshots WHERE cluster_id = :c AND ts >= :a AND ts <= :b ORDER BY ts"),
+            conn,
+            params={"c": cluster_id, "a": tr.start, "b": tr.end},
+        )
     values = health.cards(df.iloc[-1].to_dict(), df.iloc[0].to_dict())
     df["time"] = pd.to_datetime(df["ts"], unit="s", utc=True)
     return {"cards": values, "points": len(df), "json": len(figure_json(df))}
@@ -323,10 +406,12 @@ def naive_read(store: Store, cluster_id: int, now: float) -> dict:
 
 def sa_text(sql: str):
     import sqlalchemy as sa
+
     return sa.text(sql)
 
 
 # -- 1 and 2: read path --------------------------------------------------------------------------------------
+
 
 def bench_read_path(work: Path, quick: bool, rows: list[dict]) -> dict:
     repeat = 3 if quick else 5
@@ -341,19 +426,21 @@ def bench_read_path(work: Path, quick: bool, rows: list[dict]) -> dict:
     _, fc_one, _ = best_of(lambda: read_forecast(reader, cid, 7, now), repeat)
     store.close()
     ratio = naive / fast
-    rows.append({
-        "what": "Overview read path, 7d, 1 cluster (20,160 snapshots, 100,800 node rows): Reader.latest, first_in, "
-                "dead_nodes, aggregates, health.cards/problems and Reader.series of 4 columns",
-        "compared_with": "naive: pd.read_sql of all columns for 7 days + go.Figure of 4 traces of every point "
-                         "+ to_json()",
-        "target": "≥ 10× faster; ≤ 1,500 points per series",
-        "figures": f"{ms(fast)} vs naive {ms(naive)} = {ratio:.1f}× (first runs {ms(first_fast)} vs "
-                   f"{ms(first_naive)}); with the same figure built from the buckets and serialised: "
-                   f"{ms(charted)} = {naive / charted:.1f}×; {result['points']} points per series vs "
-                   f"{naive_result['points']:,}; figure JSON {with_chart['json'] / 1024:,.0f} KiB vs "
-                   f"{naive_result['json'] / 1024:,.0f} KiB; DB generated in {gen_one:.1f} s, {mib(file_bytes(one))}",
-        "met": ratio >= 10 and result["points"] <= MAX_POINTS,
-    })
+    rows.append(
+        {
+            "what": "Overview read path, 7d, 1 cluster (20,160 snapshots, 100,800 node rows): Reader.latest, first_in, "
+            "dead_nodes, aggregates, health.cards/problems and Reader.series of 4 columns",
+            "compared_with": "naive: pd.read_sql of all columns for 7 days + go.Figure of 4 traces of every point "
+            "+ to_json()",
+            "target": "≥ 10× faster; ≤ 1,500 points per series",
+            "figures": f"{ms(fast)} vs naive {ms(naive)} = {ratio:.1f}× (first runs {ms(first_fast)} vs "
+            f"{ms(first_naive)}); with the same figure built from the buckets and serialised: "
+            f"{ms(charted)} = {naive / charted:.1f}×; {result['points']} points per series vs "
+            f"{naive_result['points']:,}; figure JSON {with_chart['json'] / 1024:,.0f} KiB vs "
+            f"{naive_result['json'] / 1024:,.0f} KiB; DB generated in {gen_one:.1f} s, {mib(file_bytes(one))}",
+            "met": ratio >= 10 and result["points"] <= MAX_POINTS,
+        }
+    )
 
     clusters = 10 if quick else 100
     many = work / "many.db"
@@ -365,39 +452,44 @@ def bench_read_path(work: Path, quick: bool, rows: list[dict]) -> dict:
     picks = sorted({ids[cluster_name(0)], ids[cluster_name(clusters // 2)], ids[cluster_name(clusters - 1)]})
     per_cluster, firsts, fcs = [], [], []
     for pick in picks:
-        first, best, res = best_of(lambda: overview_read(reader, pick, now), repeat)
+        first, best, res = best_of(lambda pick=pick: overview_read(reader, pick, now), repeat)
         assert res["points"] == result["points"]
         per_cluster.append(best)
         firsts.append(first)
-        fcs.append(best_of(lambda: read_forecast(reader, pick, 7, now), repeat)[1])
+        fcs.append(best_of(lambda pick=pick: read_forecast(reader, pick, 7, now), repeat)[1])
     store.close()
     worst = max(per_cluster)
     with sqlite3.connect(many) as con:
         n_snap = con.execute("SELECT count(*) FROM metrics_snapshots").fetchone()[0]
         n_node = con.execute("SELECT count(*) FROM node_snapshots").fetchone()[0]
-    rows.append({
-        "what": f"Same read path, {clusters} clusters × 7 days in one DB ({n_snap:,} snapshots, {n_node:,} node "
-                f"rows, rounds interleaved as a collector writes them)",
-        "compared_with": "the 1-cluster figure above",
-        "target": "within 2×",
-        "figures": f"{' / '.join(ms(t) for t in per_cluster)} (clusters {', '.join(map(str, picks))}; first runs "
-                   f"{' / '.join(ms(t) for t in firsts)}) vs {ms(fast)} = {worst / fast:.2f}× worst; "
-                   f"generated in {gen_many:.1f} s, {mib(size_many)} "
-                   f"({size_many / (n_snap or 1):,.0f} B per cluster-round)",
-        "met": worst <= 2 * fast,
-    })
-    rows.append({
-        "what": "Disk-full forecast (read.forecast, 7 days of 10-minute buckets, cluster and per BE), which the "
-                "Overview recomputes whenever a new round lands",
-        "compared_with": f"1 cluster vs {clusters} clusters in one DB",
-        "target": "(informational)",
-        "figures": f"{ms(fc_one)} vs {' / '.join(ms(t) for t in fcs)} = {max(fcs) / fc_one:.2f}× worst",
-        "met": None,
-    })
+    rows.append(
+        {
+            "what": f"Same read path, {clusters} clusters × 7 days in one DB ({n_snap:,} snapshots, {n_node:,} node "
+            f"rows, rounds interleaved as a collector writes them)",
+            "compared_with": "the 1-cluster figure above",
+            "target": "within 2×",
+            "figures": f"{' / '.join(ms(t) for t in per_cluster)} (clusters {', '.join(map(str, picks))}; first runs "
+            f"{' / '.join(ms(t) for t in firsts)}) vs {ms(fast)} = {worst / fast:.2f}× worst; "
+            f"generated in {gen_many:.1f} s, {mib(size_many)} "
+            f"({size_many / (n_snap or 1):,.0f} B per cluster-round)",
+            "met": worst <= 2 * fast,
+        }
+    )
+    rows.append(
+        {
+            "what": "Disk-full forecast (read.forecast, 7 days of 10-minute buckets, cluster and per BE), which the "
+            "Overview recomputes whenever a new round lands",
+            "compared_with": f"1 cluster vs {clusters} clusters in one DB",
+            "target": "(informational)",
+            "figures": f"{ms(fc_one)} vs {' / '.join(ms(t) for t in fcs)} = {max(fcs) / fc_one:.2f}× worst",
+            "met": None,
+        }
+    )
     return {"one": one, "many": many, "clusters": clusters, "size_many": size_many, "n_snap": n_snap, "now": now}
 
 
 # -- 3: the page through AppTest --------------------------------------------------------------------------------
+
 
 def bench_page(work: Path, one: Path, quick: bool, rows: list[dict]) -> None:
     import streamlit as st
@@ -406,11 +498,13 @@ def bench_page(work: Path, one: Path, quick: bool, rows: list[dict]) -> None:
     repeat = 3 if quick else 5
     config = work / "starmon.toml"
     config.write_text("interval_seconds = 30\n")
-    saved = {k: os.environ.get(k) for k in ("STARMON_DB_URL", "STARMON_CONFIG", "STARMON_DEMO",
-                                            "STARMON_EMBEDDED_COLLECTOR")}
-    os.environ.update(STARMON_DB_URL=f"sqlite:///{one}", STARMON_CONFIG=str(config), STARMON_DEMO="0",
-                      STARMON_EMBEDDED_COLLECTOR="0")
-    logging.disable(logging.WARNING)      # AppTest outside a server warns about the missing runtime on every run
+    saved = {
+        k: os.environ.get(k) for k in ("STARMON_DB_URL", "STARMON_CONFIG", "STARMON_DEMO", "STARMON_EMBEDDED_COLLECTOR")
+    }
+    os.environ.update(
+        STARMON_DB_URL=f"sqlite:///{one}", STARMON_CONFIG=str(config), STARMON_DEMO="0", STARMON_EMBEDDED_COLLECTOR="0"
+    )
+    logging.disable(logging.WARNING)  # AppTest outside a server warns about the missing runtime on every run
     st.cache_data.clear()
     st.cache_resource.clear()
 
@@ -424,12 +518,13 @@ def bench_page(work: Path, one: Path, quick: bool, rows: list[dict]) -> None:
             if at.exception:
                 raise RuntimeError(f"Overview failed: {at.exception}")
             return len(at.metric)
+
         return go
 
     try:
         out = {}
         for label in ("7d", "1h"):
-            page(label, False)()                       # warm up
+            page(label, False)()  # warm up
             _, warm, cards = best_of(page(label, False), repeat)
             _, cold, _ = best_of(page(label, True), repeat)
             out[label] = (warm, cold, cards)
@@ -443,24 +538,29 @@ def bench_page(work: Path, one: Path, quick: bool, rows: list[dict]) -> None:
             else:
                 os.environ[k] = v
     (w7, c7, cards), (w1, c1, _) = out["7d"], out["1h"]
-    rows.append({
-        "what": f"Overview page through AppTest (frame + page, {cards} cards), 7d range, 1 cluster with 7 days, "
-                "cached loaders warm",
-        "compared_with": "the same page with the 1h range",
-        "target": "within 2×",
-        "figures": f"{ms(w7)} vs {ms(w1)} = {w7 / w1:.2f}× (best of {repeat} after one warm-up)",
-        "met": w7 <= 2 * w1,
-    })
-    rows.append({
-        "what": "Same, st.cache_data cleared before every run (what the first view after a new round pays)",
-        "compared_with": "the same page with the 1h range, cache cleared",
-        "target": "within 2×",
-        "figures": f"{ms(c7)} vs {ms(c1)} = {c7 / c1:.2f}× (best of {repeat})",
-        "met": c7 <= 2 * c1,
-    })
+    rows.append(
+        {
+            "what": f"Overview page through AppTest (frame + page, {cards} cards), 7d range, 1 cluster with 7 days, "
+            "cached loaders warm",
+            "compared_with": "the same page with the 1h range",
+            "target": "within 2×",
+            "figures": f"{ms(w7)} vs {ms(w1)} = {w7 / w1:.2f}× (best of {repeat} after one warm-up)",
+            "met": w7 <= 2 * w1,
+        }
+    )
+    rows.append(
+        {
+            "what": "Same, st.cache_data cleared before every run (what the first view after a new round pays)",
+            "compared_with": "the same page with the 1h range, cache cleared",
+            "target": "within 2×",
+            "figures": f"{ms(c7)} vs {ms(c1)} = {c7 / c1:.2f}× (best of {repeat})",
+            "met": c7 <= 2 * c1,
+        }
+    )
 
 
 # -- 4: bytes on disk per cluster-round ------------------------------------------------------------------------
+
 
 def bench_bytes(work: Path, quick: bool, read_info: dict, rows: list[dict]) -> None:
     clusters = 10
@@ -496,19 +596,22 @@ def bench_bytes(work: Path, quick: bool, read_info: dict, rows: list[dict]) -> N
         week_db.unlink()
     per_week_round = week / week_rounds
     big = read_info["size_many"] / read_info["n_snap"]
-    rows.append({
-        "what": f"Bytes on disk per cluster-round (1 snapshot + {NODES_PER_ROUND} node rows, with their indexes)",
-        "compared_with": f"file growth over {measured} rounds × {clusters} clusters written by Store.write_round "
-                         f"(after {warmup} warm-up rounds), WAL checkpointed; and whole 7d × 10-cluster DB",
-        "target": "≤ 2 KB (2,048 B) per cluster-round",
-        "figures": f"{per_round:,.0f} B per cluster-round by growth ({ms(took / (measured * clusters))} per "
-                   f"write_round); 7 days × 10 clusters = {mib(week)} = {per_week_round:,.0f} B per cluster-round"
-                   + (f" ({read_info['clusters']} clusters: {big:,.0f} B)" if read_info["clusters"] != 10 else ""),
-        "met": max(per_round, per_week_round) <= 2048,
-    })
+    rows.append(
+        {
+            "what": f"Bytes on disk per cluster-round (1 snapshot + {NODES_PER_ROUND} node rows, with their indexes)",
+            "compared_with": f"file growth over {measured} rounds × {clusters} clusters written by Store.write_round "
+            f"(after {warmup} warm-up rounds), WAL checkpointed; and whole 7d × 10-cluster DB",
+            "target": "≤ 2 KB (2,048 B) per cluster-round",
+            "figures": f"{per_round:,.0f} B per cluster-round by growth ({ms(took / (measured * clusters))} per "
+            f"write_round); 7 days × 10 clusters = {mib(week)} = {per_week_round:,.0f} B per cluster-round"
+            + (f" ({read_info['clusters']} clusters: {big:,.0f} B)" if read_info["clusters"] != 10 else ""),
+            "met": max(per_round, per_week_round) <= 2048,
+        }
+    )
 
 
 # -- entry points ----------------------------------------------------------------------------------------------
+
 
 def run(quick: bool = False) -> list[dict]:
     rows: list[dict] = []
@@ -526,8 +629,10 @@ def run(quick: bool = False) -> list[dict]:
 def print_table(rows: list[dict]) -> None:
     mark = {True: "MET", False: "MISSED", None: "-"}
     for i, r in enumerate(rows, 1):
-        print(f"{i}. {r['what']}\n   vs {r['compared_with']}\n   target: {r['target']}  [{mark[r['met']]}]\n"
-              f"   {r['figures']}\n")
+        print(
+            f"{i}. {r['what']}\n   vs {r['compared_with']}\n   target: {r['target']}  [{mark[r['met']]}]\n"
+            f"   {r['figures']}\n"
+        )
 
 
 def main() -> None:

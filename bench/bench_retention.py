@@ -29,12 +29,21 @@ def _fill(store: Store, now: float, clusters: int, days: float) -> int:
     """Rounds and node rows generated inside the server (quicker than sending them)."""
     store.sync_clusters(tuple(ClusterConfig(f"c{i:03d}", f"10.0.{i // 250}.{i % 250}") for i in range(clusters)))
     with store.writer.begin() as conn:
-        conn.execute(sa.text("INSERT INTO metrics_snapshots (cluster_id, ts, status, collect_ms) "
-                             "SELECT c.id, :now - g * :step, 'ok', 5 FROM clusters c, generate_series(0, :n) g"),
-                     {"now": now, "step": STEP, "n": int(days * 86400 / STEP) - 1})
-        conn.execute(sa.text("INSERT INTO node_snapshots (snapshot_id, cluster_id, ts, role, host) "
-                             "SELECT s.id, s.cluster_id, s.ts, 'BE', '10.1.1.' || k "
-                             "FROM metrics_snapshots s, generate_series(1, :k) k"), {"k": NODES})
+        conn.execute(
+            sa.text(
+                "INSERT INTO metrics_snapshots (cluster_id, ts, status, collect_ms) "
+                "SELECT c.id, :now - g * :step, 'ok', 5 FROM clusters c, generate_series(0, :n) g"
+            ),
+            {"now": now, "step": STEP, "n": int(days * 86400 / STEP) - 1},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO node_snapshots (snapshot_id, cluster_id, ts, role, host) "
+                "SELECT s.id, s.cluster_id, s.ts, 'BE', '10.1.1.' || k "
+                "FROM metrics_snapshots s, generate_series(1, :k) k"
+            ),
+            {"k": NODES},
+        )
         conn.execute(sa.text("ANALYZE"))
         return conn.execute(sa.select(sa.func.count()).select_from(schema.node_snapshots)).scalar()
 
@@ -52,11 +61,20 @@ def _best_ms(store: Store, query, repeat: int = 5) -> float:
 def run(quick: bool = False) -> list[dict]:
     url = os.environ.get("STARMON_BENCH_PG_URL")
     clusters, days = (20, 1) if quick else (CLUSTERS, DAYS)
-    what = (f"Retention pass with nothing to delete, PostgreSQL, {clusters} clusters × {days} days of rounds "
-            f"({NODES} node rows each)")
+    what = (
+        f"Retention pass with nothing to delete, PostgreSQL, {clusters} clusters × {days} days of rounds "
+        f"({NODES} node rows each)"
+    )
     if not url:
-        return [{"what": what, "compared_with": "the same search by time alone", "target": "–",
-                 "figures": "skipped: set STARMON_BENCH_PG_URL to a database it may empty", "met": None}]
+        return [
+            {
+                "what": what,
+                "compared_with": "the same search by time alone",
+                "target": "–",
+                "figures": "skipped: set STARMON_BENCH_PG_URL to a database it may empty",
+                "met": None,
+            }
+        ]
     engine = sa.create_engine(url)
     schema.metadata.drop_all(engine)
     with engine.begin() as conn:
@@ -76,9 +94,13 @@ def run(quick: bool = False) -> list[dict]:
         assert not any(deleted.values()), deleted
     finally:
         store.close()
-    return [{"what": what,
-             "compared_with": "the same search by time alone (`ts < cut`, no cluster named)",
-             "target": "state it",
-             "figures": f"node_snapshots ({rows:,} rows): {by_index:.1f} ms through the index vs {by_time:.1f} ms "
-                        f"by time alone = {by_time / by_index:.0f}×; whole pass over 7 tables {whole:.0f} ms",
-             "met": None}]
+    return [
+        {
+            "what": what,
+            "compared_with": "the same search by time alone (`ts < cut`, no cluster named)",
+            "target": "state it",
+            "figures": f"node_snapshots ({rows:,} rows): {by_index:.1f} ms through the index vs {by_time:.1f} ms "
+            f"by time alone = {by_time / by_index:.0f}×; whole pass over 7 tables {whole:.0f} ms",
+            "met": None,
+        }
+    ]

@@ -9,7 +9,7 @@ import os
 import platform
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -26,8 +26,10 @@ def main() -> int:
     rows = []
     for module in (bench_parse, bench_collect, bench_read, bench_retention):
         rows += module.run(quick=quick)
-    print(f"starmon benchmarks, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, {platform.machine()}{' (quick)' if quick else ''}\n")
+    print(
+        f"starmon benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, {platform.machine()}{' (quick)' if quick else ''}\n"
+    )
     print("| what | compared with | target | figures | met |")
     print("|---|---|---|---|---|")
     for row in rows:

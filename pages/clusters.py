@@ -17,15 +17,34 @@ locked = registry.undecryptable(rows, loaders.secrets())
 _ICON = {"ok": ":material/check_circle:", "warning": ":material/warning:", "failed": ":material/error:"}
 
 if rows:
-    st.dataframe(pd.DataFrame([{
-        "Name": r["name"], "FE host": r["fe_host"], "HTTP port": r["http_port"], "MySQL port": r["query_port"],
-        "User": r["user"], "Password": "stored, but the current key cannot decrypt it" if r["name"] in locked
-        else "stored (encrypted)" if r["password_encrypted"]
-        else f"from ${r['password_env']}" if r["password_env"] else "none",
-        "HTTPS": ("yes, certificate NOT verified" if not r["tls_verify"] else "yes, verified") if r["tls"] else "no",
-        "Enabled": r["enabled"],
-        "Declared in": {"file": "starmon.toml", "ui": "dashboard", "demo": "demo (emulated)"}[r["source"]],
-    } for r in rows]), hide_index=True, key="cluster-table")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Name": r["name"],
+                    "FE host": r["fe_host"],
+                    "HTTP port": r["http_port"],
+                    "MySQL port": r["query_port"],
+                    "User": r["user"],
+                    "Password": "stored, but the current key cannot decrypt it"
+                    if r["name"] in locked
+                    else "stored (encrypted)"
+                    if r["password_encrypted"]
+                    else f"from ${r['password_env']}"
+                    if r["password_env"]
+                    else "none",
+                    "HTTPS": ("yes, certificate NOT verified" if not r["tls_verify"] else "yes, verified")
+                    if r["tls"]
+                    else "no",
+                    "Enabled": r["enabled"],
+                    "Declared in": {"file": "starmon.toml", "ui": "dashboard", "demo": "demo (emulated)"}[r["source"]],
+                }
+                for r in rows
+            ]
+        ),
+        hide_index=True,
+        key="cluster-table",
+    )
 else:
     st.info("No clusters yet: add one below, or declare them in starmon.toml.", icon=":material/info:")
 for name in locked:
@@ -42,19 +61,31 @@ def _form(key: str, current: dict | None) -> tuple[dict, bool, bool]:
         http_port = left.number_input("HTTP port", 1, 65535, current.get("http_port", 8030), step=1)
         query_port = right.number_input("MySQL port", 1, 65535, current.get("query_port", 9030), step=1)
         user = left.text_input("User", current.get("user", "root"))
-        password = right.text_input("Password", type="password",
-                                    placeholder="unchanged" if current else "",
-                                    help="Stored encrypted; never shown again. Leave empty to keep it, "
-                                         "unless you change the host, a port or HTTPS: then type it again.")
+        password = right.text_input(
+            "Password",
+            type="password",
+            placeholder="unchanged" if current else "",
+            help="Stored encrypted; never shown again. Leave empty to keep it, "
+            "unless you change the host, a port or HTTPS: then type it again.",
+        )
         tls = st.checkbox("HTTPS (certificates are verified)", current.get("tls", False))
-        skip_verify = st.checkbox("Do not verify the certificate (not recommended)",
-                                  not current.get("tls_verify", True),
-                                  help="Only for FEs with self-signed certificates; the dashboard flags such clusters.")
+        skip_verify = st.checkbox(
+            "Do not verify the certificate (not recommended)",
+            not current.get("tls_verify", True),
+            help="Only for FEs with self-signed certificates; the dashboard flags such clusters.",
+        )
         test = st.form_submit_button("Test connection", icon=":material/network_check:")
         save = st.form_submit_button("Save", type="primary", icon=":material/save:")
-    fields = {"name": name.strip(), "fe_host": host.strip(), "http_port": int(http_port),
-              "query_port": int(query_port), "user": user.strip(), "password": password, "tls": tls,
-              "tls_verify": not skip_verify}
+    fields = {
+        "name": name.strip(),
+        "fe_host": host.strip(),
+        "http_port": int(http_port),
+        "query_port": int(query_port),
+        "user": user.strip(),
+        "password": password,
+        "tls": tls,
+        "tls_verify": not skip_verify,
+    }
     return fields, test, save
 
 
@@ -84,8 +115,10 @@ with add:
             st.error(plain(exc))
         else:
             st.session_state["added"] = st.session_state.get("added", 0) + 1
-            st.toast(f"Added {plain(fields['name'])}; the collector picks it up on its next round.",
-                     icon=":material/check_circle:")
+            st.toast(
+                f"Added {plain(fields['name'])}; the collector picks it up on its next round.",
+                icon=":material/check_circle:",
+            )
             st.rerun()
 
 with edit:
@@ -97,7 +130,7 @@ with edit:
         row = next(r for r in editable if r["name"] == chosen)
         fields, test, save = _form(f"edit-{row['id']}", row)
         if test:
-            try:    # the stored password only goes where it was saved for
+            try:  # the stored password only goes where it was saved for
                 password = registry.password_to_test(row, fields, loaders.secrets())
             except registry.ClusterError as exc:
                 st.error(plain(exc), icon=":material/key:")

@@ -18,8 +18,10 @@ def overview() -> None:
     if snapshot is None:
         st.info(f"No round was collected by the end of {tr.phrase}.", icon=":material/hourglass_empty:")
         return
-    st.caption(f"Collected {frame.local_time(snapshot['ts'])} ({frame.ago(time.time() - snapshot['ts'])}); "
-               f"deltas over {tr.phrase}.")
+    st.caption(
+        f"Collected {frame.local_time(snapshot['ts'])} ({frame.ago(time.time() - snapshot['ts'])}); "
+        f"deltas over {tr.phrase}."
+    )
     spark = {c.key: c.spark_column(snapshot) for c in cards if c.spark_column(snapshot)}
     trend = loaders.series(cluster["id"], tr.start, tr.end, tuple(spark.values()), newest)
     step = max(1, len(trend) // 80)

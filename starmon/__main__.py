@@ -19,10 +19,14 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     ov = sub.add_parser("overview", help="health cards and range aggregates of one cluster")
     ov.add_argument("--cluster", required=True, help="cluster name")
-    ov.add_argument("--range", default="24h",
-                    help=f"one of {', '.join(RANGES)} (default 24h), or custom with --start and --end")
-    ov.add_argument("--start", help="with --range custom: where the range starts, an ISO date or time "
-                                    "(UTC unless it carries an offset), e.g. 2026-11-20 or 2026-11-20T08:00")
+    ov.add_argument(
+        "--range", default="24h", help=f"one of {', '.join(RANGES)} (default 24h), or custom with --start and --end"
+    )
+    ov.add_argument(
+        "--start",
+        help="with --range custom: where the range starts, an ISO date or time "
+        "(UTC unless it carries an offset), e.g. 2026-11-20 or 2026-11-20T08:00",
+    )
     ov.add_argument("--end", help="with --range custom: where it ends (a date means that day's midnight)")
     ov.add_argument("--json", action="store_true", help="print JSON instead of text")
     accounts = sub.add_parser("users", help="dashboard accounts (once one exists, everyone signs in)")
@@ -59,8 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.range != "custom" and (args.start or args.end):
             raise ValueError("--start and --end need --range custom")
-        data = overview(Reader(store), args.cluster, args.range, config.cards,
-                        forecast_days=config.forecast_window_days, start=args.start, end=args.end)
+        data = overview(
+            Reader(store),
+            args.cluster,
+            args.range,
+            config.cards,
+            forecast_days=config.forecast_window_days,
+            start=args.start,
+            end=args.end,
+        )
     except (LookupError, ValueError) as exc:
         print(f"starmon: {exc}", file=sys.stderr)
         return 2
@@ -102,8 +113,10 @@ def _users(store: Store, args) -> int:
         users.delete(store, args.name)
         print(f"deleted {args.name}")
         if not users.any_users(store):
-            print("no account is left: the dashboard admits nobody until `users add` adds one "
-                  "or `users open` opens it to everyone")
+            print(
+                "no account is left: the dashboard admits nobody until `users add` adds one "
+                "or `users open` opens it to everyone"
+            )
     elif args.verb == "open":
         users.open_to_everyone(store)
         print("the dashboard is open: anyone who can reach it may see and change everything")

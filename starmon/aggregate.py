@@ -29,18 +29,37 @@ _LOAD_ACTIVE_STATES = {"PENDING", "ETL", "LOADING", "COMMITTED"}
 
 # Every /metrics name build_round reads. The collector parses only these lines: a BE sends
 # ~1,500 lines and an FE with per-table metrics ~50,000, of which a few dozen are used here.
-FE_METRICS = frozenset({
-    "starrocks_fe_query_total", "starrocks_fe_query_err", "starrocks_fe_query_timeout",
-    "starrocks_fe_request_total", "starrocks_fe_qps", "starrocks_fe_rps", "starrocks_fe_connection_total",
-    "starrocks_fe_query_latency", "starrocks_fe_query_latency_ms", "jvm_heap_size_bytes", "jvm_thread",
-    "node_info", "starrocks_fe_tablet_max_compaction_score", "starrocks_fe_max_tablet_compaction_score",
-    "starrocks_fe_txn_begin", "starrocks_fe_txn_success", "starrocks_fe_txn_failed", "starrocks_fe_job",
-    "starrocks_fe_load_finished",
-})
-BE_METRICS = frozenset({
-    "starrocks_be_cpu", "starrocks_be_process_mem_bytes", "starrocks_be_tablet_base_max_compaction_score",
-    "starrocks_be_tablet_cumulative_max_compaction_score",
-})
+FE_METRICS = frozenset(
+    {
+        "starrocks_fe_query_total",
+        "starrocks_fe_query_err",
+        "starrocks_fe_query_timeout",
+        "starrocks_fe_request_total",
+        "starrocks_fe_qps",
+        "starrocks_fe_rps",
+        "starrocks_fe_connection_total",
+        "starrocks_fe_query_latency",
+        "starrocks_fe_query_latency_ms",
+        "jvm_heap_size_bytes",
+        "jvm_thread",
+        "node_info",
+        "starrocks_fe_tablet_max_compaction_score",
+        "starrocks_fe_max_tablet_compaction_score",
+        "starrocks_fe_txn_begin",
+        "starrocks_fe_txn_success",
+        "starrocks_fe_txn_failed",
+        "starrocks_fe_job",
+        "starrocks_fe_load_finished",
+    }
+)
+BE_METRICS = frozenset(
+    {
+        "starrocks_be_cpu",
+        "starrocks_be_process_mem_bytes",
+        "starrocks_be_tablet_base_max_compaction_score",
+        "starrocks_be_tablet_cumulative_max_compaction_score",
+    }
+)
 
 
 @dataclass
@@ -52,15 +71,15 @@ class RawRound:
     frontends: list[dict] = field(default_factory=list)
     backends: list[dict] = field(default_factory=list)
     compute_nodes: list[dict] = field(default_factory=list)
-    source: str | None = None                 # "show_proc" or "mysql"
-    fe_metrics: dict[str, MetricSet] = field(default_factory=dict)   # by FE IP
-    be_metrics: dict[str, MetricSet] = field(default_factory=dict)   # by BE/CN IP
+    source: str | None = None  # "show_proc" or "mysql"
+    fe_metrics: dict[str, MetricSet] = field(default_factory=dict)  # by FE IP
+    be_metrics: dict[str, MetricSet] = field(default_factory=dict)  # by BE/CN IP
     # why /metrics failed, by (is FE, IP): an FE and a BE may share a host
     node_errors: dict[tuple[bool, str], str] = field(default_factory=dict)
-    runtime_info: dict | None = None          # of the configured FE
-    configured_ip: str | None = None          # IP of the configured FE, when known
+    runtime_info: dict | None = None  # of the configured FE
+    configured_ip: str | None = None  # IP of the configured FE, when known
     version: str | None = None
-    problems: list[tuple[str, str]] = field(default_factory=list)   # (what, why)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (what, why)
 
 
 def _sum(values) -> float | None:
@@ -91,18 +110,26 @@ def _counter_delta(current: int | None, previous: dict | None, key: str, restart
     return current - previous[key]
 
 
-def _fe_node(row: dict, metrics: MetricSet | None, prev: dict | None, elapsed: float | None,
-             runtime_info: dict | None, problems: list[tuple[str, str]]) -> tuple[dict, dict[str, int | None]]:
+def _fe_node(
+    row: dict,
+    metrics: MetricSet | None,
+    prev: dict | None,
+    elapsed: float | None,
+    runtime_info: dict | None,
+    problems: list[tuple[str, str]],
+) -> tuple[dict, dict[str, int | None]]:
     """Node row for one FE, plus its counter deltas for the cluster's rates."""
     m = metrics
     get = (lambda name, **labels: m.get(name, **labels)) if m else (lambda name, **labels: None)
     counters = {
-        "query_total": get("starrocks_fe_query_total"), "query_error": get("starrocks_fe_query_err"),
-        "query_timeout": get("starrocks_fe_query_timeout"), "request_total": get("starrocks_fe_request_total"),
+        "query_total": get("starrocks_fe_query_total"),
+        "query_error": get("starrocks_fe_query_err"),
+        "query_timeout": get("starrocks_fe_query_timeout"),
+        "request_total": get("starrocks_fe_request_total"),
     }
     counters = {k: _int(v) for k, v in counters.items()}
     what = f"FE {column(row, 'IP', 'Host') or '?'}"
-    _keep_usable(counters, NODE_BY_NAME, what, problems)     # before a counter of 1e30 becomes a rate
+    _keep_usable(counters, NODE_BY_NAME, what, problems)  # before a counter of 1e30 becomes a rate
     start = column(row, "StartTime")
     restarted = prev is not None and start is not None and prev.get("last_start_time") not in (None, start)
     usable = prev if (elapsed and elapsed > 0) else None
@@ -116,14 +143,21 @@ def _fe_node(row: dict, metrics: MetricSet | None, prev: dict | None, elapsed: f
         heap_max = parse_int(runtime_info.get("max_mem"))
     p99 = get("starrocks_fe_query_latency", type="99_quantile")
     node = {
-        "role": "FE", "host": column(row, "IP", "Host") or "?", "name": column(row, "Name"),
-        "alive": parse_bool(column(row, "Alive")), "is_leader": _is_leader(row),
-        "version": column(row, "Version"), "last_heartbeat": column(row, "LastHeartbeat"),
-        "last_start_time": start, "error": column(row, "ErrMsg") or None,
-        "connections": _int(get("starrocks_fe_connection_total")), "qps": qps,
+        "role": "FE",
+        "host": column(row, "IP", "Host") or "?",
+        "name": column(row, "Name"),
+        "alive": parse_bool(column(row, "Alive")),
+        "is_leader": _is_leader(row),
+        "version": column(row, "Version"),
+        "last_heartbeat": column(row, "LastHeartbeat"),
+        "last_start_time": start,
+        "error": column(row, "ErrMsg") or None,
+        "connections": _int(get("starrocks_fe_connection_total")),
+        "qps": qps,
         "query_latency_p99": p99 if p99 is not None else get("starrocks_fe_query_latency_ms", quantile="0.99"),
         **counters,
-        "jvm_heap_used_bytes": _int(heap_used), "jvm_heap_max_bytes": _int(heap_max),
+        "jvm_heap_used_bytes": _int(heap_used),
+        "jvm_heap_max_bytes": _int(heap_max),
     }
     rps_delta = deltas["request_total"]
     node["_rps"] = rps_delta / elapsed if rps_delta is not None else get("starrocks_fe_rps")
@@ -140,8 +174,14 @@ def _int(value: float | None) -> int | None:
     return int(value) if value is not None and math.isfinite(value) else None
 
 
-def _be_node(row: dict, role: str, metrics: MetricSet | None, prev: dict | None,
-             leader: MetricSet | None, problems: list[tuple[str, str]]) -> dict:
+def _be_node(
+    row: dict,
+    role: str,
+    metrics: MetricSet | None,
+    prev: dict | None,
+    leader: MetricSet | None,
+    problems: list[tuple[str, str]],
+) -> dict:
     """Node row for one BE or CN."""
     host = column(row, "IP", "Host") or "?"
     what = f"{role} {host}"
@@ -167,22 +207,35 @@ def _be_node(row: dict, role: str, metrics: MetricSet | None, prev: dict | None,
     if leader is not None and heartbeat_port:
         score = leader.get("starrocks_fe_tablet_max_compaction_score", backend=f"{host}:{heartbeat_port}")
     if score is None and metrics is not None:
-        score = _max([metrics.get("starrocks_be_tablet_base_max_compaction_score"),
-                      metrics.get("starrocks_be_tablet_cumulative_max_compaction_score")])
+        score = _max(
+            [
+                metrics.get("starrocks_be_tablet_base_max_compaction_score"),
+                metrics.get("starrocks_be_tablet_cumulative_max_compaction_score"),
+            ]
+        )
     mem_used = metrics.get("starrocks_be_process_mem_bytes") if metrics is not None else None
     node = {
-        "role": role, "host": host, "name": column(row, "BackendId", "ComputeNodeId"),
-        "alive": alive, "is_leader": None, "version": column(row, "Version"),
-        "last_heartbeat": column(row, "LastHeartbeat"), "last_start_time": column(row, "LastStartTime"),
+        "role": role,
+        "host": host,
+        "name": column(row, "BackendId", "ComputeNodeId"),
+        "alive": alive,
+        "is_leader": None,
+        "version": column(row, "Version"),
+        "last_heartbeat": column(row, "LastHeartbeat"),
+        "last_start_time": column(row, "LastStartTime"),
         "error": column(row, "ErrMsg") or None,
-        "cpu_pct": cpu_pct, "mem_used_bytes": _int(mem_used),
+        "cpu_pct": cpu_pct,
+        "mem_used_bytes": _int(mem_used),
         # A dead node's usage columns are stale or zeroed by the FE: unknown, not 0.
         "mem_pct": read("MemUsedPct", parse_percent) if alive is not False else None,
-        "disk_total_bytes": total, "disk_used_bytes": total - avail if total is not None and avail is not None else None,
+        "disk_total_bytes": total,
+        "disk_used_bytes": total - avail if total is not None and avail is not None else None,
         "max_disk_used_pct": read("MaxDiskUsedPct", parse_percent),
-        "tablet_count": read("TabletNum", parse_int), "compaction_score": score,
+        "tablet_count": read("TabletNum", parse_int),
+        "compaction_score": score,
         "running_queries": read("NumRunningQueries", parse_int),
-        "cpu_busy_jiffies": cpu_busy, "cpu_total_jiffies": cpu_total,
+        "cpu_busy_jiffies": cpu_busy,
+        "cpu_total_jiffies": cpu_total,
         "_cores": read("CpuCores", parse_int),
     }
     _keep_usable(node, _NODE_AND_PARTS, what, problems)
@@ -191,13 +244,16 @@ def _be_node(row: dict, role: str, metrics: MetricSet | None, prev: dict | None,
 
 # The per-node parts of cluster values that are not node columns, described as what they add up to.
 _NODE_AND_PARTS: dict[str, Metric] = {
-    **NODE_BY_NAME, "_rps": SNAPSHOT_BY_NAME["rps"], "_p50": SNAPSHOT_BY_NAME["query_latency_p50"],
-    "_p95": SNAPSHOT_BY_NAME["query_latency_p95"], "_threads": SNAPSHOT_BY_NAME["fe_thread_count"],
+    **NODE_BY_NAME,
+    "_rps": SNAPSHOT_BY_NAME["rps"],
+    "_p50": SNAPSHOT_BY_NAME["query_latency_p50"],
+    "_p95": SNAPSHOT_BY_NAME["query_latency_p95"],
+    "_threads": SNAPSHOT_BY_NAME["fe_thread_count"],
     "_cores": Metric("cpu_cores", int, "cores", "CPU cores of the host (CpuCores)."),
 }
 
 
-_NO_VALUE = {"", "N/A", "NULL", "\\N"}    # how node lists say "unknown"
+_NO_VALUE = {"", "N/A", "NULL", "\\N"}  # how node lists say "unknown"
 
 
 def _read(row: dict, name: str, parse, what: str, problems: list[tuple[str, str]]):
@@ -288,8 +344,7 @@ def build_round(raw: RawRound, previous: PreviousRound | None) -> tuple[dict, li
     snapshot = _cluster_values(raw, fe_nodes, deltas, be_nodes, leader_metrics)
     _keep_usable(snapshot, SNAPSHOT_BY_NAME, "cluster", problems)
     status = "down" if not raw.reachable else "partial" if problems else "ok"
-    snapshot.update(ts=raw.ts, status=status, error=describe_problems(problems), source=raw.source,
-                    version=raw.version)
+    snapshot.update(ts=raw.ts, status=status, error=describe_problems(problems), source=raw.source, version=raw.version)
     _clip_text(snapshot, SNAPSHOT_TEXT)
     nodes = [{k: v for k, v in n.items() if not k.startswith("_")} for n in fe_nodes + be_nodes]
     for node in nodes:
@@ -299,8 +354,14 @@ def build_round(raw: RawRound, previous: PreviousRound | None) -> tuple[dict, li
 
 def unread_round(ts: float, error: str) -> dict:
     """The snapshot of a round that could not be read at all: down, every value unknown."""
-    return {**dict.fromkeys(SNAPSHOT_BY_NAME), "ts": ts, "status": "down", "error": error, "source": None,
-            "version": None}
+    return {
+        **dict.fromkeys(SNAPSHOT_BY_NAME),
+        "ts": ts,
+        "status": "down",
+        "error": error,
+        "source": None,
+        "version": None,
+    }
 
 
 def describe_problems(problems: list[tuple[str, str]]) -> str | None:
@@ -319,7 +380,7 @@ def describe_problems(problems: list[tuple[str, str]]) -> str | None:
     return "; ".join(parts) or None
 
 
-_NAMED = 5      # things named per reason before the rest are counted
+_NAMED = 5  # things named per reason before the rest are counted
 
 
 def _rate_pct(deltas: list[dict], key: str) -> float | None:
@@ -328,29 +389,47 @@ def _rate_pct(deltas: list[dict], key: str) -> float | None:
     return 100.0 * sum(k for k, _ in pairs) / total if pairs and total > 0 else None
 
 
-def _cluster_values(raw: RawRound, fes: list[dict], deltas: list[dict], bes: list[dict],
-                    leader: MetricSet | None) -> dict:
+def _cluster_values(
+    raw: RawRound, fes: list[dict], deltas: list[dict], bes: list[dict], leader: MetricSet | None
+) -> dict:
     backends = [n for n in bes if n["role"] == "BE"]
     computes = [n for n in bes if n["role"] == "CN"]
     disk_total = _sum(n["disk_total_bytes"] for n in backends)
     disk_used = _sum(n["disk_used_bytes"] for n in backends)
     weighted = [(n["cpu_pct"], n["_cores"]) for n in bes if n["cpu_pct"] is not None and n["_cores"]]
     lget = (lambda name, **labels: leader.get(name, **labels)) if leader else (lambda name, **labels: None)
-    begin, success, failed = lget("starrocks_fe_txn_begin"), lget("starrocks_fe_txn_success"), lget("starrocks_fe_txn_failed")
+    begin, success, failed = (
+        lget("starrocks_fe_txn_begin"),
+        lget("starrocks_fe_txn_success"),
+        lget("starrocks_fe_txn_failed"),
+    )
     load_running = None
     if leader is not None and leader.series("starrocks_fe_job"):
-        load_running = int(sum(v for labels, v in leader.series("starrocks_fe_job")
-                               if labels.get("job") == "load" and labels.get("state") in _LOAD_ACTIVE_STATES))
+        load_running = int(
+            sum(
+                v
+                for labels, v in leader.series("starrocks_fe_job")
+                if labels.get("job") == "load" and labels.get("state") in _LOAD_ACTIVE_STATES
+            )
+        )
     heaps = [n for n in fes if n["jvm_heap_used_bytes"] is not None and n["jvm_heap_max_bytes"]]
     fullest = max(heaps, key=lambda n: n["jvm_heap_used_bytes"] / n["jvm_heap_max_bytes"], default=None)
     max_score = lget("starrocks_fe_max_tablet_compaction_score")
     return {
-        "qps": _sum(n["qps"] for n in fes), "rps": _sum(n["_rps"] for n in fes),
-        "query_latency_p50": _max(n["_p50"] for n in fes), "query_latency_p95": _max(n["_p95"] for n in fes),
+        "qps": _sum(n["qps"] for n in fes),
+        "rps": _sum(n["_rps"] for n in fes),
+        "query_latency_p50": _max(n["_p50"] for n in fes),
+        "query_latency_p95": _max(n["_p95"] for n in fes),
         "query_latency_p99": _max(n["query_latency_p99"] for n in fes),
         "query_total": _int(_sum(n["query_total"] for n in fes)),
-        "query_success": _int(_sum((n["query_total"] - n["query_error"]) if n["query_total"] is not None
-                                   and n["query_error"] is not None else None for n in fes)),
+        "query_success": _int(
+            _sum(
+                (n["query_total"] - n["query_error"])
+                if n["query_total"] is not None and n["query_error"] is not None
+                else None
+                for n in fes
+            )
+        ),
         "query_error": _int(_sum(n["query_error"] for n in fes)),
         "query_timeout": _int(_sum(n["query_timeout"] for n in fes)),
         "query_error_rate": _rate_pct(deltas, "query_error"),
@@ -366,13 +445,16 @@ def _cluster_values(raw: RawRound, fes: list[dict], deltas: list[dict], bes: lis
         "avg_cpu_usage": _mean(n["cpu_pct"] for n in bes),
         "total_memory_usage": _int(_sum(n["mem_used_bytes"] for n in bes)),
         "avg_memory_usage": _mean(n["mem_pct"] for n in bes),
-        "disk_total_bytes": _int(disk_total), "disk_used_bytes": _int(disk_used),
+        "disk_total_bytes": _int(disk_total),
+        "disk_used_bytes": _int(disk_used),
         "disk_usage_pct": 100.0 * disk_used / disk_total if disk_total and disk_used is not None else None,
         "tablet_count": _int(_sum(n["tablet_count"] for n in bes)),
         "max_compaction_score": max_score if max_score is not None else _max(n["compaction_score"] for n in bes),
         "txn_running": max(0, int(begin - success - failed)) if None not in (begin, success, failed) else None,
-        "txn_success_total": _int(success), "txn_failed_total": _int(failed),
-        "load_running": load_running, "load_finished_total": _int(lget("starrocks_fe_load_finished")),
+        "txn_success_total": _int(success),
+        "txn_failed_total": _int(failed),
+        "load_running": load_running,
+        "load_finished_total": _int(lget("starrocks_fe_load_finished")),
         "fe_jvm_heap_used_bytes": fullest["jvm_heap_used_bytes"] if fullest else None,
         "fe_jvm_heap_max_bytes": fullest["jvm_heap_max_bytes"] if fullest else None,
         "fe_thread_count": fullest["_threads"] if fullest else None,

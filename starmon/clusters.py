@@ -21,10 +21,13 @@ from .store import Store
 EDITABLE_SOURCES = ("ui",)
 # What the current key cannot do, and what to do about it: said the same way by the
 # collector's --once, the Clusters page and the Overview.
-UNDECRYPTABLE = ("stored password cannot be decrypted with the current key; restore the STARMON_SECRET_KEY or "
-                 "key file it was saved with, or type the password again on the Clusters page")
-RETYPE = ("the host, a port or HTTPS changed: type the password again (a stored password is only sent where it "
-          "was saved for)")
+UNDECRYPTABLE = (
+    "stored password cannot be decrypted with the current key; restore the STARMON_SECRET_KEY or "
+    "key file it was saved with, or type the password again on the Clusters page"
+)
+RETYPE = (
+    "the host, a port or HTTPS changed: type the password again (a stored password is only sent where it was saved for)"
+)
 log = logging.getLogger(__name__)
 
 
@@ -67,7 +70,7 @@ def update(store: Store, secrets: Secrets, name: str, fields: dict) -> ClusterCo
     if row["source"] not in EDITABLE_SOURCES:
         raise ClusterError(f"{name!r} is declared in starmon.toml; edit it there")
     password = fields.get("password") or None
-    cluster = _validated({"name": row["name"], **fields, "password": password})   # before any lookup by name
+    cluster = _validated({"name": row["name"], **fields, "password": password})  # before any lookup by name
     if password is None and row["password_encrypted"] and not may_reuse_password(row, cluster.row_fields()):
         raise ClusterError(RETYPE)
     clash = _row(store, cluster.name)
@@ -77,12 +80,13 @@ def update(store: Store, secrets: Secrets, name: str, fields: dict) -> ClusterCo
     if password is None and not cluster.password_env:
         values.pop("password_encrypted")
     with store.writer.begin() as conn:
-        conn.execute(schema.clusters.update().where(schema.clusters.c.id == row["id"])
-                     .values(name=cluster.name, **values))
+        conn.execute(
+            schema.clusters.update().where(schema.clusters.c.id == row["id"]).values(name=cluster.name, **values)
+        )
     return cluster
 
 
-_DESTINATION = ("fe_host", "http_port", "query_port")      # where a password goes
+_DESTINATION = ("fe_host", "http_port", "query_port")  # where a password goes
 
 
 def may_reuse_password(stored: dict, edited: dict) -> bool:
@@ -93,7 +97,8 @@ def may_reuse_password(stored: dict, edited: dict) -> bool:
     and press Test connection, and the stored password would go there as Basic auth; asking
     for it again is what Grafana does with a data source's secrets.
     """
-    def protection(c: dict) -> tuple[bool, bool]:       # (HTTPS, HTTPS with a verified certificate)
+
+    def protection(c: dict) -> tuple[bool, bool]:  # (HTTPS, HTTPS with a verified certificate)
         return bool(c["tls"]), bool(c["tls"] and c["tls_verify"])
 
     same_place = all(edited[key] == stored[key] for key in _DESTINATION)
@@ -141,9 +146,11 @@ def undecryptable(rows: list[dict], secrets: Secrets) -> list[str]:
 
 
 def _values(cluster: ClusterConfig, secrets: Secrets, password: str | None) -> dict:
-    return dict(cluster.row_fields(),
-                password_encrypted=secrets.encrypt(password) if password and not cluster.password_env else None,
-                updated_at=time.time())
+    return dict(
+        cluster.row_fields(),
+        password_encrypted=secrets.encrypt(password) if password and not cluster.password_env else None,
+        updated_at=time.time(),
+    )
 
 
 def set_enabled(store: Store, name: str, enabled: bool) -> None:
@@ -153,8 +160,11 @@ def set_enabled(store: Store, name: str, enabled: bool) -> None:
     if row["source"] == "file":
         raise ClusterError(f"{name!r} is declared in starmon.toml; set enabled = {str(enabled).lower()} there")
     with store.writer.begin() as conn:
-        conn.execute(schema.clusters.update().where(schema.clusters.c.id == row["id"])
-                     .values(enabled=enabled, updated_at=time.time()))
+        conn.execute(
+            schema.clusters.update()
+            .where(schema.clusters.c.id == row["id"])
+            .values(enabled=enabled, updated_at=time.time())
+        )
 
 
 def delete(store: Store, name: str) -> None:
@@ -174,7 +184,9 @@ def delete(store: Store, name: str) -> None:
         conn.execute(schema.clusters.delete().where(schema.clusters.c.id == cid))
 
 
-def collectable(store: Store, secrets: Secrets, file_clusters: tuple[ClusterConfig, ...]) -> list[tuple[int, ClusterConfig]]:
+def collectable(
+    store: Store, secrets: Secrets, file_clusters: tuple[ClusterConfig, ...]
+) -> list[tuple[int, ClusterConfig]]:
     """Every enabled cluster with its id and password, ready to collect.
 
     File clusters carry their password from the TOML file or its environment variable;

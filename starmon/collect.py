@@ -27,7 +27,9 @@ MAX_NODES = 1000
 # /metrics scrapes in flight per cluster, no more than its HTTP pool holds: requests queued
 # beyond the pool cost httpcore time per queued request.
 MAX_SCRAPES_AT_ONCE = 16
-_HOST_NAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_\-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_\-]{0,62}))*\.?")
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_\-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_\-]{0,62}))*\.?"
+)
 
 
 def node_address(text: str | None) -> str | None:
@@ -77,9 +79,15 @@ async def _fetch_node_lists(client: ClusterClient, raw: RawRound, within: float)
     """Phase 1: the configured FE's node lists, runtime info and version, all in `within` seconds."""
     cluster = client.cluster
     started = time.monotonic()
-    answers = await _answers({**{path: client.show_proc(path) for path in _PROC_PATHS},
-                              "runtime": client.runtime_info(), "version": client.sql(["SELECT current_version()"]),
-                              "addresses": resolve(cluster.fe_host, client.timeout)}, within)
+    answers = await _answers(
+        {
+            **{path: client.show_proc(path) for path in _PROC_PATHS},
+            "runtime": client.runtime_info(),
+            "version": client.sql(["SELECT current_version()"]),
+            "addresses": resolve(cluster.fe_host, client.timeout),
+        },
+        within,
+    )
     procs = [answers[path] for path in _PROC_PATHS]
     runtime, version, addresses = answers["runtime"], answers["version"], answers["addresses"]
 
@@ -87,8 +95,11 @@ async def _fetch_node_lists(client: ClusterClient, raw: RawRound, within: float)
     if http_errors and all(isinstance(r, FetchError) for r in procs + [runtime]) and len(http_errors) == 1:
         raw.problems.append((f"FE {cluster.fe_host}:{cluster.http_port} HTTP", http_errors.pop()))
     else:
-        raw.problems += [(f"show_proc {p}", str(r)) for p, r in zip(_PROC_PATHS, procs)
-                         if isinstance(r, FetchError) and not isinstance(r, Forbidden)]
+        raw.problems += [
+            (f"show_proc {p}", str(r))
+            for p, r in zip(_PROC_PATHS, procs)
+            if isinstance(r, FetchError) and not isinstance(r, Forbidden)
+        ]
         if isinstance(runtime, FetchError):
             raw.problems.append(("show_runtime_info", str(runtime)))
     if isinstance(runtime, dict):
@@ -113,8 +124,9 @@ async def _fetch_node_lists(client: ClusterClient, raw: RawRound, within: float)
     elif any(isinstance(r, Forbidden) for r in procs):
         raw.problems.append(("show_proc", "refused for this user (401) and no MySQL fallback"))
 
-    raw.version = raw.version or next((parse_version(column(r, "Version")) for r in raw.frontends
-                                       if parse_version(column(r, "Version"))), None)
+    raw.version = raw.version or next(
+        (parse_version(column(r, "Version")) for r in raw.frontends if parse_version(column(r, "Version"))), None
+    )
     ips = {column(r, "IP") for r in raw.frontends}
     resolved = set(addresses) if isinstance(addresses, list) else set()
     raw.configured_ip = next(iter(ips & resolved | ips & {cluster.fe_host}), None)
@@ -137,7 +149,7 @@ async def _node_lists_over_mysql(client: ClusterClient, raw: RawRound) -> None:
         raw.problems += [("MySQL", str(r)) for r in (frontends, backends) if isinstance(r, FetchError)]
         return
     raw.frontends, raw.backends = frontends, backends
-    raw.compute_nodes = computes if isinstance(computes, list) else []   # absent before shared-data releases
+    raw.compute_nodes = computes if isinstance(computes, list) else []  # absent before shared-data releases
     raw.source, raw.reachable = "mysql", True
 
 
@@ -193,12 +205,14 @@ async def fetch_statistics(client: RunsSql) -> tuple[dict, list[dict]]:
     stats: dict = {"ts": started, "status": "ok", "error": None}
     problems: list[str] = []
     try:
-        tables, dbs, mvs = await client.sql([
-            "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE, TABLE_ROWS, DATA_LENGTH FROM information_schema.tables",
-            "SHOW DATABASES",
-            "SELECT TABLE_SCHEMA, TABLE_NAME, IS_ACTIVE, INACTIVE_REASON, LAST_REFRESH_STATE, "
-            "LAST_REFRESH_ERROR_MESSAGE FROM information_schema.materialized_views",
-        ])
+        tables, dbs, mvs = await client.sql(
+            [
+                "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE, TABLE_ROWS, DATA_LENGTH FROM information_schema.tables",
+                "SHOW DATABASES",
+                "SELECT TABLE_SCHEMA, TABLE_NAME, IS_ACTIVE, INACTIVE_REASON, LAST_REFRESH_STATE, "
+                "LAST_REFRESH_ERROR_MESSAGE FROM information_schema.materialized_views",
+            ]
+        )
     except FetchError as exc:
         stats.update(status="down", error=str(exc), collect_ms=int((time.time() - started) * 1000))
         return stats, []
@@ -206,8 +220,9 @@ async def fetch_statistics(client: RunsSql) -> tuple[dict, list[dict]]:
         if isinstance(part, FetchError):
             problems.append(str(part))
     sizes = datastats.table_sizes(tables) if isinstance(tables, list) else []
-    databases = [next(iter(r.values())) for r in dbs] if isinstance(dbs, list) else \
-        sorted({t["db_name"] for t in sizes})
+    databases = (
+        [next(iter(r.values())) for r in dbs] if isinstance(dbs, list) else sorted({t["db_name"] for t in sizes})
+    )
     alters = None
     user_dbs = [d for d in databases if d not in datastats.SYSTEM_DATABASES]
     if user_dbs:
@@ -227,6 +242,9 @@ async def fetch_statistics(client: RunsSql) -> tuple[dict, list[dict]]:
     if not isinstance(tables, list):
         summary.update(database_count=None, table_count=None, total_data_bytes=None, total_rows=None)
     stats.update(summary)
-    stats.update(status="partial" if problems else "ok", error="; ".join(problems) or None,
-                 collect_ms=int((time.time() - started) * 1000))
+    stats.update(
+        status="partial" if problems else "ok",
+        error="; ".join(problems) or None,
+        collect_ms=int((time.time() - started) * 1000),
+    )
     return stats, sizes

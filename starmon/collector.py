@@ -13,13 +13,13 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
 
 try:
     import resource
-except ImportError:       # Windows
+except ImportError:  # Windows
     resource = None
 
 import httpx
@@ -31,12 +31,12 @@ from .clusters import UNDECRYPTABLE, collectable, undecryptable
 from .collect import fetch_round, fetch_statistics
 from .config import ClusterConfig, Config, ConfigError, load_config
 from .fetch import ClusterClient, MySqlSession
-from .secrets import SecretError, Secrets
 from .leases import Leases
+from .secrets import SecretError, Secrets
 from .store import DatabaseLost, LeaseLost, PreviousRound, Store, StoreError, safe_url, short_error
 
 log = logging.getLogger("starmon.collector")
-MAINTENANCE_SECONDS = 600     # rollups and retention: cheap, but no need to run every round
+MAINTENANCE_SECONDS = 600  # rollups and retention: cheap, but no need to run every round
 # Kept connections per cluster: one per FE and BE /metrics, up to four more to the configured
 # FE (its API calls run at once) and one MySQL: 9 measured for 2 FEs + 3 BEs, with headroom.
 FILES_PER_CLUSTER = 12
@@ -49,7 +49,7 @@ def raise_open_file_limit(wanted: int) -> int:
     Services often start with a soft limit of 1024, which a collector keeping its connections
     reaches at about 100 clusters; the hard limit is usually far higher.
     """
-    if resource is None:          # Windows: no such limit to raise
+    if resource is None:  # Windows: no such limit to raise
         return wanted
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY or soft >= wanted:
@@ -80,8 +80,9 @@ class Collector:
     connections to FEs and BEs are reused from round to round.
     """
 
-    def __init__(self, config: Config, store: Store, clock: Callable[[], float] = time.time,
-                 secrets: Secrets | None = None):
+    def __init__(
+        self, config: Config, store: Store, clock: Callable[[], float] = time.time, secrets: Secrets | None = None
+    ):
         self.config = config
         self.store = store
         self.secrets = secrets or Secrets.from_environment(store.key_file())
@@ -97,14 +98,14 @@ class Collector:
         # One TLS context per verify mode, shared by every client: each client building its own
         # (with the CA bundle loaded) cost ~2 MB, 460 MiB of RSS at 200 clusters.
         self._tls = {verify: httpx.create_ssl_context(verify=verify) for verify in (True, False)}
-        self._mysql: dict[ClusterConfig, MySqlSession] = {}      # one kept connection per cluster
+        self._mysql: dict[ClusterConfig, MySqlSession] = {}  # one kept connection per cluster
         # The round this collector last stored per cluster, so counter deltas need no read of it
         # back (reading it cost more than parsing the round). A round stored by someone else in
         # between (the dashboard's Refresh) only makes the next rate's window longer, not wrong.
         self._previous: dict[int, PreviousRound] = {}
         self._stop = threading.Event()
         self._jobs: dict[str, threading.Thread] = {}
-        self.leases: Leases | None = None        # set by run_forever on a server database
+        self.leases: Leases | None = None  # set by run_forever on a server database
         self._warned_files = False
 
     @staticmethod
@@ -147,13 +148,18 @@ class Collector:
 
     async def _round(self, clusters: list[tuple[int, ClusterConfig]]) -> list[ClusterResult]:
         ts = self.clock()
-        kept = {name for name, _ in self._http} | {c.name for _, c in clusters}   # clusters with connections
+        kept = {name for name, _ in self._http} | {c.name for _, c in clusters}  # clusters with connections
         needed = 256 + FILES_PER_CLUSTER * len(kept)
         limit = raise_open_file_limit(needed)
         if limit < needed and not self._warned_files:
             self._warned_files = True
-            log.warning("the open-files limit (%s) is below the ~%s that %s clusters need; raise it "
-                        "(ulimit -n, or LimitNOFILE= for a systemd service)", limit, needed, len(clusters))
+            log.warning(
+                "the open-files limit (%s) is below the ~%s that %s clusters need; raise it "
+                "(ulimit -n, or LimitNOFILE= for a systemd service)",
+                limit,
+                needed,
+                len(clusters),
+            )
         return list(await asyncio.gather(*(self._collect_one(cid, c, ts) for cid, c in clusters)))
 
     async def _collect_one(self, cluster_id: int, cluster: ClusterConfig, ts: float) -> ClusterResult:
@@ -166,14 +172,16 @@ class Collector:
             snapshot, nodes = build_round(raw, previous)
         except Exception as exc:  # a bug a cluster's answer found must not cost any cluster its round
             log.exception("cluster %s: round could not be read", cluster.name)
-            snapshot, nodes = unread_round(ts, f"starmon could not read this round ({type(exc).__name__}; "
-                                               "see the collector's log)"), []
+            snapshot, nodes = (
+                unread_round(ts, f"starmon could not read this round ({type(exc).__name__}; see the collector's log)"),
+                [],
+            )
         snapshot["collect_ms"] = int((time.monotonic() - started) * 1000)
         owner = self.leases.owner if self.leases else None
         try:
             await asyncio.to_thread(self.store.write_round, cluster_id, snapshot, nodes, owner)
         except DatabaseLost:
-            raise       # nothing more can be stored: the loop stops rather than collect into nothing
+            raise  # nothing more can be stored: the loop stops rather than collect into nothing
         except LeaseLost as exc:
             log.info("cluster %s: round dropped: %s", cluster.name, exc)
             return ClusterResult(cluster.name, "skipped", snapshot["collect_ms"], str(exc))
@@ -220,16 +228,20 @@ class Collector:
             if lock.acquire():
                 break
             if not announced:
-                log.warning("another collector (pid %s) is writing to %s; staying idle until it stops",
-                            lock.holder(), safe_url(self.store.url))
+                log.warning(
+                    "another collector (pid %s) is writing to %s; staying idle until it stops",
+                    lock.holder(),
+                    safe_url(self.store.url),
+                )
                 announced = True
             self._stop.wait(self.config.interval_seconds)
         if self._stop.is_set():
             return
         log.info("collecting every %s s into %s", self.config.interval_seconds, safe_url(self.store.url))
         jobs = schedule.Scheduler()
-        jobs.every(self.config.statistics_interval_seconds).seconds.do(self._background, "statistics",
-                                                                        self.run_statistics)
+        jobs.every(self.config.statistics_interval_seconds).seconds.do(
+            self._background, "statistics", self.run_statistics
+        )
         jobs.every(MAINTENANCE_SECONDS).seconds.do(self._background, "maintenance", self.run_maintenance)
         interval = self.config.interval_seconds
         try:
@@ -263,7 +275,7 @@ class Collector:
         interval = self.config.interval_seconds
         self.leases = Leases(self.store, interval)
         log.info("collector %s sharing clusters through leases in %s", self.leases.owner, safe_url(self.store.url))
-        due: dict[int, float] = {}          # held cluster id -> when its next round is due (self.clock)
+        due: dict[int, float] = {}  # held cluster id -> when its next round is due (self.clock)
         next_stats = next_maintenance = time.monotonic()
         try:
             while not self._stop.is_set():
@@ -281,22 +293,24 @@ class Collector:
                     log.exception("lease renewal failed")
                     self._stop.wait(self.leases.tick_seconds)
                     continue
-                for cid in due.keys() - held:       # handed back or lost
+                for cid in due.keys() - held:  # handed back or lost
                     del due[cid]
                 now = self.clock()
                 targets = [c for c in clusters if c[0] in held and due[c[0]] <= now]
                 if targets:
                     self._safe_round(targets)
-                    for cid, _ in targets:      # keep the cadence; skip starts an overrun missed
+                    for cid, _ in targets:  # keep the cadence; skip starts an overrun missed
                         due[cid] = due[cid] + interval if due[cid] + interval > now else now + interval
                 mine = [c for c in clusters if c[0] in held]
                 self._keep_only(mine)
                 if time.monotonic() >= next_stats:
                     next_stats = time.monotonic() + self.config.statistics_interval_seconds
-                    self._background("statistics", lambda: self.run_statistics(mine))
+                    self._background("statistics", lambda mine=mine: self.run_statistics(mine))
                 if time.monotonic() >= next_maintenance:
                     next_maintenance = time.monotonic() + MAINTENANCE_SECONDS
-                    self._background("maintenance", lambda: self.run_maintenance(cluster_ids=[c for c, _ in mine]))
+                    self._background(
+                        "maintenance", lambda mine=mine: self.run_maintenance(cluster_ids=[c for c, _ in mine])
+                    )
                 soonest = min(due.values(), default=self.clock() + interval) - self.clock()
                 self._stop.wait(max(0.0, min(self.leases.tick_seconds, soonest)))
         finally:
@@ -330,7 +344,7 @@ class Collector:
         def run() -> None:
             try:
                 work()
-            except StoreError as exc:      # said in one line; a lost database also stops the loop
+            except StoreError as exc:  # said in one line; a lost database also stops the loop
                 log.error("%s pass failed: %s", name, exc)
             except Exception:
                 log.exception("%s pass failed", name)
@@ -356,12 +370,15 @@ def main(argv: list[str] | None = None) -> int:
     """`python collector.py [--once] [--statistics]`."""
     parser = argparse.ArgumentParser(prog="python collector.py", description=__doc__.splitlines()[0])
     parser.add_argument("--once", action="store_true", help="collect one round, print a line per cluster, exit")
-    parser.add_argument("--statistics", action="store_true",
-                        help="with --once: also run a data-statistics pass (information_schema)")
+    parser.add_argument(
+        "--statistics", action="store_true", help="with --once: also run a data-statistics pass (information_schema)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         config = load_config()
         store = Store(config.db_url)
@@ -374,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
             collector.run_forever()
         except KeyboardInterrupt:
             collector.stop()
-        except StoreError as exc:       # the database was deleted or replaced under it
+        except StoreError as exc:  # the database was deleted or replaced under it
             print(f"starmon collector: {exc}", file=sys.stderr)
             return 2
         return 0
@@ -384,14 +401,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: not collected ({UNDECRYPTABLE})", flush=True)
     if not clusters:
         if not locked:
-            print(f"starmon collector: no clusters to collect: add [[clusters]] to {config.source if config.clusters else 'starmon.toml'} "
-                  "or add one in the dashboard (see README)", file=sys.stderr)
+            where = config.source if config.clusters else "starmon.toml"
+            print(
+                f"starmon collector: no clusters to collect: add [[clusters]] to {where} "
+                "or add one in the dashboard (see README)",
+                file=sys.stderr,
+            )
         collector.close()
         return 2
     lock = store.writer_lock()
     if not lock.acquire():
-        print(f"starmon collector: another collector (pid {lock.holder()}) is writing to "
-              f"{safe_url(store.url)}; nothing collected", file=sys.stderr)
+        print(
+            f"starmon collector: another collector (pid {lock.holder()}) is writing to "
+            f"{safe_url(store.url)}; nothing collected",
+            file=sys.stderr,
+        )
         return 3
     try:
         for result in collector.run_round(clusters):

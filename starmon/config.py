@@ -26,17 +26,28 @@ class Setting:
     name: str
     default: object
     help: str
-    low: float = 0          # the range a value must fall in, ends included (numeric settings)
+    low: float = 0  # the range a value must fall in, ends included (numeric settings)
     high: float = 0
 
 
 DAY = 86400
 SETTINGS = (
     Setting("interval_seconds", 30, "Seconds between collection rounds.", 1, DAY),
-    Setting("statistics_interval_seconds", 600,
-            "Seconds between data-statistics passes (information_schema; too heavy for every round).", 1, 7 * DAY),
-    Setting("timeout_seconds", 5.0, "Deadline for each HTTP request and MySQL query to a cluster, whole answer "
-            "included; a cluster's round ends after three of them (or one interval, if shorter).", 0.1, 300),
+    Setting(
+        "statistics_interval_seconds",
+        600,
+        "Seconds between data-statistics passes (information_schema; too heavy for every round).",
+        1,
+        7 * DAY,
+    ),
+    Setting(
+        "timeout_seconds",
+        5.0,
+        "Deadline for each HTTP request and MySQL query to a cluster, whole answer "
+        "included; a cluster's round ends after three of them (or one interval, if shorter).",
+        0.1,
+        300,
+    ),
     Setting("retention_days", 7, "Days raw snapshots (and their node rows) are kept.", 1, 3650),
     Setting("rollup_retention_days", 90, "Days hourly and daily rollups and table-size history are kept.", 1, 3650),
     Setting("forecast_window_days", 7, "Days of history the disk-full forecast fits.", 1, 365),
@@ -49,12 +60,25 @@ ENV_SETTINGS = (
     Setting("STARMON_DEMO", "1", "0 turns off the demo cluster the dashboard starts when none is configured."),
     Setting("STARMON_EMBEDDED_COLLECTOR", "1", "0 keeps the dashboard from collecting (run collector.py instead)."),
     Setting("STARMON_SECRET_KEY", "", "Fernet key for stored cluster passwords; empty: use the key file."),
-    Setting("STARMON_SECRET_KEY_FILE", "secret.key beside the database",
-            "Key file, generated with owner-only permissions on first use."),
+    Setting(
+        "STARMON_SECRET_KEY_FILE",
+        "secret.key beside the database",
+        "Key file, generated with owner-only permissions on first use.",
+    ),
 )
 
-_CLUSTER_KEYS = {"name", "fe_host", "http_port", "query_port", "user", "password", "password_env", "tls",
-                 "tls_verify", "enabled"}
+_CLUSTER_KEYS = {
+    "name",
+    "fe_host",
+    "http_port",
+    "query_port",
+    "user",
+    "password",
+    "password_env",
+    "tls",
+    "tls_verify",
+    "enabled",
+}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9\-.:\[\]]{0,252})$")
 
@@ -71,7 +95,7 @@ class ClusterConfig:
     password: str = field(default="", repr=False)
     password_env: str | None = None
     tls: bool = False
-    tls_verify: bool = True        # verify the FE's certificate; turning it off is an explicit opt-in
+    tls_verify: bool = True  # verify the FE's certificate; turning it off is an explicit opt-in
     enabled: bool = True
 
     @property
@@ -83,7 +107,7 @@ class ClusterConfig:
         return {key: getattr(self, key) for key in _ROW_FIELDS}
 
     @classmethod
-    def from_row(cls, row: dict, password: str = "") -> "ClusterConfig":
+    def from_row(cls, row: dict, password: str = "") -> ClusterConfig:
         """The cluster a clusters-table row describes, with its password found elsewhere."""
         return cls(name=row["name"], password=password, **{key: row[key] for key in _ROW_FIELDS})
 
@@ -109,8 +133,8 @@ class Config:
     rollup_retention_days: int = 90
     forecast_window_days: int = 7
     source: str = "defaults"
-    thresholds: tuple = ()        # health cards with [thresholds.<card>] overrides applied
-    admin_emails: tuple = ()      # [access] admin_emails: OpenID Connect users who may edit clusters
+    thresholds: tuple = ()  # health cards with [thresholds.<card>] overrides applied
+    admin_emails: tuple = ()  # [access] admin_emails: OpenID Connect users who may edit clusters
 
     @property
     def cards(self) -> tuple:
@@ -132,7 +156,9 @@ def validate_cluster(raw: dict, *, where: str = "cluster") -> ClusterConfig:
     if unknown:
         raise ConfigError(f"{label}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_CLUSTER_KEYS))})")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ConfigError(f"{label}: 'name' must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        raise ConfigError(
+            f"{label}: 'name' must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
     host = raw.get("fe_host")
     if not isinstance(host, str) or not host.strip():
         raise ConfigError(f"{label}: 'fe_host' must be a non-empty host name or address")
@@ -194,7 +220,7 @@ def load_config(environ: dict | None = None) -> Config:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    except OSError as exc:      # a directory, or a file this user may not read
+    except OSError as exc:  # a directory, or a file this user may not read
         raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
     known = {s.name for s in SETTINGS} | {"clusters", "thresholds", "access"}
     unknown = sorted(set(raw) - known)
@@ -220,6 +246,12 @@ def load_config(environ: dict | None = None) -> Config:
     access = raw.get("access", {})
     admins = access.get("admin_emails", []) if isinstance(access, dict) else None
     if not isinstance(admins, list) or not all(isinstance(a, str) for a in admins) or set(access) - {"admin_emails"}:
-        raise ConfigError(f"{path}: [access] takes admin_emails = [\"name@example.com\", ...]")
-    return Config(db_url=db_url, clusters=tuple(clusters), source=str(path), thresholds=cards,
-                  admin_emails=tuple(admins), **settings)
+        raise ConfigError(f'{path}: [access] takes admin_emails = ["name@example.com", ...]')
+    return Config(
+        db_url=db_url,
+        clusters=tuple(clusters),
+        source=str(path),
+        thresholds=cards,
+        admin_emails=tuple(admins),
+        **settings,
+    )

@@ -17,13 +17,18 @@ def table_sizes(rows: list[dict]) -> list[dict]:
         db, name = column(row, "TABLE_SCHEMA"), column(row, "TABLE_NAME")
         if db is None or name is None or db.lower() == "information_schema":
             continue
-        out.append({"db_name": db, "table_name": name, "data_bytes": parse_int(column(row, "DATA_LENGTH")),
-                    "row_count": parse_int(column(row, "TABLE_ROWS"))})
+        out.append(
+            {
+                "db_name": db,
+                "table_name": name,
+                "data_bytes": parse_int(column(row, "DATA_LENGTH")),
+                "row_count": parse_int(column(row, "TABLE_ROWS")),
+            }
+        )
     return out
 
 
-def summarize(tables: list[dict], databases: list[str], mvs: list[dict] | None,
-              alters: list[dict] | None) -> dict:
+def summarize(tables: list[dict], databases: list[str], mvs: list[dict] | None, alters: list[dict] | None) -> dict:
     """Counts and lists for one pass. A part that could not be read (None) stays NULL."""
     user_tables = [t for t in tables if t["db_name"] not in SYSTEM_DATABASES]
     sizes = [t["data_bytes"] for t in tables if t["data_bytes"] is not None]
@@ -34,24 +39,45 @@ def summarize(tables: list[dict], databases: list[str], mvs: list[dict] | None,
         "table_count": len(user_tables),
         "total_data_bytes": sum(sizes) if sizes else None,
         "total_rows": sum(rows) if rows else None,
-        "top_tables": [{"db": t["db_name"], "table": t["table_name"], "bytes": t["data_bytes"],
-                        "rows": t["row_count"]} for t in largest[:TOP_TABLES]],
+        "top_tables": [
+            {"db": t["db_name"], "table": t["table_name"], "bytes": t["data_bytes"], "rows": t["row_count"]}
+            for t in largest[:TOP_TABLES]
+        ],
     }
     if mvs is not None:
-        views = [{"db": column(m, "TABLE_SCHEMA"), "name": column(m, "TABLE_NAME"),
-                  "active": parse_bool(column(m, "IS_ACTIVE")),
-                  "inactive_reason": column(m, "INACTIVE_REASON") or None,
-                  "state": column(m, "LAST_REFRESH_STATE") or None,
-                  "error": column(m, "LAST_REFRESH_ERROR_MESSAGE") or None} for m in mvs]
-        stats.update(mv_total=len(views), mv_active=sum(v["active"] is True for v in views),
-                     mv_inactive=sum(v["active"] is False for v in views),
-                     mv_failed=sum((v["state"] or "").upper() == "FAILED" for v in views),
-                     materialized_views=views)
+        views = [
+            {
+                "db": column(m, "TABLE_SCHEMA"),
+                "name": column(m, "TABLE_NAME"),
+                "active": parse_bool(column(m, "IS_ACTIVE")),
+                "inactive_reason": column(m, "INACTIVE_REASON") or None,
+                "state": column(m, "LAST_REFRESH_STATE") or None,
+                "error": column(m, "LAST_REFRESH_ERROR_MESSAGE") or None,
+            }
+            for m in mvs
+        ]
+        stats.update(
+            mv_total=len(views),
+            mv_active=sum(v["active"] is True for v in views),
+            mv_inactive=sum(v["active"] is False for v in views),
+            mv_failed=sum((v["state"] or "").upper() == "FAILED" for v in views),
+            materialized_views=views,
+        )
     if alters is not None:
-        jobs = [{"db": a.get("_db"), "table": column(a, "TableName"), "state": (column(a, "State") or "").upper(),
-                 "progress": column(a, "Progress"), "created": column(a, "CreateTime"), "message": column(a, "Msg")}
-                for a in alters]
-        stats.update(schema_change_running=sum(j["state"] in _RUNNING for j in jobs),
-                     schema_change_pending=sum(j["state"] == "PENDING" for j in jobs),
-                     schema_changes=[j for j in jobs if j["state"] in _RUNNING | {"PENDING"}])
+        jobs = [
+            {
+                "db": a.get("_db"),
+                "table": column(a, "TableName"),
+                "state": (column(a, "State") or "").upper(),
+                "progress": column(a, "Progress"),
+                "created": column(a, "CreateTime"),
+                "message": column(a, "Msg"),
+            }
+            for a in alters
+        ]
+        stats.update(
+            schema_change_running=sum(j["state"] in _RUNNING for j in jobs),
+            schema_change_pending=sum(j["state"] == "PENDING" for j in jobs),
+            schema_changes=[j for j in jobs if j["state"] in _RUNNING | {"PENDING"}],
+        )
     return stats

@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import sqlalchemy as sa
 
@@ -21,8 +21,7 @@ from . import parse, schema
 from .aggregate import BE_METRICS, FE_METRICS, RawRound, build_round
 from .collect import fetch_statistics
 from .config import ClusterConfig, Config
-from .emulator import ClusterSpec, Emulator
-from .emulator import exposition, proc, sqlviews
+from .emulator import ClusterSpec, Emulator, exposition, proc, sqlviews
 from .emulator.model import ClusterModel
 from .fetch import FetchError
 from .store import PreviousRound, Store
@@ -64,14 +63,27 @@ def start(store: Store) -> tuple[Emulator, int]:
 def replay_round(model: ClusterModel, t: float) -> RawRound:
     """What a live round would have read at time t, rendered and parsed by the real code."""
     leader = model.leader
-    lists = [parse.proc_rows(json.loads(proc.proc_body(model, leader, path, t)), path)
-             for path in ("/frontends", "/backends", "/compute_nodes")]
+    lists = [
+        parse.proc_rows(json.loads(proc.proc_body(model, leader, path, t)), path)
+        for path in ("/frontends", "/backends", "/compute_nodes")
+    ]
     return RawRound(
-        ts=t, reachable=True, frontends=lists[0], backends=lists[1], compute_nodes=lists[2], source="show_proc",
-        fe_metrics={fe.host: parse.parse_prometheus(exposition.fe_metrics(model, fe, t), FE_METRICS) for fe in model.frontends},
-        be_metrics={be.host: parse.parse_prometheus(exposition.be_metrics(model, be, t), BE_METRICS) for be in model.backends},
-        runtime_info=proc.runtime_info(model, leader, t), configured_ip=leader.host,
-        version=parse.parse_version(model.profile.version))
+        ts=t,
+        reachable=True,
+        frontends=lists[0],
+        backends=lists[1],
+        compute_nodes=lists[2],
+        source="show_proc",
+        fe_metrics={
+            fe.host: parse.parse_prometheus(exposition.fe_metrics(model, fe, t), FE_METRICS) for fe in model.frontends
+        },
+        be_metrics={
+            be.host: parse.parse_prometheus(exposition.be_metrics(model, be, t), BE_METRICS) for be in model.backends
+        },
+        runtime_info=proc.runtime_info(model, leader, t),
+        configured_ip=leader.host,
+        version=parse.parse_version(model.profile.version),
+    )
 
 
 class _ReplayedFe:
@@ -108,9 +120,15 @@ def backfill_times(now: float, oldest_existing: float | None, days: int = HISTOR
     return [float(t) for t in coarse + fine if t < end - 30]
 
 
-def backfill(store: Store, model: ClusterModel, cluster_id: int, days: int = HISTORY_DAYS,
-             progress: Callable[[float], None] = lambda fraction: None, batch: int = 200,
-             stop: threading.Event | None = None) -> int:
+def backfill(
+    store: Store,
+    model: ClusterModel,
+    cluster_id: int,
+    days: int = HISTORY_DAYS,
+    progress: Callable[[float], None] = lambda fraction: None,
+    batch: int = 200,
+    stop: threading.Event | None = None,
+) -> int:
     """Replay the demo's past into the store, older than anything already stored.
 
     Returns the rounds written; a set `stop` event ends it after the current batch.

@@ -58,8 +58,11 @@ def describe_http_error(exc: Exception, timeout: float) -> str:
         text = f"{exc} {root or ''}".lower()
         if isinstance(root, socket.gaierror) or "name or service" in text or "nodename" in text:
             return "host name does not resolve"
-        if (root is not None and root.errno == errno.ECONNREFUSED) or "refused" in text \
-                or "all connection attempts failed" in text:
+        if (
+            (root is not None and root.errno == errno.ECONNREFUSED)
+            or "refused" in text
+            or "all connection attempts failed" in text
+        ):
             return "connection refused"
         if "certificate" in text or "ssl" in text:
             return f"TLS error: {exc}"
@@ -107,9 +110,10 @@ async def resolve(host: str, timeout: float) -> list[str]:
     except ValueError:
         pass
     try:
-        infos = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM),
-                                       timeout)
-    except asyncio.TimeoutError:
+        infos = await asyncio.wait_for(
+            asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM), timeout
+        )
+    except TimeoutError:
         raise FetchError(f"timed out resolving {host}") from None
     except OSError:
         raise FetchError("host name does not resolve") from None
@@ -120,8 +124,9 @@ async def _read_at_most(response: httpx.Response, limit: int) -> bytes:
     """The whole body, or FetchError as soon as it is known to exceed `limit` bytes."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise FetchError(f"answer of {int(declared) / 2**20:,.0f} MiB is larger than the "
-                         f"{limit // 2**20} MiB starmon reads")
+        raise FetchError(
+            f"answer of {int(declared) / 2**20:,.0f} MiB is larger than the {limit // 2**20} MiB starmon reads"
+        )
     chunks, size = [], 0
     async for chunk in response.aiter_bytes():
         size += len(chunk)
@@ -137,12 +142,13 @@ class ClusterClient:
     `http` may be None for a client that only runs SQL (the statistics pass).
     """
 
-    def __init__(self, cluster: ClusterConfig, http: httpx.AsyncClient | None, timeout: float,
-                 mysql: "MySqlSession | None" = None):
+    def __init__(
+        self, cluster: ClusterConfig, http: httpx.AsyncClient | None, timeout: float, mysql: MySqlSession | None = None
+    ):
         self.cluster = cluster
         self.http = http
         self.timeout = timeout
-        self.mysql = mysql          # a connection kept between rounds; None: connect for each call
+        self.mysql = mysql  # a connection kept between rounds; None: connect for each call
         self._auth = (cluster.user, cluster.password)
 
     async def _get(self, url: str, *, auth: bool, limit: int, params: dict | None = None) -> str:
@@ -155,8 +161,9 @@ class ClusterClient:
             raise RuntimeError("this ClusterClient was made for SQL only")
         try:
             async with asyncio.timeout(self.timeout):
-                async with self.http.stream("GET", url, params=params, auth=self._auth if auth else None,
-                                            timeout=self.timeout) as response:
+                async with self.http.stream(
+                    "GET", url, params=params, auth=self._auth if auth else None, timeout=self.timeout
+                ) as response:
                     if response.status_code == 401:
                         raise Forbidden("HTTP 401: the FE refused this user")
                     if response.status_code != 200:
@@ -170,13 +177,14 @@ class ClusterClient:
 
     async def show_proc(self, path: str) -> list[dict[str, str]]:
         """Rows of `/api/show_proc?path=...` keyed by column name (both body shapes)."""
-        body = await self._get(f"{self.cluster.http_base}/api/show_proc", auth=True, limit=MAX_JSON_BYTES,
-                               params={"path": path})
+        body = await self._get(
+            f"{self.cluster.http_base}/api/show_proc", auth=True, limit=MAX_JSON_BYTES, params={"path": path}
+        )
         try:
             return parse.proc_rows(json.loads(body), path)
         except (json.JSONDecodeError, RecursionError):
             raise FetchError("the FE sent a body that is not JSON") from None
-        except ValueError as exc:   # parse.proc_rows names the path itself; the caller does too
+        except ValueError as exc:  # parse.proc_rows names the path itself; the caller does too
             raise FetchError(str(exc).split(": ", 1)[-1]) from None
 
     async def runtime_info(self) -> dict:
@@ -198,8 +206,11 @@ class ClusterClient:
         if metrics.truncated:
             raise FetchError(f"/metrics holds more than {MAX_SAMPLES:,} series of the metrics starmon reads")
         if not len(metrics):
-            raise FetchError("/metrics body holds none of the metrics starmon reads" if metrics.skipped
-                             else "/metrics body holds no metrics")
+            raise FetchError(
+                "/metrics body holds none of the metrics starmon reads"
+                if metrics.skipped
+                else "/metrics body holds no metrics"
+            )
         if metrics.bad_lines:
             raise FetchError(f"/metrics body is damaged ({metrics.bad_lines} unreadable lines)")
         return metrics
@@ -218,9 +229,9 @@ class ClusterClient:
         try:
             results = await asyncio.wait_for(asyncio.to_thread(session.run, address, statements), deadline)
         except TimeoutError:
-            session.abort()     # the thread then fails its read and closes what it opened
+            session.abort()  # the thread then fails its read and closes what it opened
             raise FetchError(f"no complete answer within {deadline:g} s") from None
-        except asyncio.CancelledError:     # the round's own deadline came first
+        except asyncio.CancelledError:  # the round's own deadline came first
             session.abort()
             raise
         if self.mysql is None:
@@ -228,7 +239,7 @@ class ClusterClient:
         return results
 
 
-_LOST = (2006, 2013)     # server gone away, lost connection during query
+_LOST = (2006, 2013)  # server gone away, lost connection during query
 
 
 class _Connection(pymysql.connections.Connection):
@@ -242,9 +253,9 @@ class _Connection(pymysql.connections.Connection):
     _preferred: ssl.SSLContext | None = None
 
     def _create_ssl_ctx(self, sslp):
-        if sslp:                                    # explicit options: pymysql's own handling
+        if sslp:  # explicit options: pymysql's own handling
             return super()._create_ssl_ctx(sslp)
-        if _Connection._preferred is None:          # a benign race: the loser's context is dropped
+        if _Connection._preferred is None:  # a benign race: the loser's context is dropped
             _Connection._preferred = super()._create_ssl_ctx(sslp)
         return _Connection._preferred
 
@@ -254,7 +265,7 @@ class _Connection(pymysql.connections.Connection):
         if sock is not None:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:     # already closed: nothing is blocked on it
+            except OSError:  # already closed: nothing is blocked on it
                 pass
 
 
@@ -270,15 +281,23 @@ class MySqlSession:
         self.cluster = cluster
         self.timeout = timeout
         self._conn = None
-        self._active: _Connection | None = None     # the connection in use, even mid-handshake, for abort()
+        self._active: _Connection | None = None  # the connection in use, even mid-handshake, for abort()
         self._lock = threading.Lock()
 
     def _connect(self, address: str):
         """A new connection, in reach of abort() from its handshake on."""
-        conn = _Connection(host=address, port=self.cluster.query_port, user=self.cluster.user,
-                           password=self.cluster.password, connect_timeout=self.timeout,
-                           read_timeout=self.timeout, write_timeout=self.timeout,
-                           cursorclass=pymysql.cursors.DictCursor, autocommit=True, defer_connect=True)
+        conn = _Connection(
+            host=address,
+            port=self.cluster.query_port,
+            user=self.cluster.user,
+            password=self.cluster.password,
+            connect_timeout=self.timeout,
+            read_timeout=self.timeout,
+            write_timeout=self.timeout,
+            cursorclass=pymysql.cursors.DictCursor,
+            autocommit=True,
+            defer_connect=True,
+        )
         self._active = conn
         try:
             conn.connect()
@@ -297,7 +316,7 @@ class MySqlSession:
                 self._conn = self._connect(address)
             results = self._execute(statements)
             if reused and results and isinstance(results[0], FetchError) and self._conn is None:
-                self._conn = self._connect(address)     # the kept connection had died: one fresh try
+                self._conn = self._connect(address)  # the kept connection had died: one fresh try
                 results = self._execute(statements)
             return results
         finally:
@@ -322,7 +341,7 @@ class MySqlSession:
                         if isinstance(exc, pymysql.err.OperationalError) and exc.args and exc.args[0] in _LOST:
                             self.close()
                             break
-        except (OSError, pymysql.err.MySQLError):     # the connection broke outside a statement
+        except (OSError, pymysql.err.MySQLError):  # the connection broke outside a statement
             self.close()
         results += [FetchError("not run: connection lost")] * (len(statements) - len(results))
         return results
@@ -331,6 +350,6 @@ class MySqlSession:
         if self._conn is not None:
             try:
                 self._conn.close()
-            except Exception:   # closing a dead connection may itself fail; it is gone either way
+            except Exception:  # closing a dead connection may itself fail; it is gone either way
                 pass
             self._conn = self._active = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -27,21 +27,21 @@ Z95 = 1.96
 class Forecast:
     """What an operator reads off the fit; every field is None when it does not apply."""
 
-    status: str                       # ok, insufficient_data, not_growing, above_threshold
-    subject: str                      # "cluster" or the node ("BE 10.0.0.3")
+    status: str  # ok, insufficient_data, not_growing, above_threshold
+    subject: str  # "cluster" or the node ("BE 10.0.0.3")
     slope_bytes_per_day: float | None = None
     r2: float | None = None
-    used_pct: float | None = None     # latest fitted usage
+    used_pct: float | None = None  # latest fitted usage
     days_to_85: float | None = None
     days_to_95: float | None = None
     days_to_full: float | None = None
-    full_at: str | None = None        # ISO time the line reaches 100 %
-    at_95: str | None = None          # ISO time the line reaches 95 %
+    full_at: str | None = None  # ISO time the line reaches 100 %
+    at_95: str | None = None  # ISO time the line reaches 95 %
     interval_days: float | None = None  # half-width of the 95 % date's prediction interval
     outliers_dropped: int = 0
     points: int = 0
-    message: str | None = None        # in words, e.g. "needs 3.5 more hours of history"
-    intercept: float | None = None    # bytes at t = 0 (epoch seconds), to draw the line
+    message: str | None = None  # in words, e.g. "needs 3.5 more hours of history"
+    intercept: float | None = None  # bytes at t = 0 (epoch seconds), to draw the line
     slope_per_second: float | None = None
     capacity: float | None = None
     residual_sd: float | None = None
@@ -51,7 +51,7 @@ class Forecast:
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="minutes")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="minutes")
 
 
 def _ols(t: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -61,8 +61,16 @@ def _ols(t: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return ym - slope * tm, slope
 
 
-def fit(ts, used, capacity: float, subject: str = "cluster", *, now: float | None = None,
-        min_hours: float = MIN_HOURS, min_points: int = MIN_POINTS) -> Forecast:
+def fit(
+    ts,
+    used,
+    capacity: float,
+    subject: str = "cluster",
+    *,
+    now: float | None = None,
+    min_hours: float = MIN_HOURS,
+    min_points: int = MIN_POINTS,
+) -> Forecast:
     """Forecast one series of (epoch seconds, used bytes) against a capacity in bytes."""
     t = np.asarray(ts, dtype=float)
     y = np.asarray(used, dtype=float)
@@ -78,11 +86,12 @@ def fit(ts, used, capacity: float, subject: str = "cluster", *, now: float | Non
             need.append(f"{min_hours - span_h:.1f} more hours of history")
         if len(t) < min_points:
             need.append(f"{min_points - len(t)} more data points")
-        return Forecast("insufficient_data", subject, points=len(t),
-                        message=f"not enough history yet: needs {' and '.join(need)}")
+        return Forecast(
+            "insufficient_data", subject, points=len(t), message=f"not enough history yet: needs {' and '.join(need)}"
+        )
 
     t0 = t.min()
-    x = t - t0                                  # fit on small numbers for precision
+    x = t - t0  # fit on small numbers for precision
     a, b = _ols(x, y)
     resid = y - (a + b * x)
     mad = np.median(np.abs(resid - np.median(resid))) * 1.4826
@@ -95,26 +104,41 @@ def fit(ts, used, capacity: float, subject: str = "cluster", *, now: float | Non
     else:
         dropped = 0
     n = len(x)
-    sd = math.sqrt((resid ** 2).sum() / max(n - 2, 1))
+    sd = math.sqrt((resid**2).sum() / max(n - 2, 1))
     total = ((y - y.mean()) ** 2).sum()
-    r2 = 1 - (resid ** 2).sum() / total if total > 0 else None
+    r2 = 1 - (resid**2).sum() / total if total > 0 else None
     x_now = now - t0
     current = a + b * x_now
-    common = dict(subject=subject, slope_bytes_per_day=b * DAY, r2=r2, used_pct=100 * current / capacity,
-                  outliers_dropped=dropped, points=n, intercept=a - b * t0, slope_per_second=b,
-                  capacity=capacity, residual_sd=sd)
+    common = dict(
+        subject=subject,
+        slope_bytes_per_day=b * DAY,
+        r2=r2,
+        used_pct=100 * current / capacity,
+        outliers_dropped=dropped,
+        points=n,
+        intercept=a - b * t0,
+        slope_per_second=b,
+        capacity=capacity,
+        residual_sd=sd,
+    )
     if current >= LEVELS["95"] * capacity or y[-1] >= LEVELS["95"] * capacity:
-        return Forecast("above_threshold", message=f"already above 95 % ({100 * current / capacity:.1f} %)",
-                        **common)
+        return Forecast("above_threshold", message=f"already above 95 % ({100 * current / capacity:.1f} %)", **common)
     if b <= 0:
         return Forecast("not_growing", message="disk use is not growing", **common)
     days = {k: max(0.0, (level * capacity - current) / b / DAY) for k, level in LEVELS.items()}
     x95 = x_now + days["95"] * DAY
     sxx = ((x - x.mean()) ** 2).sum()
     band = Z95 * sd * math.sqrt(1 + 1 / n + (x95 - x.mean()) ** 2 / sxx) if sxx > 0 else float("inf")
-    return Forecast("ok", days_to_85=days["85"], days_to_95=days["95"], days_to_full=days["full"],
-                    full_at=_iso(now + days["full"] * DAY), at_95=_iso(now + days["95"] * DAY),
-                    interval_days=band / b / DAY, **common)
+    return Forecast(
+        "ok",
+        days_to_85=days["85"],
+        days_to_95=days["95"],
+        days_to_full=days["full"],
+        full_at=_iso(now + days["full"] * DAY),
+        at_95=_iso(now + days["95"] * DAY),
+        interval_days=band / b / DAY,
+        **common,
+    )
 
 
 def first_to_fill(forecasts: list[Forecast]) -> Forecast | None:
@@ -133,12 +157,27 @@ def headline(cluster: Forecast, nodes: list[Forecast]) -> dict:
     """
     first = first_to_fill(nodes)
     lead = first if first is not None else cluster
-    out = {k: getattr(lead, k) for k in ("status", "slope_bytes_per_day", "r2", "days_to_85", "days_to_95",
-                                         "days_to_full", "full_at", "interval_days", "message")}
-    out.update(first_node=first.subject if first else None, at_95=lead.at_95, outliers_dropped=lead.outliers_dropped,
-               cluster={k: v for k, v in cluster.as_dict().items() if not k.startswith(("intercept", "slope_per"))},
-               nodes=[{k: v for k, v in n.as_dict().items() if not k.startswith(("intercept", "slope_per"))}
-                      for n in nodes])
+    out = {
+        k: getattr(lead, k)
+        for k in (
+            "status",
+            "slope_bytes_per_day",
+            "r2",
+            "days_to_85",
+            "days_to_95",
+            "days_to_full",
+            "full_at",
+            "interval_days",
+            "message",
+        )
+    }
+    out.update(
+        first_node=first.subject if first else None,
+        at_95=lead.at_95,
+        outliers_dropped=lead.outliers_dropped,
+        cluster={k: v for k, v in cluster.as_dict().items() if not k.startswith(("intercept", "slope_per"))},
+        nodes=[{k: v for k, v in n.as_dict().items() if not k.startswith(("intercept", "slope_per"))} for n in nodes],
+    )
     return out
 
 

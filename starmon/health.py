@@ -7,8 +7,8 @@ which direction is bad and where warning and critical start. Pages only draw wha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 OK, WARNING, CRITICAL, UNKNOWN = "ok", "warning", "critical", "unknown"
 
@@ -20,14 +20,14 @@ class Card:
     key: str
     title: str
     unit: str
-    bad: str | None              # "high", "low" or None (informational)
+    bad: str | None  # "high", "low" or None (informational)
     warning: float | None
     critical: float | None
     value: Callable[[dict], float | None]
     help: str
-    textual: bool = False        # shown as words or "x/y" rather than as its number
-    spark: str | None = None     # snapshot column drawn as the card's sparkline
-    counts: Callable[[dict], tuple[str, str]] | None = None   # alive cards: a snapshot's (total, alive) columns
+    textual: bool = False  # shown as words or "x/y" rather than as its number
+    spark: str | None = None  # snapshot column drawn as the card's sparkline
+    counts: Callable[[dict], tuple[str, str]] | None = None  # alive cards: a snapshot's (total, alive) columns
 
     def spark_column(self, snapshot: dict) -> str | None:
         """The snapshot column drawn as the sparkline; an alive card draws its alive count."""
@@ -53,9 +53,11 @@ def _col(name: str) -> Callable[[dict], float | None]:
 
 def _alive_card(key: str, title: str, counts: Callable[[dict], tuple[str, str]], help_text: str) -> Card:
     """A card showing alive/total nodes, whose thresholds count the dead ones."""
+
     def dead(s: dict) -> float | None:
         total, alive = counts(s)
         return None if s.get(total) is None or s.get(alive) is None else s[total] - s[alive]
+
     return Card(key, title, "nodes", "high", 1, 2, dead, help_text, textual=True, counts=counts)
 
 
@@ -73,36 +75,81 @@ def _heap_pct(s: dict) -> float | None:
 
 _STATUS_LEVEL = {"ok": 0, "partial": 1, "down": 2}
 
-def _column(key: str, title: str, unit: str, bad: str | None, warning: float | None, critical: float | None,
-            help_text: str) -> Card:
+
+def _column(
+    key: str, title: str, unit: str, bad: str | None, warning: float | None, critical: float | None, help_text: str
+) -> Card:
     """A card that shows one snapshot column as it is, with that column as its sparkline."""
     return Card(key, title, unit, bad, warning, critical, _col(key), help_text, spark=key)
 
 
 CARDS: tuple[Card, ...] = (
-    Card("cluster_status", "Cluster status", "", "high", 1, 2, lambda s: _STATUS_LEVEL.get(s.get("status")),
-         "ok, partial (a node dead or an endpoint failing) or down (nothing answered).", textual=True),
-    _alive_card("fe_dead", "FE alive", lambda s: ("frontend_total", "frontend_alive"),
-                "Frontends the leader sees alive, of all frontends; thresholds count dead FEs."),
-    _alive_card("be_dead", "BE alive", _be_columns,
-                "Backends (compute nodes on shared-data) alive, of all; thresholds count dead nodes."),
+    Card(
+        "cluster_status",
+        "Cluster status",
+        "",
+        "high",
+        1,
+        2,
+        lambda s: _STATUS_LEVEL.get(s.get("status")),
+        "ok, partial (a node dead or an endpoint failing) or down (nothing answered).",
+        textual=True,
+    ),
+    _alive_card(
+        "fe_dead",
+        "FE alive",
+        lambda s: ("frontend_total", "frontend_alive"),
+        "Frontends the leader sees alive, of all frontends; thresholds count dead FEs.",
+    ),
+    _alive_card(
+        "be_dead",
+        "BE alive",
+        _be_columns,
+        "Backends (compute nodes on shared-data) alive, of all; thresholds count dead nodes.",
+    ),
     _column("qps", "QPS", "queries/s", None, None, None, "Queries per second over all FEs."),
-    _column("query_latency_p99", "p99 latency", "ms", "high", 1000, 5000,
-            "99th percentile query latency of the slowest FE."),
-    _column("query_error_rate", "Error rate", "%", "high", 1, 5,
-            "Share of queries since the previous round that failed."),
+    _column(
+        "query_latency_p99", "p99 latency", "ms", "high", 1000, 5000, "99th percentile query latency of the slowest FE."
+    ),
+    _column(
+        "query_error_rate", "Error rate", "%", "high", 1, 5, "Share of queries since the previous round that failed."
+    ),
     _column("avg_cpu_usage", "Avg CPU", "%", "high", 70, 90, "Mean CPU busy of BE/CN hosts."),
     _column("avg_memory_usage", "Avg memory", "%", "high", 75, 90, "Mean BE/CN process memory against its limit."),
-    _column("disk_usage_pct", "Disk used", "%", "high", 80, 90,
-            "Used over total BE capacity; StarRocks refuses loads near 95 %."),
+    _column(
+        "disk_usage_pct",
+        "Disk used",
+        "%",
+        "high",
+        80,
+        90,
+        "Used over total BE capacity; StarRocks refuses loads near 95 %.",
+    ),
     _column("tablet_count", "Tablets", "tablets", None, None, None, "Tablets over all BEs."),
-    _column("max_compaction_score", "Max compaction score", "score", "high", 100, 500,
-            "Highest tablet compaction score; StarRocks' own alert fires above 100."),
-    _column("txn_running", "Running transactions", "transactions", None, None, None,
-            "Transactions begun and not finished (leader)."),
-    _column("load_running", "Running loads", "jobs", None, None, None,
-            "Load jobs pending, loading or committing (leader)."),
-    Card("fe_jvm_heap_pct", "FE JVM heap", "%", "high", 80, 90, _heap_pct, "Heap used on the FE with the fullest heap."),
+    _column(
+        "max_compaction_score",
+        "Max compaction score",
+        "score",
+        "high",
+        100,
+        500,
+        "Highest tablet compaction score; StarRocks' own alert fires above 100.",
+    ),
+    _column(
+        "txn_running",
+        "Running transactions",
+        "transactions",
+        None,
+        None,
+        None,
+        "Transactions begun and not finished (leader).",
+    ),
+    _column(
+        "load_running", "Running loads", "jobs", None, None, None, "Load jobs pending, loading or committing (leader)."
+    ),
+    Card(
+        "fe_jvm_heap_pct", "FE JVM heap", "%", "high", 80, 90, _heap_pct, "Heap used on the FE with the fullest heap."
+    ),
 )
 
 
@@ -122,8 +169,11 @@ def with_overrides(overrides: dict[str, dict]) -> tuple[Card, ...]:
         card = replace(card, **levels)
         if card.bad is None:
             raise ValueError(f"thresholds.{key}: this card is informational and has no thresholds")
-        if card.warning is not None and card.critical is not None and \
-                (card.warning > card.critical if card.bad == "high" else card.warning < card.critical):
+        if (
+            card.warning is not None
+            and card.critical is not None
+            and (card.warning > card.critical if card.bad == "high" else card.warning < card.critical)
+        ):
             raise ValueError(f"thresholds.{key}: warning must come before critical ({card.bad} is bad)")
         by_key[key] = card
     return tuple(by_key[c.key] for c in CARDS)
@@ -135,9 +185,9 @@ class CardValue:
     title: str
     unit: str
     value: float | None
-    display: str               # the value as shown, "n/a" when unknown
+    display: str  # the value as shown, "n/a" when unknown
     status: str
-    delta: float | None        # change over the selected range
+    delta: float | None  # change over the selected range
     help: str
     textual: bool
 
@@ -186,28 +236,43 @@ def cards(snapshot: dict, start: dict | None, table: tuple[Card, ...] = CARDS) -
     out = []
     for card in table:
         value = card.value(snapshot)
-        if card.counts:                  # the delta of an alive card is in alive nodes
+        if card.counts:  # the delta of an alive card is in alive nodes
             _, alive = card.counts(snapshot)
             value_for_delta = snapshot.get(alive)
             before = start.get(alive) if start else None
         else:
             value_for_delta = value
             before = card.value(start) if start else None
-        delta = value_for_delta - before if value_for_delta is not None and before is not None \
-            and card.key != "cluster_status" else None
-        out.append(CardValue(card.key, card.title, card.unit, value, display(card, snapshot), card.status(value),
-                             delta, card.help, card.textual))
+        delta = (
+            value_for_delta - before
+            if value_for_delta is not None and before is not None and card.key != "cluster_status"
+            else None
+        )
+        out.append(
+            CardValue(
+                card.key,
+                card.title,
+                card.unit,
+                value,
+                display(card, snapshot),
+                card.status(value),
+                delta,
+                card.help,
+                card.textual,
+            )
+        )
     return out
 
 
 def _in_sentence(title: str) -> str:
-    """"Max compaction score" -> "max compaction score", but "FE JVM heap" stays."""
+    """ "Max compaction score" -> "max compaction score", but "FE JVM heap" stays."""
     first, _, rest = title.partition(" ")
     return f"{first if first.isupper() else first.lower()} {rest}".strip()
 
 
-def problems(snapshot: dict, dead_nodes: list[dict], table: tuple[Card, ...] = CARDS,
-             when: Callable[[float], str] = str) -> list[tuple[str, str]]:
+def problems(
+    snapshot: dict, dead_nodes: list[dict], table: tuple[Card, ...] = CARDS, when: Callable[[float], str] = str
+) -> list[tuple[str, str]]:
     """What is wrong now, in words, worst first: [(status, sentence)].
 
     `dead_nodes` are {role, host, since} for nodes not alive in the newest round; `when`
@@ -220,15 +285,20 @@ def problems(snapshot: dict, dead_nodes: list[dict], table: tuple[Card, ...] = C
         since = f" since {when(node['since'])}" if node.get("since") else ""
         found.append((CRITICAL if node["role"] == "FE" else WARNING, f"{node['role']} {node['host']} down{since}"))
     for card in table:
-        if card.key == "cluster_status" or card.counts:     # said above, node by node
+        if card.key == "cluster_status" or card.counts:  # said above, node by node
             continue
         value = card.value(snapshot)
         status = card.status(value)
         if status in (WARNING, CRITICAL):
             limit = card.critical if status == CRITICAL else card.warning
             sign = ">" if card.bad == "high" else "<"
-            found.append((status, f"{_in_sentence(card.title)} {format_value(value, card.unit)} {sign} "
-                                  f"{format_value(limit, card.unit)}"))
+            found.append(
+                (
+                    status,
+                    f"{_in_sentence(card.title)} {format_value(value, card.unit)} {sign} "
+                    f"{format_value(limit, card.unit)}",
+                )
+            )
     if snapshot.get("status") == "partial" and snapshot.get("error") and not dead_nodes:
         found.append((WARNING, f"partial collection: {snapshot['error']}"))
     return sorted(found, key=lambda p: p[0] != CRITICAL)

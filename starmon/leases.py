@@ -15,7 +15,7 @@ import math
 import os
 import socket
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import sqlalchemy as sa
 
@@ -31,8 +31,7 @@ def collector_id() -> str:
 class Leases:
     """One collector's view of who collects which cluster."""
 
-    def __init__(self, store: Store, interval: float, owner: str | None = None,
-                 clock: Callable[[], float] = time.time):
+    def __init__(self, store: Store, interval: float, owner: str | None = None, clock: Callable[[], float] = time.time):
         self.store = store
         self.owner = owner or collector_id()
         self.interval = interval
@@ -52,30 +51,58 @@ class Leases:
             conn.execute(peers.delete().where(peers.c.owner == self.owner))
             conn.execute(peers.insert().values(owner=self.owner, heartbeat_at=now))
             conn.execute(peers.delete().where(peers.c.heartbeat_at < now - 10 * self.interval))
-            live = conn.execute(sa.select(sa.func.count()).select_from(peers)
-                                .where(peers.c.heartbeat_at > now - 3 * self.tick_seconds)).scalar() or 1
+            live = (
+                conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(peers)
+                    .where(peers.c.heartbeat_at > now - 3 * self.tick_seconds)
+                ).scalar()
+                or 1
+            )
             if cluster_ids:
-                conn.execute(self.store.insert_ignoring_duplicates(lease),
-                             [{"cluster_id": c, "owner": "", "expires_at": 0.0} for c in cluster_ids])
-            conn.execute(lease.update().where(lease.c.owner == self.owner)
-                         .values(expires_at=now + self.ttl))
+                conn.execute(
+                    self.store.insert_ignoring_duplicates(lease),
+                    [{"cluster_id": c, "owner": "", "expires_at": 0.0} for c in cluster_ids],
+                )
+            conn.execute(lease.update().where(lease.c.owner == self.owner).values(expires_at=now + self.ttl))
         share = math.ceil(len(cluster_ids) / live)
         with self.store.writer.begin() as conn:
-            mine = sorted(conn.execute(sa.select(lease.c.cluster_id).where(lease.c.owner == self.owner,
-                                                                           lease.c.cluster_id.in_(cluster_ids)))
-                          .scalars())
-            if len(mine) > share:                      # a collector joined: hand the extras back
+            mine = sorted(
+                conn.execute(
+                    sa.select(lease.c.cluster_id).where(
+                        lease.c.owner == self.owner, lease.c.cluster_id.in_(cluster_ids)
+                    )
+                ).scalars()
+            )
+            if len(mine) > share:  # a collector joined: hand the extras back
                 extras = mine[share:]
-                conn.execute(lease.update().where(lease.c.owner == self.owner, lease.c.cluster_id.in_(extras))
-                             .values(owner="", expires_at=0.0))
+                conn.execute(
+                    lease.update()
+                    .where(lease.c.owner == self.owner, lease.c.cluster_id.in_(extras))
+                    .values(owner="", expires_at=0.0)
+                )
                 mine = mine[:share]
-            free = conn.execute(sa.select(lease.c.cluster_id).where(lease.c.cluster_id.in_(cluster_ids),
-                                                                    lease.c.expires_at < now)
-                                .order_by(lease.c.cluster_id).limit(max(0, share - len(mine)))).scalars().all()
-            if free:                                   # the WHERE, checked again per row, makes claims atomic
-                mine += conn.execute(lease.update().where(lease.c.cluster_id.in_(free), lease.c.expires_at < now)
-                                     .values(owner=self.owner, expires_at=now + self.ttl)
-                                     .returning(lease.c.cluster_id)).scalars().all()
+            free = (
+                conn.execute(
+                    sa.select(lease.c.cluster_id)
+                    .where(lease.c.cluster_id.in_(cluster_ids), lease.c.expires_at < now)
+                    .order_by(lease.c.cluster_id)
+                    .limit(max(0, share - len(mine)))
+                )
+                .scalars()
+                .all()
+            )
+            if free:  # the WHERE, checked again per row, makes claims atomic
+                mine += (
+                    conn.execute(
+                        lease.update()
+                        .where(lease.c.cluster_id.in_(free), lease.c.expires_at < now)
+                        .values(owner=self.owner, expires_at=now + self.ttl)
+                        .returning(lease.c.cluster_id)
+                    )
+                    .scalars()
+                    .all()
+                )
         return set(mine)
 
     def release(self) -> None:

@@ -11,17 +11,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-INT64_MAX = 2**63 - 1       # the largest value a BIGINT column holds, on both engines
+INT64_MAX = 2**63 - 1  # the largest value a BIGINT column holds, on both engines
 
 
 @dataclass(frozen=True)
 class Metric:
     name: str
-    kind: type          # int or float: the column type
-    unit: str           # "queries/s", "ms", "%", "bytes", "count", ...
+    kind: type  # int or float: the column type
+    unit: str  # "queries/s", "ms", "%", "bytes", "count", ...
     description: str
     rollup: str = "avg"  # how chart buckets combine values: avg for rates, max where spikes matter
-    high: float | None = None   # the largest meaningful value (100 for most percentages); none below 0 is
+    high: float | None = None  # the largest meaningful value (100 for most percentages); none below 0 is
 
     def unusable(self, value: float | int | None) -> str | None:
         """Why `value` cannot be this metric (not finite, negative, too large), or None if it can.
@@ -46,8 +46,16 @@ class Metric:
 NODE_TEXT = {"host": 255, "name": 255, "version": 64, "last_heartbeat": 32, "last_start_time": 32, "error": 1000}
 SNAPSHOT_TEXT = {"version": 64, "error": 4000}
 
-_MAX = {"query_latency_p95", "query_latency_p99", "disk_used_bytes", "disk_total_bytes", "disk_usage_pct",
-        "max_compaction_score", "max_disk_used_pct", "compaction_score"}
+_MAX = {
+    "query_latency_p95",
+    "query_latency_p99",
+    "disk_used_bytes",
+    "disk_total_bytes",
+    "disk_usage_pct",
+    "max_compaction_score",
+    "max_disk_used_pct",
+    "compaction_score",
+}
 
 
 # Percentages that can pass 100: a process may use more memory than its limit for a while.

@@ -43,7 +43,7 @@ class MetricSet:
     def __init__(self, samples: list[Sample], bad_lines: int = 0, skipped: int = 0, truncated: bool = False) -> None:
         self.samples = samples
         self.bad_lines = bad_lines
-        self.skipped = skipped      # sample lines left unparsed because their name was not asked for
+        self.skipped = skipped  # sample lines left unparsed because their name was not asked for
         self.truncated = truncated  # parsing stopped at the sample limit it was given
         self._by_name: dict[str, list[Sample]] | None = None
 
@@ -303,19 +303,52 @@ def parse_version(text: str | None) -> str | None:
 # --------------------------------------------------------------------------
 
 BACKEND_COLUMNS_25: tuple[str, ...] = (
-    "BackendId", "IP", "HeartbeatPort", "BePort", "HttpPort", "BrpcPort",
-    "LastStartTime", "LastHeartbeat", "Alive", "SystemDecommissioned",
-    "ClusterDecommissioned", "TabletNum", "DataUsedCapacity", "AvailCapacity",
-    "TotalCapacity", "UsedPct", "MaxDiskUsedPct", "ErrMsg", "Version", "Status",
-    "DataTotalCapacity", "DataUsedPct", "CpuCores",
+    "BackendId",
+    "IP",
+    "HeartbeatPort",
+    "BePort",
+    "HttpPort",
+    "BrpcPort",
+    "LastStartTime",
+    "LastHeartbeat",
+    "Alive",
+    "SystemDecommissioned",
+    "ClusterDecommissioned",
+    "TabletNum",
+    "DataUsedCapacity",
+    "AvailCapacity",
+    "TotalCapacity",
+    "UsedPct",
+    "MaxDiskUsedPct",
+    "ErrMsg",
+    "Version",
+    "Status",
+    "DataTotalCapacity",
+    "DataUsedPct",
+    "CpuCores",
 )
 BACKEND_COLUMNS_30: tuple[str, ...] = BACKEND_COLUMNS_25 + (
-    "NumRunningQueries", "MemUsedPct", "CpuUsedPct",
+    "NumRunningQueries",
+    "MemUsedPct",
+    "CpuUsedPct",
 )
 FRONTEND_COLUMNS: tuple[str, ...] = (
-    "Name", "IP", "EditLogPort", "HttpPort", "QueryPort", "RpcPort", "Role",
-    "ClusterId", "Join", "Alive", "ReplayedJournalId", "LastHeartbeat",
-    "IsHelper", "ErrMsg", "StartTime", "Version",
+    "Name",
+    "IP",
+    "EditLogPort",
+    "HttpPort",
+    "QueryPort",
+    "RpcPort",
+    "Role",
+    "ClusterId",
+    "Join",
+    "Alive",
+    "ReplayedJournalId",
+    "LastHeartbeat",
+    "IsHelper",
+    "ErrMsg",
+    "StartTime",
+    "Version",
 )
 # Known positional layouts of the pre-3.1 list-of-lists body, longest last.
 _KNOWN_COLUMNS: dict[str, tuple[tuple[str, ...], ...]] = {

@@ -11,7 +11,7 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 import pandas as pd
@@ -22,14 +22,21 @@ from . import health, schema
 from .metrics import NODE_BY_NAME, SNAPSHOT_BY_NAME
 from .store import Store
 
-RANGES = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "3d": 3 * 86400, "7d": 7 * 86400,
-          "30d": 30 * 86400, "90d": 90 * 86400}
-RAW_SPAN = RANGES["7d"]       # longer ranges read the hourly tier (raw rounds are kept 7 days by default)
+RANGES = {
+    "1h": 3600,
+    "6h": 6 * 3600,
+    "24h": 86400,
+    "3d": 3 * 86400,
+    "7d": 7 * 86400,
+    "30d": 30 * 86400,
+    "90d": 90 * 86400,
+}
+RAW_SPAN = RANGES["7d"]  # longer ranges read the hourly tier (raw rounds are kept 7 days by default)
 DEFAULT_RANGE = "24h"
 MAX_POINTS = 1500
 MIN_BUCKET = 30
 MAX_CUSTOM_DAYS = 90
-FORECAST_BUCKET = 600         # the forecast fits 10-minute averages
+FORECAST_BUCKET = 600  # the forecast fits 10-minute averages
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,7 @@ class TimeRange:
     @property
     def hourly(self) -> bool:
         """Whether the range is answered from the hourly tier rather than raw rounds."""
-        return self.end - self.start > RAW_SPAN + 3600     # a 7-day window a moment long stays raw
+        return self.end - self.start > RAW_SPAN + 3600  # a 7-day window a moment long stays raw
 
     @property
     def bucket(self) -> int:
@@ -61,7 +68,7 @@ class TimeRange:
         return f"Last {self.label}" if self.label in RANGES else self._dates()
 
     def _dates(self) -> str:
-        day = lambda ts: datetime.fromtimestamp(ts, timezone.utc).strftime("%b %d")  # noqa: E731
+        day = lambda ts: datetime.fromtimestamp(ts, UTC).strftime("%b %d")  # noqa: E731
         return f"{day(self.start)} – {day(self.end - 1)}"
 
 
@@ -71,7 +78,7 @@ def _parse_day(text: str, name: str) -> float:
     except (TypeError, ValueError):
         raise ValueError(f"{name} {text!r} is not a date like 2026-11-24 or 2026-11-24T08:00") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 
@@ -142,14 +149,19 @@ class Reader:
     def last_good(self, cluster_id: int) -> dict | None:
         """The newest snapshot that was not `down`: what freshness is measured from."""
         s = schema.metrics_snapshots
-        return self._one(sa.select(s).where(s.c.cluster_id == cluster_id, s.c.status != "down")
-                         .order_by(s.c.ts.desc()).limit(1))
+        return self._one(
+            sa.select(s).where(s.c.cluster_id == cluster_id, s.c.status != "down").order_by(s.c.ts.desc()).limit(1)
+        )
 
     def first_in(self, cluster_id: int, tr: TimeRange) -> dict | None:
         """The oldest snapshot (or hourly row, for long ranges) inside the range, for deltas over it."""
         s = schema.hourly_snapshots if tr.hourly else schema.metrics_snapshots
-        row = self._one(sa.select(s).where(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end)
-                        .order_by(s.c.ts).limit(1))
+        row = self._one(
+            sa.select(s)
+            .where(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end)
+            .order_by(s.c.ts)
+            .limit(1)
+        )
         if row is not None and tr.hourly:
             row["status"] = "down" if row["down_rounds"] == row["rounds"] else "ok"
         return row
@@ -160,8 +172,12 @@ class Reader:
         s = schema.hourly_snapshots if tr.hourly else schema.metrics_snapshots
         bucket = self.store.bucket(s.c.ts, tr.bucket).label("ts")
         aggs = [_rolled(s.c[c], SNAPSHOT_BY_NAME[c].rollup).label(c) for c in columns]
-        query = (sa.select(bucket, *aggs).where(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end)
-                 .group_by(bucket).order_by(bucket))
+        query = (
+            sa.select(bucket, *aggs)
+            .where(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end)
+            .group_by(bucket)
+            .order_by(bucket)
+        )
         return _times(self._frame(query))
 
     def node_series(self, cluster_id: int, tr: TimeRange, columns: list[str], role: str | None = None) -> pd.DataFrame:
@@ -170,7 +186,8 @@ class Reader:
         bucket = self.store.bucket(n.c.ts, tr.bucket).label("ts")
         aggs = [_rolled(n.c[c], NODE_BY_NAME[c].rollup).label(c) for c in columns]
         query = sa.select(bucket, n.c.role, n.c.host, *aggs).where(
-            n.c.cluster_id == cluster_id, n.c.ts >= tr.start, n.c.ts <= tr.end)
+            n.c.cluster_id == cluster_id, n.c.ts >= tr.start, n.c.ts <= tr.end
+        )
         if role:
             query = query.where(n.c.role == role)
         query = query.group_by(bucket, n.c.role, n.c.host).order_by(bucket, n.c.role, n.c.host)
@@ -187,17 +204,24 @@ class Reader:
         out = []
         with self.store.reader.connect() as conn:
             # NULL alive is unknown, not dead.
-            dead = conn.execute(sa.select(n.c.role, n.c.host).where(n.c.snapshot_id == snapshot["id"],
-                                                                    n.c.alive == False)  # noqa: E712
-                                .order_by(n.c.role, n.c.host)).all()
+            dead = conn.execute(
+                sa.select(n.c.role, n.c.host)
+                .where(n.c.snapshot_id == snapshot["id"], n.c.alive == False)  # noqa: E712
+                .order_by(n.c.role, n.c.host)
+            ).all()
             for role, host in dead:
                 # up to the snapshot shown: for past dates, a later recovery or death is not this streak
-                same = sa.and_(n.c.cluster_id == cluster_id, n.c.role == role, n.c.host == host,
-                               n.c.ts <= snapshot["ts"])
-                last_alive = (sa.select(sa.func.max(n.c.ts)).where(same, n.c.alive == True)  # noqa: E712
-                              .scalar_subquery())
-                first_dead = conn.execute(sa.select(sa.func.min(n.c.ts)).where(
-                    same, n.c.ts > sa.func.coalesce(last_alive, 0))).scalar()
+                same = sa.and_(
+                    n.c.cluster_id == cluster_id, n.c.role == role, n.c.host == host, n.c.ts <= snapshot["ts"]
+                )
+                last_alive = (
+                    sa.select(sa.func.max(n.c.ts))
+                    .where(same, n.c.alive == True)  # noqa: E712
+                    .scalar_subquery()
+                )
+                first_dead = conn.execute(
+                    sa.select(sa.func.min(n.c.ts)).where(same, n.c.ts > sa.func.coalesce(last_alive, 0))
+                ).scalar()
                 out.append({"role": role, "host": host, "since": first_dead})
         return out
 
@@ -215,33 +239,59 @@ class Reader:
         """Every table's size at the range's last pass, with its growth since the range's first pass."""
         h = schema.table_size_history
         in_range = sa.and_(h.c.cluster_id == cluster_id, h.c.ts >= tr.start, h.c.ts <= tr.end)
-        first_ts, last_ts = (self._one(sa.select(sa.func.min(h.c.ts).label("a"), sa.func.max(h.c.ts).label("b"))
-                                       .where(in_range)) or {}).values()
+        first_ts, last_ts = (
+            self._one(sa.select(sa.func.min(h.c.ts).label("a"), sa.func.max(h.c.ts).label("b")).where(in_range)) or {}
+        ).values()
         if last_ts is None:
             return pd.DataFrame(columns=["database", "table", "bytes", "rows", "growth_bytes"])
-        now = self._frame(sa.select(h.c.db_name, h.c.table_name, h.c.data_bytes, h.c.row_count)
-                          .where(h.c.cluster_id == cluster_id, h.c.ts == last_ts))
-        then = self._frame(sa.select(h.c.db_name, h.c.table_name, h.c.data_bytes.label("before"))
-                           .where(h.c.cluster_id == cluster_id, h.c.ts == first_ts))
+        now = self._frame(
+            sa.select(h.c.db_name, h.c.table_name, h.c.data_bytes, h.c.row_count).where(
+                h.c.cluster_id == cluster_id, h.c.ts == last_ts
+            )
+        )
+        then = self._frame(
+            sa.select(h.c.db_name, h.c.table_name, h.c.data_bytes.label("before")).where(
+                h.c.cluster_id == cluster_id, h.c.ts == first_ts
+            )
+        )
         df = now.merge(then, on=["db_name", "table_name"], how="left")
         df["growth_bytes"] = (df["data_bytes"] - df["before"]) if first_ts != last_ts else None
-        return df.rename(columns={"db_name": "database", "table_name": "table", "data_bytes": "bytes",
-                                  "row_count": "rows"})[["database", "table", "bytes", "rows", "growth_bytes"]]
+        return df.rename(
+            columns={"db_name": "database", "table_name": "table", "data_bytes": "bytes", "row_count": "rows"}
+        )[["database", "table", "bytes", "rows", "growth_bytes"]]
 
     def disk_history(self, cluster_id: int, tr: TimeRange, step: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Used and total disk bytes per `step` seconds: for the cluster, and per BE (`ts`, `used`, `total`)."""
         s, n = schema.metrics_snapshots, schema.node_snapshots
         bucket = self.store.bucket(s.c.ts, step).label("ts")
-        cluster = self._frame(sa.select(bucket, _rolled(s.c.disk_used_bytes, "avg").label("used"),
-                                        _rolled(s.c.disk_total_bytes, "max").label("total"))
-                              .where(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end,
-                                     s.c.disk_used_bytes.is_not(None)).group_by(bucket).order_by(bucket))
+        cluster = self._frame(
+            sa.select(
+                bucket,
+                _rolled(s.c.disk_used_bytes, "avg").label("used"),
+                _rolled(s.c.disk_total_bytes, "max").label("total"),
+            )
+            .where(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end, s.c.disk_used_bytes.is_not(None))
+            .group_by(bucket)
+            .order_by(bucket)
+        )
         nbucket = self.store.bucket(n.c.ts, step).label("ts")
-        nodes = self._frame(sa.select(nbucket, n.c.host, _rolled(n.c.disk_used_bytes, "avg").label("used"),
-                                      _rolled(n.c.disk_total_bytes, "max").label("total"))
-                            .where(n.c.cluster_id == cluster_id, n.c.role == "BE", n.c.ts >= tr.start,
-                                   n.c.ts <= tr.end, n.c.disk_used_bytes.is_not(None))
-                            .group_by(nbucket, n.c.host).order_by(n.c.host, nbucket))
+        nodes = self._frame(
+            sa.select(
+                nbucket,
+                n.c.host,
+                _rolled(n.c.disk_used_bytes, "avg").label("used"),
+                _rolled(n.c.disk_total_bytes, "max").label("total"),
+            )
+            .where(
+                n.c.cluster_id == cluster_id,
+                n.c.role == "BE",
+                n.c.ts >= tr.start,
+                n.c.ts <= tr.end,
+                n.c.disk_used_bytes.is_not(None),
+            )
+            .group_by(nbucket, n.c.host)
+            .order_by(n.c.host, nbucket)
+        )
         return cluster, nodes
 
     # -- aggregates -----------------------------------------------------------------------------
@@ -255,12 +305,16 @@ class Reader:
             peak, rounds = s.c.qps, sa.func.count()
             up = sa.func.sum(sa.case((s.c.status != "down", 1), else_=0))
         in_range = sa.and_(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end)
-        row = self._one(sa.select(
-            sa.func.avg(s.c.qps).label("avg_qps"), sa.func.max(peak).label("max_qps"),
-            sa.func.max(s.c.query_latency_p99).label("p99_latency_ms"),
-            sa.func.avg(s.c.query_error_rate).label("error_rate"),
-            rounds.label("rounds"), up.label("up"),
-        ).where(in_range))
+        row = self._one(
+            sa.select(
+                sa.func.avg(s.c.qps).label("avg_qps"),
+                sa.func.max(peak).label("max_qps"),
+                sa.func.max(s.c.query_latency_p99).label("p99_latency_ms"),
+                sa.func.avg(s.c.query_error_rate).label("error_rate"),
+                rounds.label("rounds"),
+                up.label("up"),
+            ).where(in_range)
+        )
         rounds, up = row.pop("rounds"), row.pop("up")
         row["availability_pct"] = 100.0 * up / rounds if rounds else None
         return row
@@ -297,8 +351,13 @@ def forecast(reader: Reader, cluster_id: int, window_days: float, now: float | N
 def _fitted_points(df: pd.DataFrame, fit: fc.Forecast, middle: float) -> pd.DataFrame:
     """A fit's points in % of the capacity it was fitted to, so dots and trend agree (of each
     bucket's own total where too little history allowed no fit)."""
-    return pd.DataFrame({"time": pd.to_datetime(df["ts"] + middle, unit="s", utc=True), "subject": fit.subject,
-                         "used_pct": (100 * df["used"] / (fit.capacity or df["total"])).astype(float)})
+    return pd.DataFrame(
+        {
+            "time": pd.to_datetime(df["ts"] + middle, unit="s", utc=True),
+            "subject": fit.subject,
+            "used_pct": (100 * df["used"] / (fit.capacity or df["total"])).astype(float),
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -325,9 +384,16 @@ def health_at(reader: Reader, cluster_id: int, tr: TimeRange, cards: tuple = hea
     return Health(snap, health.cards(snap, reader.first_in(cluster_id, tr), cards), reader.dead_nodes(cluster_id, snap))
 
 
-def overview(reader: Reader, cluster: str, range_label: str | None, cards: tuple = health.CARDS,
-             now: float | None = None, forecast_days: float = 7, start: str | None = None,
-             end: str | None = None) -> dict:
+def overview(
+    reader: Reader,
+    cluster: str,
+    range_label: str | None,
+    cards: tuple = health.CARDS,
+    now: float | None = None,
+    forecast_days: float = 7,
+    start: str | None = None,
+    end: str | None = None,
+) -> dict:
     """The Overview page as plain data (what `python -m starmon overview --json` prints); a custom
     range takes ISO `start` and `end` (see parse_range)."""
     now = time.time() if now is None else now
@@ -343,8 +409,18 @@ def overview(reader: Reader, cluster: str, range_label: str | None, cards: tuple
         "range": {"label": tr.label, "start": _iso(tr.start), "end": _iso(tr.end)},
         "collected_at": _iso(snap["ts"]) if snap else None,
         "status": snap["status"] if snap else None,
-        "health_cards": [{"key": v.key, "title": v.title, "value": v.shown, "unit": v.unit, "status": v.status,
-                          "delta": v.delta, "display": v.display} for v in state.cards],
+        "health_cards": [
+            {
+                "key": v.key,
+                "title": v.title,
+                "value": v.shown,
+                "unit": v.unit,
+                "status": v.status,
+                "delta": v.delta,
+                "display": v.display,
+            }
+            for v in state.cards
+        ],
         "problems": [text for _, text in state.problems(cards, _iso)],
         "aggregates": reader.aggregates(match["id"], tr),
         "forecast": forecast(reader, match["id"], forecast_days, now).headline,
@@ -352,4 +428,4 @@ def overview(reader: Reader, cluster: str, range_label: str | None, cards: tuple
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -25,8 +25,9 @@ DAY = 86400
 DELETE_BATCH = 5000
 
 
-def _complete_periods(store: Store, table: sa.Table, cluster_id: int, rolled: sa.Table, size: int,
-                      now: float, rolled_ts) -> list[float]:
+def _complete_periods(
+    store: Store, table: sa.Table, cluster_id: int, rolled: sa.Table, size: int, now: float, rolled_ts
+) -> list[float]:
     """Starts of periods that have raw data, ended before `now`, and are not rolled up yet
     (the newest rolled period is redone, in case rows arrived after it was rolled)."""
     s = table
@@ -44,29 +45,44 @@ def roll_up_hours(store: Store, cluster_id: int, now: float | None = None) -> in
     """Roll complete hours into hourly_snapshots and node_hourly; returns hours written."""
     now = time.time() if now is None else now
     s, n = schema.metrics_snapshots, schema.node_snapshots
-    hours = _complete_periods(store, s, cluster_id, schema.hourly_snapshots, HOUR, now,
-                              schema.hourly_snapshots.c.ts)
+    hours = _complete_periods(store, s, cluster_id, schema.hourly_snapshots, HOUR, now, schema.hourly_snapshots.c.ts)
     if not hours:
         return 0
     lo, hi = hours[0], hours[-1] + HOUR
     bucket = store.bucket(s.c.ts, HOUR).label("ts")
     metrics = [getattr(sa.func, m.rollup)(s.c[m.name]).label(m.name) for m in SNAPSHOT_METRICS]
-    snapshot_rows = (sa.select(sa.literal(cluster_id).label("cluster_id"), bucket, sa.func.count().label("rounds"),
-                               sa.func.sum(sa.case((s.c.status == "down", 1), else_=0)).label("down_rounds"),
-                               sa.func.max(s.c.qps).label("qps_max"), *metrics)
-                     .where(s.c.cluster_id == cluster_id, s.c.ts >= lo, s.c.ts < hi).group_by(bucket))
+    snapshot_rows = (
+        sa.select(
+            sa.literal(cluster_id).label("cluster_id"),
+            bucket,
+            sa.func.count().label("rounds"),
+            sa.func.sum(sa.case((s.c.status == "down", 1), else_=0)).label("down_rounds"),
+            sa.func.max(s.c.qps).label("qps_max"),
+            *metrics,
+        )
+        .where(s.c.cluster_id == cluster_id, s.c.ts >= lo, s.c.ts < hi)
+        .group_by(bucket)
+    )
     nbucket = store.bucket(n.c.ts, HOUR).label("ts")
     node_metrics = [getattr(sa.func, m.rollup)(n.c[m.name]).label(m.name) for m in NODE_METRICS]
-    node_rows = (sa.select(sa.literal(cluster_id).label("cluster_id"), nbucket, n.c.role, n.c.host, *node_metrics)
-                 .where(n.c.cluster_id == cluster_id, n.c.ts >= lo, n.c.ts < hi).group_by(nbucket, n.c.role, n.c.host))
+    node_rows = (
+        sa.select(sa.literal(cluster_id).label("cluster_id"), nbucket, n.c.role, n.c.host, *node_metrics)
+        .where(n.c.cluster_id == cluster_id, n.c.ts >= lo, n.c.ts < hi)
+        .group_by(nbucket, n.c.role, n.c.host)
+    )
     h, nh = schema.hourly_snapshots, schema.node_hourly
     with store.writer.begin() as conn:
         conn.execute(h.delete().where(h.c.cluster_id == cluster_id, h.c.ts >= lo, h.c.ts < hi))
         conn.execute(nh.delete().where(nh.c.cluster_id == cluster_id, nh.c.ts >= lo, nh.c.ts < hi))
-        conn.execute(h.insert().from_select(["cluster_id", "ts", "rounds", "down_rounds", "qps_max",
-                                             *(m.name for m in SNAPSHOT_METRICS)], snapshot_rows))
-        conn.execute(nh.insert().from_select(["cluster_id", "ts", "role", "host", *(m.name for m in NODE_METRICS)],
-                                             node_rows))
+        conn.execute(
+            h.insert().from_select(
+                ["cluster_id", "ts", "rounds", "down_rounds", "qps_max", *(m.name for m in SNAPSHOT_METRICS)],
+                snapshot_rows,
+            )
+        )
+        conn.execute(
+            nh.insert().from_select(["cluster_id", "ts", "role", "host", *(m.name for m in NODE_METRICS)], node_rows)
+        )
     return len(hours)
 
 
@@ -103,12 +119,18 @@ def day_row(rounds: list[dict], day_start: float, gap_cap: float) -> dict:
         if this["status"] == "down" and day_start <= this["ts"] < day_end:
             until = following["ts"] if following else this["ts"] + gap_cap
             downtime += max(0.0, min(until, day_end, this["ts"] + gap_cap) - this["ts"])
-    return {"rounds": len(inside), "avg_qps": mean("qps"), "max_qps": peak("qps"),
-            "avg_latency_p99": mean("query_latency_p99"),
-            "total_queries": _counter_total([r.get("query_total") for r in inside]),
-            "total_errors": _counter_total([r.get("query_error") for r in inside]),
-            "avg_disk_usage_pct": mean("disk_usage_pct"), "max_disk_usage_pct": peak("disk_usage_pct"),
-            "avg_backend_alive": mean("backend_alive"), "total_downtime_seconds": downtime}
+    return {
+        "rounds": len(inside),
+        "avg_qps": mean("qps"),
+        "max_qps": peak("qps"),
+        "avg_latency_p99": mean("query_latency_p99"),
+        "total_queries": _counter_total([r.get("query_total") for r in inside]),
+        "total_errors": _counter_total([r.get("query_error") for r in inside]),
+        "avg_disk_usage_pct": mean("disk_usage_pct"),
+        "max_disk_usage_pct": peak("disk_usage_pct"),
+        "avg_backend_alive": mean("backend_alive"),
+        "total_downtime_seconds": downtime,
+    }
 
 
 # A day reads rounds up to an hour past its midnight (downtime runs to the next round), so
@@ -127,21 +149,34 @@ def roll_up_days(store: Store, cluster_id: int, interval_seconds: float, now: fl
         return 0
     if last is None:
         start = first // DAY * DAY
-    else:   # the last day is redone while rounds just after its midnight can still change it
+    else:  # the last day is redone while rounds just after its midnight can still change it
         start = _day_ts(last) + (DAY if now >= _day_ts(last) + DAY + SETTLE_SECONDS else 0)
     days = [float(t) for t in range(int(start), int(now // DAY * DAY), DAY)]
     written = 0
-    cols = [s.c.ts, s.c.status, s.c.qps, s.c.query_latency_p99, s.c.query_total, s.c.query_error,
-            s.c.disk_usage_pct, s.c.backend_alive]
+    cols = [
+        s.c.ts,
+        s.c.status,
+        s.c.qps,
+        s.c.query_latency_p99,
+        s.c.query_total,
+        s.c.query_error,
+        s.c.disk_usage_pct,
+        s.c.backend_alive,
+    ]
     for day in days:
         with store.reader.connect() as conn:
-            rounds = [dict(r._mapping) for r in conn.execute(
-                sa.select(*cols).where(s.c.cluster_id == cluster_id, s.c.ts >= day, s.c.ts < day + DAY + 3600)
-                .order_by(s.c.ts))]
+            rounds = [
+                dict(r._mapping)
+                for r in conn.execute(
+                    sa.select(*cols)
+                    .where(s.c.cluster_id == cluster_id, s.c.ts >= day, s.c.ts < day + DAY + 3600)
+                    .order_by(s.c.ts)
+                )
+            ]
         if not any(r["ts"] < day + DAY for r in rounds):
             continue
         row = day_row(rounds, day, gap_cap=3 * interval_seconds)
-        key = datetime.fromtimestamp(day, timezone.utc).date().isoformat()
+        key = datetime.fromtimestamp(day, UTC).date().isoformat()
         with store.writer.begin() as conn:
             conn.execute(d.delete().where(d.c.cluster_id == cluster_id, d.c.day == key))
             conn.execute(d.insert().values(cluster_id=cluster_id, day=key, **row))
@@ -150,7 +185,7 @@ def roll_up_days(store: Store, cluster_id: int, interval_seconds: float, now: fl
 
 
 def _day_ts(day: str) -> float:
-    return datetime.fromisoformat(day).replace(tzinfo=timezone.utc).timestamp()
+    return datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()
 
 
 def _delete_batched(store: Store, table: sa.Table, condition) -> int:
@@ -181,24 +216,33 @@ def apply_retention(store: Store, raw_days: float, rollup_days: float, now: floa
         return sa.and_(table.c.cluster_id.in_(ids), table.c.ts < cut)
 
     n, s, d, h = schema.node_snapshots, schema.metrics_snapshots, schema.data_statistics, schema.table_size_history
-    out = {"node_snapshots": _delete_batched(store, n, older(n, raw_cut)),
-           "metrics_snapshots": _delete_batched(store, s, older(s, raw_cut)),
-           "data_statistics": _delete_batched(store, d, older(d, rollup_cut)),
-           "table_size_history": _delete_batched(store, h, older(h, rollup_cut))}
-    cut_day = datetime.fromtimestamp(rollup_cut, timezone.utc).date().isoformat()
+    out = {
+        "node_snapshots": _delete_batched(store, n, older(n, raw_cut)),
+        "metrics_snapshots": _delete_batched(store, s, older(s, raw_cut)),
+        "data_statistics": _delete_batched(store, d, older(d, rollup_cut)),
+        "table_size_history": _delete_batched(store, h, older(h, rollup_cut)),
+    }
+    cut_day = datetime.fromtimestamp(rollup_cut, UTC).date().isoformat()
     daily = schema.daily_snapshots
     with store.writer.begin() as conn:
         for table in (schema.hourly_snapshots, schema.node_hourly):
             out[table.name] = conn.execute(table.delete().where(older(table, rollup_cut))).rowcount
-        out[daily.name] = conn.execute(daily.delete().where(daily.c.cluster_id.in_(ids),
-                                                            daily.c.day < cut_day)).rowcount
+        out[daily.name] = conn.execute(
+            daily.delete().where(daily.c.cluster_id.in_(ids), daily.c.day < cut_day)
+        ).rowcount
     if any(out.values()):
         store.reclaim_space()
     return out
 
 
-def maintain(store: Store, cluster_ids: list[int], interval_seconds: float, raw_days: float,
-             rollup_days: float, now: float | None = None) -> None:
+def maintain(
+    store: Store,
+    cluster_ids: list[int],
+    interval_seconds: float,
+    raw_days: float,
+    rollup_days: float,
+    now: float | None = None,
+) -> None:
     """Everything periodic: hourly and daily rollups for the given clusters, then retention for all.
 
     Rollups are per cluster, so each collector rolls up the clusters it collects; retention

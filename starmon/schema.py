@@ -6,8 +6,20 @@ Indexes follow the read pattern: one cluster, a time range.
 
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String,
-                        Table, Text, UniqueConstraint)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from .metrics import NODE_METRICS, NODE_TEXT, SNAPSHOT_METRICS, SNAPSHOT_TEXT, Metric
 
@@ -15,12 +27,15 @@ metadata = MetaData()
 
 
 def _metric_columns(metrics: tuple[Metric, ...]) -> list[Column]:
-    return [Column(m.name, BigInteger if m.kind is int else Float, nullable=True, comment=f"{m.unit}: {m.description}")
-            for m in metrics]
+    return [
+        Column(m.name, BigInteger if m.kind is int else Float, nullable=True, comment=f"{m.unit}: {m.description}")
+        for m in metrics
+    ]
 
 
 clusters = Table(
-    "clusters", metadata,
+    "clusters",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(63), nullable=False, unique=True),
     Column("fe_host", String(255), nullable=False),
@@ -37,7 +52,8 @@ clusters = Table(
 )
 
 metrics_snapshots = Table(
-    "metrics_snapshots", metadata,
+    "metrics_snapshots",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("cluster_id", Integer, ForeignKey("clusters.id"), nullable=False),
     Column("ts", Float, nullable=False, comment="UTC epoch seconds when the round started"),
@@ -52,14 +68,31 @@ metrics_snapshots = Table(
 # Covers the Overview's reads (card sparklines, range aggregates): a cluster's week is one contiguous
 # run of this index, read without visiting the table, however many clusters share the file
 # (bench/bench_read.py). At most 16 columns, MySQL's limit for one index.
-OVERVIEW_COLUMNS = ("status", "qps", "query_latency_p99", "query_error_rate", "frontend_alive", "backend_alive",
-                    "avg_cpu_usage", "avg_memory_usage", "disk_usage_pct", "tablet_count", "max_compaction_score",
-                    "txn_running", "load_running")
-Index("ix_snapshots_overview", metrics_snapshots.c.cluster_id, metrics_snapshots.c.ts,
-      *(metrics_snapshots.c[name] for name in OVERVIEW_COLUMNS))
+OVERVIEW_COLUMNS = (
+    "status",
+    "qps",
+    "query_latency_p99",
+    "query_error_rate",
+    "frontend_alive",
+    "backend_alive",
+    "avg_cpu_usage",
+    "avg_memory_usage",
+    "disk_usage_pct",
+    "tablet_count",
+    "max_compaction_score",
+    "txn_running",
+    "load_running",
+)
+Index(
+    "ix_snapshots_overview",
+    metrics_snapshots.c.cluster_id,
+    metrics_snapshots.c.ts,
+    *(metrics_snapshots.c[name] for name in OVERVIEW_COLUMNS),
+)
 
 node_snapshots = Table(
-    "node_snapshots", metadata,
+    "node_snapshots",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("snapshot_id", Integer, ForeignKey("metrics_snapshots.id"), nullable=False),
     Column("cluster_id", Integer, nullable=False),
@@ -70,7 +103,11 @@ node_snapshots = Table(
     Column("alive", Boolean),
     Column("is_leader", Boolean),
     Column("version", String(NODE_TEXT["version"])),
-    Column("last_heartbeat", String(NODE_TEXT["last_heartbeat"]), comment="as the FE printed it, in the cluster's time zone"),
+    Column(
+        "last_heartbeat",
+        String(NODE_TEXT["last_heartbeat"]),
+        comment="as the FE printed it, in the cluster's time zone",
+    ),
     Column("last_start_time", String(NODE_TEXT["last_start_time"])),
     Column("error", Text),
     *_metric_columns(NODE_METRICS),
@@ -79,7 +116,8 @@ Index("ix_nodes_cluster_ts", node_snapshots.c.cluster_id, node_snapshots.c.ts)
 Index("ix_nodes_snapshot", node_snapshots.c.snapshot_id)
 
 data_statistics = Table(
-    "data_statistics", metadata,
+    "data_statistics",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("cluster_id", Integer, ForeignKey("clusters.id"), nullable=False),
     Column("ts", Float, nullable=False),
@@ -103,7 +141,8 @@ data_statistics = Table(
 Index("ix_statistics_cluster_ts", data_statistics.c.cluster_id, data_statistics.c.ts)
 
 table_size_history = Table(
-    "table_size_history", metadata,
+    "table_size_history",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("cluster_id", Integer, ForeignKey("clusters.id"), nullable=False),
     Column("ts", Float, nullable=False),
@@ -113,13 +152,19 @@ table_size_history = Table(
     Column("row_count", BigInteger),
 )
 Index("ix_table_size_cluster_ts", table_size_history.c.cluster_id, table_size_history.c.ts)
-Index("ix_table_size_table", table_size_history.c.cluster_id, table_size_history.c.db_name,
-      table_size_history.c.table_name, table_size_history.c.ts)
+Index(
+    "ix_table_size_table",
+    table_size_history.c.cluster_id,
+    table_size_history.c.db_name,
+    table_size_history.c.table_name,
+    table_size_history.c.ts,
+)
 
 
 # -- tiers for long ranges --------------------------------------------------------------------
 hourly_snapshots = Table(
-    "hourly_snapshots", metadata,
+    "hourly_snapshots",
+    metadata,
     Column("cluster_id", Integer, ForeignKey("clusters.id"), primary_key=True),
     Column("ts", Float, primary_key=True, comment="UTC epoch seconds at the start of the hour"),
     Column("rounds", Integer, nullable=False),
@@ -130,7 +175,8 @@ hourly_snapshots = Table(
 )
 
 node_hourly = Table(
-    "node_hourly", metadata,
+    "node_hourly",
+    metadata,
     Column("cluster_id", Integer, ForeignKey("clusters.id"), primary_key=True),
     Column("ts", Float, primary_key=True),
     Column("role", String(2), primary_key=True),
@@ -139,7 +185,8 @@ node_hourly = Table(
 )
 
 daily_snapshots = Table(
-    "daily_snapshots", metadata,
+    "daily_snapshots",
+    metadata,
     Column("cluster_id", Integer, ForeignKey("clusters.id"), primary_key=True),
     Column("day", String(10), primary_key=True, comment="UTC date, YYYY-MM-DD"),
     Column("rounds", Integer, nullable=False),
@@ -157,7 +204,8 @@ daily_snapshots = Table(
 
 # -- dashboard sign-in ------------------------------------------------------------------------
 users = Table(
-    "users", metadata,
+    "users",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(64), nullable=False, unique=True),
     Column("role", String(8), nullable=False, comment="viewer or admin"),
@@ -166,7 +214,8 @@ users = Table(
 )
 
 sign_in_failures = Table(
-    "sign_in_failures", metadata,
+    "sign_in_failures",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(64), nullable=False),
     Column("ts", Float, nullable=False),
@@ -176,14 +225,16 @@ Index("ix_sign_in_failures_name_ts", sign_in_failures.c.name, sign_in_failures.c
 
 # -- several collectors on one server database ---------------------------------------------
 collector_leases = Table(
-    "collector_leases", metadata,
+    "collector_leases",
+    metadata,
     Column("cluster_id", Integer, ForeignKey("clusters.id"), primary_key=True),
     Column("owner", String(128), nullable=False, comment="collector id, '' when free"),
     Column("expires_at", Float, nullable=False, comment="UTC epoch seconds"),
 )
 
 collectors = Table(
-    "collectors", metadata,
+    "collectors",
+    metadata,
     Column("owner", String(128), primary_key=True),
     Column("heartbeat_at", Float, nullable=False),
 )

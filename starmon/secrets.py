@@ -29,7 +29,7 @@ class Secrets:
             raise SecretError(f"{source} is not a valid Fernet key (32 url-safe base64 bytes)") from exc
 
     @classmethod
-    def from_environment(cls, key_file: Path, environ: dict | None = None) -> "Secrets":
+    def from_environment(cls, key_file: Path, environ: dict | None = None) -> Secrets:
         """The key from STARMON_SECRET_KEY, else from `key_file` (created 0600 if missing).
 
         A key file that cannot be created or read raises SecretError naming the file, so every
@@ -57,8 +57,9 @@ class Secrets:
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken:
-            raise SecretError("a stored password cannot be decrypted with this key; "
-                              "was STARMON_SECRET_KEY or the key file changed?") from None
+            raise SecretError(
+                "a stored password cannot be decrypted with this key; was STARMON_SECRET_KEY or the key file changed?"
+            ) from None
 
 
 def _create_key_file(key_file: Path) -> None:
@@ -70,7 +71,7 @@ def _create_key_file(key_file: Path) -> None:
     """
     try:
         key_file.parent.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:     # the folder's name is taken by a file: say that, not "File exists"
+    except FileExistsError:  # the folder's name is taken by a file: say that, not "File exists"
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(key_file.parent)) from None
     temporary = key_file.with_name(f".{key_file.name}.{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

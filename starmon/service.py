@@ -36,12 +36,11 @@ class Service:
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
 
-    def start(self) -> "Service":
+    def start(self) -> Service:
         if demo.wanted(self.config, self.store, self.environ):
             self.emulator, cluster_id = demo.start(self.store)
             model = self.emulator.cluster(demo.DEMO_NAME)
-            self._spawn("starmon-demo-history",
-                        lambda: demo.backfill(self.store, model, cluster_id, stop=self._stop))
+            self._spawn("starmon-demo-history", lambda: demo.backfill(self.store, model, cluster_id, stop=self._stop))
         else:
             demo.retire(self.store)
         if self.environ.get("STARMON_EMBEDDED_COLLECTOR", "1") != "0":
@@ -53,7 +52,7 @@ class Service:
         def run() -> None:
             try:
                 target()
-            except StoreError as exc:     # a lost database: the pages say so too
+            except StoreError as exc:  # a lost database: the pages say so too
                 log.error("%s stopped: %s", name, exc)
             except Exception:
                 log.exception("%s failed", name)

@@ -14,17 +14,16 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from . import schema
 from .config import ClusterConfig
-
 
 _NODE_KEYS = {"id", "snapshot_id", "cluster_id", "ts"}
 # PostgreSQL advisory-lock keys of the jobs one process at a time should run
@@ -90,15 +89,20 @@ def _sqlite_engine(url: sa.URL, *, immediate: bool, check: Callable[[], None]) -
 
     @sa.event.listens_for(engine, "do_connect")
     def _still_there(*_args):
-        check()       # before SQLite would create an empty file where the database was
+        check()  # before SQLite would create an empty file where the database was
 
     @sa.event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record):
-        dbapi_conn.isolation_level = None      # we issue BEGIN ourselves, below
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
         # auto_vacuum must precede the first table: deleted pages then return to the file
         # through PRAGMA incremental_vacuum, never a full VACUUM while the dashboard reads.
-        for pragma in ("auto_vacuum=INCREMENTAL", "journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000",
-                       "foreign_keys=ON"):
+        for pragma in (
+            "auto_vacuum=INCREMENTAL",
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            "busy_timeout=30000",
+            "foreign_keys=ON",
+        ):
             dbapi_conn.execute(f"PRAGMA {pragma}")
 
     @sa.event.listens_for(engine, "begin")
@@ -136,7 +140,7 @@ class Store:
                 raise StoreError(f"invalid database URL {safe_url(url)!r}: {short_error(exc)}") from exc
         try:
             with self.writer.begin() as conn:
-                if conn.dialect.name == "postgresql":   # collectors starting together migrate once
+                if conn.dialect.name == "postgresql":  # collectors starting together migrate once
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_KEYS["migrate"]})
                 migrate(conn)
         except sa.exc.SQLAlchemyError as exc:
@@ -158,9 +162,11 @@ class Store:
         except OSError:
             now = None
         if now != self._identity:
-            raise DatabaseLost(f"the database file {os.path.abspath(self.sqlite_path)} was deleted or replaced while "
-                               "starmon was running, so nothing more can be stored; restart starmon to use the file "
-                               "now there")
+            raise DatabaseLost(
+                f"the database file {os.path.abspath(self.sqlite_path)} was deleted or replaced while "
+                "starmon was running, so nothing more can be stored; restart starmon to use the file "
+                "now there"
+            )
 
     def close(self) -> None:
         self.reader.dispose()
@@ -181,8 +187,7 @@ class Store:
         # collectors an UPDATE of every cluster row each time would only contend for locks.
         with self.reader.connect() as conn:
             existing = {r.name: dict(r._mapping) for r in conn.execute(sa.select(t))}
-        changes = {n: v for n, v in wanted.items()
-                   if n not in existing or any(existing[n][k] != v[k] for k in v)}
+        changes = {n: v for n, v in wanted.items() if n not in existing or any(existing[n][k] != v[k] for k in v)}
         gone = [r["id"] for n, r in existing.items() if r["source"] == "file" and r["enabled"] and n not in wanted]
         if not changes and not gone:
             return
@@ -218,8 +223,9 @@ class Store:
         """The newest stored round of a cluster with its node rows, or None."""
         s, n = schema.metrics_snapshots, schema.node_snapshots
         with self.reader.connect() as conn:
-            last = conn.execute(sa.select(s.c.id, s.c.ts).where(s.c.cluster_id == cluster_id)
-                                .order_by(s.c.ts.desc()).limit(1)).first()
+            last = conn.execute(
+                sa.select(s.c.id, s.c.ts).where(s.c.cluster_id == cluster_id).order_by(s.c.ts.desc()).limit(1)
+            ).first()
             if last is None:
                 return None
             nodes = [dict(r._mapping) for r in conn.execute(sa.select(n).where(n.c.snapshot_id == last.id))]
@@ -228,8 +234,11 @@ class Store:
     def last_round_times(self, cluster_ids: list[int]) -> dict[int, float]:
         """Cluster id -> ts of its newest stored round, for the clusters that have one."""
         s = schema.metrics_snapshots
-        query = (sa.select(s.c.cluster_id, sa.func.max(s.c.ts)).where(s.c.cluster_id.in_(cluster_ids))
-                 .group_by(s.c.cluster_id))
+        query = (
+            sa.select(s.c.cluster_id, sa.func.max(s.c.ts))
+            .where(s.c.cluster_id.in_(cluster_ids))
+            .group_by(s.c.cluster_id)
+        )
         with self.reader.connect() as conn:
             return dict(conn.execute(query).all())
 
@@ -237,8 +246,9 @@ class Store:
         """Store one round atomically; returns the snapshot id."""
         return self.write_rounds(cluster_id, [(snapshot, nodes)], lease_owner)[0]
 
-    def write_rounds(self, cluster_id: int, rounds: list[tuple[dict, list[dict]]],
-                     lease_owner: str | None = None) -> list[int]:
+    def write_rounds(
+        self, cluster_id: int, rounds: list[tuple[dict, list[dict]]], lease_owner: str | None = None
+    ) -> list[int]:
         """Store several rounds of one cluster in one transaction (all or none).
 
         With `lease_owner`, the write happens only while that collector still holds the
@@ -250,20 +260,30 @@ class Store:
         with self.writer.begin() as conn:
             if lease_owner is not None:
                 lease = schema.collector_leases
-                owner = conn.execute(sa.select(lease.c.owner).where(lease.c.cluster_id == cluster_id)
-                                     .with_for_update()).scalar()
+                owner = conn.execute(
+                    sa.select(lease.c.owner).where(lease.c.cluster_id == cluster_id).with_for_update()
+                ).scalar()
                 if owner != lease_owner:
                     raise LeaseLost(f"cluster {cluster_id} is now collected by {owner or 'nobody'}")
             for snapshot, nodes in rounds:
                 # Values as parameters, not .values(): one cached statement instead of building
                 # ~45 bound parameters per round (half the cost of a write).
-                snap_id = conn.execute(schema.metrics_snapshots.insert(),
-                                       {**snapshot, "cluster_id": cluster_id}).inserted_primary_key[0]
+                snap_id = conn.execute(
+                    schema.metrics_snapshots.insert(), {**snapshot, "cluster_id": cluster_id}
+                ).inserted_primary_key[0]
                 if nodes:
-                    conn.execute(schema.node_snapshots.insert(),
-                                 [{**{f: node.get(f) for f in fields},
-                                   "snapshot_id": snap_id, "cluster_id": cluster_id, "ts": snapshot["ts"]}
-                                  for node in nodes])
+                    conn.execute(
+                        schema.node_snapshots.insert(),
+                        [
+                            {
+                                **{f: node.get(f) for f in fields},
+                                "snapshot_id": snap_id,
+                                "cluster_id": cluster_id,
+                                "ts": snapshot["ts"],
+                            }
+                            for node in nodes
+                        ],
+                    )
                 ids.append(snap_id)
         return ids
 
@@ -273,13 +293,15 @@ class Store:
         with self.writer.begin() as conn:
             conn.execute(schema.data_statistics.insert().values(cluster_id=cluster_id, **row))
             if tables:
-                conn.execute(schema.table_size_history.insert(),
-                             [{**tb, "cluster_id": cluster_id, "ts": stats["ts"]} for tb in tables])
+                conn.execute(
+                    schema.table_size_history.insert(),
+                    [{**tb, "cluster_id": cluster_id, "ts": stats["ts"]} for tb in tables],
+                )
 
     # -- engine-specific SQL -----------------------------------------------------------------
     def bucket(self, ts: sa.ColumnElement, seconds: int) -> sa.ColumnElement:
         """Start of the `seconds`-wide time bucket holding `ts` (floor division per engine)."""
-        if self.is_sqlite:   # ts is positive, so truncation is floor
+        if self.is_sqlite:  # ts is positive, so truncation is floor
             return sa.cast(ts / seconds, sa.Integer) * seconds
         return sa.func.floor(ts / seconds) * seconds
 
@@ -309,7 +331,7 @@ class Store:
         if self.is_sqlite:
             yield True
             return
-        key = _ADVISORY_KEYS[job]      # advisory keys are per database: one starmon per database
+        key = _ADVISORY_KEYS[job]  # advisory keys are per database: one starmon per database
         with self.writer.connect() as conn:
             mine = conn.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar()
             conn.commit()
@@ -326,7 +348,7 @@ class Store:
                         conn.invalidate()
 
     # -- single writer -----------------------------------------------------------------------
-    def writer_lock(self) -> "WriterLock":
+    def writer_lock(self) -> WriterLock:
         """The lock that makes one collector the only writer of this database."""
         if self.sqlite_path is not None:
             return WriterLock(self.sqlite_path.with_name(self.sqlite_path.name + ".collector.lock"))
@@ -346,7 +368,7 @@ def _open_private(path: Path) -> tuple[int, int]:
     except OSError as exc:
         raise StoreError(f"cannot create {path.parent}: {exc.strerror}") from exc
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)      # an existing file keeps its mode
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)  # an existing file keeps its mode
     except OSError as exc:
         raise StoreError(f"cannot open database {path}: {exc.strerror}") from exc
     try:

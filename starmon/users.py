@@ -31,7 +31,7 @@ ROLES = ("viewer", "admin")
 MAX_FAILURES = 5
 FAILURE_WINDOW_SECONDS = 300
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@\-]{0,63}$")
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}      # ~50 ms and 16 MB per check: slow for guessing, fine for people
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # ~50 ms and 16 MB per check: slow for guessing, fine for people
 # PostgreSQL advisory locks of sign-in attempts: the two-key form, (this, hash of the name), a key
 # space apart from the store's one-key locks
 _ADVISORY_SPACE = 7108
@@ -72,8 +72,9 @@ def verify_password(password: str, stored: str) -> bool:
         if scheme != "scrypt":
             return False
         expected = base64.b64decode(digest)
-        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
-                                dklen=len(expected))
+        actual = hashlib.scrypt(
+            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=len(expected)
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)
@@ -86,15 +87,18 @@ def add(store: Store, name: str, role: str, password: str) -> User:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
     if len(password) < 8:
         raise UserError("a password needs at least 8 characters")
-    try:        # first, so that no account exists without it
+    try:  # first, so that no account exists without it
         _remember(store)
     except OSError as exc:
         raise UserError(f"cannot write {marker(store)}: {exc.strerror}") from exc
     with store.writer.begin() as conn:
         if conn.execute(sa.select(schema.users.c.id).where(schema.users.c.name == name)).first():
             raise UserError(f"user {name!r} already exists")
-        conn.execute(schema.users.insert().values(name=name, role=role, password_hash=hash_password(password),
-                                                  created_at=time.time()))
+        conn.execute(
+            schema.users.insert().values(
+                name=name, role=role, password_hash=hash_password(password), created_at=time.time()
+            )
+        )
     return User(name, role)
 
 
@@ -102,8 +106,9 @@ def set_password(store: Store, name: str, password: str) -> None:
     if len(password) < 8:
         raise UserError("a password needs at least 8 characters")
     with store.writer.begin() as conn:
-        done = conn.execute(schema.users.update().where(schema.users.c.name == name)
-                            .values(password_hash=hash_password(password))).rowcount
+        done = conn.execute(
+            schema.users.update().where(schema.users.c.name == name).values(password_hash=hash_password(password))
+        ).rowcount
     if not done:
         raise UserError(f"no user {name!r}")
 
@@ -124,8 +129,10 @@ def delete(store: Store, name: str) -> None:
 
 def list_users(store: Store) -> list[User]:
     with store.reader.connect() as conn:
-        return [User(r.name, r.role) for r in conn.execute(sa.select(schema.users.c.name, schema.users.c.role)
-                                                            .order_by(schema.users.c.name))]
+        return [
+            User(r.name, r.role)
+            for r in conn.execute(sa.select(schema.users.c.name, schema.users.c.role).order_by(schema.users.c.name))
+        ]
 
 
 def find(store: Store, name: str) -> User | None:
@@ -135,8 +142,9 @@ def find(store: Store, name: str) -> User | None:
     effect on the next click of anyone signed in with it, not when their session ends.
     """
     with store.reader.connect() as conn:
-        row = conn.execute(sa.select(schema.users.c.name, schema.users.c.role)
-                           .where(schema.users.c.name == name)).first()
+        row = conn.execute(
+            sa.select(schema.users.c.name, schema.users.c.role).where(schema.users.c.name == name)
+        ).first()
     return User(row.name, row.role) if row else None
 
 
@@ -169,8 +177,11 @@ def access(store: Store) -> str:
         try:
             _remember(store)
         except OSError as exc:
-            log.warning("cannot write %s (%s): a lost database would open the dashboard to everyone",
-                        marker(store), exc.strerror)
+            log.warning(
+                "cannot write %s (%s): a lost database would open the dashboard to everyone",
+                marker(store),
+                exc.strerror,
+            )
         return "sign-in"
     return "closed" if marker(store).exists() else "open"
 
@@ -202,14 +213,19 @@ def sign_in(store: Store, name: str, password: str, now: float | None = None) ->
     unknown name and a wrong password, so names cannot be probed.
     """
     now = time.time() if now is None else now
-    key = name[:64]                 # the column's width: longer names must share the limit, not escape it
+    key = name[:64]  # the column's width: longer names must share the limit, not escape it
     f = schema.sign_in_failures
     with store.writer.begin() as conn:
         if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:space, hashtext(:name))"),
-                         {"space": _ADVISORY_SPACE, "name": key})
-        count, oldest = conn.execute(sa.select(sa.func.count(), sa.func.min(f.c.ts))
-                                     .where(f.c.name == key, f.c.ts > now - FAILURE_WINDOW_SECONDS)).one()
+            conn.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:space, hashtext(:name))"),
+                {"space": _ADVISORY_SPACE, "name": key},
+            )
+        count, oldest = conn.execute(
+            sa.select(sa.func.count(), sa.func.min(f.c.ts)).where(
+                f.c.name == key, f.c.ts > now - FAILURE_WINDOW_SECONDS
+            )
+        ).one()
         if count >= MAX_FAILURES:
             wait = int(oldest + FAILURE_WINDOW_SECONDS - now) + 1
             raise UserError(f"too many failed sign-ins for this user; try again in {wait} s")

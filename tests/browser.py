@@ -13,9 +13,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 import httpx
 import pytest
@@ -27,7 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("STARMON_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 
-needs_chromium = pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (.ci/run installs it)")
+needs_chromium = pytest.mark.skipif(
+    not shutil.which(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (.ci/run installs it)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +38,15 @@ def browser():
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync",
-                  "--disable-component-update", "--no-first-run"])
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-sync",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
         yield chromium
         chromium.close()
 
@@ -50,16 +59,41 @@ def page(browser):
 
 
 @contextmanager
-def dashboard_server(tmp: Path, env: dict[str, str], *, port: int | None = None, args: tuple[str, ...] = (),
-                     ready: Callable[[], bool] = lambda: True, wait_seconds: float = 90) -> Iterator[str]:
+def dashboard_server(
+    tmp: Path,
+    env: dict[str, str],
+    *,
+    port: int | None = None,
+    args: tuple[str, ...] = (),
+    ready: Callable[[], bool] = lambda: True,
+    wait_seconds: float = 90,
+) -> Iterator[str]:
     """`streamlit run app.py` with the given environment; yields its URL once healthy and ready()."""
     port = port or free_port()
     log_path = tmp / "streamlit.log"
     with log_path.open("w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                                 "--server.address", "127.0.0.1", "--server.headless", "true",
-                                 "--browser.gatherUsageStats", "false", *args],
-                                cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+                *args,
+            ],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         url = f"http://127.0.0.1:{port}"
         deadline = time.time() + wait_seconds
         try:

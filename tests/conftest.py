@@ -11,10 +11,10 @@ import pytest
 import sqlalchemy as sa
 import streamlit as st
 
+from starmon import schema
 from starmon.collector import Collector
 from starmon.config import ClusterConfig, Config
 from starmon.emulator import ClusterSpec, Emulator, Workload
-from starmon import schema
 from starmon.store import Store
 from starmon.ui.text import WORD_JOINER
 
@@ -57,9 +57,12 @@ def emulator():
 def cluster_configs(emu: Emulator, **overrides) -> tuple[ClusterConfig, ...]:
     """ClusterConfig entries pointing at every cluster of an emulator (admin user 'root')."""
     fields = {"user": "root", "password": "", **overrides}
-    return tuple(ClusterConfig(name=d["name"], fe_host=d["fe_host"], http_port=d["http_port"],
-                               query_port=d["query_port"], **fields)
-                 for d in emu.describe())
+    return tuple(
+        ClusterConfig(
+            name=d["name"], fe_host=d["fe_host"], http_port=d["http_port"], query_port=d["query_port"], **fields
+        )
+        for d in emu.describe()
+    )
 
 
 # The storage, collector, rollup and read tests run on every engine given here. SQLite always;

@@ -40,13 +40,13 @@ class Answer:
     body: bytes | str
     status: int = 200
     trickle: float | None = None
-    length: bool = True          # send Content-Length (else the body ends when the connection closes)
+    length: bool = True  # send Content-Length (else the body ends when the connection closes)
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, *args) -> None:     # quiet
+    def log_message(self, *args) -> None:  # quiet
         pass
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
@@ -71,10 +71,10 @@ class _Handler(BaseHTTPRequestHandler):
             for i in range(len(body)):
                 if self.server.stopping.is_set():
                     return
-                self.wfile.write(body[i:i + 1])
+                self.wfile.write(body[i : i + 1])
                 self.wfile.flush()
                 self.server.stopping.wait(answer.trickle)
-        except OSError:          # the client gave up on us: what the test wants to see
+        except OSError:  # the client gave up on us: what the test wants to see
             self.server.hung_up.set()
 
 
@@ -133,7 +133,7 @@ class TrickleSocket:
     def _trickle(self, conn: socket.socket) -> None:
         with conn:
             try:
-                conn.sendall(b"\x4a")          # the first byte of a handshake packet, then nothing much
+                conn.sendall(b"\x4a")  # the first byte of a handshake packet, then nothing much
                 while not self._stop.wait(self.every):
                     conn.sendall(b"\x00")
             except OSError:
@@ -145,16 +145,38 @@ class TrickleSocket:
 
 
 def fe_row(http_port: int, **overrides) -> dict:
-    return {"Name": "fe1", "IP": "127.0.0.1", "HttpPort": str(http_port), "QueryPort": "9030", "Role": "LEADER",
-            "Alive": "true", "StartTime": "2026-12-01 10:00:00", "Version": "3.3.5-abc1234", **overrides}
+    return {
+        "Name": "fe1",
+        "IP": "127.0.0.1",
+        "HttpPort": str(http_port),
+        "QueryPort": "9030",
+        "Role": "LEADER",
+        "Alive": "true",
+        "StartTime": "2026-12-01 10:00:00",
+        "Version": "3.3.5-abc1234",
+        **overrides,
+    }
 
 
 def be_row(http_port: int, backend_id: int = 10001, **overrides) -> dict:
-    return {"BackendId": str(backend_id), "IP": "127.0.0.1", "HeartbeatPort": "9050", "HttpPort": str(http_port),
-            "Alive": "true", "LastStartTime": "2026-12-01 10:00:00", "TabletNum": "10",
-            "TotalCapacity": "1.000 TB", "AvailCapacity": "512.000 GB", "MaxDiskUsedPct": "50.00 %",
-            "CpuCores": "8", "MemUsedPct": "10.00 %", "CpuUsedPct": "5.0 %", "NumRunningQueries": "2",
-            "Version": "3.3.5-abc1234", **overrides}
+    return {
+        "BackendId": str(backend_id),
+        "IP": "127.0.0.1",
+        "HeartbeatPort": "9050",
+        "HttpPort": str(http_port),
+        "Alive": "true",
+        "LastStartTime": "2026-12-01 10:00:00",
+        "TabletNum": "10",
+        "TotalCapacity": "1.000 TB",
+        "AvailCapacity": "512.000 GB",
+        "MaxDiskUsedPct": "50.00 %",
+        "CpuCores": "8",
+        "MemUsedPct": "10.00 %",
+        "CpuUsedPct": "5.0 %",
+        "NumRunningQueries": "2",
+        "Version": "3.3.5-abc1234",
+        **overrides,
+    }
 
 
 class FakeCluster:
@@ -164,8 +186,13 @@ class FakeCluster:
         self.be = FakeNode({"/metrics": Answer(BE_METRICS)})
         self.fe = FakeNode()
         self.set_lists([fe_row(self.fe.port)], [be_row(self.be.port)])
-        self.fe.routes.update({"/api/show_proc?path=/compute_nodes": Answer("[]"),
-                               "/api/show_runtime_info": Answer("{}"), "/metrics": Answer(FE_METRICS)})
+        self.fe.routes.update(
+            {
+                "/api/show_proc?path=/compute_nodes": Answer("[]"),
+                "/api/show_runtime_info": Answer("{}"),
+                "/metrics": Answer(FE_METRICS),
+            }
+        )
 
     def set_lists(self, frontends: list[dict], backends: list[dict]) -> None:
         self.fe.routes["/api/show_proc?path=/frontends"] = Answer(json.dumps(frontends))

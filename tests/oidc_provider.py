@@ -37,7 +37,7 @@ class Provider:
         self.impostor_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.login_as = {"email": "nobody@example.com", "name": "Nobody"}
         self.forge = False
-        self.codes: dict[str, dict] = {}        # code -> claims to put in the ID token
+        self.codes: dict[str, dict] = {}  # code -> claims to put in the ID token
         self.tokens_issued = 0
         self.issuer = ""
 
@@ -49,19 +49,35 @@ class Provider:
         return f"{header}.{body}.{_b64url(signature)}"
 
     def metadata(self) -> dict:
-        return {"issuer": self.issuer, "authorization_endpoint": f"{self.issuer}/authorize",
-                "token_endpoint": f"{self.issuer}/token", "jwks_uri": f"{self.issuer}/jwks",
-                "userinfo_endpoint": f"{self.issuer}/userinfo", "response_types_supported": ["code"],
-                "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": ["RS256"],
-                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-                "scopes_supported": ["openid", "profile", "email"]}
+        return {
+            "issuer": self.issuer,
+            "authorization_endpoint": f"{self.issuer}/authorize",
+            "token_endpoint": f"{self.issuer}/token",
+            "jwks_uri": f"{self.issuer}/jwks",
+            "userinfo_endpoint": f"{self.issuer}/userinfo",
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "scopes_supported": ["openid", "profile", "email"],
+        }
 
     def jwks(self) -> dict:
         numbers = self.key.public_key().public_numbers()
-        return {"keys": [{"kty": "RSA", "kid": "test-key", "use": "sig", "alg": "RS256",
-                          "n": _uint(numbers.n), "e": _uint(numbers.e)}]}
+        return {
+            "keys": [
+                {
+                    "kty": "RSA",
+                    "kid": "test-key",
+                    "use": "sig",
+                    "alg": "RS256",
+                    "n": _uint(numbers.n),
+                    "e": _uint(numbers.e),
+                }
+            ]
+        }
 
-    def __enter__(self) -> "Provider":
+    def __enter__(self) -> Provider:
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -89,18 +105,25 @@ class Provider:
                     code = secrets.token_urlsafe(16)
                     provider.codes[code] = {**provider.login_as, "nonce": query.get("nonce")}
                     self.send_response(302)
-                    self.send_header("Location", f"{query['redirect_uri']}?"
-                                     + urlencode({"code": code, "state": query.get("state", "")}))
+                    self.send_header(
+                        "Location",
+                        f"{query['redirect_uri']}?" + urlencode({"code": code, "state": query.get("state", "")}),
+                    )
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                 else:
                     self._json(404, {"error": "not_found"})
 
             def do_POST(self) -> None:
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
+                form = {
+                    k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode()).items()
+                }
                 basic = self.headers.get("Authorization", "")
-                given = (base64.b64decode(basic[6:]).decode().split(":", 1) if basic.startswith("Basic ")
-                         else [form.get("client_id"), form.get("client_secret")])
+                given = (
+                    base64.b64decode(basic[6:]).decode().split(":", 1)
+                    if basic.startswith("Basic ")
+                    else [form.get("client_id"), form.get("client_secret")]
+                )
                 claims = provider.codes.pop(form.get("code", ""), None)
                 if urlsplit(self.path).path != "/token" or given != [provider.client_id, provider.client_secret]:
                     self._json(401, {"error": "invalid_client"})
@@ -109,11 +132,26 @@ class Provider:
                     self._json(400, {"error": "invalid_grant"})
                     return
                 now = int(time.time())
-                token = provider.id_token({"iss": provider.issuer, "aud": provider.client_id, "sub": claims["email"],
-                                           "iat": now, "exp": now + 300, **{k: v for k, v in claims.items() if v}})
+                token = provider.id_token(
+                    {
+                        "iss": provider.issuer,
+                        "aud": provider.client_id,
+                        "sub": claims["email"],
+                        "iat": now,
+                        "exp": now + 300,
+                        **{k: v for k, v in claims.items() if v},
+                    }
+                )
                 provider.tokens_issued += 1
-                self._json(200, {"access_token": secrets.token_urlsafe(16), "token_type": "Bearer",
-                                 "expires_in": 300, "id_token": token})
+                self._json(
+                    200,
+                    {
+                        "access_token": secrets.token_urlsafe(16),
+                        "token_type": "Bearer",
+                        "expires_in": 300,
+                        "id_token": token,
+                    },
+                )
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}"

@@ -18,10 +18,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_quick_benchmarks_run_and_agree():
     env = dict(os.environ)
-    if os.environ.get("STARMON_TEST_PG_URL"):          # the retention benchmark runs where PostgreSQL is
+    if os.environ.get("STARMON_TEST_PG_URL"):  # the retention benchmark runs where PostgreSQL is
         env["STARMON_BENCH_PG_URL"] = os.environ["STARMON_TEST_PG_URL"]
-    done = subprocess.run([sys.executable, "bench/run.py", "--quick"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=170, env=env)
+    done = subprocess.run(
+        [sys.executable, "bench/run.py", "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=170, env=env
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and not line.startswith("| what")]
     assert len(rows) >= 10, done.stdout

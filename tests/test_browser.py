@@ -16,8 +16,7 @@ from starmon.store import Store
 
 from .browser import SCREENSHOTS, browser, dashboard_server, needs_chromium, open_page, page, settle  # noqa: F401
 
-PAGES = {"overview": "", "performance": "performance", "resources": "resources", "data": "data",
-         "clusters": "clusters"}
+PAGES = {"overview": "", "performance": "performance", "resources": "resources", "data": "data", "clusters": "clusters"}
 
 pytestmark = needs_chromium
 
@@ -27,8 +26,11 @@ def dashboard(tmp_path_factory):
     """`streamlit run app.py` with no clusters configured: the demo starts and is collected."""
     tmp = tmp_path_factory.mktemp("dashboard")
     (tmp / "starmon.toml").write_text("")
-    env = {"STARMON_DB_URL": f"sqlite:///{tmp / 'starmon.db'}", "STARMON_CONFIG": str(tmp / "starmon.toml"),
-           "STARMON_DEMO": "1"}
+    env = {
+        "STARMON_DB_URL": f"sqlite:///{tmp / 'starmon.db'}",
+        "STARMON_CONFIG": str(tmp / "starmon.toml"),
+        "STARMON_DEMO": "1",
+    }
     with dashboard_server(tmp, env, ready=lambda: _snapshots(tmp / "starmon.db") > 0) as url:
         yield url
 
@@ -39,7 +41,7 @@ def _snapshots(db: Path) -> int:
     try:
         with sqlite3.connect(db) as conn:
             return conn.execute("SELECT count(*) FROM metrics_snapshots").fetchone()[0]
-    except sqlite3.Error:       # the schema is still being created
+    except sqlite3.Error:  # the schema is still being created
         return 0
 
 
@@ -57,7 +59,7 @@ def test_every_page_in_a_browser(dashboard, page, name):
         assert page.get_by_test_id("stMetric").first.is_visible()
         assert re.search(r"\d+/\d+", page.get_by_test_id("stMetric").nth(1).inner_text())
     if name in ("performance", "resources"):
-        expect(page.locator(".js-plotly-plot").nth(3)).to_be_visible(timeout=30000)     # charts load lazily
+        expect(page.locator(".js-plotly-plot").nth(3)).to_be_visible(timeout=30000)  # charts load lazily
         assert page.locator(".js-plotly-plot").first.is_visible()
     if name == "clusters":
         assert page.get_by_role("button", name="Test connection").is_visible()
@@ -81,14 +83,20 @@ def test_narrow_window(dashboard, page):
 
 def test_freshness_badge_turns_stale_without_a_reload(tmp_path, page):
     """When rounds stop arriving, the sidebar badge says so by itself: its age is not frozen at page load."""
-    interval = 6          # stale after 18 s: room for a slow start before the first look
-    (tmp_path / "starmon.toml").write_text(f'interval_seconds = {interval}\n[[clusters]]\nname = "prod"\n'
-                                           'fe_host = "127.0.0.1"\nhttp_port = 1\nquery_port = 1\n')
+    interval = 6  # stale after 18 s: room for a slow start before the first look
+    (tmp_path / "starmon.toml").write_text(
+        f'interval_seconds = {interval}\n[[clusters]]\nname = "prod"\n'
+        'fe_host = "127.0.0.1"\nhttp_port = 1\nquery_port = 1\n'
+    )
     db_url = f"sqlite:///{tmp_path / 'starmon.db'}"
-    env = {"STARMON_DB_URL": db_url, "STARMON_CONFIG": str(tmp_path / "starmon.toml"), "STARMON_DEMO": "0",
-           "STARMON_EMBEDDED_COLLECTOR": "0"}          # nobody collects: the one round below only ages
+    env = {
+        "STARMON_DB_URL": db_url,
+        "STARMON_CONFIG": str(tmp_path / "starmon.toml"),
+        "STARMON_DEMO": "0",
+        "STARMON_EMBEDDED_COLLECTOR": "0",
+    }  # nobody collects: the one round below only ages
     with dashboard_server(tmp_path, env) as url:
-        open_page(page, url)              # the first load, slow on a busy machine, before the clock starts
+        open_page(page, url)  # the first load, slow on a busy machine, before the clock starts
         store = Store(db_url)
         store.sync_clusters((ClusterConfig("prod", "127.0.0.1", 1, 1),))
         store.write_round(store.cluster_ids()["prod"], {"ts": time.time(), "status": "ok", "collect_ms": 1}, [])
@@ -100,22 +108,30 @@ def test_freshness_badge_turns_stale_without_a_reload(tmp_path, page):
         expect(badge).to_be_visible()
         expect(badge).not_to_contain_text("stale")
         expect(sidebar.get_by_text(re.compile(r"stale: collected \d+ s ago"))).to_be_visible(
-            timeout=(3 * interval + 4 * interval) * 1000)
+            timeout=(3 * interval + 4 * interval) * 1000
+        )
 
 
 def test_a_deleted_account_stops_getting_fresh_numbers_without_a_click(tmp_path, page):
     """Auto-refresh redraws a fragment without the sign-in gate: each redraw checks the account again."""
     interval = 3
-    (tmp_path / "starmon.toml").write_text(f'interval_seconds = {interval}\n[[clusters]]\nname = "prod"\n'
-                                           'fe_host = "127.0.0.1"\nhttp_port = 1\nquery_port = 1\n')
+    (tmp_path / "starmon.toml").write_text(
+        f'interval_seconds = {interval}\n[[clusters]]\nname = "prod"\n'
+        'fe_host = "127.0.0.1"\nhttp_port = 1\nquery_port = 1\n'
+    )
     db_url = f"sqlite:///{tmp_path / 'starmon.db'}"
-    env = {"STARMON_DB_URL": db_url, "STARMON_CONFIG": str(tmp_path / "starmon.toml"), "STARMON_DEMO": "0",
-           "STARMON_EMBEDDED_COLLECTOR": "0", "STARMON_SECRET_KEY_FILE": str(tmp_path / "secret.key")}
+    env = {
+        "STARMON_DB_URL": db_url,
+        "STARMON_CONFIG": str(tmp_path / "starmon.toml"),
+        "STARMON_DEMO": "0",
+        "STARMON_EMBEDDED_COLLECTOR": "0",
+        "STARMON_SECRET_KEY_FILE": str(tmp_path / "secret.key"),
+    }
     store = Store(db_url)
     store.sync_clusters((ClusterConfig("prod", "127.0.0.1", 1, 1),))
     store.write_round(store.cluster_ids()["prod"], {"ts": time.time(), "status": "ok", "collect_ms": 1, "qps": 5.0}, [])
     users.add(store, "ann", "viewer", "correct horse")
-    users.add(store, "bob", "admin", "battery staple")      # an account stays: sign-in stays on
+    users.add(store, "bob", "admin", "battery staple")  # an account stays: sign-in stays on
     try:
         with dashboard_server(tmp_path, env) as url:
             open_page(page, url)

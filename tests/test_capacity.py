@@ -9,9 +9,10 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from starmon import demo, forecast
-from starmon.ui import loaders
-from starmon.read import Reader, forecast as read_forecast, overview
+from starmon.read import Reader, overview
+from starmon.read import forecast as read_forecast
 from starmon.store import Store
+from starmon.ui import loaders
 
 from .test_pages import MAIN, PAGE, unescape, values
 
@@ -67,15 +68,18 @@ def test_card_chart_and_json_agree(week, monkeypatch):
     assert sentence in [unescape(c.value) for c in at.caption]
     card = next(m for m in at.metric if "forecast" in m.label)
     assert card.value == f"~{capacity.headline['days_to_95']:.0f} days"
-    data = overview(Reader(store), demo.DEMO_NAME, "24h")      # the JSON, a moment later
+    data = overview(Reader(store), demo.DEMO_NAME, "24h")  # the JSON, a moment later
     assert data["forecast"]["first_node"] == capacity.headline["first_node"]
     assert data["forecast"]["days_to_95"] == pytest.approx(capacity.headline["days_to_95"], rel=1e-3)
     at.switch_page(PAGE["resources"]).run()
     assert not at.exception
     assert any(unescape(c.value).startswith(sentence) for c in at.caption)
     # The chart's history lines are the very points each trend was fitted on.
-    [chart] = [json.loads(c.proto.spec) for c in at.get("plotly_chart")
-               if json.loads(c.proto.spec)["layout"]["title"]["text"] == "Disk used: history and forecast"]
+    [chart] = [
+        json.loads(c.proto.spec)
+        for c in at.get("plotly_chart")
+        if json.loads(c.proto.spec)["layout"]["title"]["text"] == "Disk used: history and forecast"
+    ]
     drawn = {t["name"]: t for t in chart["data"] if t.get("mode") == "lines" and "trend" not in t.get("name", "")}
     assert set(drawn) == {f.subject for f in capacity.fits} == {"cluster", *(f"BE {b.host}" for b in model.backends)}
     for subject, part in capacity.history.groupby("subject"):

@@ -51,14 +51,17 @@ def test_add_encrypts_and_collects_with_the_password(store, secrets, tmp_path):
     assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"name": "from-file", "fe_host": "h"}, "already exists"),
-    ({"name": "FROM-FILE", "fe_host": "h"}, "already exists"),
-    ({"name": "x", "fe_host": ""}, "fe_host"),
-    ({"name": "x", "fe_host": "h", "http_port": 0}, "1 to 65535"),
-    ({"name": "x", "fe_host": "h", "query_port": 65536}, "1 to 65535"),
-    ({"name": "", "fe_host": "h"}, "name"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"name": "from-file", "fe_host": "h"}, "already exists"),
+        ({"name": "FROM-FILE", "fe_host": "h"}, "already exists"),
+        ({"name": "x", "fe_host": ""}, "fe_host"),
+        ({"name": "x", "fe_host": "h", "http_port": 0}, "1 to 65535"),
+        ({"name": "x", "fe_host": "h", "query_port": 65536}, "1 to 65535"),
+        ({"name": "", "fe_host": "h"}, "name"),
+    ],
+)
 def test_bad_additions_change_nothing(store, secrets, fields, message):
     before = _rows(store)
     with pytest.raises(clusters.ClusterError, match=message):
@@ -68,8 +71,9 @@ def test_bad_additions_change_nothing(store, secrets, fields, message):
 
 def test_edit_keeps_password_disable_and_delete(store, secrets):
     clusters.add(store, secrets, {"name": "prod", "fe_host": "10.0.0.1", "password": SECRET})
-    clusters.update(store, secrets, "prod", {"name": "prod-eu", "fe_host": "10.0.0.1", "user": "monitor",
-                                             "password": ""})
+    clusters.update(
+        store, secrets, "prod", {"name": "prod-eu", "fe_host": "10.0.0.1", "user": "monitor", "password": ""}
+    )
     ready = {c.name: c for _, c in clusters.collectable(store, secrets, FILE)}
     assert ready["prod-eu"].password == SECRET and ready["prod-eu"].user == "monitor"
     clusters.set_enabled(store, "prod-eu", False)
@@ -79,7 +83,7 @@ def test_edit_keeps_password_disable_and_delete(store, secrets):
     store.write_round(store.cluster_ids()["from-file"], {"ts": 1.0, "status": "ok", "collect_ms": 1}, [])
     clusters.delete(store, "prod-eu")
     assert [r["name"] for r in _rows(store)] == ["from-file"]
-    assert store.previous_round(store.cluster_ids()["from-file"]).ts == 1.0   # other history untouched
+    assert store.previous_round(store.cluster_ids()["from-file"]).ts == 1.0  # other history untouched
 
 
 def test_wrong_key_skips_the_cluster_and_says_why(store, secrets, tmp_path, caplog):
@@ -88,7 +92,7 @@ def test_wrong_key_skips_the_cluster_and_says_why(store, secrets, tmp_path, capl
     other = Secrets.from_environment(tmp_path / "other.key", environ={})
     assert [c.name for _, c in clusters.collectable(store, other, FILE)] == ["from-file", "no-password"]
     assert "cannot be decrypted" in caplog.text and SECRET not in caplog.text
-    assert clusters.undecryptable(_rows(store), other) == ["prod"]         # named, so callers can say so
+    assert clusters.undecryptable(_rows(store), other) == ["prod"]  # named, so callers can say so
     assert clusters.undecryptable(_rows(store), secrets) == []
     with pytest.raises(SecretError, match="not a valid Fernet key"):
         Secrets.from_environment(tmp_path / "x", environ={"STARMON_SECRET_KEY": "short"})
@@ -98,7 +102,11 @@ def test_check_connection_reports_each_check(emulator):
     emu = emulator(ClusterSpec("c1", profile="3.3"))
     [admin] = cluster_configs(emu)
     assert [(c.name, c.status) for c in check_connection(admin, timeout=2)] == [
-        ("FE HTTP /metrics", "ok"), ("show_proc", "ok"), ("MySQL port", "ok"), ("Version", "ok")]
+        ("FE HTTP /metrics", "ok"),
+        ("show_proc", "ok"),
+        ("MySQL port", "ok"),
+        ("Version", "ok"),
+    ]
     [monitor] = cluster_configs(emu, user="monitor", password="monitor")
     checks = {c.name: c for c in check_connection(monitor, timeout=2)}
     assert checks["show_proc"].status == "warning"
@@ -115,27 +123,50 @@ def test_delete_takes_rollups_and_leases_with_it(store, secrets):
     clusters.add(store, secrets, {"name": "old", "fe_host": "10.0.0.9"})
     cid = store.cluster_ids()["old"]
     day = 86400 * 20_000
-    store.write_rounds(cid, [({"ts": day + i * 600.0, "status": "ok", "collect_ms": 1, "qps": 1.0},
-                              [{"role": "BE", "host": "10.0.0.9", "cpu_pct": 5.0}]) for i in range(200)])
+    store.write_rounds(
+        cid,
+        [
+            (
+                {"ts": day + i * 600.0, "status": "ok", "collect_ms": 1, "qps": 1.0},
+                [{"role": "BE", "host": "10.0.0.9", "cpu_pct": 5.0}],
+            )
+            for i in range(200)
+        ],
+    )
     rollup.maintain(store, [cid], 600, 7, 90, now=day + 2 * 86400)
     with store.writer.begin() as conn:
         conn.execute(schema.collector_leases.insert().values(cluster_id=cid, owner="c1", expires_at=1.0))
     keyed = [t for t in schema.metadata.sorted_tables if "cluster_id" in t.c]
     with store.reader.connect() as conn:
-        held = {t.name for t in keyed if conn.execute(sa.select(sa.func.count()).select_from(t)
-                                                      .where(t.c.cluster_id == cid)).scalar()}
-    assert {"hourly_snapshots", "daily_snapshots", "collector_leases"} <= held     # the history is there
+        held = {
+            t.name
+            for t in keyed
+            if conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.cluster_id == cid)).scalar()
+        }
+    assert {"hourly_snapshots", "daily_snapshots", "collector_leases"} <= held  # the history is there
     clusters.delete(store, "old")
     with store.reader.connect() as conn:
-        assert all(conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.cluster_id == cid)).scalar() == 0
-                   for t in keyed)
+        assert all(
+            conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.cluster_id == cid)).scalar() == 0
+            for t in keyed
+        )
     assert "old" not in store.cluster_ids()
 
 
 def test_every_cluster_setting_is_stored_and_read_back(tmp_path):
     """A ClusterConfig survives the clusters table whole (bar its password), so a new setting is not forgotten."""
-    cluster = ClusterConfig("x", "10.0.0.9", http_port=8031, query_port=9031, user="monitor", password="pw",
-                            password_env="X_PW", tls=True, tls_verify=False, enabled=False)
+    cluster = ClusterConfig(
+        "x",
+        "10.0.0.9",
+        http_port=8031,
+        query_port=9031,
+        user="monitor",
+        password="pw",
+        password_env="X_PW",
+        tls=True,
+        tls_verify=False,
+        enabled=False,
+    )
     assert set(cluster.row_fields()) == {f.name for f in dataclasses.fields(ClusterConfig)} - {"name", "password"}
     store = Store(f"sqlite:///{tmp_path / 'starmon.db'}")
     store.sync_clusters((cluster,))
@@ -149,16 +180,19 @@ def test_every_cluster_setting_is_stored_and_read_back(tmp_path):
 STORED = {"fe_host": "10.0.0.1", "http_port": 8030, "query_port": 9030, "tls": True, "tls_verify": True}
 
 
-@pytest.mark.parametrize("change, allowed", [
-    ({}, True),
-    ({"user": "monitor", "name": "renamed"}, True),
-    ({"fe_host": "10.0.0.66"}, False),
-    ({"fe_host": "10.0.0.1.nip.io"}, False),
-    ({"http_port": 8031}, False),
-    ({"query_port": 9031}, False),
-    ({"tls": False}, False),                          # the password would cross the network in clear
-    ({"tls_verify": False}, False),                   # anyone on the path could pose as the FE
-])
+@pytest.mark.parametrize(
+    "change, allowed",
+    [
+        ({}, True),
+        ({"user": "monitor", "name": "renamed"}, True),
+        ({"fe_host": "10.0.0.66"}, False),
+        ({"fe_host": "10.0.0.1.nip.io"}, False),
+        ({"http_port": 8031}, False),
+        ({"query_port": 9031}, False),
+        ({"tls": False}, False),  # the password would cross the network in clear
+        ({"tls_verify": False}, False),  # anyone on the path could pose as the FE
+    ],
+)
 def test_may_reuse_password_only_for_the_same_address_and_protection(change, allowed):
     assert clusters.may_reuse_password(STORED, {**STORED, **change}) is allowed
 
@@ -166,7 +200,7 @@ def test_may_reuse_password_only_for_the_same_address_and_protection(change, all
 def test_may_reuse_password_allows_stronger_protection():
     plain_http = {**STORED, "tls": False, "tls_verify": True}
     assert clusters.may_reuse_password(plain_http, {**plain_http, "tls": True})
-    assert clusters.may_reuse_password(plain_http, {**plain_http, "tls_verify": False})   # verify means nothing on http
+    assert clusters.may_reuse_password(plain_http, {**plain_http, "tls_verify": False})  # verify means nothing on http
     unverified = {**STORED, "tls_verify": False}
     assert clusters.may_reuse_password(unverified, {**unverified, "tls_verify": True})
     assert not clusters.may_reuse_password(unverified, {**unverified, "tls": False})
@@ -176,25 +210,42 @@ def test_may_reuse_password_allows_stronger_protection():
 def test_saving_a_new_address_needs_the_password_again(store, secrets, change):
     clusters.add(store, secrets, {"name": "prod", "fe_host": "10.0.0.1", "password": SECRET})
     before = _rows(store)
-    edited = {"name": "prod", "fe_host": "10.0.0.1", "http_port": 8030, "query_port": 9030, "tls": False,
-              "tls_verify": True, "password": "", **change}
+    edited = {
+        "name": "prod",
+        "fe_host": "10.0.0.1",
+        "http_port": 8030,
+        "query_port": 9030,
+        "tls": False,
+        "tls_verify": True,
+        "password": "",
+        **change,
+    }
     with pytest.raises(clusters.ClusterError, match="type the password again"):
         clusters.update(store, secrets, "prod", edited)
-    assert _rows(store) == before                                           # nothing changed
+    assert _rows(store) == before  # nothing changed
     with pytest.raises(clusters.ClusterError, match="type the password again"):
         clusters.password_to_test(before[1], edited, secrets)
     clusters.update(store, secrets, "prod", {**edited, "password": "typed-again"})
     ready = {c.name: c for _, c in clusters.collectable(store, secrets, FILE)}
     assert ready["prod"].password == "typed-again"
     assert (ready["prod"].fe_host, ready["prod"].http_port, ready["prod"].query_port) == (
-        edited["fe_host"], edited["http_port"], edited["query_port"])
+        edited["fe_host"],
+        edited["http_port"],
+        edited["query_port"],
+    )
 
 
 def test_password_to_test(store, secrets, tmp_path):
     clusters.add(store, secrets, {"name": "prod", "fe_host": "10.0.0.1", "password": SECRET})
     row = next(r for r in _rows(store) if r["name"] == "prod")
-    same = {"fe_host": "10.0.0.1", "http_port": 8030, "query_port": 9030, "tls": False, "tls_verify": True,
-            "password": ""}
+    same = {
+        "fe_host": "10.0.0.1",
+        "http_port": 8030,
+        "query_port": 9030,
+        "tls": False,
+        "tls_verify": True,
+        "password": "",
+    }
     assert clusters.password_to_test(row, same, secrets) == SECRET
     assert clusters.password_to_test(row, {**same, "fe_host": "elsewhere", "password": "typed"}, secrets) == "typed"
     other = Secrets.from_environment(tmp_path / "other.key", environ={})

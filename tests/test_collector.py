@@ -60,7 +60,7 @@ def test_round_matches_emulator(emulator, make_collector, profile, db_url):
     assert snap["frontend_total"] == 2 and snap["frontend_alive"] == 2
     assert (snap["compute_total"], snap["backend_total"]) == ((3, 0) if shared else (0, 3))
     assert snap["compute_alive" if shared else "backend_alive"] == 3
-    assert snap["version"] == model.profile.version.split()[0]     # "3.3.5", whichever source
+    assert snap["version"] == model.profile.version.split()[0]  # "3.3.5", whichever source
     assert snap["source"] == "show_proc"
 
     # QPS from counter deltas over exactly 60 emulated seconds; first round used the gauges.
@@ -74,7 +74,7 @@ def test_round_matches_emulator(emulator, make_collector, profile, db_url):
     expected_cpu = sum(be.cpu_base for be in model.backends) / len(model.backends) * 100
     assert snap["avg_cpu_usage"] == pytest.approx(expected_cpu, abs=0.05)
 
-    if shared:   # shared-data nodes report no local capacity: unknown, not 0
+    if shared:  # shared-data nodes report no local capacity: unknown, not 0
         assert snap["disk_total_bytes"] is None and snap["disk_usage_pct"] is None
         assert snap["tablet_count"] == 0
     else:
@@ -99,7 +99,7 @@ def test_null_not_zero_for_columns_a_release_lacks(emulator, make_collector):
     assert snap["avg_memory_usage"] is None
     bes = [n for n in _rows(collector, schema.node_snapshots) if n["role"] == "BE"]
     assert bes and all(n["mem_pct"] is None and n["running_queries"] is None for n in bes)
-    assert all(n["cpu_pct"] is not None for n in bes[-3:])   # from /metrics jiffies instead
+    assert all(n["cpu_pct"] is not None for n in bes[-3:])  # from /metrics jiffies instead
 
 
 def test_every_alive_fe_is_scraped(emulator, make_collector):
@@ -126,7 +126,7 @@ def test_rates_use_the_round_kept_in_memory_even_across_a_refresh(emulator, make
     model.advance(10)
     refresh = make_collector(cluster_configs(emu))
     refresh.clock = model.now
-    model.restart_fe(1)               # counters restart between the embedded collector's rounds
+    model.restart_fe(1)  # counters restart between the embedded collector's rounds
     assert [r.status for r in refresh.run_round()] == ["ok"]
     model.advance(20)
     assert [r.status for r in embedded.run_round()] == ["ok"]
@@ -134,8 +134,9 @@ def test_rates_use_the_round_kept_in_memory_even_across_a_refresh(emulator, make
     snaps = _rows(embedded, schema.metrics_snapshots)
     window = snaps[-1]["ts"] - snaps[0]["ts"]
     assert [s["ts"] - snaps[0]["ts"] for s in snaps] == pytest.approx([0, 10, 30])
-    fes = {n["host"]: n for n in _rows(embedded, schema.node_snapshots, snapshot_id=snaps[-1]["id"])
-           if n["role"] == "FE"}
+    fes = {
+        n["host"]: n for n in _rows(embedded, schema.node_snapshots, snapshot_id=snaps[-1]["id"]) if n["role"] == "FE"
+    }
     leader, restarted = model.frontends[0], model.frontends[1]
     # The leader's rate over the 30 s since the embedded collector's own round: exact.
     assert fes[leader.host]["qps"] == pytest.approx(leader.share * QPS, rel=0.01)
@@ -163,6 +164,7 @@ def test_statistics_pass(emulator, make_collector, db_url):
     [stats] = _rows(collector, schema.data_statistics)
     assert stats["status"] == "ok", stats["error"]
     from starmon.emulator import catalog
+
     user_tables = [t for t in catalog.TABLES if t.db != "_statistics_"]
     assert stats["table_count"] == len(user_tables)
     assert stats["database_count"] == len({t.db for t in user_tables})
@@ -177,10 +179,12 @@ def test_statistics_pass(emulator, make_collector, db_url):
 
 def test_open_file_limit_is_raised_for_many_clusters():
     """A soft limit of 1024 would stop a collector at about 100 clusters; the hard limit is the ceiling."""
-    script = ("import resource, sys; from starmon.collector import raise_open_file_limit as r; "
-              "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 4096)); "
-              "print(r(3000), resource.getrlimit(resource.RLIMIT_NOFILE)[0], r(100000), "
-              "resource.getrlimit(resource.RLIMIT_NOFILE)[0], r(50))")
+    script = (
+        "import resource, sys; from starmon.collector import raise_open_file_limit as r; "
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 4096)); "
+        "print(r(3000), resource.getrlimit(resource.RLIMIT_NOFILE)[0], r(100000), "
+        "resource.getrlimit(resource.RLIMIT_NOFILE)[0], r(50))"
+    )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["3000", "3000", "4096", "4096", "4096"]
@@ -192,7 +196,7 @@ def test_mysql_connections_share_one_tls_context(emulator, make_collector):
     collector = make_collector(cluster_configs(emu))
     assert [r.status for r in collector.run_round()] == ["ok", "ok"]
     contexts = {id(getattr(session._conn, "ctx", None)) for session in collector._mysql.values()}
-    assert len(collector._mysql) == 2 and len(contexts) == 1     # (None for a pymysql without that mode)
+    assert len(collector._mysql) == 2 and len(contexts) == 1  # (None for a pymysql without that mode)
 
 
 def test_connections_of_clusters_no_longer_collected_are_closed(emulator, make_collector):
@@ -203,9 +207,9 @@ def test_connections_of_clusters_no_longer_collected_are_closed(emulator, make_c
     assert [r.status for r in collector.run_round()] == ["ok", "ok"]
     old_session = collector._mysql[a]
     assert old_session._conn is not None
-    edited = dataclasses.replace(a, tls_verify=not a.tls_verify)      # any change makes a new config
-    collector.config = dataclasses.replace(collector.config, clusters=(edited,))      # b removed, a edited
+    edited = dataclasses.replace(a, tls_verify=not a.tls_verify)  # any change makes a new config
+    collector.config = dataclasses.replace(collector.config, clusters=(edited,))  # b removed, a edited
     assert [r.name for r in collector.run_round()] == ["a"]
-    assert old_session._conn is None                                 # closed, not left open
+    assert old_session._conn is None  # closed, not left open
     assert set(collector._mysql) == {edited} and {k[0] for k in collector._http} == {"a"}
     assert set(collector._previous) == {cid for cid, _ in collector.clusters()}

@@ -30,23 +30,26 @@ def test_password_env_is_resolved_and_not_in_repr(tmp_path, monkeypatch):
     assert "s3cret-pw" not in repr(c) and "s3cret-pw" not in repr(config)
 
 
-@pytest.mark.parametrize("entry, message", [
-    ({"fe_host": "h"}, "'name'"),
-    ({"name": "", "fe_host": "h"}, "'name'"),
-    ({"name": "a b", "fe_host": "h"}, "'name'"),
-    ({"name": "a"}, "'fe_host' must be a non-empty"),
-    ({"name": "a", "fe_host": "   "}, "'fe_host' must be a non-empty"),
-    ({"name": "a", "fe_host": "bad host!"}, "not a valid host"),
-    ({"name": "a", "fe_host": "h", "http_port": 0}, "'http_port' must be an integer from 1 to 65535"),
-    ({"name": "a", "fe_host": "h", "query_port": 70000}, "'query_port' must be an integer from 1 to 65535"),
-    ({"name": "a", "fe_host": "h", "http_port": "8030"}, "'http_port'"),
-    ({"name": "a", "fe_host": "h", "http_port": True}, "'http_port'"),
-    ({"name": "a", "fe_host": "h", "htp_port": 1}, "unknown key 'htp_port'"),
-    ({"name": "a", "fe_host": "h", "password": "x", "password_env": "Y"}, "not both"),
-    ({"name": "a", "fe_host": "h", "password_env": "STARMON_TEST_UNSET_VAR"}, "is not set"),
-    ({"name": "a", "fe_host": "h", "tls": "yes"}, "'tls' must be true or false"),
-    ({"name": "a", "fe_host": "h", "user": ""}, "'user' must not be empty"),
-])
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"fe_host": "h"}, "'name'"),
+        ({"name": "", "fe_host": "h"}, "'name'"),
+        ({"name": "a b", "fe_host": "h"}, "'name'"),
+        ({"name": "a"}, "'fe_host' must be a non-empty"),
+        ({"name": "a", "fe_host": "   "}, "'fe_host' must be a non-empty"),
+        ({"name": "a", "fe_host": "bad host!"}, "not a valid host"),
+        ({"name": "a", "fe_host": "h", "http_port": 0}, "'http_port' must be an integer from 1 to 65535"),
+        ({"name": "a", "fe_host": "h", "query_port": 70000}, "'query_port' must be an integer from 1 to 65535"),
+        ({"name": "a", "fe_host": "h", "http_port": "8030"}, "'http_port'"),
+        ({"name": "a", "fe_host": "h", "http_port": True}, "'http_port'"),
+        ({"name": "a", "fe_host": "h", "htp_port": 1}, "unknown key 'htp_port'"),
+        ({"name": "a", "fe_host": "h", "password": "x", "password_env": "Y"}, "not both"),
+        ({"name": "a", "fe_host": "h", "password_env": "STARMON_TEST_UNSET_VAR"}, "is not set"),
+        ({"name": "a", "fe_host": "h", "tls": "yes"}, "'tls' must be true or false"),
+        ({"name": "a", "fe_host": "h", "user": ""}, "'user' must not be empty"),
+    ],
+)
 def test_bad_cluster_entries_are_named(entry, message):
     with pytest.raises(ConfigError, match=message):
         validate_cluster(entry)
@@ -58,13 +61,16 @@ def test_duplicate_names_rejected_case_insensitively(tmp_path):
         _load(tmp_path, text)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[[clusters]\nname=", "not valid TOML"),
-    ("intervall_seconds = 5\n", "unknown setting 'intervall_seconds'"),
-    ("interval_seconds = 0\n", "'interval_seconds' must be a positive number"),
-    ("interval_seconds = 'x'\n", "'interval_seconds' must be a positive number"),
-    ("clusters = 3\n", r"\[\[clusters\]\]"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[[clusters]\nname=", "not valid TOML"),
+        ("intervall_seconds = 5\n", "unknown setting 'intervall_seconds'"),
+        ("interval_seconds = 0\n", "'interval_seconds' must be a positive number"),
+        ("interval_seconds = 'x'\n", "'interval_seconds' must be a positive number"),
+        ("clusters = 3\n", r"\[\[clusters\]\]"),
+    ],
+)
 def test_bad_files(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
         _load(tmp_path, text)
@@ -72,6 +78,6 @@ def test_bad_files(tmp_path, text, message):
 
 def test_missing_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert load_config({}).clusters == ()          # the default path may be absent
+    assert load_config({}).clusters == ()  # the default path may be absent
     with pytest.raises(ConfigError, match="does not exist"):
         load_config({"STARMON_CONFIG": str(tmp_path / "nope.toml")})

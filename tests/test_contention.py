@@ -33,15 +33,26 @@ from starmon.store import Store
 DURATION = float(os.environ.get("STARMON_CONTENTION_SECONDS", "30"))
 READERS = 4
 HISTORY_DAYS = 3
-HISTORY_STEP = 30             # seconds between seeded rounds, as the default interval
+HISTORY_STEP = 30  # seconds between seeded rounds, as the default interval
 MAX_GAP = 2.0
-SERIES_COLUMNS = ["qps", "rps", "query_latency_p50", "query_latency_p95", "query_latency_p99",
-                  "query_error_rate", "query_timeout_rate", "avg_cpu_usage", "avg_memory_usage", "disk_usage_pct"]
+SERIES_COLUMNS = [
+    "qps",
+    "rps",
+    "query_latency_p50",
+    "query_latency_p95",
+    "query_latency_p99",
+    "query_error_rate",
+    "query_timeout_rate",
+    "avg_cpu_usage",
+    "avg_memory_usage",
+    "disk_usage_pct",
+]
 NODE_COLUMNS = ["cpu_pct", "mem_pct", "disk_used_bytes", "disk_total_bytes"]
 RANGE_LABELS = ("1h", "24h", "7d", "30d")
 
 
 # -- history: real rounds, copied back in time -------------------------------------------------------
+
 
 def real_rounds(configs: tuple[ClusterConfig, ...], tmp_path) -> dict[str, tuple[dict, list[dict]]]:
     """One real round of every cluster, collected into a scratch file: the templates of history."""
@@ -54,8 +65,13 @@ def real_rounds(configs: tuple[ClusterConfig, ...], tmp_path) -> dict[str, tuple
         for cid, cluster in collector.clusters():
             previous = scratch.previous_round(cid)
             with scratch.reader.connect() as conn:
-                snapshot = dict(conn.execute(sa.select(schema.metrics_snapshots).where(
-                    schema.metrics_snapshots.c.cluster_id == cid)).one()._mapping)
+                snapshot = dict(
+                    conn.execute(
+                        sa.select(schema.metrics_snapshots).where(schema.metrics_snapshots.c.cluster_id == cid)
+                    )
+                    .one()
+                    ._mapping
+                )
             templates[cluster.name] = (snapshot, previous.nodes)
     finally:
         collector.close()
@@ -63,8 +79,16 @@ def real_rounds(configs: tuple[ClusterConfig, ...], tmp_path) -> dict[str, tuple
     return templates
 
 
-def seed_history(store: Store, cluster_id: int, template: tuple[dict, list[dict]], *, end: float,
-                 days: float = HISTORY_DAYS, step: int = HISTORY_STEP, chunk: int = 2000) -> int:
+def seed_history(
+    store: Store,
+    cluster_id: int,
+    template: tuple[dict, list[dict]],
+    *,
+    end: float,
+    days: float = HISTORY_DAYS,
+    step: int = HISTORY_STEP,
+    chunk: int = 2000,
+) -> int:
     """Copies of a real round (snapshot and node rows) every `step` s over the `days` before `end`,
     with a daily QPS swing and disks that fill steadily. Returns the rounds written.
 
@@ -84,7 +108,7 @@ def seed_history(store: Store, cluster_id: int, template: tuple[dict, list[dict]
         for i in range(first, min(first + chunk, count)):
             ts = end - (count - i) * step
             swing = 1 + 0.3 * math.sin(2 * math.pi * ts / 86400)
-            fill = 0.8 + 0.2 * i / count                # disks were 20 % emptier `days` ago
+            fill = 0.8 + 0.2 * i / count  # disks were 20 % emptier `days` ago
             snap = {**snapshot, "id": next_id, "cluster_id": cluster_id, "ts": ts}
             for key in ("qps", "rps"):
                 if snap[key] is not None:
@@ -136,10 +160,15 @@ class Errors(logging.Handler):
 @pytest.fixture
 def two_clusters(tmp_path):
     """Two emulated clusters in a process of their own, so the readers here do not slow their answers."""
-    with emulator_process("--clusters", "2", "--name", "contention", "--host", "127.0.0.1",
-                          log=tmp_path / "emulator.log") as clusters:
-        yield tuple(ClusterConfig(name=c["name"], fe_host=c["fe_host"], http_port=c["http_port"],
-                                  query_port=c["query_port"], user="root") for c in clusters)
+    with emulator_process(
+        "--clusters", "2", "--name", "contention", "--host", "127.0.0.1", log=tmp_path / "emulator.log"
+    ) as clusters:
+        yield tuple(
+            ClusterConfig(
+                name=c["name"], fe_host=c["fe_host"], http_port=c["http_port"], query_port=c["query_port"], user="root"
+            )
+            for c in clusters
+        )
 
 
 def test_collector_keeps_its_schedule_while_four_readers_query(two_clusters, tmp_path):
@@ -147,8 +176,9 @@ def test_collector_keeps_its_schedule_while_four_readers_query(two_clusters, tmp
     seed_started = time.monotonic()
     configs = two_clusters
     ids = seeded_store(configs, tmp_path, url)
-    config = Config(db_url=url, clusters=configs, interval_seconds=1, statistics_interval_seconds=600,
-                    timeout_seconds=2.0)
+    config = Config(
+        db_url=url, clusters=configs, interval_seconds=1, statistics_interval_seconds=600, timeout_seconds=2.0
+    )
     seed_seconds = time.monotonic() - seed_started
 
     handler = Errors()
@@ -161,10 +191,10 @@ def test_collector_keeps_its_schedule_while_four_readers_query(two_clusters, tmp
     def write() -> None:
         try:
             collector.run_forever()
-        except BaseException as exc:   # reported by the main thread
+        except BaseException as exc:  # reported by the main thread
             writer_errors.append(exc)
 
-    dashboard = Store(url)            # one engine shared by every reader, as the dashboard's cache_resource
+    dashboard = Store(url)  # one engine shared by every reader, as the dashboard's cache_resource
     reader = Reader(dashboard)
     latencies: list[list[float]] = [[] for _ in range(READERS)]
     slowest: list[tuple[float, str]] = [(0.0, "")] * READERS
@@ -176,12 +206,12 @@ def test_collector_keeps_its_schedule_while_four_readers_query(two_clusters, tmp
             cid = list(ids.values())[i % len(ids)]
             tr = parse_range(RANGE_LABELS[i % len(RANGE_LABELS)], time.time())
             calls = [
-                ("latest", lambda: reader.latest(cid)),
-                ("series", lambda: reader.series(cid, tr, SERIES_COLUMNS)),
-                ("node_series", lambda: reader.node_series(cid, tr, NODE_COLUMNS)),
-                ("aggregates", lambda: reader.aggregates(cid, tr)),
-                ("dead_nodes", lambda: reader.dead_nodes(cid, reader.latest(cid))),
-                ("forecast", lambda: read.forecast(reader, cid, 7)),
+                ("latest", lambda cid=cid: reader.latest(cid)),
+                ("series", lambda cid=cid, tr=tr: reader.series(cid, tr, SERIES_COLUMNS)),
+                ("node_series", lambda cid=cid, tr=tr: reader.node_series(cid, tr, NODE_COLUMNS)),
+                ("aggregates", lambda cid=cid, tr=tr: reader.aggregates(cid, tr)),
+                ("dead_nodes", lambda cid=cid: reader.dead_nodes(cid, reader.latest(cid))),
+                ("forecast", lambda cid=cid: read.forecast(reader, cid, 7)),
             ]
             for name, call in calls:
                 if stop.is_set():
@@ -199,8 +229,10 @@ def test_collector_keeps_its_schedule_while_four_readers_query(two_clusters, tmp
             i += 1
 
     writer = threading.Thread(target=write, name="contention-writer", daemon=True)
-    readers = [threading.Thread(target=read_loop, args=(k,), name=f"contention-reader-{k}", daemon=True)
-               for k in range(READERS)]
+    readers = [
+        threading.Thread(target=read_loop, args=(k,), name=f"contention-reader-{k}", daemon=True)
+        for k in range(READERS)
+    ]
     t0 = time.time()
     try:
         writer.start()
@@ -232,8 +264,15 @@ def test_collector_keeps_its_schedule_while_four_readers_query(two_clusters, tmp
     check = Store(url)
     try:
         with check.reader.connect() as conn:
-            rounds = {name: [r.ts for r in conn.execute(sa.select(s.c.ts).where(
-                s.c.cluster_id == cid, s.c.ts >= t0, s.c.ts <= t1).order_by(s.c.ts))] for name, cid in ids.items()}
+            rounds = {
+                name: [
+                    r.ts
+                    for r in conn.execute(
+                        sa.select(s.c.ts).where(s.c.cluster_id == cid, s.c.ts >= t0, s.c.ts <= t1).order_by(s.c.ts)
+                    )
+                ]
+                for name, cid in ids.items()
+            }
             statuses = {r.status for r in conn.execute(sa.select(s.c.status).where(s.c.ts >= t0))}
     finally:
         check.close()
@@ -242,13 +281,15 @@ def test_collector_keeps_its_schedule_while_four_readers_query(two_clusters, tmp
     reads = len(all_latencies)
     worst = max(slowest)
     gaps = {name: [b - a for a, b in zip(ts, ts[1:])] for name, ts in rounds.items()}
-    print(f"\n[contention] {elapsed:.1f} s, {READERS} readers, history {HISTORY_DAYS} d x {len(ids)} clusters "
-          f"seeded in {seed_seconds:.1f} s; rounds written "
-          f"{', '.join(f'{n} {len(t)}' for n, t in rounds.items())}; max gap "
-          f"{max(max(g) for g in gaps.values()):.2f} s; reads {reads} "
-          f"({reads / elapsed:.0f}/s); read latency p50 {statistics.median(all_latencies) * 1000:.0f} ms, "
-          f"p95 {statistics.quantiles(all_latencies, n=20)[18] * 1000:.0f} ms, "
-          f"max {worst[0] * 1000:.0f} ms ({worst[1]}); warnings {len(handler.records)}")
+    print(
+        f"\n[contention] {elapsed:.1f} s, {READERS} readers, history {HISTORY_DAYS} d x {len(ids)} clusters "
+        f"seeded in {seed_seconds:.1f} s; rounds written "
+        f"{', '.join(f'{n} {len(t)}' for n, t in rounds.items())}; max gap "
+        f"{max(max(g) for g in gaps.values()):.2f} s; reads {reads} "
+        f"({reads / elapsed:.0f}/s); read latency p50 {statistics.median(all_latencies) * 1000:.0f} ms, "
+        f"p95 {statistics.quantiles(all_latencies, n=20)[18] * 1000:.0f} ms, "
+        f"max {worst[0] * 1000:.0f} ms ({worst[1]}); warnings {len(handler.records)}"
+    )
     assert statuses == {"ok"}, statuses
     assert reads >= READERS * 10
     for name, ts in rounds.items():

@@ -31,15 +31,15 @@ from .conftest import exact_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTERS = ("alpha", "beta", "slow")
-SLOW_SECONDS = 0.6            # the slow cluster's round takes about 2-3 × this (two HTTP phases)
-TIMEOUT_SECONDS = 3.0         # > SLOW_SECONDS: the slow cluster is late, not down
+SLOW_SECONDS = 0.6  # the slow cluster's round takes about 2-3 × this (two HTTP phases)
+TIMEOUT_SECONDS = 3.0  # > SLOW_SECONDS: the slow cluster is late, not down
 # When to kill, after the restarted collector stored its first new row (or after its start).
-KILLS = (("start-up", 0.4), ("mid-round", None), ("delay", 0.15), ("delay", 0.7), ("delay", 1.3),
-         ("delay", 2.2))
-WAIT_SECONDS = 30             # bound on every wait for the collector
+KILLS = (("start-up", 0.4), ("mid-round", None), ("delay", 0.15), ("delay", 0.7), ("delay", 1.3), ("delay", 2.2))
+WAIT_SECONDS = 30  # bound on every wait for the collector
 
 
 # -- the database, read with plain sqlite3 as any tool would ----------------------------------------
+
 
 def _open(db: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(db, timeout=30)
@@ -53,9 +53,11 @@ def _rows(db: Path) -> list[tuple]:
         return []
     with _open(db) as conn:
         try:
-            return conn.execute("SELECT s.id, c.name, s.ts FROM metrics_snapshots s JOIN clusters c "
-                                "ON c.id = s.cluster_id ORDER BY s.id").fetchall()
-        except sqlite3.OperationalError as exc:   # the schema is not created yet
+            return conn.execute(
+                "SELECT s.id, c.name, s.ts FROM metrics_snapshots s JOIN clusters c "
+                "ON c.id = s.cluster_id ORDER BY s.id"
+            ).fetchall()
+        except sqlite3.OperationalError as exc:  # the schema is not created yet
             if "no such table" in str(exc):
                 return []
             raise
@@ -69,18 +71,20 @@ def _check(db: Path, seen: list[tuple]) -> dict[str, list[float]]:
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         # the schema is created in one transaction: all of it or none of it
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        assert tables in (set(), set(schema.metadata.tables) | {"alembic_version"}), tables   # all or nothing
+        assert tables in (set(), set(schema.metadata.tables) | {"alembic_version"}), tables  # all or nothing
         if not tables:
             assert not seen
             return {}
-        rows = conn.execute("SELECT s.id, c.name, s.ts FROM metrics_snapshots s JOIN clusters c "
-                            "ON c.id = s.cluster_id ORDER BY s.id").fetchall()
+        rows = conn.execute(
+            "SELECT s.id, c.name, s.ts FROM metrics_snapshots s JOIN clusters c ON c.id = s.cluster_id ORDER BY s.id"
+        ).fetchall()
         # every round committed before the kill survived it
         missing = set(seen) - set(rows)
         assert not missing, f"{len(missing)} committed rounds lost: {sorted(missing)[:5]}"
         # no duplicate (cluster, ts)
-        dupes = conn.execute("SELECT cluster_id, ts, count(*) FROM metrics_snapshots GROUP BY cluster_id, ts "
-                             "HAVING count(*) > 1").fetchall()
+        dupes = conn.execute(
+            "SELECT cluster_id, ts, count(*) FROM metrics_snapshots GROUP BY cluster_id, ts HAVING count(*) > 1"
+        ).fetchall()
         assert dupes == [], dupes
         # every round is whole: a snapshot has exactly the node rows its counts say, and no node row
         # is left without its snapshot
@@ -89,15 +93,17 @@ def _check(db: Path, seen: list[tuple]) -> dict[str, list[float]]:
                    + coalesce(s.compute_total, 0) AS expected,
                    (SELECT count(*) FROM node_snapshots n WHERE n.snapshot_id = s.id) AS stored
             FROM metrics_snapshots s""").fetchall()
-        assert all(stored == expected for _, _, expected, stored in torn), \
-            [t for t in torn if t[2] != t[3]][:5]
+        assert all(stored == expected for _, _, expected, stored in torn), [t for t in torn if t[2] != t[3]][:5]
         assert all(stored > 0 for _, status, _, stored in torn if status != "down"), torn[:5]
-        orphans = conn.execute("SELECT count(*) FROM node_snapshots n WHERE NOT EXISTS "
-                               "(SELECT 1 FROM metrics_snapshots s WHERE s.id = n.snapshot_id)").fetchone()[0]
+        orphans = conn.execute(
+            "SELECT count(*) FROM node_snapshots n WHERE NOT EXISTS "
+            "(SELECT 1 FROM metrics_snapshots s WHERE s.id = n.snapshot_id)"
+        ).fetchone()[0]
         assert orphans == 0
-        mismatched = conn.execute("SELECT count(*) FROM node_snapshots n JOIN metrics_snapshots s "
-                                  "ON s.id = n.snapshot_id WHERE n.ts != s.ts OR n.cluster_id != s.cluster_id"
-                                  ).fetchone()[0]
+        mismatched = conn.execute(
+            "SELECT count(*) FROM node_snapshots n JOIN metrics_snapshots s "
+            "ON s.id = n.snapshot_id WHERE n.ts != s.ts OR n.cluster_id != s.cluster_id"
+        ).fetchone()[0]
         assert mismatched == 0
     finally:
         conn.close()
@@ -112,13 +118,18 @@ def _check(db: Path, seen: list[tuple]) -> dict[str, list[float]]:
 
 # -- the collector process ------------------------------------------------------------------------
 
+
 def _start(tmp_path: Path, run: int) -> tuple[subprocess.Popen, Path]:
     log = tmp_path / f"collector-{run}.log"
-    env = {**os.environ, "STARMON_DB_URL": f"sqlite:///{tmp_path / 'data' / 'starmon.db'}",
-           "STARMON_CONFIG": str(tmp_path / "starmon.toml")}
+    env = {
+        **os.environ,
+        "STARMON_DB_URL": f"sqlite:///{tmp_path / 'data' / 'starmon.db'}",
+        "STARMON_CONFIG": str(tmp_path / "starmon.toml"),
+    }
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "collector.py", "-v"], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "collector.py", "-v"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     return proc, log
 
 
@@ -147,8 +158,10 @@ def cluster_file(emulator, tmp_path):
     emu.set_faults("slow", {"slow_seconds": SLOW_SECONDS})
     text = f"interval_seconds = 1\nstatistics_interval_seconds = 600\ntimeout_seconds = {TIMEOUT_SECONDS}\n"
     for d in emu.describe():
-        text += (f'\n[[clusters]]\nname = "{d["name"]}"\nfe_host = "{d["fe_host"]}"\n'
-                 f'http_port = {d["http_port"]}\nquery_port = {d["query_port"]}\nuser = "root"\n')
+        text += (
+            f'\n[[clusters]]\nname = "{d["name"]}"\nfe_host = "{d["fe_host"]}"\n'
+            f'http_port = {d["http_port"]}\nquery_port = {d["query_port"]}\nuser = "root"\n'
+        )
     (tmp_path / "starmon.toml").write_text(text)
     return tmp_path
 
@@ -170,9 +183,9 @@ def test_sigkill_at_any_moment_loses_nothing_committed_and_a_restart_continues(c
             if moment == "start-up":
                 time.sleep(delay)
             elif moment == "mid-round":
-                _wait_for(lambda: _mid_round(db, known), proc, log, "a round in flight", poll=0.01)
+                _wait_for(lambda known=known: _mid_round(db, known), proc, log, "a round in flight", poll=0.01)
             else:
-                _wait_for(lambda: len(_rows(db)) > known, proc, log, "a new round")
+                _wait_for(lambda known=known: len(_rows(db)) > known, proc, log, "a new round")
                 time.sleep(delay)
             seen = _rows(db)
             os.kill(proc.pid, signal.SIGKILL)
@@ -195,9 +208,11 @@ def test_sigkill_at_any_moment_loses_nothing_committed_and_a_restart_continues(c
     proc, log = _start(tmp_path, len(KILLS))
     logs.append(log)
     try:
+
         def two_new_rounds_each():
             rows = _rows(db)
             return all(sum(1 for _, n, _ in rows if n == name) >= before.get(name, 0) + 2 for name in CLUSTERS)
+
         _wait_for(two_new_rounds_each, proc, log, "two new rounds of every cluster")
         proc.send_signal(signal.SIGINT)
         assert proc.wait(20) == 0, log.read_text()
@@ -211,7 +226,7 @@ def test_sigkill_at_any_moment_loses_nothing_committed_and_a_restart_continues(c
 
     for log in logs:
         text = log.read_text()
-        assert "staying idle" not in text, text           # the lock was never found held
+        assert "staying idle" not in text, text  # the lock was never found held
         for bad in ("database is locked", "malformed", "round not stored", "collection round failed"):
             assert bad not in text, text
 
@@ -219,8 +234,10 @@ def test_sigkill_at_any_moment_loses_nothing_committed_and_a_restart_continues(c
     ts_sets = {name: set(times) for name, times in by_cluster.items()}
     cut = len((ts_sets["alpha"] | ts_sets["beta"]) - ts_sets["slow"])
     kept = sum(len(times) for times in by_cluster.values())
-    print(f"\n[crash] kills={len(kills)} ({', '.join(kills)}); rounds kept={kept} "
-          f"({', '.join(f'{n} {len(t)}' for n, t in sorted(by_cluster.items()))}); "
-          f"rounds cut short by a kill={cut}; elapsed={time.monotonic() - started:.1f} s")
+    print(
+        f"\n[crash] kills={len(kills)} ({', '.join(kills)}); rounds kept={kept} "
+        f"({', '.join(f'{n} {len(t)}' for n, t in sorted(by_cluster.items()))}); "
+        f"rounds cut short by a kill={cut}; elapsed={time.monotonic() - started:.1f} s"
+    )
     assert len(kills) == len(KILLS)
-    assert cut >= 1          # at least the mid-round kill landed while a round was in flight
+    assert cut >= 1  # at least the mid-round kill landed while a round was in flight

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from starmon import clusters, demo, schema
 from starmon.collect import fetch_statistics
-from starmon.fetch import ClusterClient
 from starmon.config import ClusterConfig, Config
+from starmon.fetch import ClusterClient
 from starmon.read import Reader, parse_range
 from starmon.store import Store
 
@@ -58,7 +58,7 @@ def test_demo_only_when_nothing_is_configured(store):
     assert not demo.wanted(Config(db_url=store.url, clusters=(ClusterConfig("prod", "h"),)), store, {})
     emulator, cluster_id = demo.start(store)
     emulator.stop()
-    assert demo.wanted(empty, store, {})          # the demo itself does not count as configured
+    assert demo.wanted(empty, store, {})  # the demo itself does not count as configured
     demo.retire(store)
     assert demo.DEMO_NAME not in store.cluster_ids()
 
@@ -74,8 +74,18 @@ def test_replayed_statistics_are_what_a_live_pass_reads(store):
     finally:
         emulator.stop()
     assert live["status"] == replayed["status"] == "ok"
-    same = ("database_count", "table_count", "mv_total", "mv_active", "mv_inactive", "mv_failed",
-            "schema_change_running", "schema_change_pending", "schema_changes", "materialized_views")
+    same = (
+        "database_count",
+        "table_count",
+        "mv_total",
+        "mv_active",
+        "mv_inactive",
+        "mv_failed",
+        "schema_change_running",
+        "schema_change_pending",
+        "schema_changes",
+        "materialized_views",
+    )
     assert {k: replayed[k] for k in same} == {k: live[k] for k in same}
     assert replayed["table_count"] > 0 and replayed["mv_total"] > 0 and replayed["schema_changes"]
     assert [(t["db_name"], t["table_name"]) for t in tables] == [(t["db_name"], t["table_name"]) for t in live_tables]

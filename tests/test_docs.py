@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from starmon.config import ENV_SETTINGS, SETTINGS
-from starmon.health import CARDS
 from starmon.emulator.__main__ import _parser
 from starmon.emulator.model import Faults
+from starmon.health import CARDS
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -53,8 +53,12 @@ def test_the_limits_on_what_a_cluster_sends_are_the_codes():
     from starmon.collect import MAX_NODES, MAX_SCRAPES_AT_ONCE
     from starmon.config import ROUND_DEADLINE_TIMEOUTS
     from starmon.fetch import MAX_JSON_BYTES, MAX_METRICS_BYTES, MAX_SAMPLES
-    rows = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in README.splitlines()
-            if line.startswith("| ") and line.count("|") == 4}
+
+    rows = {
+        line.split("|")[1].strip(): line.split("|")[2].strip()
+        for line in README.splitlines()
+        if line.startswith("| ") and line.count("|") == 4
+    }
     assert rows["one `/metrics` answer"] == f"{MAX_METRICS_BYTES // 2**20} MiB, decompressed"
     assert rows["one JSON answer (show_proc, runtime info)"] == f"{MAX_JSON_BYTES // 2**20} MiB"
     assert rows["samples of the metric names starmon reads, per answer"] == f"{MAX_SAMPLES:,}"

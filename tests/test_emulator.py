@@ -18,10 +18,11 @@ import pymysql
 import pytest
 from pymysql.cursors import DictCursor
 
-from .conftest import exact_workload
 from starmon.emulator import ClusterSpec, Emulator
 from starmon.emulator.profiles import FRONTEND_COLUMNS, PROFILES
 from starmon.parse import parse_prometheus, parse_size
+
+from .conftest import exact_workload
 
 ROOT = ("root", "")
 MONITOR = ("monitor", "monitor")
@@ -31,13 +32,21 @@ CPU_PCT_RE = re.compile(r"^\d+\.\d %$")
 MEMLIMIT_RE = re.compile(r"^\d+\.\d{3}[KMGT]?B$")
 SIZE_COLUMNS = ("DataUsedCapacity", "AvailCapacity", "TotalCapacity", "DataTotalCapacity")
 PCT_COLUMNS = ("UsedPct", "MaxDiskUsedPct", "DataUsedPct")
-NO_FAULTS = {"fe_down": [], "be_down": [], "slow_seconds": 0, "http_500": False, "bad_body": None,
-             "proc_forbidden": False, "mysql_refused": False}
+NO_FAULTS = {
+    "fe_down": [],
+    "be_down": [],
+    "slow_seconds": 0,
+    "http_500": False,
+    "bad_body": None,
+    "proc_forbidden": False,
+    "mysql_refused": False,
+}
 
 CLUSTERS = {"a": "3.3", "v25": "2.5", "v31": "3.1", "v34": "3.4", "sd": "shared-data", "f": "3.3"}
 
 
 # ---------------------------------------------------------------------------- fixtures/helpers
+
 
 @pytest.fixture(scope="module")
 def emu():
@@ -83,11 +92,20 @@ def proc_json(em: Emulator, name: str, path: str, index: int = 0):
 
 
 @contextlib.contextmanager
-def mysql(em: Emulator, name: str, *, index: int = 0, user: str = "root", password: str = "",
-          database: str | None = None):
+def mysql(
+    em: Emulator, name: str, *, index: int = 0, user: str = "root", password: str = "", database: str | None = None
+):
     d = info(em, name)
-    conn = pymysql.connect(host=d["frontends"][index], port=d["query_port"], user=user, password=password,
-                           database=database, cursorclass=DictCursor, connect_timeout=5, read_timeout=10)
+    conn = pymysql.connect(
+        host=d["frontends"][index],
+        port=d["query_port"],
+        user=user,
+        password=password,
+        database=database,
+        cursorclass=DictCursor,
+        connect_timeout=5,
+        read_timeout=10,
+    )
     try:
         with conn.cursor() as cur:
             yield cur
@@ -128,6 +146,7 @@ def fe_metric_sum(em: Emulator, name: str, metric: str) -> float:
 
 
 # ---------------------------------------------------------------------------- FE /metrics
+
 
 def test_fe_metrics_unauthenticated_text_plain_with_fe_quirks(emu):
     response = get(fe_url(emu, "a"))
@@ -182,7 +201,9 @@ def test_fe_metrics_series_are_non_contiguous_and_headers_printed_once(emu):
         assert len(types) == 1, (family, types)
         assert len(helps) == (0 if family == "node_info" else 1), (family, helps)
         # the header precedes the family's first series
-        assert lines.index(types[0]) < next(i for i, ln in enumerate(lines) if re.match(rf"{re.escape(family)}[{{ ]", ln))
+        assert lines.index(types[0]) < next(
+            i for i, ln in enumerate(lines) if re.match(rf"{re.escape(family)}[{{ ]", ln)
+        )
     assert "# TYPE starrocks_fe_query_total counter" in lines
     assert "# TYPE starrocks_fe_qps gauge" in lines
     assert "# HELP starrocks_fe_query_latency_ms " in lines, "empty description keeps its trailing space"
@@ -209,8 +230,11 @@ def test_fe_leader_only_metrics(emu):
     assert lm.get("starrocks_fe_job", type="SCHEMA_CHANGE") == 1
     # per-FE metrics are served by both
     assert lm.get("starrocks_fe_query_total") > 0 and fm.get("starrocks_fe_query_total") > 0
-    assert lm.get("node_info", type="fe_node_num", state="total") == fm.get("node_info", type="fe_node_num",
-                                                                            state="total") == 2
+    assert (
+        lm.get("node_info", type="fe_node_num", state="total")
+        == fm.get("node_info", type="fe_node_num", state="total")
+        == 2
+    )
 
 
 def test_fe_counters_match_model_and_grow_over_time(emu):
@@ -275,8 +299,10 @@ def test_exact_workload_qps_and_query_total_growth(emulator):
     assert fe_metric_sum(em, "x", "starrocks_fe_qps") == pytest.approx(100, abs=1e-6)
 
     # BE CPU jiffies: busy share of the hour equals the model's busy fraction
-    delta = {labels["mode"]: v - cpu0.get("starrocks_be_cpu", mode=labels["mode"])
-             for labels, v in cpu1.series("starrocks_be_cpu")}
+    delta = {
+        labels["mode"]: v - cpu0.get("starrocks_be_cpu", mode=labels["mode"])
+        for labels, v in cpu1.series("starrocks_be_cpu")
+    }
     busy = 1 - delta["idle"] / sum(delta.values())
     be = model.backends[1]
     assert busy == pytest.approx(model.be_cpu_busy(be, model.now()), rel=0.01)
@@ -284,6 +310,7 @@ def test_exact_workload_qps_and_query_total_growth(emulator):
 
 
 # ---------------------------------------------------------------------------- BE /metrics
+
 
 def test_be_metrics_format(emu):
     response = get(be_url(emu, "a", 0))
@@ -305,20 +332,27 @@ def test_be_metrics_format(emu):
     assert parsed.get("starrocks_be_cpu", mode="idle") > 0
     model = emu.cluster("a")
     be = model.backends[0]
-    assert parsed.sum("starrocks_be_disks_total_capacity") == pytest.approx(model.be_disk(be, model.now())["total"], rel=1e-6)
+    assert parsed.sum("starrocks_be_disks_total_capacity") == pytest.approx(
+        model.be_disk(be, model.now())["total"], rel=1e-6
+    )
     assert all(n.startswith("starrocks_be_") for n in sample_names(text))
     assert get(be_url(emu, "a", 0, "/nope")).status_code == 404
 
 
 # ---------------------------------------------------------------------------- show_proc auth
 
+
 def test_show_proc_without_auth(emu):
     response = get(fe_url(emu, "a", 0, "/api/show_proc"), params={"path": "/backends"})
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == 'Basic realm=""'
     body = response.json()
-    assert body == {"status": "FAILED", "code": "1", "msg": "Need auth information.",
-                    "message": "Need auth information."}
+    assert body == {
+        "status": "FAILED",
+        "code": "1",
+        "msg": "Need auth information.",
+        "message": "Need auth information.",
+    }
     assert list(body) == ["status", "code", "msg", "message"]
 
 
@@ -368,6 +402,7 @@ def test_show_runtime_info_needs_no_auth(emu):
 
 
 # ---------------------------------------------------------------------------- show_proc by profile
+
 
 def check_backend_formats(row: dict) -> None:
     for column in SIZE_COLUMNS:
@@ -481,6 +516,7 @@ def test_other_proc_paths(emu):
 
 # ---------------------------------------------------------------------------- MySQL wire
 
+
 def test_mysql_current_version(emu):
     for name, version in (("a", "3.3.5 6d81f75"), ("v25", "2.5.22 a6e4e1b"), ("v34", "3.4.1 abcdef0")):
         columns, rows = query(emu, name, "SELECT current_version()")
@@ -545,8 +581,10 @@ def test_mysql_show_alter_table_column(emu):
 
 
 def test_mysql_information_schema_tables(emu):
-    sql = ("SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_ROWS, DATA_LENGTH FROM information_schema.tables "
-           "WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY DATA_LENGTH DESC LIMIT 100")
+    sql = (
+        "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_ROWS, DATA_LENGTH FROM information_schema.tables "
+        "WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY DATA_LENGTH DESC LIMIT 100"
+    )
     columns, rows = query(emu, "a", sql)
     assert columns == ["TABLE_SCHEMA", "TABLE_NAME", "TABLE_ROWS", "DATA_LENGTH"]
     assert len(rows) >= 10
@@ -557,17 +595,28 @@ def test_mysql_information_schema_tables(emu):
     assert all(r["TABLE_SCHEMA"] != "information_schema" for r in rows)
     assert all(int(r["TABLE_ROWS"]) >= 0 for r in rows)
 
-    _, limited = query(emu, "a", "SELECT TABLE_NAME FROM information_schema.tables "
-                                 "WHERE TABLE_SCHEMA = 'sales' ORDER BY TABLE_NAME LIMIT 2")
+    _, limited = query(
+        emu,
+        "a",
+        "SELECT TABLE_NAME FROM information_schema.tables WHERE TABLE_SCHEMA = 'sales' ORDER BY TABLE_NAME LIMIT 2",
+    )
     assert [r["TABLE_NAME"] for r in limited] == ["customers", "order_items"]
-    _, one = query(emu, "a", "SELECT ENGINE, TABLE_CATALOG FROM information_schema.tables "
-                             "WHERE TABLE_SCHEMA = 'finance' AND TABLE_NAME = 'ledger'")
+    _, one = query(
+        emu,
+        "a",
+        "SELECT ENGINE, TABLE_CATALOG FROM information_schema.tables "
+        "WHERE TABLE_SCHEMA = 'finance' AND TABLE_NAME = 'ledger'",
+    )
     assert one == [{"ENGINE": "StarRocks", "TABLE_CATALOG": "def"}]
 
 
 def test_mysql_information_schema_materialized_views(emu):
-    _, rows = query(emu, "a", "SELECT TABLE_SCHEMA, TABLE_NAME, IS_ACTIVE, INACTIVE_REASON, LAST_REFRESH_STATE "
-                              "FROM information_schema.materialized_views")
+    _, rows = query(
+        emu,
+        "a",
+        "SELECT TABLE_SCHEMA, TABLE_NAME, IS_ACTIVE, INACTIVE_REASON, LAST_REFRESH_STATE "
+        "FROM information_schema.materialized_views",
+    )
     states = {r["LAST_REFRESH_STATE"] for r in rows}
     assert {"SUCCESS", "FAILED", "RUNNING"} <= states
     inactive = [r for r in rows if r["IS_ACTIVE"] == "false"]
@@ -576,18 +625,32 @@ def test_mysql_information_schema_materialized_views(emu):
 
 
 def test_mysql_information_schema_partitions_meta_and_tables_config(emu):
-    columns, rows = query(emu, "a", "SELECT DB_NAME, TABLE_NAME, PARTITION_NAME, DATA_SIZE, ROW_COUNT, MAX_CS "
-                                    "FROM information_schema.partitions_meta WHERE DB_NAME = 'sales' LIMIT 5")
+    columns, rows = query(
+        emu,
+        "a",
+        "SELECT DB_NAME, TABLE_NAME, PARTITION_NAME, DATA_SIZE, ROW_COUNT, MAX_CS "
+        "FROM information_schema.partitions_meta WHERE DB_NAME = 'sales' LIMIT 5",
+    )
     assert columns == ["DB_NAME", "TABLE_NAME", "PARTITION_NAME", "DATA_SIZE", "ROW_COUNT", "MAX_CS"]
     assert 0 < len(rows) <= 5 and all(r["DB_NAME"] == "sales" for r in rows)
     with pytest.raises(pymysql.MySQLError) as exc:
         query(emu, "v25", "SELECT * FROM information_schema.partitions_meta")
     assert exc.value.args[0] == 1109
 
-    columns, rows = query(emu, "v25", "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_MODEL, DISTRIBUTE_BUCKET "
-                                      "FROM information_schema.tables_config WHERE TABLE_NAME = 'orders_fact'")
-    assert rows == [{"TABLE_SCHEMA": "sales", "TABLE_NAME": "orders_fact", "TABLE_MODEL": "DUP_KEYS",
-                     "DISTRIBUTE_BUCKET": rows[0]["DISTRIBUTE_BUCKET"]}]
+    columns, rows = query(
+        emu,
+        "v25",
+        "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_MODEL, DISTRIBUTE_BUCKET "
+        "FROM information_schema.tables_config WHERE TABLE_NAME = 'orders_fact'",
+    )
+    assert rows == [
+        {
+            "TABLE_SCHEMA": "sales",
+            "TABLE_NAME": "orders_fact",
+            "TABLE_MODEL": "DUP_KEYS",
+            "DISTRIBUTE_BUCKET": rows[0]["DISTRIBUTE_BUCKET"],
+        }
+    ]
     assert int(rows[0]["DISTRIBUTE_BUCKET"]) == 96
 
 
@@ -603,6 +666,7 @@ def test_mysql_wrong_password_and_unknown_user(emu):
 
 
 # ---------------------------------------------------------------------------- faults over sockets
+
 
 def test_fault_fe_down(faulty):
     em = faulty
@@ -740,9 +804,13 @@ def test_control_api_workload(emulator):
 
 # ---------------------------------------------------------------------------- several clusters
 
+
 def test_several_clusters_on_one_emulator(emulator):
-    em = emulator(ClusterSpec("one", profile="3.3"), ClusterSpec("two", profile="2.5", fes=3, bes=1),
-                  ClusterSpec("three", profile="shared-data", fes=1, bes=2))
+    em = emulator(
+        ClusterSpec("one", profile="3.3"),
+        ClusterSpec("two", profile="2.5", fes=3, bes=1),
+        ClusterSpec("three", profile="shared-data", fes=1, bes=2),
+    )
     described = em.describe()
     assert [d["name"] for d in described] == ["one", "two", "three"]
     fe_hosts = [h for d in described for h in d["frontends"]]
@@ -753,7 +821,7 @@ def test_several_clusters_on_one_emulator(emulator):
     assert len({d["be_http_port"] for d in described}) == 1
 
     for d in described:
-        for index, host in enumerate(d["frontends"]):
+        for index, _host in enumerate(d["frontends"]):
             rows = proc_json(em, d["name"], "/frontends", index)
             ips = [r["IP"] if isinstance(r, dict) else r[1] for r in rows]
             assert ips == d["frontends"]

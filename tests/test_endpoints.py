@@ -33,14 +33,20 @@ def url(tmp_path_factory):
     store = Store(db_url)
     users.add(store, "ann", "admin", "admin-pass-1")
     store.close()
-    env = {"HOME": str(tmp / "home"), "STARMON_DB_URL": db_url, "STARMON_CONFIG": str(tmp / "starmon.toml"),
-           "STARMON_DEMO": "0", "STARMON_EMBEDDED_COLLECTOR": "0"}
+    env = {
+        "HOME": str(tmp / "home"),
+        "STARMON_DB_URL": db_url,
+        "STARMON_CONFIG": str(tmp / "starmon.toml"),
+        "STARMON_DEMO": "0",
+        "STARMON_EMBEDDED_COLLECTOR": "0",
+    }
     with dashboard_server(tmp, env) as server:
         yield server
 
 
-@pytest.mark.parametrize("path", ["/_stcore/metrics", "/_stcore/metrics/", "/_stcore//metrics",
-                                  "/_stcore/metrics?families=active_sessions"])
+@pytest.mark.parametrize(
+    "path", ["/_stcore/metrics", "/_stcore/metrics/", "/_stcore//metrics", "/_stcore/metrics?families=active_sessions"]
+)
 @pytest.mark.parametrize("accept", ["text/plain", "application/x-protobuf"])
 def test_metrics_are_refused(url, path, accept):
     answer = httpx.get(url + path, headers={"Accept": accept}, follow_redirects=True)
@@ -50,7 +56,7 @@ def test_metrics_are_refused(url, path, accept):
 
 def test_endpoints_a_setting_controls_stay_off(url):
     agent = httpx.post(f"{url}/_stcore/agent/interact", json={}, timeout=30)
-    assert agent.status_code != 200 and "not_available" in agent.text       # the API would run a session
+    assert agent.status_code != 200 and "not_available" in agent.text  # the API would run a session
     for path in ("/_stcore/script-health-check", "/app/static/config.toml"):
         answer = httpx.get(url + path)
         # no such route: the single-page app's HTML answers, as for any unknown path

@@ -26,12 +26,16 @@ def _rows(data: bytes) -> list[list[str]]:
 
 
 def test_cells_a_spreadsheet_would_run_are_kept_as_text():
-    df = pd.DataFrame({"table": ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "\tx", "orders", "a=b"],
-                       "bytes": [1, 2, 3, 4, 5, 6, -7]})
+    df = pd.DataFrame(
+        {
+            "table": ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "\tx", "orders", "a=b"],
+            "bytes": [1, 2, 3, 4, 5, 6, -7],
+        }
+    )
     rows = _rows(to_csv(df))
     assert rows[0] == ["table", "bytes"]
-    assert [r[0] for r in rows[1:]] == ["'=HYPERLINK(\"http://x\")", "'+1", "'-2", "'@SUM(A1)", "'\tx", "orders", "a=b"]
-    assert [r[1] for r in rows[1:]] == ["1", "2", "3", "4", "5", "6", "-7"]      # numbers stay numbers
+    assert [r[0] for r in rows[1:]] == ['\'=HYPERLINK("http://x")', "'+1", "'-2", "'@SUM(A1)", "'\tx", "orders", "a=b"]
+    assert [r[1] for r in rows[1:]] == ["1", "2", "3", "4", "5", "6", "-7"]  # numbers stay numbers
 
 
 def test_missing_values_and_non_text_columns_pass_through():
@@ -52,12 +56,21 @@ def test_overview_cli_prints_strict_json_after_an_infinite_p99(tmp_path):
     url = f"sqlite:///{tmp_path / 'starmon.db'}"
     store = Store(url)
     store.sync_clusters((ClusterConfig("prod", "10.0.0.1"),))
-    store.write_round(store.cluster_ids()["prod"], {"ts": time.time() - 5, "status": "ok", "collect_ms": 3,
-                                                    "query_latency_p99": math.inf, "qps": math.nan}, [])
+    store.write_round(
+        store.cluster_ids()["prod"],
+        {"ts": time.time() - 5, "status": "ok", "collect_ms": 3, "query_latency_p99": math.inf, "qps": math.nan},
+        [],
+    )
     store.close()
     env = {**os.environ, "STARMON_DB_URL": url, "STARMON_CONFIG": os.devnull}
-    done = subprocess.run([sys.executable, "-m", "starmon", "overview", "--cluster", "prod", "--range", "1h",
-                           "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "starmon", "overview", "--cluster", "prod", "--range", "1h", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout, parse_constant=_refuse)
     cards = {c["key"]: c for c in data["health_cards"]}

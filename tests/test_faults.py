@@ -24,8 +24,15 @@ from .conftest import cluster_configs, exact_workload
 TIMEOUT = 1.0
 QPS = 50.0
 # Each switch's default, to clear a fault again.
-DEFAULTS = {"fe_down": [], "be_down": [], "slow_seconds": 0.0, "http_500": False, "bad_body": None,
-            "proc_forbidden": False, "mysql_refused": False}
+DEFAULTS = {
+    "fe_down": [],
+    "be_down": [],
+    "slow_seconds": 0.0,
+    "http_500": False,
+    "bad_body": None,
+    "proc_forbidden": False,
+    "mysql_refused": False,
+}
 # Text that betrays a Python exception leaking into an operator-facing reason.
 PYTHON_LEAKS = ("Traceback", "Error(", "Exception(", 'File "', "<class", "object at 0x", "errno=")
 
@@ -37,14 +44,16 @@ class Harness:
         self.emu = emu
         self.collector = collector
         self.info = {d["name"]: d for d in emu.describe()}
-        self.ids = {c.name: cid for cid, c in collector.clusters()}   # syncs the clusters table
+        self.ids = {c.name: cid for cid, c in collector.clusters()}  # syncs the clusters table
 
     # -- store --------------------------------------------------------------------------------
     def snapshots(self, name: str) -> list[dict]:
         t = schema.metrics_snapshots
         with self.collector.store.reader.connect() as conn:
-            return [dict(r._mapping) for r in
-                    conn.execute(sa.select(t).where(t.c.cluster_id == self.ids[name]).order_by(t.c.id))]
+            return [
+                dict(r._mapping)
+                for r in conn.execute(sa.select(t).where(t.c.cluster_id == self.ids[name]).order_by(t.c.id))
+            ]
 
     def nodes(self, snapshot_id: int, role: str | None = None) -> list[dict]:
         t = schema.node_snapshots
@@ -86,8 +95,11 @@ class Harness:
             assert after[: len(before[name])] == before[name], name
             newest = after[-1]
             result = by_name[name]
-            assert (newest["status"], newest["error"], newest["collect_ms"]) == \
-                (result.status, result.reason, result.collect_ms)
+            assert (newest["status"], newest["error"], newest["collect_ms"]) == (
+                result.status,
+                result.reason,
+                result.collect_ms,
+            )
             out[name] = (result, newest)
         return out
 
@@ -118,7 +130,7 @@ class StoredWatch:
     def stop(self, started: float) -> float | None:
         """Seconds from `started` until the row appeared (None: never)."""
         if self.seen_at is None:
-            time.sleep(0.05)   # one last look, in case it landed between two polls
+            time.sleep(0.05)  # one last look, in case it landed between two polls
         self._done.set()
         self._thread.join(5)
         return None if self.seen_at is None else self.seen_at - started
@@ -126,8 +138,10 @@ class StoredWatch:
 
 @pytest.fixture
 def harness(emulator, make_collector):
-    emu = emulator(ClusterSpec("healthy", "3.3", workload=exact_workload(qps=QPS)),
-                   ClusterSpec("faulty", "3.3", workload=exact_workload(qps=QPS)))
+    emu = emulator(
+        ClusterSpec("healthy", "3.3", workload=exact_workload(qps=QPS)),
+        ClusterSpec("faulty", "3.3", workload=exact_workload(qps=QPS)),
+    )
     return Harness(emu, make_collector(cluster_configs(emu), timeout=TIMEOUT))
 
 
@@ -160,7 +174,7 @@ def _fe_follower_down(h: Harness, result, row) -> None:
 def _leader_down(h: Harness, result, row) -> None:
     leader = h.info["faulty"]["fe_host"]
     assert leader in result.reason, result.reason
-    assert row["frontend_total"] is None and row["qps"] is None   # unknown, not 0
+    assert row["frontend_total"] is None and row["qps"] is None  # unknown, not 0
 
 
 def _be_down(h: Harness, result, row) -> None:
@@ -171,7 +185,7 @@ def _be_down(h: Harness, result, row) -> None:
     assert len(bes) == 3
     dead = bes[dead_host]
     assert dead["alive"] == 0
-    assert dead["cpu_pct"] is None and dead["mem_pct"] is None, dead   # unknown, not 0
+    assert dead["cpu_pct"] is None and dead["mem_pct"] is None, dead  # unknown, not 0
     for host, node in bes.items():
         if host != dead_host:
             assert node["alive"] == 1 and node["cpu_pct"] is not None and node["mem_pct"] is not None
@@ -179,7 +193,7 @@ def _be_down(h: Harness, result, row) -> None:
 
 def _all_bes_down(h: Harness, result, row) -> None:
     assert (row["backend_total"], row["backend_alive"]) == (3, 0)
-    assert row["avg_cpu_usage"] is None and row["avg_memory_usage"] is None     # unknown, not 0
+    assert row["avg_cpu_usage"] is None and row["avg_memory_usage"] is None  # unknown, not 0
     assert all(h.info["faulty"]["backends"][i]["host"] in result.reason for i in range(3)), result.reason
 
 
@@ -202,15 +216,31 @@ FAULTS = [
     pytest.param({"be_down": [0, 1, 2]}, ("partial",), ("not alive",), _all_bes_down, id="all_bes_down"),
     pytest.param({"slow_seconds": 2.0}, ("partial",), ("timed out after 1 s", "/metrics"), None, id="slow"),
     pytest.param({"http_500": True}, ("partial",), ("HTTP 500", "/metrics"), None, id="http_500"),
-    pytest.param({"bad_body": "truncated"}, ("partial",), ("closed before the full response", "show_proc", "/metrics"),
-                 None, id="bad_body_truncated"),
-    pytest.param({"bad_body": "garbage"}, ("partial",), ("not JSON", "show_proc", "/metrics"), None,
-                 id="bad_body_garbage"),
+    pytest.param(
+        {"bad_body": "truncated"},
+        ("partial",),
+        ("closed before the full response", "show_proc", "/metrics"),
+        None,
+        id="bad_body_truncated",
+    ),
+    pytest.param(
+        {"bad_body": "garbage"}, ("partial",), ("not JSON", "show_proc", "/metrics"), None, id="bad_body_garbage"
+    ),
     pytest.param({"proc_forbidden": True}, ("ok",), (), _mysql_fallback, id="proc_forbidden"),
-    pytest.param({"mysql_refused": True}, ("partial",), ("MySQL port", "connection refused"), _mysql_port_named,
-                 id="mysql_refused"),
-    pytest.param({"proc_forbidden": True, "mysql_refused": True}, ("partial", "down"), ("MySQL port",),
-                 _mysql_port_named, id="proc_forbidden_and_mysql_refused"),
+    pytest.param(
+        {"mysql_refused": True},
+        ("partial",),
+        ("MySQL port", "connection refused"),
+        _mysql_port_named,
+        id="mysql_refused",
+    ),
+    pytest.param(
+        {"proc_forbidden": True, "mysql_refused": True},
+        ("partial", "down"),
+        ("MySQL port",),
+        _mysql_port_named,
+        id="proc_forbidden_and_mysql_refused",
+    ),
 ]
 
 
@@ -263,7 +293,7 @@ def test_fe_restart_between_rounds(harness):
 def test_unresolvable_host_is_down_beside_a_healthy_cluster(emulator, make_collector, monkeypatch):
     real = socket.getaddrinfo
 
-    def no_such_host(host, *args, **kwargs):     # the resolver's answer, without waiting on this machine's DNS
+    def no_such_host(host, *args, **kwargs):  # the resolver's answer, without waiting on this machine's DNS
         if host == "no-such-host.invalid":
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         return real(host, *args, **kwargs)
@@ -271,8 +301,14 @@ def test_unresolvable_host_is_down_beside_a_healthy_cluster(emulator, make_colle
     monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
     emu = emulator(ClusterSpec("healthy", "3.3", workload=exact_workload()))
     healthy = cluster_configs(emu)[0]
-    nowhere = ClusterConfig(name="nowhere", fe_host="no-such-host.invalid", http_port=healthy.http_port,
-                            query_port=healthy.query_port, user="root", password="")
+    nowhere = ClusterConfig(
+        name="nowhere",
+        fe_host="no-such-host.invalid",
+        http_port=healthy.http_port,
+        query_port=healthy.query_port,
+        user="root",
+        password="",
+    )
     collector = make_collector((healthy, nowhere), timeout=TIMEOUT)
     results = {r.name: r for r in collector.run_round()}
     assert set(results) == {"healthy", "nowhere"}
@@ -298,8 +334,14 @@ def test_slow_dns_neither_overruns_the_timeout_nor_delays_a_healthy_cluster(emul
     monkeypatch.setattr(socket, "getaddrinfo", slow_getaddrinfo)
     emu = emulator(ClusterSpec("healthy", "3.3", workload=exact_workload()))
     healthy = cluster_configs(emu)[0]
-    slow = ClusterConfig(name="slowdns", fe_host=SLOW_DNS_HOST, http_port=healthy.http_port,
-                         query_port=healthy.query_port, user="root", password="")
+    slow = ClusterConfig(
+        name="slowdns",
+        fe_host=SLOW_DNS_HOST,
+        http_port=healthy.http_port,
+        query_port=healthy.query_port,
+        user="root",
+        password="",
+    )
     collector = make_collector((slow, healthy), timeout=TIMEOUT)
     results = {r.name: r for r in collector.run_round()}
     assert (results["healthy"].status, results["healthy"].reason) == ("ok", None)

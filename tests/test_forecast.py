@@ -45,14 +45,14 @@ def test_noisy_series_true_date_inside_the_interval():
         f = fit(*series(noise_pct=0.8, seed=seed), TB)
         assert f.status == "ok" and f.interval_days > 0
         misses += abs(f.days_to_95 - true_days_to(95)) > f.interval_days
-    assert misses <= 2          # a 95 % interval may miss now and then, not often
+    assert misses <= 2  # a 95 % interval may miss now and then, not often
 
 
 def test_one_wild_outlier_barely_moves_the_forecast():
     t, used = series()
     clean = fit(t, used, TB)
     used = used.copy()
-    used[len(used) // 2] = 0.0          # a dead BE reporting 0
+    used[len(used) // 2] = 0.0  # a dead BE reporting 0
     dirty = fit(t, used, TB)
     assert dirty.outliers_dropped == 1
     assert dirty.days_to_95 == pytest.approx(clean.days_to_95, rel=0.005)
@@ -72,9 +72,11 @@ def test_already_above_95():
 
 
 def test_the_fastest_be_is_first_to_fill():
-    nodes = [fit(*series(start_pct=40, pct_per_day=0.5), TB, "BE 10.0.0.1"),
-             fit(*series(start_pct=45, pct_per_day=3.0), TB, "BE 10.0.0.3"),
-             fit(*series(start_pct=60, pct_per_day=0.2), TB, "BE 10.0.0.2")]
+    nodes = [
+        fit(*series(start_pct=40, pct_per_day=0.5), TB, "BE 10.0.0.1"),
+        fit(*series(start_pct=45, pct_per_day=3.0), TB, "BE 10.0.0.3"),
+        fit(*series(start_pct=60, pct_per_day=0.2), TB, "BE 10.0.0.2"),
+    ]
     cluster = fit(*series(start_pct=48, pct_per_day=1.2, capacity=3 * TB), 3 * TB)
     assert first_to_fill(nodes).subject == "BE 10.0.0.3"
     lead = headline(cluster, nodes)

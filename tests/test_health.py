@@ -7,10 +7,21 @@ import pytest
 from starmon import health
 from starmon.config import ConfigError, load_config
 
-SNAP = {"status": "partial", "error": "BE 10.0.0.3: not alive", "qps": 12.5, "query_latency_p99": 6000.0,
-        "query_error_rate": None, "disk_usage_pct": 85.0, "frontend_total": 2, "frontend_alive": 2,
-        "backend_total": 3, "backend_alive": 2, "max_compaction_score": 612.0,
-        "fe_jvm_heap_used_bytes": 7 * 2**30, "fe_jvm_heap_max_bytes": 8 * 2**30}
+SNAP = {
+    "status": "partial",
+    "error": "BE 10.0.0.3: not alive",
+    "qps": 12.5,
+    "query_latency_p99": 6000.0,
+    "query_error_rate": None,
+    "disk_usage_pct": 85.0,
+    "frontend_total": 2,
+    "frontend_alive": 2,
+    "backend_total": 3,
+    "backend_alive": 2,
+    "max_compaction_score": 612.0,
+    "fe_jvm_heap_used_bytes": 7 * 2**30,
+    "fe_jvm_heap_max_bytes": 8 * 2**30,
+}
 
 
 def _by_key(values):
@@ -34,7 +45,11 @@ def test_shared_data_alive_card_counts_compute_nodes():
     snap = {**SNAP, "backend_total": 0, "backend_alive": 0, "compute_total": 3, "compute_alive": 1}
     cards = _by_key(health.cards(snap, {**snap, "compute_alive": 3}))
     assert (cards["be_dead"].display, cards["be_dead"].value, cards["be_dead"].status, cards["be_dead"].delta) == (
-        "1/3", 2, "critical", -2)
+        "1/3",
+        2,
+        "critical",
+        -2,
+    )
     card = next(c for c in health.CARDS if c.key == "be_dead")
     assert card.spark_column(snap) == "compute_alive" and card.spark_column(SNAP) == "backend_alive"
 
@@ -55,13 +70,16 @@ def test_overrides_from_starmon_toml(tmp_path):
     assert _by_key(health.cards(SNAP, None, cards))["disk_usage_pct"].status == "critical"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[thresholds.nope]\nwarning = 1\n", "no such card"),
-    ("[thresholds.qps]\nwarning = 1\n", "informational"),
-    ("[thresholds.disk_usage_pct]\nwarning = 95\ncritical = 90\n", "warning must come before critical"),
-    ("[thresholds.disk_usage_pct]\nwarn = 95\n", "unknown key 'warn'"),
-    ("[thresholds.disk_usage_pct]\nwarning = 'high'\n", "must be a number"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[thresholds.nope]\nwarning = 1\n", "no such card"),
+        ("[thresholds.qps]\nwarning = 1\n", "informational"),
+        ("[thresholds.disk_usage_pct]\nwarning = 95\ncritical = 90\n", "warning must come before critical"),
+        ("[thresholds.disk_usage_pct]\nwarn = 95\n", "unknown key 'warn'"),
+        ("[thresholds.disk_usage_pct]\nwarning = 'high'\n", "must be a number"),
+    ],
+)
 def test_bad_overrides_are_refused(tmp_path, text, message):
     path = tmp_path / "starmon.toml"
     path.write_text(text)
@@ -69,9 +87,17 @@ def test_bad_overrides_are_refused(tmp_path, text, message):
         load_config({"STARMON_CONFIG": str(path)})
 
 
-@pytest.mark.parametrize("value, unit, text", [
-    (None, "%", "n/a"), (0, "%", "0.0 %"), (1536, "bytes", "1.5 KB"), (5 * 2**40, "bytes", "5.0 TB"),
-    (0.5, "ms", "0.5 ms"), (1234.0, "count", "1,234"), (3.25, "queries/s", "3.2/s"),
-])
+@pytest.mark.parametrize(
+    "value, unit, text",
+    [
+        (None, "%", "n/a"),
+        (0, "%", "0.0 %"),
+        (1536, "bytes", "1.5 KB"),
+        (5 * 2**40, "bytes", "5.0 TB"),
+        (0.5, "ms", "0.5 ms"),
+        (1234.0, "count", "1,234"),
+        (3.25, "queries/s", "3.2/s"),
+    ],
+)
 def test_format_value(value, unit, text):
     assert health.format_value(value, unit) == text

@@ -29,7 +29,7 @@ from .conftest import cluster_configs, exact_workload, free_port
 from .hostile_fe import BE_METRICS, FE_METRICS, Answer, FakeCluster, TrickleSocket, be_row, fe_row, wait_for
 
 TIMEOUT = 1.0
-DEADLINE = 3 * TIMEOUT          # Config.round_deadline_seconds with the default interval
+DEADLINE = 3 * TIMEOUT  # Config.round_deadline_seconds with the default interval
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -47,8 +47,9 @@ def healthy(emulator):
 
 def hostile_config(fake: FakeCluster, query_port: int | None = None) -> ClusterConfig:
     """The fake FE, with a MySQL port nobody listens on unless one is given."""
-    return ClusterConfig(name="hostile", fe_host="127.0.0.1", http_port=fake.fe.port,
-                         query_port=query_port or free_port())
+    return ClusterConfig(
+        name="hostile", fe_host="127.0.0.1", http_port=fake.fe.port, query_port=query_port or free_port()
+    )
 
 
 def newest(collector: Collector, name: str) -> tuple[dict, list[dict]]:
@@ -77,15 +78,16 @@ def run_round(make_collector, healthy, fake, query_port=None) -> tuple[Collector
 
 
 # -- 1. deadlines ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("node, route", [("fe", "/metrics"), ("be", "/metrics"),
-                                         ("fe", "/api/show_proc?path=/backends")])
+@pytest.mark.parametrize(
+    "node, route", [("fe", "/metrics"), ("be", "/metrics"), ("fe", "/api/show_proc?path=/backends")]
+)
 def test_a_trickled_answer_ends_at_the_request_deadline(make_collector, healthy, fake, node, route):
     server = getattr(fake, node)
-    server.routes[route] = Answer(server.routes[route].body, trickle=0.4)    # each read well inside the timeout
+    server.routes[route] = Answer(server.routes[route].body, trickle=0.4)  # each read well inside the timeout
     _, results, elapsed = run_round(make_collector, healthy, fake)
     reason = results["hostile"].reason
     assert f"timed out after {TIMEOUT:g} s" in reason, reason
-    if route == "/metrics":     # the FE and the BE share 127.0.0.1: only the slow one is blamed
+    if route == "/metrics":  # the FE and the BE share 127.0.0.1: only the slow one is blamed
         other = {"fe": "BE", "be": "FE"}[node]
         assert f"{node.upper()} 127.0.0.1 /metrics" in reason and f"{other} 127.0.0.1" not in reason, reason
     assert elapsed < TIMEOUT + 1.5, f"one slow answer held the round {elapsed:.1f} s"
@@ -117,8 +119,12 @@ def test_test_connection_ends_in_bounded_time(fake):
 def test_in_the_loop_a_healthy_cluster_keeps_its_schedule(tmp_path, healthy, fake):
     fake.fe.routes["/metrics"] = Answer(FE_METRICS, trickle=0.4)
     url = f"sqlite:///{tmp_path / 'loop.db'}"
-    config = Config(db_url=url, clusters=cluster_configs(healthy) + (hostile_config(fake),),
-                    interval_seconds=1, timeout_seconds=TIMEOUT)
+    config = Config(
+        db_url=url,
+        clusters=cluster_configs(healthy) + (hostile_config(fake),),
+        interval_seconds=1,
+        timeout_seconds=TIMEOUT,
+    )
     collector = Collector(config, Store(url))
     thread = threading.Thread(target=collector.run_forever, daemon=True)
     thread.start()
@@ -128,11 +134,16 @@ def test_in_the_loop_a_healthy_cluster_keeps_its_schedule(tmp_path, healthy, fak
         collector.stop()
         thread.join(10)
     with collector.store.reader.connect() as conn:
-        counts = dict(conn.execute(sa.select(schema.clusters.c.name, sa.func.count())
-                                   .join(schema.metrics_snapshots).group_by(schema.clusters.c.name)).all())
+        counts = dict(
+            conn.execute(
+                sa.select(schema.clusters.c.name, sa.func.count())
+                .join(schema.metrics_snapshots)
+                .group_by(schema.clusters.c.name)
+            ).all()
+        )
     collector.store.close()
-    assert counts.get("healthy", 0) >= 4, counts        # one round a second, with room for a busy machine
-    assert counts.get("hostile", 0) >= 4, counts        # the slow cluster is stored each round too
+    assert counts.get("healthy", 0) >= 4, counts  # one round a second, with room for a busy machine
+    assert counts.get("hostile", 0) >= 4, counts  # the slow cluster is stored each round too
 
 
 # -- 2, 3. values a cluster sends that no metric can hold --------------------------------------------
@@ -154,40 +165,75 @@ def _be(nodes: list[dict]) -> dict:
 
 CASES = [
     # (what the fake serves, words the reason must hold, check of the stored rows)
-    pytest.param({"fe_metrics": _fe_metrics_with(starrocks_fe_query_total="NaN")}, ["starrocks_fe_query_total"],
-                 lambda snap, nodes: _fe(nodes)["query_total"] is None and _fe(nodes)["connections"] == 7,
-                 id="nan-counter"),
-    pytest.param({"fe_metrics": _fe_metrics_with(starrocks_fe_query_total="+Inf")}, ["starrocks_fe_query_total"],
-                 lambda snap, nodes: snap["query_total"] is None and snap["connections"] == 7, id="inf-counter"),
-    pytest.param({"fe_metrics": FE_METRICS.replace("120.5", "+Inf")}, ["starrocks_fe_query_latency"],
-                 lambda snap, nodes: snap["query_latency_p99"] is None and snap["query_error"] == 10,
-                 id="inf-p99"),
-    pytest.param({"fe_metrics": _fe_metrics_with(starrocks_fe_query_total="1e30")}, ["query_total", "1e+30"],
-                 lambda snap, nodes: _fe(nodes)["query_total"] is None and snap["query_error"] == 10,
-                 id="counter-1e30"),
-    pytest.param({"be": {"TotalCapacity": "1e309 B"}}, ["TotalCapacity", "1e309 B"],
-                 lambda snap, nodes: _be(nodes)["disk_total_bytes"] is None and _be(nodes)["tablet_count"] == 10,
-                 id="capacity-1e309"),
-    pytest.param({"be": {"IP": "1.2.3.4:99"}}, ["1.2.3.4:99", "not an IP address"],
-                 lambda snap, nodes: _be(nodes)["host"] == "1.2.3.4:99" and snap["backend_total"] == 1
-                 and _fe(nodes)["connections"] == 7, id="ip-with-port"),
-    pytest.param({"fe_metrics": _fe_metrics_with(starrocks_fe_qps="-5.0", starrocks_fe_connection_total="-3")},
-                 ["qps -5 (negative)", "connections -3 (negative)"],
-                 lambda snap, nodes: snap["qps"] is None and snap["connections"] is None
-                 and snap["query_total"] == 1000, id="negative-gauges"),
-    pytest.param({"be": {"TotalCapacity": "-5.000 GB"}}, ["disk_total_bytes", "negative"],
-                 lambda snap, nodes: snap["disk_total_bytes"] is None and _be(nodes)["tablet_count"] == 10,
-                 id="negative-capacity"),
-    pytest.param({"be": {"MaxDiskUsedPct": "250.00 %"}}, ["max_disk_used_pct 250 (above 100)"],
-                 lambda snap, nodes: _be(nodes)["max_disk_used_pct"] is None, id="percent-over-100"),
-    pytest.param({"be": {"Version": "v" * 10_000}}, [],
-                 lambda snap, nodes: len(_be(nodes)["version"]) == 64, id="endless-version"),
+    pytest.param(
+        {"fe_metrics": _fe_metrics_with(starrocks_fe_query_total="NaN")},
+        ["starrocks_fe_query_total"],
+        lambda snap, nodes: _fe(nodes)["query_total"] is None and _fe(nodes)["connections"] == 7,
+        id="nan-counter",
+    ),
+    pytest.param(
+        {"fe_metrics": _fe_metrics_with(starrocks_fe_query_total="+Inf")},
+        ["starrocks_fe_query_total"],
+        lambda snap, nodes: snap["query_total"] is None and snap["connections"] == 7,
+        id="inf-counter",
+    ),
+    pytest.param(
+        {"fe_metrics": FE_METRICS.replace("120.5", "+Inf")},
+        ["starrocks_fe_query_latency"],
+        lambda snap, nodes: snap["query_latency_p99"] is None and snap["query_error"] == 10,
+        id="inf-p99",
+    ),
+    pytest.param(
+        {"fe_metrics": _fe_metrics_with(starrocks_fe_query_total="1e30")},
+        ["query_total", "1e+30"],
+        lambda snap, nodes: _fe(nodes)["query_total"] is None and snap["query_error"] == 10,
+        id="counter-1e30",
+    ),
+    pytest.param(
+        {"be": {"TotalCapacity": "1e309 B"}},
+        ["TotalCapacity", "1e309 B"],
+        lambda snap, nodes: _be(nodes)["disk_total_bytes"] is None and _be(nodes)["tablet_count"] == 10,
+        id="capacity-1e309",
+    ),
+    pytest.param(
+        {"be": {"IP": "1.2.3.4:99"}},
+        ["1.2.3.4:99", "not an IP address"],
+        lambda snap, nodes: (
+            _be(nodes)["host"] == "1.2.3.4:99" and snap["backend_total"] == 1 and _fe(nodes)["connections"] == 7
+        ),
+        id="ip-with-port",
+    ),
+    pytest.param(
+        {"fe_metrics": _fe_metrics_with(starrocks_fe_qps="-5.0", starrocks_fe_connection_total="-3")},
+        ["qps -5 (negative)", "connections -3 (negative)"],
+        lambda snap, nodes: snap["qps"] is None and snap["connections"] is None and snap["query_total"] == 1000,
+        id="negative-gauges",
+    ),
+    pytest.param(
+        {"be": {"TotalCapacity": "-5.000 GB"}},
+        ["disk_total_bytes", "negative"],
+        lambda snap, nodes: snap["disk_total_bytes"] is None and _be(nodes)["tablet_count"] == 10,
+        id="negative-capacity",
+    ),
+    pytest.param(
+        {"be": {"MaxDiskUsedPct": "250.00 %"}},
+        ["max_disk_used_pct 250 (above 100)"],
+        lambda snap, nodes: _be(nodes)["max_disk_used_pct"] is None,
+        id="percent-over-100",
+    ),
+    pytest.param(
+        {"be": {"Version": "v" * 10_000}},
+        [],
+        lambda snap, nodes: len(_be(nodes)["version"]) == 64,
+        id="endless-version",
+    ),
 ]
 
 
 @pytest.mark.parametrize("serve, words, check", CASES)
-def test_values_no_metric_can_hold_are_stored_as_null_with_the_reason(make_collector, healthy, fake,
-                                                                     serve, words, check):
+def test_values_no_metric_can_hold_are_stored_as_null_with_the_reason(
+    make_collector, healthy, fake, serve, words, check
+):
     if "fe_metrics" in serve:
         fake.fe.routes["/metrics"] = Answer(serve["fe_metrics"])
     if "be" in serve:
@@ -227,22 +273,36 @@ def test_thousands_of_nodes_are_read_up_to_the_node_limit(make_collector, health
 
 # -- the command an operator runs ---------------------------------------------------------------------
 def test_collector_once_survives_every_hostile_answer_at_once(tmp_path, healthy, fake):
-    fake.fe.routes["/metrics"] = Answer(_fe_metrics_with(starrocks_fe_query_total="1e30",
-                                                         starrocks_fe_query_err="NaN"), trickle=None)
+    fake.fe.routes["/metrics"] = Answer(
+        _fe_metrics_with(starrocks_fe_query_total="1e30", starrocks_fe_query_err="NaN"), trickle=None
+    )
     fake.fe.routes["/api/show_runtime_info"] = Answer('{"padding": "' + "x" * 100 + '"}', trickle=0.4)
-    fake.set_lists([fe_row(fake.fe.port)], [be_row(fake.be.port, TotalCapacity="1e309 B"),
-                                            be_row(fake.be.port, 10002, IP="1.2.3.4:99")])
+    fake.set_lists(
+        [fe_row(fake.fe.port)],
+        [be_row(fake.be.port, TotalCapacity="1e309 B"), be_row(fake.be.port, 10002, IP="1.2.3.4:99")],
+    )
     info = healthy.describe()[0]
     (tmp_path / "starmon.toml").write_text(
         "timeout_seconds = 1\n"
         f'[[clusters]]\nname = "healthy"\nfe_host = "{info["fe_host"]}"\nhttp_port = {info["http_port"]}\n'
-        f'query_port = {info["query_port"]}\n'
+        f"query_port = {info['query_port']}\n"
         f'[[clusters]]\nname = "hostile"\nfe_host = "127.0.0.1"\nhttp_port = {fake.fe.port}\n'
-        f"query_port = {free_port()}\n")
-    env = {**os.environ, "STARMON_CONFIG": str(tmp_path / "starmon.toml"),
-           "STARMON_DB_URL": f"sqlite:///{tmp_path / 'starmon.db'}", "STARMON_SECRET_KEY_FILE": str(tmp_path / "k")}
-    done = subprocess.run([sys.executable, str(ROOT / "collector.py"), "--once"], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+        f"query_port = {free_port()}\n"
+    )
+    env = {
+        **os.environ,
+        "STARMON_CONFIG": str(tmp_path / "starmon.toml"),
+        "STARMON_DB_URL": f"sqlite:///{tmp_path / 'starmon.db'}",
+        "STARMON_SECRET_KEY_FILE": str(tmp_path / "k"),
+    }
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "collector.py"), "--once"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr, done.stderr
     lines = {line.split(":")[0]: line for line in done.stdout.splitlines()}

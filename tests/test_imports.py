@@ -11,8 +11,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_collector_and_emulator_do_not_load_streamlit():
-    code = ("import sys, starmon.collector, starmon.emulator, starmon.store, starmon.aggregate; "
-            "sys.exit(1 if 'streamlit' in sys.modules else 0)")
+    code = (
+        "import sys, starmon.collector, starmon.emulator, starmon.store, starmon.aggregate; "
+        "sys.exit(1 if 'streamlit' in sys.modules else 0)"
+    )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
 
@@ -22,7 +24,12 @@ def test_no_streamlit_import_outside_ui():
         if "ui" in path.relative_to(ROOT / "starmon").parts[:1]:
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             offenders += [f"{path}: {n}" for n in names if n.split(".")[0] == "streamlit"]
     assert offenders == []

@@ -32,15 +32,15 @@ def fleet(db_url):
 def test_shares_hand_back_and_take_over(fleet):
     store, ids, clock = fleet
     a, b = (Leases(store, INTERVAL, owner, clock) for owner in ("a", "b"))
-    assert a.tick(ids) == set(ids)                  # alone: everything, claimed in one pass
-    assert b.tick(ids) == set()                     # joins: nothing is free yet
-    held_a = a.tick(ids)                            # sees b: hands back what exceeds its half
+    assert a.tick(ids) == set(ids)  # alone: everything, claimed in one pass
+    assert b.tick(ids) == set()  # joins: nothing is free yet
+    held_a = a.tick(ids)  # sees b: hands back what exceeds its half
     assert len(held_a) == 3
     held_b = b.tick(ids)
-    assert held_b == set(ids) - held_a             # claims exactly what a handed back
-    clock.now += a.ttl + 3 * a.tick_seconds         # a dies: its heartbeat and leases run out
+    assert held_b == set(ids) - held_a  # claims exactly what a handed back
+    clock.now += a.ttl + 3 * a.tick_seconds  # a dies: its heartbeat and leases run out
     assert b.tick(ids) == set(ids)
-    assert a.tick(ids) == set()                     # a comes back: b still holds them unexpired
+    assert a.tick(ids) == set()  # a comes back: b still holds them unexpired
 
 
 def test_release_frees_everything_at_once(fleet):
@@ -48,7 +48,7 @@ def test_release_frees_everything_at_once(fleet):
     a, b = (Leases(store, INTERVAL, owner, clock) for owner in ("a", "b"))
     a.tick(ids)
     a.release()
-    assert b.tick(ids) == set(ids)                  # no waiting for a's leases to expire
+    assert b.tick(ids) == set(ids)  # no waiting for a's leases to expire
 
 
 def test_a_removed_cluster_is_not_held(fleet):
@@ -72,4 +72,4 @@ def test_claiming_is_one_statement_however_many_are_free(fleet):
         Leases(store, INTERVAL, "a", clock).tick(ids)
     finally:
         sa.event.remove(store.writer, "before_cursor_execute", seen)
-    assert len(updates) == 2, updates               # renew what it holds, then claim all six free
+    assert len(updates) == 2, updates  # renew what it holds, then claim all six free

@@ -53,8 +53,12 @@ PAGES_PER_SESSION = 5
 MAX_PAGES_PER_SESSION = 40
 LOAD_SECONDS = float(os.environ.get("STARMON_LOAD_SECONDS", "20"))
 # (page file for switch_page, heading title); the first load of a session is the default page
-TOUR = [("../../pages/overview.py", "Overview"), ("../../pages/performance.py", "Performance"),
-        ("../../pages/resources.py", "Resources"), ("../../pages/data.py", "Data")]
+TOUR = [
+    ("../../pages/overview.py", "Overview"),
+    ("../../pages/performance.py", "Performance"),
+    ("../../pages/resources.py", "Resources"),
+    ("../../pages/data.py", "Data"),
+]
 RANGES = ("1h", "24h", "7d")
 MAX_GAP = 2.5
 
@@ -65,10 +69,20 @@ pytestmark = pytest.mark.filterwarnings("ignore:Discarding nonzero nanoseconds:U
 @pytest.fixture
 def emulator_clusters(tmp_path):
     """`python -m starmon.emulator --clusters 2` on free loopback ports; yields its ClusterConfigs."""
-    with emulator_process("--clusters", "2", "--name", "load", "--host", "127.0.0.1",
-                          log=tmp_path / "emulator.log") as clusters:
-        yield tuple(ClusterConfig(name=c["name"], fe_host=c["fe_host"], http_port=c["http_port"],
-                                  query_port=c["query_port"], user="root", password="") for c in clusters)
+    with emulator_process(
+        "--clusters", "2", "--name", "load", "--host", "127.0.0.1", log=tmp_path / "emulator.log"
+    ) as clusters:
+        yield tuple(
+            ClusterConfig(
+                name=c["name"],
+                fe_host=c["fe_host"],
+                http_port=c["http_port"],
+                query_port=c["query_port"],
+                user="root",
+                password="",
+            )
+            for c in clusters
+        )
 
 
 @pytest.fixture
@@ -105,7 +119,7 @@ def shared_runtime(monkeypatch):
     monkeypatch.setattr(config, "get_option", build_mock_config_get_option({"global.appTest": True}))
 
     def patch_config_options(overrides):
-        assert overrides == {"global.appTest": True}, overrides   # what AppTest asks for, already set
+        assert overrides == {"global.appTest": True}, overrides  # what AppTest asks for, already set
         return contextlib.nullcontext()
 
     monkeypatch.setattr(app_test, "patch_config_options", patch_config_options)
@@ -118,8 +132,11 @@ def shared_runtime(monkeypatch):
 
 def _rounds(db: Path, since: float, until: float) -> dict[str, list[float]]:
     with sqlite3.connect(db, timeout=30) as conn:
-        rows = conn.execute("SELECT c.name, s.ts FROM metrics_snapshots s JOIN clusters c ON c.id = s.cluster_id "
-                            "WHERE s.ts >= ? AND s.ts <= ? ORDER BY s.ts", (since, until)).fetchall()
+        rows = conn.execute(
+            "SELECT c.name, s.ts FROM metrics_snapshots s JOIN clusters c ON c.id = s.cluster_id "
+            "WHERE s.ts >= ? AND s.ts <= ? ORDER BY s.ts",
+            (since, until),
+        ).fetchall()
     out: dict[str, list[float]] = {}
     for name, ts in rows:
         out.setdefault(name, []).append(ts)
@@ -132,8 +149,13 @@ def _live(db: Path, since: float) -> tuple[dict[str, int], int]:
         return {}, 0
     try:
         with sqlite3.connect(db, timeout=30) as conn:
-            rounds = dict(conn.execute("SELECT c.name, count(*) FROM metrics_snapshots s JOIN clusters c "
-                                       "ON c.id = s.cluster_id WHERE s.ts >= ? GROUP BY c.name", (since,)).fetchall())
+            rounds = dict(
+                conn.execute(
+                    "SELECT c.name, count(*) FROM metrics_snapshots s JOIN clusters c "
+                    "ON c.id = s.cluster_id WHERE s.ts >= ? GROUP BY c.name",
+                    (since,),
+                ).fetchall()
+            )
             passes = conn.execute("SELECT count(*) FROM data_statistics").fetchone()[0]
     except sqlite3.OperationalError:
         return {}, 0
@@ -148,8 +170,10 @@ def test_twenty_sessions_while_the_collector_runs(emulator_clusters, shared_runt
     seeded_store(configs, tmp_path, url)
     text = "interval_seconds = 1\nstatistics_interval_seconds = 600\ntimeout_seconds = 2.0\n"
     for c in configs:
-        text += (f'\n[[clusters]]\nname = "{c.name}"\nfe_host = "{c.fe_host}"\nhttp_port = {c.http_port}\n'
-                 f'query_port = {c.query_port}\nuser = "root"\n')
+        text += (
+            f'\n[[clusters]]\nname = "{c.name}"\nfe_host = "{c.fe_host}"\nhttp_port = {c.http_port}\n'
+            f'query_port = {c.query_port}\nuser = "root"\n'
+        )
     (tmp_path / "starmon.toml").write_text(text)
     monkeypatch.setenv("STARMON_DB_URL", url)
     monkeypatch.setenv("STARMON_CONFIG", str(tmp_path / "starmon.toml"))
@@ -158,14 +182,15 @@ def test_twenty_sessions_while_the_collector_runs(emulator_clusters, shared_runt
 
     log = tmp_path / "collector.log"
     with log.open("w") as out:
-        collector = subprocess.Popen([sys.executable, "collector.py"], cwd=ROOT, env=dict(os.environ),
-                                     stdout=out, stderr=subprocess.STDOUT)
+        collector = subprocess.Popen(
+            [sys.executable, "collector.py"], cwd=ROOT, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT
+        )
     st.cache_data.clear()
     st.cache_resource.clear()
     try:
         started = time.time()
         deadline = time.monotonic() + 30
-        while True:    # the collector is running: two live rounds of each cluster and a statistics pass
+        while True:  # the collector is running: two live rounds of each cluster and a statistics pass
             rounds, passes = _live(db, started)
             if passes and len(rounds) == len(names) and min(rounds.values()) >= 2:
                 break
@@ -196,7 +221,8 @@ def test_twenty_sessions_while_the_collector_runs(emulator_clusters, shared_runt
             loads = 0
             try:
                 while loads < MAX_PAGES_PER_SESSION and (
-                        loads < PAGES_PER_SESSION or time.monotonic() - load_started < LOAD_SECONDS):
+                    loads < PAGES_PER_SESSION or time.monotonic() - load_started < LOAD_SECONDS
+                ):
                     path, title = TOUR[loads % len(TOUR)]
                     t = time.monotonic()
                     if loads == 0:
@@ -214,11 +240,12 @@ def test_twenty_sessions_while_the_collector_runs(emulator_clusters, shared_runt
                     times[title].append(took)
                     loads += 1
                 done.append(loads)
-            except Exception as exc:   # reported by the main thread
+            except Exception as exc:  # reported by the main thread
                 failures.append(f"session {k}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
 
-        threads = [threading.Thread(target=session, args=(k,), name=f"load-session-{k}", daemon=True)
-                   for k in range(SESSIONS)]
+        threads = [
+            threading.Thread(target=session, args=(k,), name=f"load-session-{k}", daemon=True) for k in range(SESSIONS)
+        ]
         load_t0 = time.time()
         for t in threads:
             t.start()
@@ -234,7 +261,7 @@ def test_twenty_sessions_while_the_collector_runs(emulator_clusters, shared_runt
             collector.kill()
             collector.wait(10)
         st.cache_data.clear()
-        st.cache_resource.clear()   # loaders.store() holds an engine on this test's file
+        st.cache_resource.clear()  # loaders.store() holds an engine on this test's file
 
     hung = [t.name for t in threads if t.is_alive()]
     assert not hung, hung
@@ -246,12 +273,14 @@ def test_twenty_sessions_while_the_collector_runs(emulator_clusters, shared_runt
     gaps = {n: [b - a for a, b in zip(ts, ts[1:])] for n, ts in rounds.items()}
     everything = sorted(x for per in times.values() for x in per)
     p95 = statistics.quantiles(everything, n=20)[18]
-    print(f"\n[load] {SESSIONS} sessions, {len(everything)} page loads in {elapsed:.1f} s; page time "
-          f"p50 {statistics.median(everything):.2f} s, p95 {p95:.2f} s, max {everything[-1]:.2f} s; "
-          + ", ".join(f"{title} p50 {statistics.median(v):.2f} s" for title, v in times.items() if v)
-          + f"; collector rounds {', '.join(f'{n} {len(ts)}' for n, ts in rounds.items())}, "
-          f"max gap {max(max(g) for g in gaps.values()):.2f} s; one session alone: "
-          + ", ".join(f"{title} {t:.2f} s" for title, t in alone.items()))
+    print(
+        f"\n[load] {SESSIONS} sessions, {len(everything)} page loads in {elapsed:.1f} s; page time "
+        f"p50 {statistics.median(everything):.2f} s, p95 {p95:.2f} s, max {everything[-1]:.2f} s; "
+        + ", ".join(f"{title} p50 {statistics.median(v):.2f} s" for title, v in times.items() if v)
+        + f"; collector rounds {', '.join(f'{n} {len(ts)}' for n, ts in rounds.items())}, "
+        f"max gap {max(max(g) for g in gaps.values()):.2f} s; one session alone: "
+        + ", ".join(f"{title} {t:.2f} s" for title, t in alone.items())
+    )
 
     collector_log = log.read_text()
     for bad in ("Traceback", "ERROR", "database is locked"):

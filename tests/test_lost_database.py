@@ -49,26 +49,27 @@ def test_a_deleted_database_stops_every_write(store, tmp_path):
     with pytest.raises(DatabaseLost, match=LOST) as caught:
         store.write_round(cid, {"ts": 2.0, "status": "ok", "collect_ms": 1}, [])
     assert str(db) in str(caught.value) and "restart starmon" in str(caught.value)
-    assert isinstance(caught.value, StoreError)               # what every entry point already reports
+    assert isinstance(caught.value, StoreError)  # what every entry point already reports
     with pytest.raises(DatabaseLost):
-        registry.add(store, Secrets.from_environment(tmp_path / "secret.key", environ={}),
-                     {"name": "b", "fe_host": "h2"})
+        registry.add(
+            store, Secrets.from_environment(tmp_path / "secret.key", environ={}), {"name": "b", "fe_host": "h2"}
+        )
     with pytest.raises(DatabaseLost):
         store.sync_clusters((ClusterConfig("c", "h3"),))
-    store.reader.dispose()                                     # a new connection is checked too ...
+    store.reader.dispose()  # a new connection is checked too ...
     with pytest.raises(DatabaseLost):
         store.enabled_clusters()
-    assert not db.exists()                                     # ... before SQLite makes an empty file there
+    assert not db.exists()  # ... before SQLite makes an empty file there
 
 
 def test_a_replaced_database_stops_every_write(store, tmp_path):
     db = tmp_path / "starmon.db"
     other = tmp_path / "other.db"
     sqlite3.connect(other).close()
-    os.replace(other, db)                                      # e.g. a backup restored while running
+    os.replace(other, db)  # e.g. a backup restored while running
     with pytest.raises(DatabaseLost, match=LOST):
         store.write_round(store.cluster_ids()["a"], {"ts": 2.0, "status": "ok", "collect_ms": 1}, [])
-    assert sqlite3.connect(db).execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)   # untouched
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)  # untouched
 
 
 def test_the_collector_stops_rather_than_collect_into_nothing(tmp_path, make_collector):
@@ -82,13 +83,25 @@ def test_the_collector_stops_rather_than_collect_into_nothing(tmp_path, make_col
 
 def test_the_collector_loop_exits_with_one_line(tmp_path):
     db = tmp_path / "data" / "starmon.db"
-    (tmp_path / "starmon.toml").write_text(f'interval_seconds = 1\n[[clusters]]\nname = "gone"\n'
-                                           f'fe_host = "127.0.0.1"\nhttp_port = {free_port()}\n'
-                                           f"query_port = {free_port()}\n")
-    env = {**os.environ, "STARMON_CONFIG": str(tmp_path / "starmon.toml"), "STARMON_DB_URL": f"sqlite:///{db}",
-           "STARMON_SECRET_KEY_FILE": str(tmp_path / "secret.key")}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "collector.py")], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    (tmp_path / "starmon.toml").write_text(
+        f'interval_seconds = 1\n[[clusters]]\nname = "gone"\n'
+        f'fe_host = "127.0.0.1"\nhttp_port = {free_port()}\n'
+        f"query_port = {free_port()}\n"
+    )
+    env = {
+        **os.environ,
+        "STARMON_CONFIG": str(tmp_path / "starmon.toml"),
+        "STARMON_DB_URL": f"sqlite:///{db}",
+        "STARMON_SECRET_KEY_FILE": str(tmp_path / "secret.key"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "collector.py")],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while not _stored(db):
@@ -102,7 +115,7 @@ def test_the_collector_loop_exits_with_one_line(tmp_path):
     last = err.strip().splitlines()[-1]
     assert last.startswith("starmon collector: the database file") and LOST in last, err
     assert "Traceback" not in err, err
-    assert not db.exists()          # nothing recreated an empty file in its place
+    assert not db.exists()  # nothing recreated an empty file in its place
 
 
 def _stored(db) -> bool:

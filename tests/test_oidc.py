@@ -40,10 +40,14 @@ def sso_dashboard(tmp_path_factory, provider):
         f'cookie_secret = "{secrets.token_urlsafe(32)}"\n'
         f'client_id = "{provider.client_id}"\n'
         f'client_secret = "{provider.client_secret}"\n'
-        f'server_metadata_url = "{provider.issuer}/.well-known/openid-configuration"\n')
+        f'server_metadata_url = "{provider.issuer}/.well-known/openid-configuration"\n'
+    )
     (tmp / "starmon.toml").write_text(f'[access]\nadmin_emails = ["{ADMIN["email"]}"]\n')
-    env = {"STARMON_DB_URL": f"sqlite:///{tmp / 'starmon.db'}", "STARMON_CONFIG": str(tmp / "starmon.toml"),
-           "STARMON_DEMO": "0"}
+    env = {
+        "STARMON_DB_URL": f"sqlite:///{tmp / 'starmon.db'}",
+        "STARMON_CONFIG": str(tmp / "starmon.toml"),
+        "STARMON_DEMO": "0",
+    }
     with dashboard_server(tmp, env, port=port, args=("--secrets.files", str(tmp / "secrets.toml"))) as url:
         yield url
 
@@ -52,8 +56,8 @@ def _sign_in(page, url: str, provider: Provider, who: dict) -> None:
     provider.login_as = who
     open_page(page, url)
     with page.expect_response(lambda r: "/oauth2callback" in r.url, timeout=30000):
-        page.get_by_role("button", name="Sign in").click()     # to the provider and back
-    page.wait_for_url(f"{url}/", timeout=30000)                 # where the callback sends the browser
+        page.get_by_role("button", name="Sign in").click()  # to the provider and back
+    page.wait_for_url(f"{url}/", timeout=30000)  # where the callback sends the browser
     settle(page)
 
 
@@ -74,7 +78,7 @@ def test_nothing_shows_before_sign_in(sso_dashboard, page):
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     assert page.get_by_text("Signed in as").count() == 0
     assert _nav(page, "Overview").count() == 0
-    open_page(page, f"{sso_dashboard}/clusters")       # no page by URL either
+    open_page(page, f"{sso_dashboard}/clusters")  # no page by URL either
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     assert page.get_by_role("button", name="Test connection").count() == 0
 
@@ -84,7 +88,7 @@ def test_admin_by_email_may_change_clusters(sso_dashboard, page, provider):
     _sign_in(page, sso_dashboard, provider, ADMIN)
     assert provider.tokens_issued == issued + 1
     assert _signed_in_as(page) == f"{ADMIN['email']} (admin)"
-    assert page.locator("a[href^='mailto:']").count() == 0     # the e-mail is text, not a link
+    assert page.locator("a[href^='mailto:']").count() == 0  # the e-mail is text, not a link
     page.screenshot(path=str(SCREENSHOTS / "sso-admin.png"))
     expect(_nav(page, "Clusters")).to_be_visible()
     open_page(page, f"{sso_dashboard}/clusters")
@@ -97,11 +101,11 @@ def test_everyone_else_is_a_viewer_and_can_sign_out(sso_dashboard, page, provide
     expect(_nav(page, "Overview")).to_be_visible()
     assert _nav(page, "Clusters").count() == 0
     expect(page.get_by_text("An admin can add one on the Clusters page.")).to_be_visible()
-    open_page(page, f"{sso_dashboard}/clusters")      # not registered for a viewer: Streamlit's "not found"
+    open_page(page, f"{sso_dashboard}/clusters")  # not registered for a viewer: Streamlit's "not found"
     page.screenshot(path=str(SCREENSHOTS / "sso-viewer-clusters-url.png"))
     assert page.get_by_role("button", name="Test connection").count() == 0
     open_page(page, sso_dashboard)
-    with page.expect_response(lambda r: "/auth/logout" in r.url, timeout=30000):   # st.logout navigates there
+    with page.expect_response(lambda r: "/auth/logout" in r.url, timeout=30000):  # st.logout navigates there
         page.get_by_role("button", name="Sign out").click()
     # /auth/logout redirects back to the app: let that navigation finish rather than start another
     page.wait_for_url(lambda url: "/auth/" not in url, wait_until="load", timeout=60000)
@@ -115,7 +119,7 @@ def test_a_forged_id_token_signs_nobody_in(sso_dashboard, page, provider):
     try:
         issued = provider.tokens_issued
         _sign_in(page, sso_dashboard, provider, ADMIN)
-        assert provider.tokens_issued == issued + 1      # the flow did reach the token endpoint
+        assert provider.tokens_issued == issued + 1  # the flow did reach the token endpoint
         expect(page.get_by_role("button", name="Sign in")).to_be_visible()
         assert page.get_by_text("Signed in as").count() == 0
     finally:

@@ -10,7 +10,7 @@ import base64
 import json
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,7 @@ DEAD_BE = "10.0.0.3"
 
 # -- set-up ----------------------------------------------------------------------------------------------
 
+
 def app(**query) -> AppTest:
     at = AppTest.from_file(MAIN, default_timeout=30)
     for key, value in query.items():
@@ -55,7 +56,8 @@ def open_page(page: str, **query) -> AppTest:
 
 def add_cluster(store: Store, name: str = "prod", host: str = "10.0.0.1") -> int:
     clusters = tuple(ClusterConfig(r["name"], r["fe_host"]) for r in store_clusters(store)) + (
-        ClusterConfig(name, host),)
+        ClusterConfig(name, host),
+    )
     store.sync_clusters(clusters)
     return store.cluster_ids()[name]
 
@@ -65,8 +67,9 @@ def store_clusters(store: Store) -> list[dict]:
         return [dict(r._mapping) for r in conn.exec_driver_sql("SELECT * FROM clusters ORDER BY id")]
 
 
-def seed_rounds(store: Store, cluster_id: int, *, hours: float = 2, step: int = 60, newest: dict | None = None,
-                dead_rounds: int = 5) -> float:
+def seed_rounds(
+    store: Store, cluster_id: int, *, hours: float = 2, step: int = 60, newest: dict | None = None, dead_rounds: int = 5
+) -> float:
     """One round per `step` s over the last `hours`; the newest one gets `newest` and BE 10.0.0.3 dies
     for the last `dead_rounds` rounds. Returns the newest round's ts."""
     now = time.time()
@@ -75,24 +78,64 @@ def seed_rounds(store: Store, cluster_id: int, *, hours: float = 2, step: int = 
     for i, ts in enumerate(times):
         dead = i >= len(times) - dead_rounds
         snapshot = {
-            "ts": ts, "status": "partial" if dead else "ok", "error": None, "collect_ms": 12,
-            "qps": 50.0 + i % 7, "rps": 60.0 + i % 5, "query_latency_p50": 20.0, "query_latency_p95": 80.0,
-            "query_latency_p99": 150.0, "query_error_rate": 0.1, "query_timeout_rate": 0.0,
-            "frontend_total": 1, "frontend_alive": 1, "backend_total": 3, "backend_alive": 2 if dead else 3,
-            "avg_cpu_usage": 30.0, "avg_memory_usage": 40.0, "disk_usage_pct": 50.0 + i * 0.01,
-            "disk_total_bytes": 3 * 10**12, "disk_used_bytes": 15 * 10**11, "tablet_count": 1200,
-            "max_compaction_score": 5.0, "txn_running": 2, "load_running": 1,
-            "fe_jvm_heap_used_bytes": 2 * 2**30, "fe_jvm_heap_max_bytes": 8 * 2**30,
+            "ts": ts,
+            "status": "partial" if dead else "ok",
+            "error": None,
+            "collect_ms": 12,
+            "qps": 50.0 + i % 7,
+            "rps": 60.0 + i % 5,
+            "query_latency_p50": 20.0,
+            "query_latency_p95": 80.0,
+            "query_latency_p99": 150.0,
+            "query_error_rate": 0.1,
+            "query_timeout_rate": 0.0,
+            "frontend_total": 1,
+            "frontend_alive": 1,
+            "backend_total": 3,
+            "backend_alive": 2 if dead else 3,
+            "avg_cpu_usage": 30.0,
+            "avg_memory_usage": 40.0,
+            "disk_usage_pct": 50.0 + i * 0.01,
+            "disk_total_bytes": 3 * 10**12,
+            "disk_used_bytes": 15 * 10**11,
+            "tablet_count": 1200,
+            "max_compaction_score": 5.0,
+            "txn_running": 2,
+            "load_running": 1,
+            "fe_jvm_heap_used_bytes": 2 * 2**30,
+            "fe_jvm_heap_max_bytes": 8 * 2**30,
         }
-        nodes = [{"role": "FE", "host": "10.0.0.1", "alive": True, "is_leader": True, "version": "3.3.5",
-                  "qps": snapshot["qps"], "query_latency_p99": 150.0, "jvm_heap_used_bytes": 2 * 2**30,
-                  "jvm_heap_max_bytes": 8 * 2**30, "cpu_pct": 10.0, "mem_pct": 25.0}]
+        nodes = [
+            {
+                "role": "FE",
+                "host": "10.0.0.1",
+                "alive": True,
+                "is_leader": True,
+                "version": "3.3.5",
+                "qps": snapshot["qps"],
+                "query_latency_p99": 150.0,
+                "jvm_heap_used_bytes": 2 * 2**30,
+                "jvm_heap_max_bytes": 8 * 2**30,
+                "cpu_pct": 10.0,
+                "mem_pct": 25.0,
+            }
+        ]
         for n, host in enumerate(BES):
             alive = not (dead and host == DEAD_BE)
-            nodes.append({"role": "BE", "host": host, "alive": alive, "version": "3.3.5",
-                          "cpu_pct": 20.0 + 10 * n if alive else None, "mem_pct": 30.0 + n if alive else None,
-                          "disk_total_bytes": 10**12, "disk_used_bytes": 5 * 10**11, "tablet_count": 400,
-                          "error": None if alive else "heartbeat timed out"})
+            nodes.append(
+                {
+                    "role": "BE",
+                    "host": host,
+                    "alive": alive,
+                    "version": "3.3.5",
+                    "cpu_pct": 20.0 + 10 * n if alive else None,
+                    "mem_pct": 30.0 + n if alive else None,
+                    "disk_total_bytes": 10**12,
+                    "disk_used_bytes": 5 * 10**11,
+                    "tablet_count": 400,
+                    "error": None if alive else "heartbeat timed out",
+                }
+            )
         rounds.append((snapshot, nodes))
     if newest:
         rounds[-1][0].update(newest)
@@ -100,8 +143,14 @@ def seed_rounds(store: Store, cluster_id: int, *, hours: float = 2, step: int = 
     return times[-1]
 
 
-NEWEST = {"qps": 123.4, "query_latency_p99": 456.0, "disk_usage_pct": 91.2, "backend_total": 3,
-          "backend_alive": 2, "avg_memory_usage": None}
+NEWEST = {
+    "qps": 123.4,
+    "query_latency_p99": 456.0,
+    "disk_usage_pct": 91.2,
+    "backend_total": 3,
+    "backend_alive": 2,
+    "avg_memory_usage": None,
+}
 
 
 @pytest.fixture
@@ -128,11 +177,13 @@ def figures(at: AppTest) -> dict[str, dict]:
 
 def snapshot_rows(store: Store, cluster_id: int) -> list[tuple]:
     with store.reader.connect() as conn:
-        return conn.exec_driver_sql("SELECT id, status FROM metrics_snapshots WHERE cluster_id = ? ORDER BY id",
-                                    (cluster_id,)).fetchall()
+        return conn.exec_driver_sql(
+            "SELECT id, status FROM metrics_snapshots WHERE cluster_id = ? ORDER BY id", (cluster_id,)
+        ).fetchall()
 
 
 # -- 1. every page renders -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("page", list(PAGE))
 def test_every_page_renders_against_a_seeded_store(seeded, page):
@@ -141,18 +192,28 @@ def test_every_page_renders_against_a_seeded_store(seeded, page):
     headers = texts(at.header)
     assert headers and headers[0].startswith(page.capitalize()), headers
     if page == "overview":
-        assert len(at.metric) == 15          # 14 health cards and the disk forecast
+        assert len(at.metric) == 15  # 14 health cards and the disk forecast
     if page == "performance":
         figs = figures(at)
-        assert set(figs) == {"Queries and requests per second", "Query latency", "Failed queries", "QPS per FE",
-                             "p99 latency per FE"}
+        assert set(figs) == {
+            "Queries and requests per second",
+            "Query latency",
+            "Failed queries",
+            "QPS per FE",
+            "p99 latency per FE",
+        }
         assert [t["name"] for t in figs["Queries and requests per second"]["data"]] == ["QPS", "RPS"]
         assert [t["name"] for t in figs["Query latency"]["data"]] == ["p50", "p95", "p99"]
         assert [t["name"] for t in figs["QPS per FE"]["data"]] == ["FE 10.0.0.1"]
     if page == "resources":
         figs = figures(at)
-        assert set(figs) == {"CPU per node", "Memory per node", "Disk used per node", "FE JVM heap used",
-                             "Disk used: history and forecast"}
+        assert set(figs) == {
+            "CPU per node",
+            "Memory per node",
+            "Disk used per node",
+            "FE JVM heap used",
+            "Disk used: history and forecast",
+        }
         for title in ("CPU per node", "Memory per node", "Disk used per node"):
             names = [t["name"] for t in figs[title]["data"]]
             assert names == [f"BE {h}" for h in BES] + ["cluster average"], (title, names)
@@ -162,6 +223,7 @@ def test_every_page_renders_against_a_seeded_store(seeded, page):
 
 
 # -- 2. the cards show the newest snapshot ---------------------------------------------------------------
+
 
 def test_overview_cards_show_the_newest_snapshot(seeded):
     at = open_page("overview")
@@ -180,7 +242,7 @@ def test_overview_cards_show_the_newest_snapshot(seeded):
     assert cards["p99 latency"] == (":green[●]", "456 ms")
     assert cards["Disk used"] == (":red[●]", "91.2 %")
     assert cards["BE alive"][1] == "2/3"
-    assert cards["BE alive"][0] == ":orange[●]"          # one dead BE: warning
+    assert cards["BE alive"][0] == ":orange[●]"  # one dead BE: warning
     assert cards["FE alive"] == (":green[●]", "1/1")
     assert cards["Avg memory"] == (":gray[●]", "n/a")
     assert cards["Avg CPU"] == (":green[●]", "30.0 %")
@@ -188,7 +250,7 @@ def test_overview_cards_show_the_newest_snapshot(seeded):
     assert "What is wrong now" in texts(at.subheader)
     problems = texts(at.error) + texts(at.warning)
     assert any(p.startswith(f"BE {DEAD_BE} down since ") for p in problems), problems
-    assert "disk used 91.2 % > 90.0 %" in texts(at.error)   # critical, so an error
+    assert "disk used 91.2 % > 90.0 %" in texts(at.error)  # critical, so an error
     assert not any("10.0.0.2" in p or "10.0.0.4" in p for p in problems)
 
 
@@ -198,13 +260,19 @@ def test_overview_of_past_dates_shows_the_cluster_as_it_was(env):
     now = time.time()
     then = {"status": "partial", "collect_ms": 9, "qps": 12.5, "backend_total": 3, "backend_alive": 2}
     dead = [{"role": "BE", "host": DEAD_BE, "alive": False}]
-    env["store"].write_rounds(cid, [({"ts": now - 2 * 86400 - 60, **then, "qps": 99.0}, dead),
-                                    ({"ts": now - 2 * 86400, **then}, dead),
-                                    ({"ts": now - 5, "status": "ok", "collect_ms": 9, "qps": 123.4,
-                                      "backend_total": 3, "backend_alive": 3}, [])])
-    today = datetime.now(timezone.utc).date()
-    at = open_page("overview", range="custom", start=str(today - timedelta(days=3)),
-                   end=str(today - timedelta(days=1)))
+    env["store"].write_rounds(
+        cid,
+        [
+            ({"ts": now - 2 * 86400 - 60, **then, "qps": 99.0}, dead),
+            ({"ts": now - 2 * 86400, **then}, dead),
+            (
+                {"ts": now - 5, "status": "ok", "collect_ms": 9, "qps": 123.4, "backend_total": 3, "backend_alive": 3},
+                [],
+            ),
+        ],
+    )
+    today = datetime.now(UTC).date()
+    at = open_page("overview", range="custom", start=str(today - timedelta(days=3)), end=str(today - timedelta(days=1)))
     assert not at.exception
     cards = {m.label.split(" ", 1)[1]: m.value for m in at.metric}
     assert cards["QPS"] == "12.5/s" and cards["BE alive"] == "2/3"
@@ -225,11 +293,11 @@ def test_overview_says_nothing_is_wrong_for_a_healthy_cluster(env):
     assert not at.exception
     assert not at.error and not at.warning
     assert [s.value for s in at.success] == ["Nothing is wrong right now."]
-    assert all(m.label.startswith(":green[●]") for m in at.metric
-               if "QPS" not in m.label and "forecast" not in m.label)
+    assert all(m.label.startswith(":green[●]") for m in at.metric if "QPS" not in m.label and "forecast" not in m.label)
 
 
 # -- 3. the range changes the query window ---------------------------------------------------------------
+
 
 def bucket(label: str) -> int:
     return TimeRange(0, RANGES[label], label).bucket
@@ -254,7 +322,7 @@ def test_range_in_the_link_sets_the_window_and_bucket(seeded):
     assert short.caption[0].value.startswith(f"Last 1h, {bucket('1h')} s buckets")
     assert bucket("1h") == 30
 
-    day = open_page("performance")            # no ?range=: the default 24h
+    day = open_page("performance")  # no ?range=: the default 24h
     assert day.caption[0].value.startswith(f"Last 24h, {bucket('24h')} s buckets")
 
     week = open_page("performance", range="7d")
@@ -297,6 +365,7 @@ def test_custom_range_renders_every_page(seeded):
 
 # -- 4. refresh collects a round, rate-limited ------------------------------------------------------------
 
+
 def test_refresh_button_stores_one_new_round_and_is_rate_limited(env, emulator, monkeypatch):
     # a cooldown no slow re-render can outlast (AppTest runs the frame in this process)
     monkeypatch.setattr(frame, "REFRESH_COOLDOWN_SECONDS", 600)
@@ -305,7 +374,8 @@ def test_refresh_button_stores_one_new_round_and_is_rate_limited(env, emulator, 
     env["config"].write_text(
         "interval_seconds = 30\n[[clusters]]\n"
         f'name = "{d["name"]}"\nfe_host = "{d["fe_host"]}"\nhttp_port = {d["http_port"]}\n'
-        f'query_port = {d["query_port"]}\nuser = "root"\n')
+        f'query_port = {d["query_port"]}\nuser = "root"\n'
+    )
     env["store"].sync_clusters((ClusterConfig(d["name"], d["fe_host"], d["http_port"], d["query_port"]),))
     cid = env["store"].cluster_ids()["live"]
 
@@ -318,7 +388,7 @@ def test_refresh_button_stores_one_new_round_and_is_rate_limited(env, emulator, 
     assert not at.exception, at.exception
     rows = snapshot_rows(env["store"], cid)
     assert len(rows) == 1 and rows[0][1] == "ok", rows
-    assert len(at.metric) == 15              # the page now shows the collected round
+    assert len(at.metric) == 15  # the page now shows the collected round
 
     at.button(key="refresh").click().run()
     assert not at.exception
@@ -328,6 +398,7 @@ def test_refresh_button_stores_one_new_round_and_is_rate_limited(env, emulator, 
 
 
 # -- 5. unknown or hostile link parameters -----------------------------------------------------------------
+
 
 def all_warnings(at: AppTest) -> list[str]:
     return [w.value for w in at.sidebar.warning] + [w.value for w in at.warning]
@@ -345,11 +416,11 @@ def test_unknown_cluster_in_the_link_falls_back_with_a_warning(seeded, asked):
     assert at.selectbox(key="cluster").value == "prod"
     assert unescape(at.header[0].value) == "Overview · prod"
     assert len(at.metric) == 15
-    assert "cluster" not in at.query_params          # the bad value left the URL
+    assert "cluster" not in at.query_params  # the bad value left the URL
 
 
 def test_unknown_cluster_falls_back_to_the_first_cluster_by_name(seeded):
-    add_cluster(seeded["store"], "backup", "10.0.1.1")   # sorts first, has no data yet
+    add_cluster(seeded["store"], "backup", "10.0.1.1")  # sorts first, has no data yet
     at = app(cluster="nope").run()
     assert not at.exception
     assert at.selectbox(key="cluster").value == "backup"
@@ -382,6 +453,7 @@ def test_unknown_range_in_the_link_falls_back_to_24h(seeded, asked):
 
 # -- 6. empty states ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("page", ["overview", "performance", "resources", "data"])
 def test_no_cluster_at_all(env, page):
     at = open_page(page)
@@ -408,8 +480,9 @@ def test_data_page_without_statistics(seeded):
 def test_unreachable_cluster_with_only_old_data(env):
     """The newest round is down and older than the range: pages explain, cards say n/a, nothing breaks."""
     cid = add_cluster(env["store"], "old", "10.0.3.1")
-    env["store"].write_round(cid, {"ts": time.time() - 4 * 3600, "status": "down", "error": "connection refused",
-                                   "collect_ms": 5000}, [])
+    env["store"].write_round(
+        cid, {"ts": time.time() - 4 * 3600, "status": "down", "error": "connection refused", "collect_ms": 5000}, []
+    )
     at = app(range="1h").run()
     assert not at.exception
     assert [unescape(e.value) for e in at.error] == ["cluster unreachable: connection refused"]
@@ -424,6 +497,7 @@ def test_unreachable_cluster_with_only_old_data(env):
 
 # -- 7. the clusters page --------------------------------------------------------------------------------
 
+
 def add_form(at: AppTest, name: str, host: str, http_port: int = 8030, password: str = "") -> AppTest:
     """Fill the 'Add a cluster' form (the only form while no dashboard cluster exists) and press Save."""
     at.text_input[0].input(name)
@@ -434,14 +508,17 @@ def add_form(at: AppTest, name: str, host: str, http_port: int = 8030, password:
     return at.run()
 
 
-@pytest.mark.parametrize("name, host, message", [
-    ("new", "", "'fe_host' must be a non-empty host name or address"),
-    ("new", "   ", "'fe_host' must be a non-empty host name or address"),
-    ("", "10.0.0.5", "'name' must be 1-63 letters"),
-    ("new", "evil host/x", "'fe_host' 'evil host/x' is not a valid host name or address"),
-    ("prod", "10.0.0.5", "a cluster named 'prod' already exists"),
-    ("PROD", "10.0.0.5", "a cluster named 'PROD' already exists"),
-])
+@pytest.mark.parametrize(
+    "name, host, message",
+    [
+        ("new", "", "'fe_host' must be a non-empty host name or address"),
+        ("new", "   ", "'fe_host' must be a non-empty host name or address"),
+        ("", "10.0.0.5", "'name' must be 1-63 letters"),
+        ("new", "evil host/x", "'fe_host' 'evil host/x' is not a valid host name or address"),
+        ("prod", "10.0.0.5", "a cluster named 'prod' already exists"),
+        ("PROD", "10.0.0.5", "a cluster named 'PROD' already exists"),
+    ],
+)
 def test_clusters_page_rejects_bad_input_and_writes_nothing(seeded, name, host, message):
     before = store_clusters(seeded["store"])
     at = open_page("clusters")
@@ -457,8 +534,7 @@ def test_port_zero_cannot_be_saved(seeded):
     """The browser keeps the port inputs within 1..65535 (Streamlit resets an out-of-range value to the
     default server-side), and the registry the form saves through refuses 0 itself and writes nothing."""
     at = open_page("clusters")
-    assert {n.label: (n.min, n.max) for n in at.number_input} == {"HTTP port": (1, 65535),
-                                                                   "MySQL port": (1, 65535)}
+    assert {n.label: (n.min, n.max) for n in at.number_input} == {"HTTP port": (1, 65535), "MySQL port": (1, 65535)}
     add_form(at, "new", "10.0.0.5", http_port=0)
     assert not at.exception
     assert all(r["http_port"] >= 1 for r in store_clusters(seeded["store"]))
@@ -467,8 +543,9 @@ def test_port_zero_cannot_be_saved(seeded):
     secrets = Secrets.from_environment(seeded["store"].key_file())
     for port in (0, 65536, -1):
         with pytest.raises(registry.ClusterError, match="'http_port' must be an integer from 1 to 65535"):
-            registry.add(seeded["store"], secrets, {"name": "other", "fe_host": "10.0.0.6", "http_port": port,
-                                                    "password": "pw"})
+            registry.add(
+                seeded["store"], secrets, {"name": "other", "fe_host": "10.0.0.6", "http_port": port, "password": "pw"}
+            )
     assert store_clusters(seeded["store"]) == before
 
 
@@ -500,38 +577,77 @@ def test_clusters_page_adds_a_cluster_with_an_encrypted_password(seeded):
 
 # -- 8. names from the cluster are text -------------------------------------------------------------------
 
+
 def test_data_page_renders_cluster_text_literally(env):
     store = env["store"]
     cid = add_cluster(store, "x_y", "10.0.0.1")
     seed_rounds(store, cid, hours=0.5, dead_rounds=0)
     now = time.time()
     for ts, size in ((now - 1800, 10**9), (now - 60, 2 * 10**9)):
-        tables = [{"db_name": "sales", "table_name": HOSTILE_HTML, "data_bytes": size, "row_count": 1000},
-                  {"db_name": HOSTILE_LINK, "table_name": "orders", "data_bytes": size // 2, "row_count": 10}]
-        store.write_statistics(cid, {
-            "ts": ts, "status": "partial", "error": f"materialized views: {HOSTILE_LINK}", "collect_ms": 40,
-            "database_count": 2, "table_count": 2, "total_data_bytes": size * 3 // 2, "total_rows": 1010,
-            "mv_total": 1, "mv_active": 0, "mv_inactive": 1, "mv_failed": 1,
-            "schema_change_running": 1, "schema_change_pending": 0,
-            "top_tables": [{"db": t["db_name"], "table": t["table_name"], "bytes": t["data_bytes"],
-                            "rows": t["row_count"]} for t in tables],
-            "materialized_views": [{"db": "sales", "name": HOSTILE_HTML, "active": False,
-                                    "inactive_reason": HOSTILE_LINK, "state": "FAILED", "error": HOSTILE_LINK}],
-            "schema_changes": [{"db": "sales", "table": HOSTILE_HTML, "state": "RUNNING", "progress": "50%",
-                                "created": "2026-01-01 00:00:00", "message": HOSTILE_LINK}],
-        }, tables)
+        tables = [
+            {"db_name": "sales", "table_name": HOSTILE_HTML, "data_bytes": size, "row_count": 1000},
+            {"db_name": HOSTILE_LINK, "table_name": "orders", "data_bytes": size // 2, "row_count": 10},
+        ]
+        store.write_statistics(
+            cid,
+            {
+                "ts": ts,
+                "status": "partial",
+                "error": f"materialized views: {HOSTILE_LINK}",
+                "collect_ms": 40,
+                "database_count": 2,
+                "table_count": 2,
+                "total_data_bytes": size * 3 // 2,
+                "total_rows": 1010,
+                "mv_total": 1,
+                "mv_active": 0,
+                "mv_inactive": 1,
+                "mv_failed": 1,
+                "schema_change_running": 1,
+                "schema_change_pending": 0,
+                "top_tables": [
+                    {"db": t["db_name"], "table": t["table_name"], "bytes": t["data_bytes"], "rows": t["row_count"]}
+                    for t in tables
+                ],
+                "materialized_views": [
+                    {
+                        "db": "sales",
+                        "name": HOSTILE_HTML,
+                        "active": False,
+                        "inactive_reason": HOSTILE_LINK,
+                        "state": "FAILED",
+                        "error": HOSTILE_LINK,
+                    }
+                ],
+                "schema_changes": [
+                    {
+                        "db": "sales",
+                        "table": HOSTILE_HTML,
+                        "state": "RUNNING",
+                        "progress": "50%",
+                        "created": "2026-01-01 00:00:00",
+                        "message": HOSTILE_LINK,
+                    }
+                ],
+            },
+            tables,
+        )
 
     at = open_page("data")
     assert not at.exception, at.exception
     assert unescape(at.header[0].value) == "Data · x_y"
-    shown = [e.value for kind in ("markdown", "caption", "warning", "error", "info", "success", "header",
-                                  "subheader") for e in getattr(at, kind)]
+    shown = [
+        e.value
+        for kind in ("markdown", "caption", "warning", "error", "info", "success", "header", "subheader")
+        for e in getattr(at, kind)
+    ]
     assert shown
     for text in shown:
         assert "[click](javascript:" not in text, text
         assert not re.search(r"(?<!\\)<img", text), text
-    assert any(unescape(w.value) == f"The last pass was partial: materialized views: {HOSTILE_LINK}"
-               for w in at.warning)
+    assert any(
+        unescape(w.value) == f"The last pass was partial: materialized views: {HOSTILE_LINK}" for w in at.warning
+    )
     # The names are still there, as plain cells.
     frames = [df.value for df in at.dataframe]
     cells = {str(v) for df in frames for v in df.to_numpy().ravel()}

@@ -65,7 +65,8 @@ def be() -> MetricSet:
 def test_fe_sample_parses_cleanly(fe):
     assert fe.bad_lines == 0
     data_lines = [
-        line for line in sample("fe_metrics_prometheus_3.x_reconstructed.txt").splitlines()
+        line
+        for line in sample("fe_metrics_prometheus_3.x_reconstructed.txt").splitlines()
         if line and not line.startswith("#")
     ]
     assert len(fe) == len(data_lines) == 83
@@ -193,7 +194,7 @@ def test_truncated_real_sample_keeps_everything_before_the_cut():
     "garbage",
     [
         bytes(range(256)).decode("latin-1"),
-        "\x00\xff\xfe}{ 12\n{}} 3\n=== 4\n\"a\" 5\n",
+        '\x00\xff\xfe}{ 12\n{}} 3\n=== 4\n"a" 5\n',
         '{a="b"} 1\n1abc 2\nname{a=b} 3\nname{a="b" c="d"} 4\nname{"a"="b"} 5\n',
         "<html><body>this is 404 page.</body></html>",
         'x{a="1"} 1e\ny 0x10\nz 1 12.5\n',
@@ -206,7 +207,9 @@ def test_garbage_gives_no_samples_and_never_raises(garbage):
 
 
 def test_blank_comment_and_crlf_lines():
-    text = "\r\n# HELP  jvm_thread jvm thread stat\r\n   \r\n\t# indented comment\r\njvm_thread{type=\"count\"} 432\r\n\r\n"
+    text = (
+        '\r\n# HELP  jvm_thread jvm thread stat\r\n   \r\n\t# indented comment\r\njvm_thread{type="count"} 432\r\n\r\n'
+    )
     metrics = parse_prometheus(text)
     assert metrics.bad_lines == 0
     assert metrics.series("jvm_thread") == [({"type": "count"}, 432.0)]
@@ -242,10 +245,20 @@ def test_brace_and_separators_inside_label_values():
 
 
 def test_special_values_and_timestamps():
-    text = "\n".join([
-        "a 0.0", "b 1.2E7", "c NaN", "d +Inf", "e -Inf", "f 49883519.999999994",
-        "g 7 1700000000000", 'h{x="1"} 8 1700000000000', "i -3", "j 1 1.5",
-    ])
+    text = "\n".join(
+        [
+            "a 0.0",
+            "b 1.2E7",
+            "c NaN",
+            "d +Inf",
+            "e -Inf",
+            "f 49883519.999999994",
+            "g 7 1700000000000",
+            'h{x="1"} 8 1700000000000',
+            "i -3",
+            "j 1 1.5",
+        ]
+    )
     metrics = parse_prometheus(text)
     assert metrics.bad_lines == 1  # j: the timestamp must be an integer
     assert metrics.get("a") == 0.0
@@ -293,8 +306,17 @@ def test_parse_size(text, expected):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("19.83 %", 19.83), ("0.0 %", 0.0), ("27.16%", 27.16), ("100.00 %", 100.0),
-     ("N/A", None), ("", None), (None, None), ("abc %", None), ("%", None)],
+    [
+        ("19.83 %", 19.83),
+        ("0.0 %", 0.0),
+        ("27.16%", 27.16),
+        ("100.00 %", 100.0),
+        ("N/A", None),
+        ("", None),
+        (None, None),
+        ("abc %", None),
+        ("%", None),
+    ],
 )
 def test_parse_percent(text, expected):
     assert parse_percent(text) == expected
@@ -302,8 +324,21 @@ def test_parse_percent(text, expected):
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("true", True), ("FALSE", False), ("True", True), (True, True), (False, False),
-     (1, True), (0, False), ("1", True), ("0", False), ("yes", None), (2, None), ("", None), (None, None)],
+    [
+        ("true", True),
+        ("FALSE", False),
+        ("True", True),
+        (True, True),
+        (False, False),
+        (1, True),
+        (0, False),
+        ("1", True),
+        ("0", False),
+        ("yes", None),
+        (2, None),
+        ("", None),
+        (None, None),
+    ],
 )
 def test_parse_bool(value, expected):
     assert parse_bool(value) is expected
@@ -311,8 +346,20 @@ def test_parse_bool(value, expected):
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("42", 42), (42, 42), ("1023445 rows", 1023445), ("9223372036854775807", 2**63 - 1), ("-3", -3),
-     ("42.0", 42), ("4.5", None), ("", None), (None, None), ("N/A", None), ("\\N", None), ("NULL", None)],
+    [
+        ("42", 42),
+        (42, 42),
+        ("1023445 rows", 1023445),
+        ("9223372036854775807", 2**63 - 1),
+        ("-3", -3),
+        ("42.0", 42),
+        ("4.5", None),
+        ("", None),
+        (None, None),
+        ("N/A", None),
+        ("\\N", None),
+        ("NULL", None),
+    ],
 )
 def test_parse_int(value, expected):
     assert parse_int(value) == expected
@@ -320,8 +367,18 @@ def test_parse_int(value, expected):
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("4.231 s", 4.231), ("3.210 s", 3.21), ("4231", 4231.0), (2.5, 2.5), ("1023445 rows", 1023445.0),
-     ("", None), (None, None), ("N/A", None), ("\\N", None), ("NULL", None)],
+    [
+        ("4.231 s", 4.231),
+        ("3.210 s", 3.21),
+        ("4231", 4231.0),
+        (2.5, 2.5),
+        ("1023445 rows", 1023445.0),
+        ("", None),
+        (None, None),
+        ("N/A", None),
+        ("\\N", None),
+        ("NULL", None),
+    ],
 )
 def test_parse_float(value, expected):
     assert parse_float(value) == expected
@@ -337,10 +394,22 @@ def test_parse_status_json():
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("3.3.5 6d81f75", "3.3.5"), ("2.1.2 0782ad7", "2.1.2"), ("3.3.5-6d81f75", "3.3.5"), ("3.2.0", "3.2.0"),
-     ("3.4.1-abcdef0", "3.4.1"), ("meidi-dev-3.1.7-bc488c8", "3.1.7"), ("StarRocks version 2.1.2", "2.1.2"),
-     ("3.3", "3.3"), ("JSON-410e4c8", None), ("DEV-MAIN-f2dc764", None), ("NULL", None), ("", None),
-     (None, None), ("abc1.2def", None)],
+    [
+        ("3.3.5 6d81f75", "3.3.5"),
+        ("2.1.2 0782ad7", "2.1.2"),
+        ("3.3.5-6d81f75", "3.3.5"),
+        ("3.2.0", "3.2.0"),
+        ("3.4.1-abcdef0", "3.4.1"),
+        ("meidi-dev-3.1.7-bc488c8", "3.1.7"),
+        ("StarRocks version 2.1.2", "2.1.2"),
+        ("3.3", "3.3"),
+        ("JSON-410e4c8", None),
+        ("DEV-MAIN-f2dc764", None),
+        ("NULL", None),
+        ("", None),
+        (None, None),
+        ("abc1.2def", None),
+    ],
 )
 def test_parse_version(text, expected):
     assert parse_version(text) == expected
@@ -378,8 +447,19 @@ def test_proc_rows_shapes_agree_on_shared_columns():
     new = proc_rows(sample_json("show_proc_backends_3.1dev_objects.json.txt"), "/backends")[0]
     latest = proc_rows(sample_json("show_proc_backends_3.4plus_reconstructed.json.txt"), "/backends")[0]
     assert set(old) == set(new) == set(BACKEND_COLUMNS_30) < set(latest)
-    for key in ("BackendId", "IP", "HttpPort", "TabletNum", "DataUsedCapacity", "TotalCapacity", "UsedPct",
-                "CpuCores", "NumRunningQueries", "MemUsedPct", "CpuUsedPct"):
+    for key in (
+        "BackendId",
+        "IP",
+        "HttpPort",
+        "TabletNum",
+        "DataUsedCapacity",
+        "TotalCapacity",
+        "UsedPct",
+        "CpuCores",
+        "NumRunningQueries",
+        "MemUsedPct",
+        "CpuUsedPct",
+    ):
         assert old[key] == new[key], key
     for key in ("TotalCapacity", "AvailCapacity", "UsedPct", "CpuCores", "NumRunningQueries"):
         assert latest[key] == new[key], key
@@ -408,14 +488,22 @@ def test_proc_rows_unknown_lengths_and_values():
     short = proc_rows([["10003", "h"]], "backends")[0]
     assert short == {"BackendId": "10003", "IP": "h"}
     assert proc_rows([["a", 1, None]], "/dbs") == [{"col0": "a", "col1": "1", "col2": None}]
-    assert proc_rows([{"DbId": 10005, "Quota": "8388608.000 TB"}], "/dbs") == [{"DbId": "10005", "Quota": "8388608.000 TB"}]
+    assert proc_rows([{"DbId": 10005, "Quota": "8388608.000 TB"}], "/dbs") == [
+        {"DbId": "10005", "Quota": "8388608.000 TB"}
+    ]
     assert proc_rows([], "/backends") == []
 
 
 @pytest.mark.parametrize(
     ("payload", "kind"),
-    [({"status": "FAILED", "code": "1"}, "object"), ("Failed to get result set", "string"), (42, "number"),
-     (None, "null"), ([["a"], {"b": "c"}], "array of array/object"), ([1, 2], "array of number")],
+    [
+        ({"status": "FAILED", "code": "1"}, "object"),
+        ("Failed to get result set", "string"),
+        (42, "number"),
+        (None, "null"),
+        ([["a"], {"b": "c"}], "array of array/object"),
+        ([1, 2], "array of number"),
+    ],
 )
 def test_proc_rows_rejects_non_rows(payload, kind):
     with pytest.raises(ValueError, match=f"show_proc /backends: expected a JSON array of rows, got {kind}$"):

@@ -30,10 +30,34 @@ def test_every_page_renders_on_postgresql(tmp_path, monkeypatch):
     store.sync_clusters((ClusterConfig("prod", "10.0.0.1"),))
     cid = store.cluster_ids()["prod"]
     now = time.time()
-    store.write_rounds(cid, [({"ts": now - 3600 + i * 60, "status": "ok", "collect_ms": 5, "qps": 10.0 + i,
-                               "disk_usage_pct": 40.0, "backend_total": 3, "backend_alive": 3, "tablet_count": 900},
-                              [{"role": "BE", "host": "10.0.0.2", "alive": True, "cpu_pct": 20.0,
-                                "disk_used_bytes": 10**12, "disk_total_bytes": 2 * 10**12}]) for i in range(60)])
+    store.write_rounds(
+        cid,
+        [
+            (
+                {
+                    "ts": now - 3600 + i * 60,
+                    "status": "ok",
+                    "collect_ms": 5,
+                    "qps": 10.0 + i,
+                    "disk_usage_pct": 40.0,
+                    "backend_total": 3,
+                    "backend_alive": 3,
+                    "tablet_count": 900,
+                },
+                [
+                    {
+                        "role": "BE",
+                        "host": "10.0.0.2",
+                        "alive": True,
+                        "cpu_pct": 20.0,
+                        "disk_used_bytes": 10**12,
+                        "disk_total_bytes": 2 * 10**12,
+                    }
+                ],
+            )
+            for i in range(60)
+        ],
+    )
     store.close()
     at = AppTest.from_file(MAIN, default_timeout=60).run()
     assert not at.exception

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
-from datetime import datetime, timezone
 import os
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -32,9 +32,20 @@ def seeded(request, tmp_path_factory):
     rounds = []
     for i in range(7 * 2880):
         ts = NOW - 7 * 86400 + i * 30
-        rounds.append(({"ts": ts, "status": "down" if i % 100 == 0 else "ok", "collect_ms": 5,
-                        "qps": float((ts // 60) % 60), "query_latency_p99": 5000.0 if ts % 3600 == 0 else 100.0,
-                        "disk_usage_pct": 50 + i / 20160, "query_error_rate": 1.0}, []))
+        rounds.append(
+            (
+                {
+                    "ts": ts,
+                    "status": "down" if i % 100 == 0 else "ok",
+                    "collect_ms": 5,
+                    "qps": float((ts // 60) % 60),
+                    "query_latency_p99": 5000.0 if ts % 3600 == 0 else 100.0,
+                    "disk_usage_pct": 50 + i / 20160,
+                    "query_error_rate": 1.0,
+                },
+                [],
+            )
+        )
     store.write_rounds(cid, rounds)
     yield store, cid, url
     store.close()
@@ -49,16 +60,23 @@ def test_every_range_is_bucketed_to_at_most_1500_points(seeded, label):
     assert str(df["time"].dt.tz) == "UTC"
     # p99 keeps its spikes (max per bucket), qps is averaged.
     assert df["query_latency_p99"].max() == 5000.0
-    if label == "7d":    # ~400 s buckets average ~13 rounds; the first and last may hold only a few
+    if label == "7d":  # ~400 s buckets average ~13 rounds; the first and last may hold only a few
         assert df["qps"].iloc[1:-1].max() < 59
 
 
 def test_parse_range_errors():
-    assert parse_range("custom", NOW, "2026-11-01", "2026-11-02").end - parse_range(
-        "custom", NOW, "2026-11-01", "2026-11-02").start == 86400
-    for args, message in [(("2y",), "unknown range"), (("custom", "2026-11-02", "2026-11-01"), "after its start"),
-                          (("custom", "yesterday", "2026-11-01"), "not a date"), (("custom",), "needs both"),
-                          (("custom", "2026-01-01", "2026-11-01"), "at most 90 days")]:
+    assert (
+        parse_range("custom", NOW, "2026-11-01", "2026-11-02").end
+        - parse_range("custom", NOW, "2026-11-01", "2026-11-02").start
+        == 86400
+    )
+    for args, message in [
+        (("2y",), "unknown range"),
+        (("custom", "2026-11-02", "2026-11-01"), "after its start"),
+        (("custom", "yesterday", "2026-11-01"), "not a date"),
+        (("custom",), "needs both"),
+        (("custom", "2026-01-01", "2026-11-01"), "at most 90 days"),
+    ]:
         with pytest.raises(ValueError, match=message):
             parse_range(args[0], NOW, *args[1:])
 
@@ -73,14 +91,26 @@ def test_aggregates(seeded):
 
 def _cli(url, *args):
     env = {**os.environ, "STARMON_DB_URL": url, "STARMON_CONFIG": os.devnull}
-    return subprocess.run([sys.executable, "-m", "starmon", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "starmon", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_overview_json_cli(seeded):
     store, cid, url = seeded
-    store.write_round(cid, {"ts": NOW + 1, "status": "ok", "collect_ms": 7, "qps": 42.0,
-                            "disk_usage_pct": 93.0, "backend_total": 3, "backend_alive": 3}, [])
+    store.write_round(
+        cid,
+        {
+            "ts": NOW + 1,
+            "status": "ok",
+            "collect_ms": 7,
+            "qps": 42.0,
+            "disk_usage_pct": 93.0,
+            "backend_total": 3,
+            "backend_alive": 3,
+        },
+        [],
+    )
     result = _cli(url, "overview", "--cluster", "prod", "--range", "24h", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
@@ -93,10 +123,13 @@ def test_overview_json_cli(seeded):
     assert data["forecast"]["status"] == "insufficient_data" and data["forecast"]["first_node"] is None
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--cluster", "nope"), "unknown cluster 'nope' (known: prod)"),
-    (("--cluster", "prod", "--range", "2y"), "unknown range '2y'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--cluster", "nope"), "unknown cluster 'nope' (known: prod)"),
+        (("--cluster", "prod", "--range", "2y"), "unknown range '2y'"),
+    ],
+)
 def test_overview_cli_errors(seeded, args, message):
     result = _cli(seeded[2], "overview", *args, "--json")
     assert result.returncode == 2
@@ -108,9 +141,10 @@ def test_overview_cli_over_custom_dates(seeded):
     """A report over a past day: aggregates of exactly the rounds in it, the cards as of its end."""
     _, _, url = seeded
     start, end = NOW - 2 * 86400, NOW - 86400
-    iso = lambda ts: datetime.fromtimestamp(ts, timezone.utc).isoformat()  # noqa: E731
-    result = _cli(url, "overview", "--cluster", "prod", "--range", "custom", "--start", iso(start), "--end", iso(end),
-                  "--json")
+    iso = lambda ts: datetime.fromtimestamp(ts, UTC).isoformat()  # noqa: E731
+    result = _cli(
+        url, "overview", "--cluster", "prod", "--range", "custom", "--start", iso(start), "--end", iso(end), "--json"
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     # the seeded rounds in [start, end], by the fixture's own rules
@@ -125,12 +159,15 @@ def test_overview_cli_over_custom_dates(seeded):
     assert agg["p99_latency_ms"] == 5000.0
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--range", "custom", "--start", "2026-11-20"), "a custom range needs both a start and an end"),
-    (("--range", "custom", "--start", "2026-11-22", "--end", "2026-11-20"), "must come after its start"),
-    (("--range", "custom", "--start", "yesterday", "--end", "2026-11-20"), "start 'yesterday' is not a date"),
-    (("--range", "24h", "--start", "2026-11-20"), "--start and --end need --range custom"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--range", "custom", "--start", "2026-11-20"), "a custom range needs both a start and an end"),
+        (("--range", "custom", "--start", "2026-11-22", "--end", "2026-11-20"), "must come after its start"),
+        (("--range", "custom", "--start", "yesterday", "--end", "2026-11-20"), "start 'yesterday' is not a date"),
+        (("--range", "24h", "--start", "2026-11-20"), "--start and --end need --range custom"),
+    ],
+)
 def test_overview_cli_custom_range_errors(seeded, args, message):
     result = _cli(seeded[2], "overview", "--cluster", "prod", *args, "--json")
     assert result.returncode == 2 and message in result.stderr, result.stderr
@@ -143,9 +180,11 @@ def test_tables_by_growth(db_url):
     cid = store.cluster_ids()["prod"]
     sizes = {"big_slow": (10_000, 10_100), "small_fast": (100, 5_000), "gone_flat": (50, 50)}
     for i, ts in enumerate((NOW - 3600, NOW - 60)):
-        store.write_statistics(cid, {"ts": ts, "status": "ok", "collect_ms": 1},
-                               [{"db_name": "d", "table_name": t, "data_bytes": v[i], "row_count": 1}
-                                for t, v in sizes.items()])
+        store.write_statistics(
+            cid,
+            {"ts": ts, "status": "ok", "collect_ms": 1},
+            [{"db_name": "d", "table_name": t, "data_bytes": v[i], "row_count": 1} for t, v in sizes.items()],
+        )
     tr = parse_range("6h", NOW)
     tables = Reader(store).table_growth(cid, tr)
     by_size = top(tables, "bytes")
@@ -154,7 +193,7 @@ def test_tables_by_growth(db_url):
     by_growth = top(tables, "growth_bytes")
     assert list(by_growth["table"]) == ["small_fast", "big_slow", "gone_flat"]
     assert list(by_growth["growth_bytes"]) == [4_900, 100, 0]
-    one_pass = Reader(store).table_growth(cid, TimeRange(NOW - 600, NOW, "custom"))     # only the last pass
+    one_pass = Reader(store).table_growth(cid, TimeRange(NOW - 600, NOW, "custom"))  # only the last pass
     assert len(top(one_pass, "bytes")) == 3 and top(one_pass, "growth_bytes").empty
     store.close()
 
@@ -166,8 +205,13 @@ def test_dead_since_is_the_streak_of_the_round_shown(db_url):
     store.sync_clusters((ClusterConfig("prod", "10.0.0.1"),))
     cid = store.cluster_ids()["prod"]
     alive = {0: True, 60: False, 90: False, 120: True, 300: False, 330: False}
-    store.write_rounds(cid, [({"ts": NOW + t, "status": "ok", "collect_ms": 1},
-                              [{"role": "BE", "host": "10.0.0.3", "alive": up}]) for t, up in alive.items()])
+    store.write_rounds(
+        cid,
+        [
+            ({"ts": NOW + t, "status": "ok", "collect_ms": 1}, [{"role": "BE", "host": "10.0.0.3", "alive": up}])
+            for t, up in alive.items()
+        ],
+    )
     reader = Reader(store)
 
     def dead_as_of(t):

@@ -37,16 +37,24 @@ from .conftest import exact_workload, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = str(ROOT / "starmon" / "ui" / "main.py")
-PW = "Sup3r-S3cret-pw!"             # the emulator's admin password, configured for starmon
-WRONG = "Wr0ng-S3cret-pw?"          # a wrong password someone typed
+PW = "Sup3r-S3cret-pw!"  # the emulator's admin password, configured for starmon
+WRONG = "Wr0ng-S3cret-pw?"  # a wrong password someone typed
 LOGGERS = ("", "starmon", "httpx", "httpcore", "pymysql", "mysql_mimic", "asyncio", "sqlalchemy")
 
 
 def needles(password: str) -> list[bytes]:
     """Every form the password could leak in."""
     basic = base64.b64encode(f"root:{password}".encode())
-    return [password.encode(), password.encode("utf-16-le"), password.encode("utf-16-be"), quote(password).encode(),
-            quote(password, safe="").encode(), base64.b64encode(password.encode()), basic, basic.decode().encode()]
+    return [
+        password.encode(),
+        password.encode("utf-16-le"),
+        password.encode("utf-16-be"),
+        quote(password).encode(),
+        quote(password, safe="").encode(),
+        base64.b64encode(password.encode()),
+        basic,
+        basic.decode().encode(),
+    ]
 
 
 def assert_absent(blob: bytes | str, where: str, *passwords: str) -> None:
@@ -73,13 +81,26 @@ def secure(emulator):
 
 
 def config_for(d: dict, name: str, password: str, **overrides) -> ClusterConfig:
-    return ClusterConfig(name=name, fe_host=d["fe_host"], http_port=d["http_port"], query_port=d["query_port"],
-                         password=password, **{"user": "root", **overrides})
+    return ClusterConfig(
+        name=name,
+        fe_host=d["fe_host"],
+        http_port=d["http_port"],
+        query_port=d["query_port"],
+        password=password,
+        **{"user": "root", **overrides},
+    )
 
 
 def form_fields(d: dict, name: str, password: str) -> dict:
-    return {"name": name, "fe_host": d["fe_host"], "http_port": d["http_port"], "query_port": d["query_port"],
-            "user": "root", "password": password, "tls": False}
+    return {
+        "name": name,
+        "fe_host": d["fe_host"],
+        "http_port": d["http_port"],
+        "query_port": d["query_port"],
+        "user": "root",
+        "password": password,
+        "tls": False,
+    }
 
 
 def files_under(path: Path) -> dict[str, bytes]:
@@ -95,6 +116,7 @@ def assert_files_clean(path: Path, *passwords: str) -> None:
 
 # -- the database and its files ---------------------------------------------------------------------------------
 
+
 def test_password_is_not_in_the_database_files(secure, tmp_path, clean_env):
     db = tmp_path / "starmon.db"
     url = f"sqlite:///{db}"
@@ -104,17 +126,19 @@ def test_password_is_not_in_the_database_files(secure, tmp_path, clean_env):
     assert db.with_name("starmon.db-wal").exists()
     assert_files_clean(tmp_path)
 
-    file_cluster = config_for(secure, "file-cluster", PW)     # a password straight from starmon.toml
+    file_cluster = config_for(secure, "file-cluster", PW)  # a password straight from starmon.toml
     collector = Collector(Config(db_url=url, clusters=(file_cluster,), timeout_seconds=5), store)
     try:
         results = {r.name: r for r in collector.run_round()}
         # ok means show_proc (admin only) and MySQL both accepted the password
-        assert {n: (r.status, r.reason) for n, r in results.items()} == {"ui-cluster": ("ok", None),
-                                                                        "file-cluster": ("ok", None)}
+        assert {n: (r.status, r.reason) for n, r in results.items()} == {
+            "ui-cluster": ("ok", None),
+            "file-cluster": ("ok", None),
+        }
         collector.run_statistics()
-        registry.update(store, secrets, "ui-cluster", form_fields(secure, "ui-cluster", PW))   # re-encrypted
+        registry.update(store, secrets, "ui-cluster", form_fields(secure, "ui-cluster", PW))  # re-encrypted
         collector.run_round()
-        assert_files_clean(tmp_path)                     # the WAL and shm as the collector left them
+        assert_files_clean(tmp_path)  # the WAL and shm as the collector left them
         with store.reader.connect() as conn:
             rows = conn.execute(sa.select(schema.clusters)).mappings().all()
             sources = conn.exec_driver_sql("SELECT DISTINCT source FROM metrics_snapshots").scalars().all()
@@ -127,10 +151,11 @@ def test_password_is_not_in_the_database_files(secure, tmp_path, clean_env):
     finally:
         collector.close()
         store.close()
-    assert_files_clean(tmp_path)                         # and after a checkpoint on close
+    assert_files_clean(tmp_path)  # and after a checkpoint on close
 
 
 # -- logs -------------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def debug_logs(caplog):
@@ -164,12 +189,13 @@ def test_password_is_not_logged_at_any_level(secure, tmp_path, clean_env, debug_
     assert results["wrong"].status != "ok" and "access denied" in results["wrong"].reason
     assert results["refused"].status == "down" and "connection refused" in results["refused"].reason
     names = {r.name.split(".")[0] for r in debug_logs.records}
-    assert {"starmon", "httpcore", "mysql_mimic"} <= names, names        # DEBUG really was captured
+    assert {"starmon", "httpcore", "mysql_mimic"} <= names, names  # DEBUG really was captured
     assert any(r.levelno == logging.DEBUG for r in debug_logs.records)
     assert_absent(logged_text(debug_logs), "the logs", PW, WRONG)
 
 
 # -- error messages ---------------------------------------------------------------------------------------------
+
 
 def test_password_is_not_in_error_messages(secure, emulator, tmp_path, clean_env, debug_logs):
     url = f"sqlite:///{tmp_path / 'starmon.db'}"
@@ -182,8 +208,11 @@ def test_password_is_not_in_error_messages(secure, emulator, tmp_path, clean_env
         ClusterConfig("refused", "127.0.0.1", free_port(), free_port(), password=PW),
     )
     store = Store(url)
-    collector = Collector(Config(db_url=url, clusters=clusters, timeout_seconds=3), store,
-                          secrets=Secrets.from_environment(tmp_path / "secret.key", environ={}))
+    collector = Collector(
+        Config(db_url=url, clusters=clusters, timeout_seconds=3),
+        store,
+        secrets=Secrets.from_environment(tmp_path / "secret.key", environ={}),
+    )
     try:
         results = collector.run_round()
         collector.run_statistics()
@@ -197,8 +226,14 @@ def test_password_is_not_in_error_messages(secure, emulator, tmp_path, clean_env
     for result in results:
         assert_absent(result.line(), f"the --once line of {result.name}", PW, WRONG)
     with store.reader.connect() as conn:
-        errors = conn.exec_driver_sql("SELECT error FROM metrics_snapshots UNION ALL SELECT error FROM data_statistics"
-                                      " UNION ALL SELECT error FROM node_snapshots").scalars().all()
+        errors = (
+            conn.exec_driver_sql(
+                "SELECT error FROM metrics_snapshots UNION ALL SELECT error FROM data_statistics"
+                " UNION ALL SELECT error FROM node_snapshots"
+            )
+            .scalars()
+            .all()
+        )
     store.close()
     assert len([e for e in errors if e]) >= 8
     for error in errors:
@@ -212,6 +247,7 @@ def test_password_is_not_in_error_messages(secure, emulator, tmp_path, clean_env
 
 
 # -- the dashboard ----------------------------------------------------------------------------------------------
+
 
 def ui_dump(at: AppTest) -> bytes:
     """Every element of the page: its serialized proto, text form, and value/label/help/placeholder."""
@@ -280,16 +316,17 @@ def test_password_is_not_shown_in_the_dashboard(secure, app_env, tmp_path):
     test_button.click()
     at.run()
     assert not at.exception, at.exception
-    assert len(at.success) == 4, [(e.value) for e in at.error + at.warning]     # every check passed
+    assert len(at.success) == 4, [(e.value) for e in at.error + at.warning]  # every check passed
     assert_absent(ui_dump(at), "the Clusters page after Test connection")
 
-    again = clusters_page()                                                     # a later visit
+    again = clusters_page()  # a later visit
     assert not again.exception
     assert_absent(ui_dump(again), "the Clusters page on a later visit")
     assert_files_clean(tmp_path)
 
 
 # -- the command line -------------------------------------------------------------------------------------------
+
 
 def run_cli(args: list[str], env: dict) -> subprocess.CompletedProcess:
     full = {**{k: v for k, v in os.environ.items() if not k.startswith("STARMON_")}, **env}
@@ -301,13 +338,14 @@ def test_password_is_not_in_cli_output(secure, tmp_path):
     config = tmp_path / "starmon.toml"
     port, query_port = free_port(), free_port()
     config.write_text(
-        'timeout_seconds = 3\n\n'
+        "timeout_seconds = 3\n\n"
         f'[[clusters]]\nname = "good"\nfe_host = "{secure["fe_host"]}"\nhttp_port = {secure["http_port"]}\n'
         f'query_port = {secure["query_port"]}\npassword = "{PW}"\n\n'
         f'[[clusters]]\nname = "wrong"\nfe_host = "{secure["fe_host"]}"\nhttp_port = {secure["http_port"]}\n'
         f'query_port = {secure["query_port"]}\npassword = "{WRONG}"\n\n'
         f'[[clusters]]\nname = "refused"\nfe_host = "127.0.0.1"\nhttp_port = {port}\nquery_port = {query_port}\n'
-        f'password = "{PW}"\n')
+        f'password = "{PW}"\n'
+    )
     env = {"STARMON_DB_URL": f"sqlite:///{db}", "STARMON_CONFIG": str(config)}
     once = run_cli(["collector.py", "--once", "--statistics", "--verbose"], env)
     assert once.returncode == 0, once.stderr
@@ -320,20 +358,23 @@ def test_password_is_not_in_cli_output(secure, tmp_path):
         overview = run_cli(["-m", "starmon", "overview", "--cluster", cluster, "--range", "1h", "--json"], env)
         assert overview.returncode == 0, overview.stderr
         data = json.loads(overview.stdout)
-        assert data["cluster"] == cluster and data["status"] == {"good": "ok", "wrong": "partial",
-                                                                 "refused": "down"}[cluster]
+        assert (
+            data["cluster"] == cluster
+            and data["status"] == {"good": "ok", "wrong": "partial", "refused": "down"}[cluster]
+        )
         assert_absent(overview.stdout + overview.stderr, f"overview --json of {cluster}", PW, WRONG)
     assert any("connection refused" in p for p in data["problems"]), data["problems"]
     for name, blob in files_under(tmp_path).items():
-        if not name.endswith(".toml"):                 # the TOML file is where the passwords were put
+        if not name.endswith(".toml"):  # the TOML file is where the passwords were put
             assert_absent(blob, name, PW, WRONG)
 
 
 # -- the key ----------------------------------------------------------------------------------------------------
 
+
 def test_key_file_is_created_owner_only(tmp_path):
     key_file = tmp_path / "new" / "dir" / "secret.key"
-    old = os.umask(0)                 # even with a permissive umask
+    old = os.umask(0)  # even with a permissive umask
     try:
         secrets = Secrets.from_environment(key_file, environ={})
     finally:
@@ -342,7 +383,7 @@ def test_key_file_is_created_owner_only(tmp_path):
     token = secrets.encrypt(PW)
     assert_absent(token, "the Fernet token")
     assert_absent(key_file.read_bytes(), "the key file")
-    assert Secrets.from_environment(key_file, environ={}).decrypt(token) == PW       # the same key is reused
+    assert Secrets.from_environment(key_file, environ={}).decrypt(token) == PW  # the same key is reused
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
 
 
@@ -353,7 +394,7 @@ def test_secret_key_from_the_environment(secure, tmp_path, clean_env):
     store = Store(url)
     try:
         registry.add(store, Secrets.from_environment(store.key_file()), form_fields(secure, "env-key", PW))
-        collector = Collector(Config(db_url=url, timeout_seconds=5), store)     # its own Secrets, from the env
+        collector = Collector(Config(db_url=url, timeout_seconds=5), store)  # its own Secrets, from the env
         try:
             [(_, cluster)] = collector.clusters()
             assert cluster.password == PW
@@ -361,7 +402,7 @@ def test_secret_key_from_the_environment(secure, tmp_path, clean_env):
         finally:
             collector.close()
         assert result.status == "ok", result.reason
-        assert not store.key_file().exists()               # no key file when the key comes from the environment
+        assert not store.key_file().exists()  # no key file when the key comes from the environment
         with store.reader.connect() as conn:
             token = conn.exec_driver_sql("SELECT password_encrypted FROM clusters").scalar_one()
         assert Secrets(key.encode()).decrypt(token) == PW
@@ -399,7 +440,7 @@ def test_wrong_key_gives_a_readable_error_without_the_secret(tmp_path, clean_env
     clean_env.setenv("STARMON_DB_URL", f"sqlite:///{db}")
     clean_env.setenv("STARMON_CONFIG", str(tmp_path / "none.toml"))
     (tmp_path / "none.toml").write_text("")
-    clean_env.setenv("STARMON_SECRET_KEY", Fernet.generate_key().decode())      # valid, but not the one used
+    clean_env.setenv("STARMON_SECRET_KEY", Fernet.generate_key().decode())  # valid, but not the one used
     assert collector_main(["--once"]) == 2
     clean_env.setenv("STARMON_SECRET_KEY", bad_key)
     assert collector_main(["--once"]) == 2

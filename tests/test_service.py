@@ -14,8 +14,11 @@ from starmon.store import Store
 
 def _env(tmp_path, **extra):
     (tmp_path / "starmon.toml").write_text("interval_seconds = 1\n")
-    return {"STARMON_DB_URL": f"sqlite:///{tmp_path / 's.db'}", "STARMON_CONFIG": str(tmp_path / "starmon.toml"),
-            **extra}
+    return {
+        "STARMON_DB_URL": f"sqlite:///{tmp_path / 's.db'}",
+        "STARMON_CONFIG": str(tmp_path / "starmon.toml"),
+        **extra,
+    }
 
 
 def _count(url, since: float | None = None):
@@ -24,8 +27,11 @@ def _count(url, since: float | None = None):
     store = Store(url)
     try:
         with store.reader.connect() as conn:
-            return conn.execute(sa.select(sa.func.count()).select_from(schema.metrics_snapshots)
-                                .where(schema.metrics_snapshots.c.ts > since)).scalar()
+            return conn.execute(
+                sa.select(sa.func.count())
+                .select_from(schema.metrics_snapshots)
+                .where(schema.metrics_snapshots.c.ts > since)
+            ).scalar()
     finally:
         store.close()
 
@@ -40,18 +46,19 @@ def test_demo_is_collected_live_and_stops_cleanly(tmp_path):
             time.sleep(0.2)
     finally:
         service.stop()
-    assert not any(t.name in ("starmon-collector", "starmon-demo-history") and t.is_alive()
-                   for t in threading.enumerate())
-    since = time.time() - 120                                # one cutoff for both counts
+    assert not any(
+        t.name in ("starmon-collector", "starmon-demo-history") and t.is_alive() for t in threading.enumerate()
+    )
+    since = time.time() - 120  # one cutoff for both counts
     stopped = _count(env["STARMON_DB_URL"], since)
     time.sleep(1.5)
-    assert _count(env["STARMON_DB_URL"], since) == stopped   # nothing writes after stop()
+    assert _count(env["STARMON_DB_URL"], since) == stopped  # nothing writes after stop()
 
 
 def test_second_service_stays_idle_while_the_first_writes(tmp_path):
     env = _env(tmp_path, STARMON_DEMO="0")
     first = Store(env["STARMON_DB_URL"]).writer_lock()
-    assert first.acquire()                                   # e.g. a standalone `python collector.py`
+    assert first.acquire()  # e.g. a standalone `python collector.py`
     service = Service(env).start()
     try:
         time.sleep(1.5)

@@ -30,14 +30,21 @@ INTERVAL = 2.0
 def fleet(tmp_path):
     """An emulator with 9 clusters and a starmon.toml listing them, on a fresh database."""
     url = fresh_url("postgresql", tmp_path)
-    with emulator_process("--clusters", str(CLUSTERS), "--name", "fleet", "--host", "127.0.2.1",
-                          log=tmp_path / "emulator.log") as described:
+    with emulator_process(
+        "--clusters", str(CLUSTERS), "--name", "fleet", "--host", "127.0.2.1", log=tmp_path / "emulator.log"
+    ) as described:
         toml = f"interval_seconds = {INTERVAL:g}\n" + "".join(
             f'[[clusters]]\nname = "{d["name"]}"\nfe_host = "{d["fe_host"]}"\nhttp_port = {d["http_port"]}\n'
-            f'query_port = {d["query_port"]}\n' for d in described)
+            f"query_port = {d['query_port']}\n"
+            for d in described
+        )
         (tmp_path / "starmon.toml").write_text(toml)
-        env = {**os.environ, "STARMON_DB_URL": url, "STARMON_CONFIG": str(tmp_path / "starmon.toml"),
-               "STARMON_SECRET_KEY_FILE": str(tmp_path / "secret.key")}
+        env = {
+            **os.environ,
+            "STARMON_DB_URL": url,
+            "STARMON_CONFIG": str(tmp_path / "starmon.toml"),
+            "STARMON_SECRET_KEY_FILE": str(tmp_path / "secret.key"),
+        }
         yield url, env
 
 
@@ -64,22 +71,31 @@ def _shares(url: str, expected: list[int], wait: float = 30) -> Counter:
 
 def test_three_collectors_one_killed(fleet, tmp_path):
     url, env = fleet
-    procs = [subprocess.Popen([sys.executable, "collector.py"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=(tmp_path / f"c{i}.log").open("w"))
-             for i in range(3)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "collector.py"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp_path / f"c{i}.log").open("w"),
+        )
+        for i in range(3)
+    ]
     try:
-        time.sleep(5 * INTERVAL)                 # start-up and rebalancing
-        owners = _shares(url, [3, 3, 3])         # each of the three holds a third
+        time.sleep(5 * INTERVAL)  # start-up and rebalancing
+        owners = _shares(url, [3, 3, 3])  # each of the three holds a third
         victim = procs[0]
         victim_owner = next(o for o in owners if o.split(":")[1] == str(victim.pid))
         victim.send_signal(signal.SIGKILL)
         victim.wait(10)
         killed_at = time.time()
         time.sleep(6 * INTERVAL)
-        owners = _shares(url, [4, 5])            # the survivors share the victim's clusters
+        owners = _shares(url, [4, 5])  # the survivors share the victim's clusters
         assert victim_owner not in owners, owners
-        rows = _rows(url, "SELECT c.name, s.ts FROM metrics_snapshots s JOIN clusters c ON c.id = s.cluster_id "
-                          "ORDER BY c.name, s.ts")
+        rows = _rows(
+            url,
+            "SELECT c.name, s.ts FROM metrics_snapshots s JOIN clusters c ON c.id = s.cluster_id ORDER BY c.name, s.ts",
+        )
     finally:
         for proc in procs:
             if proc.poll() is None:

@@ -54,10 +54,10 @@ def test_viewer_cannot_reach_the_cluster_editor(store):
     users.add(store, "ann", "admin", "admin-pass-1")
     users.add(store, "vic", "viewer", "viewer-pass-1")
     at = AppTest.from_file(MAIN, default_timeout=30).run()
-    assert [t.label for t in at.text_input] == ["User name", "Password"]     # signed out: only the form
+    assert [t.label for t in at.text_input] == ["User name", "Password"]  # signed out: only the form
     at = _sign_in("vic", "viewer-pass-1")
     assert not at.exception and "Signed in as vic (viewer)" in [c.value for c in at.sidebar.caption]
-    with pytest.raises(ValueError):                 # not registered for a viewer, so no URL reaches it
+    with pytest.raises(ValueError):  # not registered for a viewer, so no URL reaches it
         at.switch_page(PAGE["clusters"]).run()
     # Run the page file itself with a viewer's session: it refuses before drawing the editor.
     page = AppTest.from_file(str(ROOT / "pages" / "clusters.py"), default_timeout=30)
@@ -98,7 +98,7 @@ def test_a_deleted_account_or_a_lowered_role_acts_on_open_sessions(store):
     assert not bob.exception and _enabled(store, "lab")
     assert "Signed in as bob (viewer)" in [c.value for c in bob.sidebar.caption]
     assert not [h for h in bob.header if h.value == "Clusters"]
-    with pytest.raises(ValueError):                 # the page is no longer registered for bob
+    with pytest.raises(ValueError):  # the page is no longer registered for bob
         bob.switch_page(PAGE["clusters"]).run()
 
 
@@ -107,11 +107,11 @@ def test_wrong_password_and_the_rate_limit(store):
     at = _sign_in("ann", "not-the-password")
     assert [e.value for e in at.error] == ["wrong user name or password"]
     assert "signed_in_user" not in at.session_state
-    at = _sign_in("nobody", "whatever-123")          # unknown names get the same answer
+    at = _sign_in("nobody", "whatever-123")  # unknown names get the same answer
     assert [e.value for e in at.error] == ["wrong user name or password"]
     for _ in range(users.MAX_FAILURES - 1):
         _sign_in("ann", "still-wrong")
-    at = _sign_in("ann", "admin-pass-1")              # even the right password waits now
+    at = _sign_in("ann", "admin-pass-1")  # even the right password waits now
     assert at.error and "too many failed sign\\-ins" in at.error[0].value
     assert "signed_in_user" not in at.session_state
     later = users.sign_in(store, "ann", "admin-pass-1", now=time.time() + users.FAILURE_WINDOW_SECONDS + 1)
@@ -145,15 +145,22 @@ def test_concurrent_guesses_are_checked_at_most_max_failures_times(db_url, tmp_p
         checked = answers.count("wrong user name or password")
         refused = sum(a.startswith("too many failed sign-ins") for a in answers)
         assert (len(answers), checked, refused) == (50, users.MAX_FAILURES, 50 - users.MAX_FAILURES), answers
-        with pytest.raises(users.UserError, match="too many"):      # the right password waits too
+        with pytest.raises(users.UserError, match="too many"):  # the right password waits too
             users.sign_in(store, "ann", "admin-pass-1")
     finally:
         store.close()
 
 
 def _cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "starmon", "users", *args], cwd=ROOT, env={**os.environ},
-                          input=stdin, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "starmon", "users", *args],
+        cwd=ROOT,
+        env={**os.environ},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_a_lost_database_closes_the_dashboard_instead_of_opening_it(store, tmp_path, monkeypatch):
@@ -169,29 +176,30 @@ def test_a_lost_database_closes_the_dashboard_instead_of_opening_it(store, tmp_p
         "Sign-in is turned on for this dashboard, but no account exists in its database, so nobody can sign in. "
         "The database was lost or replaced, or `STARMON_DB_URL` names a new one. On the server, add an account "
         "with `python -m starmon users add NAME --role admin`, or open the dashboard to everyone with "
-        "`python -m starmon users open`."]
-    at.switch_page(PAGE["clusters"]).run()                  # a link to the editor gets the same page
+        "`python -m starmon users open`."
+    ]
+    at.switch_page(PAGE["clusters"]).run()  # a link to the editor gets the same page
     assert not at.exception and not at.header and not at.text_input and len(at.error) == 1
 
-    assert _cli("add", "bob", "--password-stdin", stdin="viewer-pass-1\n").returncode == 0   # reopens to sign-in
+    assert _cli("add", "bob", "--password-stdin", stdin="viewer-pass-1\n").returncode == 0  # reopens to sign-in
     at = AppTest.from_file(MAIN, default_timeout=30).run()
     assert [t.label for t in at.text_input] == ["User name", "Password"] and not at.error
     refused = _cli("open")
     assert refused.returncode == 2 and "accounts exist" in refused.stderr and users.marker(store).exists()
     last = _cli("delete", "bob")
     assert "no account is left" in last.stdout
-    assert AppTest.from_file(MAIN, default_timeout=30).run().error        # closed again, not open
+    assert AppTest.from_file(MAIN, default_timeout=30).run().error  # closed again, not open
     assert _cli("open").returncode == 0 and not users.marker(store).exists()
     at = AppTest.from_file(MAIN, default_timeout=30).run()
     at.switch_page(PAGE["clusters"]).run()
-    assert not at.exception and at.header[0].value == "Clusters"          # open, as asked
+    assert not at.exception and at.header[0].value == "Clusters"  # open, as asked
 
 
 def test_the_marker_follows_the_key_file(store, tmp_path, monkeypatch):
     monkeypatch.setenv("STARMON_SECRET_KEY_FILE", str(tmp_path / "keys" / "secret.key"))
     users.add(store, "ann", "admin", "admin-pass-1")
     assert (tmp_path / "keys" / "sign-in.required").exists() and not (tmp_path / "sign-in.required").exists()
-    (tmp_path / "keys" / "sign-in.required").unlink()       # a dashboard that finds accounts puts it back
+    (tmp_path / "keys" / "sign-in.required").unlink()  # a dashboard that finds accounts puts it back
     assert users.access(store) == "sign-in" and (tmp_path / "keys" / "sign-in.required").exists()
 
 

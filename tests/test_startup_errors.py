@@ -38,19 +38,32 @@ def bad_key(case: str, tmp_path: Path) -> tuple[dict, str]:
         key.write_text("x")
         key.chmod(0)
         return {"STARMON_SECRET_KEY_FILE": str(key)}, f"cannot read the key file {key}: Permission denied"
-    blocker = tmp_path / "keys" / "not-a-folder"      # the key file's folder cannot be made: a file has its name
+    blocker = tmp_path / "keys" / "not-a-folder"  # the key file's folder cannot be made: a file has its name
     blocker.write_text("")
-    return ({"STARMON_SECRET_KEY_FILE": str(blocker / "secret.key")},
-            f"cannot create the key file {blocker / 'secret.key'}: Not a directory ({blocker})")
+    return (
+        {"STARMON_SECRET_KEY_FILE": str(blocker / "secret.key")},
+        f"cannot create the key file {blocker / 'secret.key'}: Not a directory ({blocker})",
+    )
 
 
 def run(command: list[str], tmp_path: Path, env: dict) -> subprocess.CompletedProcess:
     config = tmp_path / "starmon.toml"
     config.write_text('[[clusters]]\nname = "x"\nfe_host = "127.0.0.1"\n')
     base = {k: v for k, v in os.environ.items() if not k.startswith("STARMON_")}
-    return subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True, timeout=90, env={
-        **base, "STARMON_DB_URL": f"sqlite:///{tmp_path / 'starmon.db'}", "STARMON_CONFIG": str(config),
-        "STARMON_DEMO": "0", **env})
+    return subprocess.run(
+        [sys.executable, *command],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env={
+            **base,
+            "STARMON_DB_URL": f"sqlite:///{tmp_path / 'starmon.db'}",
+            "STARMON_CONFIG": str(config),
+            "STARMON_DEMO": "0",
+            **env,
+        },
+    )
 
 
 ENTRY_POINTS = {
@@ -58,8 +71,13 @@ ENTRY_POINTS = {
     "collector loop": ["collector.py"],
     "dashboard": ["-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.address", "127.0.0.1"],
 }
-CASES = ["malformed STARMON_SECRET_KEY", "garbage key file", "key file is a directory", "unreadable key file",
-         "key file folder cannot be made"]
+CASES = [
+    "malformed STARMON_SECRET_KEY",
+    "garbage key file",
+    "key file is a directory",
+    "unreadable key file",
+    "key file folder cannot be made",
+]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -74,5 +92,5 @@ def test_a_bad_key_is_one_line_and_exit_2(tmp_path, entry, case):
     assert message in line, line
     assert line.startswith("starmon")
     if case != "malformed STARMON_SECRET_KEY":
-        assert "STARMON_SECRET_KEY is" not in line, line             # not blamed on the variable
+        assert "STARMON_SECRET_KEY is" not in line, line  # not blamed on the variable
     assert {str(p): p.read_bytes() for p in (tmp_path / "keys").rglob("*") if p.is_file()} == before

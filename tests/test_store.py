@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import stat
 
-import sqlalchemy as sa
-
 import pytest
+import sqlalchemy as sa
 
 from starmon import schema
 from starmon.config import ClusterConfig
@@ -45,13 +44,14 @@ def test_wal_mode_and_parent_directory_created(store, tmp_path):
 def test_round_is_atomic(any_store):
     store = any_store
     cid = store.cluster_ids()["a"]
-    store.write_round(cid, {"ts": 1.0, "status": "ok", "collect_ms": 5, "qps": 3.0},
-                      [{"role": "FE", "host": "h1", "qps": 3.0}])
-    with pytest.raises(sa.exc.IntegrityError):   # a node without a host: the whole round is refused
+    store.write_round(
+        cid, {"ts": 1.0, "status": "ok", "collect_ms": 5, "qps": 3.0}, [{"role": "FE", "host": "h1", "qps": 3.0}]
+    )
+    with pytest.raises(sa.exc.IntegrityError):  # a node without a host: the whole round is refused
         store.write_round(cid, {"ts": 2.0, "status": "ok", "collect_ms": 5}, [{"role": "BE", "host": None}])
     assert _count(store, schema.metrics_snapshots) == 1
     assert _count(store, schema.node_snapshots) == 1
-    with pytest.raises(sa.exc.IntegrityError):   # the same cluster and time twice is a duplicate
+    with pytest.raises(sa.exc.IntegrityError):  # the same cluster and time twice is a duplicate
         store.write_round(cid, {"ts": 1.0, "status": "ok", "collect_ms": 5}, [])
     prev = store.previous_round(cid)
     assert prev.ts == 1.0 and prev.nodes[0]["qps"] == 3.0 and prev.nodes[0]["disk_total_bytes"] is None
@@ -63,7 +63,7 @@ def test_last_round_times(any_store):
     ids = store.cluster_ids()
     for ts in (10.0, 40.0, 25.0):
         store.write_round(ids["a"], {"ts": ts, "status": "ok", "collect_ms": 5}, [])
-    assert store.last_round_times([ids["a"], ids["b"]]) == {ids["a"]: 40.0}     # b has none yet
+    assert store.last_round_times([ids["a"], ids["b"]]) == {ids["a"]: 40.0}  # b has none yet
     store.write_round(ids["b"], {"ts": 7.5, "status": "down", "collect_ms": 5}, [])
     assert store.last_round_times([ids["b"]]) == {ids["b"]: 7.5}
 
@@ -99,12 +99,15 @@ def test_single_writer_lock(store):
     second.release()
 
 
-@pytest.mark.parametrize("url, message", [
-    ("sqlite://", "not an in-memory database"),
-    ("sqlite:///:memory:", "not an in-memory database"),
-    ("nosuchdb://x", "invalid database URL"),
-    ("sqlite:////proc/starmon-cannot-write/x.db", "cannot"),
-])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("sqlite://", "not an in-memory database"),
+        ("sqlite:///:memory:", "not an in-memory database"),
+        ("nosuchdb://x", "invalid database URL"),
+        ("sqlite:////proc/starmon-cannot-write/x.db", "cannot"),
+    ],
+)
 def test_unusable_databases_raise_readable_errors(url, message):
     with pytest.raises(StoreError, match=message):
         Store(url)
@@ -112,7 +115,7 @@ def test_unusable_databases_raise_readable_errors(url, message):
 
 def test_sync_writes_only_what_changed(store):
     before = {r["name"]: r["updated_at"] for r in _clusters(store)}
-    store.sync_clusters((ClusterConfig("a", "h1"), ClusterConfig("b", "h2")))       # same as the file says
+    store.sync_clusters((ClusterConfig("a", "h1"), ClusterConfig("b", "h2")))  # same as the file says
     assert {r["name"]: r["updated_at"] for r in _clusters(store)} == before
     store.sync_clusters((ClusterConfig("a", "h1", http_port=8031), ClusterConfig("b", "h2")))
     after = {r["name"]: r for r in _clusters(store)}
@@ -144,6 +147,6 @@ def test_database_files_are_owner_only(tmp_path, umask):
 def test_an_existing_database_keeps_its_mode(tmp_path):
     db = tmp_path / "starmon.db"
     Store(f"sqlite:///{db}").close()
-    db.chmod(0o640)                                  # chosen by the operator, e.g. for a backup group
+    db.chmod(0o640)  # chosen by the operator, e.g. for a backup group
     Store(f"sqlite:///{db}").close()
     assert stat.S_IMODE(db.stat().st_mode) == 0o640

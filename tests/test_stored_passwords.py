@@ -100,17 +100,21 @@ def at_errors(at: AppTest) -> list[str]:
 
 # -- item 7: the stored password goes only where it was saved for ----------------------------------------------
 
+
 @pytest.mark.parametrize("moved", ["http_port", "fe_host"])
 def test_test_connection_never_sends_the_stored_password_to_a_new_address(dashboard, moved):
     if moved == "http_port":
         trap = RecordingFE("127.0.0.1")
         saved = {"fe_host": "127.0.0.1", "http_port": free_port()}
-    else:                                   # the same port on another loopback address
+    else:  # the same port on another loopback address
         trap = RecordingFE("127.0.0.2")
         saved = {"fe_host": "127.0.0.1", "http_port": trap.port}
     try:
-        registry.add(dashboard, Secrets.from_environment(dashboard.key_file()),
-                     {"name": "prod", **saved, "query_port": free_port(), "password": PW})
+        registry.add(
+            dashboard,
+            Secrets.from_environment(dashboard.key_file()),
+            {"name": "prod", **saved, "query_port": free_port(), "password": PW},
+        )
         before = dashboard.enabled_clusters()
         at = clusters_page()
         assert not at.exception, at.exception
@@ -120,11 +124,11 @@ def test_test_connection_never_sends_the_stored_password_to_a_new_address(dashbo
             edit_form(at, "text_input", "FE host").input(trap.host)
         press(at, "Test connection")
         assert not at.exception, at.exception
-        assert trap.requests == []                                # nothing at all went to the new address
+        assert trap.requests == []  # nothing at all went to the new address
         assert any("type the password again" in m for m in shown(at)), shown(at)
         press(at, "Save")
         assert any("type the password again" in m for m in shown(at)), shown(at)
-        assert dashboard.enabled_clusters() == before             # and nothing was saved
+        assert dashboard.enabled_clusters() == before  # and nothing was saved
 
         # Typed again, the password goes where the admin sent it: the trap would have seen the stored one.
         edit_form(at, "text_input", "Password").input("typed-by-the-admin")
@@ -140,21 +144,27 @@ def test_test_connection_never_sends_the_stored_password_to_a_new_address(dashbo
 
 # -- item 11: a changed STARMON_SECRET_KEY ----------------------------------------------------------------------
 
+
 def test_a_changed_key_is_explained_on_the_clusters_page_and_the_overview(dashboard, monkeypatch):
     store = dashboard
-    registry.add(store, Secrets.from_environment(store.key_file()),
-                 {"name": "prod", "fe_host": "127.0.0.1", "http_port": free_port(), "password": PW})
+    registry.add(
+        store,
+        Secrets.from_environment(store.key_file()),
+        {"name": "prod", "fe_host": "127.0.0.1", "http_port": free_port(), "password": PW},
+    )
     cid = store.cluster_ids()["prod"]
     store.write_round(cid, {"ts": time.time() - 60, "status": "ok", "collect_ms": 5}, [])
-    monkeypatch.setenv("STARMON_SECRET_KEY", Fernet.generate_key().decode())     # not the key it was saved with
+    monkeypatch.setenv("STARMON_SECRET_KEY", Fernet.generate_key().decode())  # not the key it was saved with
 
     at = clusters_page()
     assert not at.exception, at.exception
     [banner] = [m for m in shown(at) if LOCKED in m]
-    assert banner.startswith("prod is not collected: its stored password cannot be decrypted") and \
-        "restore the STARMON_SECRET_KEY or key file it was saved with" in banner
+    assert (
+        banner.startswith("prod is not collected: its stored password cannot be decrypted")
+        and "restore the STARMON_SECRET_KEY or key file it was saved with" in banner
+    )
     assert list(at.dataframe[0].value["Password"]) == ["stored, but the current key cannot decrypt it"]
-    press(at, "Test connection")                  # it used to end in "This app has encountered an error"
+    press(at, "Test connection")  # it used to end in "This app has encountered an error"
     assert not at.exception, at.exception
     assert any(m.startswith("The stored password cannot be decrypted with the current key") for m in at_errors(at))
 
@@ -162,10 +172,10 @@ def test_a_changed_key_is_explained_on_the_clusters_page_and_the_overview(dashbo
     assert not overview.exception, overview.exception
     [said] = [m for m in at_errors(overview) if LOCKED in m]
     assert said.startswith("prod is not being collected: its stored password")
-    assert overview.header and "Overview" in overview.header[0].value       # the old numbers are still shown
+    assert overview.header and "Overview" in overview.header[0].value  # the old numbers are still shown
     assert_absent(ui_dump(at) + ui_dump(overview), "the pages")
 
-    monkeypatch.delenv("STARMON_SECRET_KEY")                                   # the right key again
+    monkeypatch.delenv("STARMON_SECRET_KEY")  # the right key again
     again = AppTest.from_file(MAIN, default_timeout=30).run()
     assert not again.exception and not any(LOCKED in m for m in at_errors(again))
 
@@ -186,15 +196,18 @@ def test_once_names_each_cluster_it_cannot_decrypt(emulator, tmp_path, monkeypat
     store.close()
     monkeypatch.setenv("STARMON_SECRET_KEY", Fernet.generate_key().decode())
 
-    assert collector_main(["--once"]) == 2                    # nothing could be collected
+    assert collector_main(["--once"]) == 2  # nothing could be collected
     out = capsys.readouterr()
-    assert out.out.splitlines() == [f"{name}: not collected ({registry.UNDECRYPTABLE})"
-                                    for name in ("locked-a", "locked-b")]
+    assert out.out.splitlines() == [
+        f"{name}: not collected ({registry.UNDECRYPTABLE})" for name in ("locked-a", "locked-b")
+    ]
     assert "no clusters to collect" not in out.err
 
-    config.write_text(f'timeout_seconds = 3\n[[clusters]]\nname = "reachable"\nfe_host = "{d["fe_host"]}"\n'
-                      f'http_port = {d["http_port"]}\nquery_port = {d["query_port"]}\n')
-    assert collector_main(["--once"]) == 0                    # the others are collected as usual
+    config.write_text(
+        f'timeout_seconds = 3\n[[clusters]]\nname = "reachable"\nfe_host = "{d["fe_host"]}"\n'
+        f"http_port = {d['http_port']}\nquery_port = {d['query_port']}\n"
+    )
+    assert collector_main(["--once"]) == 0  # the others are collected as usual
     lines = capsys.readouterr().out.splitlines()
     assert lines[:2] == [f"{name}: not collected ({registry.UNDECRYPTABLE})" for name in ("locked-a", "locked-b")]
     assert lines[2].startswith("reachable: ok in ")

@@ -26,11 +26,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--password", default="", help="password of the admin user 'root' (default: empty)")
     p.add_argument("--qps", type=float, default=Workload.qps, help="queries per second per cluster, daily mean")
     p.add_argument("--seed", type=int, default=Workload.seed, help="seed for noise and events")
-    p.add_argument("--response-ms", type=float, default=0.0,
-                   help="milliseconds every answer takes, to model network latency and FE work (default 0)")
-    p.add_argument("--fault", action="append", default=[], metavar="SWITCH=VALUE",
-                   help=f"start with a fault on; switches: {', '.join(Faults.SWITCHES)} "
-                        "(e.g. be_down=0, slow_seconds=3, http_500=true, bad_body=truncated)")
+    p.add_argument(
+        "--response-ms",
+        type=float,
+        default=0.0,
+        help="milliseconds every answer takes, to model network latency and FE work (default 0)",
+    )
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SWITCH=VALUE",
+        help=f"start with a fault on; switches: {', '.join(Faults.SWITCHES)} "
+        "(e.g. be_down=0, slow_seconds=3, http_500=true, bad_body=truncated)",
+    )
     return p
 
 
@@ -51,29 +60,52 @@ def main(argv: list[str] | None = None) -> int:
     names = [args.name] if args.clusters == 1 else [f"{args.name}-{i + 1}" for i in range(args.clusters)]
     try:
         faults = dict(_fault(f) for f in args.fault)
-        specs = [ClusterSpec(n, args.profile, args.fes, args.bes, Workload(qps=args.qps, seed=args.seed + i, response_ms=args.response_ms))
-                 for i, n in enumerate(names)]
-        emulator = Emulator(specs, host=args.host, http_port=args.http_port, query_port=args.query_port,
-                            be_http_port=args.be_http_port, control_port=args.control_port,
-                            admin_password=args.password).start()
+        specs = [
+            ClusterSpec(
+                n,
+                args.profile,
+                args.fes,
+                args.bes,
+                Workload(qps=args.qps, seed=args.seed + i, response_ms=args.response_ms),
+            )
+            for i, n in enumerate(names)
+        ]
+        emulator = Emulator(
+            specs,
+            host=args.host,
+            http_port=args.http_port,
+            query_port=args.query_port,
+            be_http_port=args.be_http_port,
+            control_port=args.control_port,
+            admin_password=args.password,
+        ).start()
         for name in names:
             emulator.set_faults(name, faults)
     except (ValueError, OSError) as exc:
         print(f"starmon emulator: {exc}", file=sys.stderr)
         return 2
     for c in emulator.describe()[:3]:
-        print(f"cluster {c['name']} (StarRocks {c['version']}, profile {c['profile']}): "
-              f"FE {', '.join(c['frontends'])} http:{c['http_port']} mysql:{c['query_port']}; "
-              f"{len(c['backends'])} {'CN' if args.profile == 'shared-data' else 'BE'}s "
-              f"http:{c['be_http_port']}", flush=True)
+        print(
+            f"cluster {c['name']} (StarRocks {c['version']}, profile {c['profile']}): "
+            f"FE {', '.join(c['frontends'])} http:{c['http_port']} mysql:{c['query_port']}; "
+            f"{len(c['backends'])} {'CN' if args.profile == 'shared-data' else 'BE'}s "
+            f"http:{c['be_http_port']}",
+            flush=True,
+        )
     if len(names) > 3:
         print(f"... and {len(names) - 3} more clusters", flush=True)
-    print(f"control API: {emulator.control_url}  (GET / lists clusters; "
-          "POST /clusters/NAME/faults with a JSON object flips faults)", flush=True)
+    print(
+        f"control API: {emulator.control_url}  (GET / lists clusters; "
+        "POST /clusters/NAME/faults with a JSON object flips faults)",
+        flush=True,
+    )
     first = emulator.describe()[0]
-    print("starmon.toml entry for the first cluster:\n"
-          f'[[clusters]]\nname = "{first["name"]}"\nfe_host = "{first["fe_host"]}"\n'
-          f'http_port = {first["http_port"]}\nquery_port = {first["query_port"]}\nuser = "root"\n', flush=True)
+    print(
+        "starmon.toml entry for the first cluster:\n"
+        f'[[clusters]]\nname = "{first["name"]}"\nfe_host = "{first["fe_host"]}"\n'
+        f'http_port = {first["http_port"]}\nquery_port = {first["query_port"]}\nuser = "root"\n',
+        flush=True,
+    )
     emulator.serve_forever()
     return 0
 

@@ -18,12 +18,12 @@ KB = 1024
 class Table:
     db: str
     name: str
-    size0: int                 # DATA_LENGTH bytes (all replicas) at the origin
-    row_bytes: int             # average bytes per row
-    model: str                 # DUP_KEYS, AGG_KEYS, UNIQUE_KEYS or PRIMARY_KEYS
+    size0: int  # DATA_LENGTH bytes (all replicas) at the origin
+    row_bytes: int  # average bytes per row
+    model: str  # DUP_KEYS, AGG_KEYS, UNIQUE_KEYS or PRIMARY_KEYS
     keys: str
     buckets: int
-    growth_per_day: float = 0.0   # relative growth per day
+    growth_per_day: float = 0.0  # relative growth per day
     partitions: int = 1
     create_time: str = "2024-03-18 10:21:07"
 
@@ -33,7 +33,7 @@ class MaterializedView:
     db: str
     name: str
     is_active: bool
-    state: str                 # LAST_REFRESH_STATE
+    state: str  # LAST_REFRESH_STATE
     inactive_reason: str = ""
     error: str = ""
     rows: int = 0
@@ -45,7 +45,7 @@ class SchemaChange:
     db: str
     table: str
     job_id: int
-    state: str                 # PENDING, WAITING_TXN, RUNNING, FINISHED or CANCELLED
+    state: str  # PENDING, WAITING_TXN, RUNNING, FINISHED or CANCELLED
     progress: str
     create_time: str
     finish_time: str = "NULL"
@@ -71,23 +71,48 @@ TABLES = (
 )
 
 MATERIALIZED_VIEWS = (
-    MaterializedView("sales", "mv_daily_revenue", True, "SUCCESS", rows=1460,
-                     definition="SELECT order_date, sum(amount) FROM sales.orders_fact GROUP BY order_date"),
-    MaterializedView("sales", "mv_top_customers", True, "FAILED",
-                     error="Memory of query_pool exceed limit. Pipeline Backend: 127.0.0.4, fragment: 1",
-                     rows=1000, definition="SELECT customer_id, sum(amount) FROM sales.orders_fact GROUP BY 1"),
-    MaterializedView("web_analytics", "mv_hourly_traffic", True, "RUNNING", rows=52560,
-                     definition="SELECT date_trunc('hour', ts), count(*) FROM web_analytics.page_views GROUP BY 1"),
+    MaterializedView(
+        "sales",
+        "mv_daily_revenue",
+        True,
+        "SUCCESS",
+        rows=1460,
+        definition="SELECT order_date, sum(amount) FROM sales.orders_fact GROUP BY order_date",
+    ),
+    MaterializedView(
+        "sales",
+        "mv_top_customers",
+        True,
+        "FAILED",
+        error="Memory of query_pool exceed limit. Pipeline Backend: 127.0.0.4, fragment: 1",
+        rows=1000,
+        definition="SELECT customer_id, sum(amount) FROM sales.orders_fact GROUP BY 1",
+    ),
+    MaterializedView(
+        "web_analytics",
+        "mv_hourly_traffic",
+        True,
+        "RUNNING",
+        rows=52560,
+        definition="SELECT date_trunc('hour', ts), count(*) FROM web_analytics.page_views GROUP BY 1",
+    ),
     MaterializedView("web_analytics", "mv_session_funnel", True, "SUCCESS", rows=8810),
-    MaterializedView("finance", "mv_ledger_summary", False, "SUCCESS",
-                     inactive_reason="base-table schema changed for columns: amount", rows=0),
+    MaterializedView(
+        "finance",
+        "mv_ledger_summary",
+        False,
+        "SUCCESS",
+        inactive_reason="base-table schema changed for columns: amount",
+        rows=0,
+    ),
 )
 
 SCHEMA_CHANGES = (
     SchemaChange("sales", "order_items", 12201, "RUNNING", "45%", "2026-11-25 09:12:44"),
     SchemaChange("web_analytics", "sessions", 12240, "PENDING", "N/A", "2026-11-25 09:40:02"),
-    SchemaChange("finance", "invoices", 11876, "FINISHED", "N/A", "2026-11-20 16:03:11",
-                 finish_time="2026-11-20 16:05:40"),
+    SchemaChange(
+        "finance", "invoices", 11876, "FINISHED", "N/A", "2026-11-20 16:03:11", finish_time="2026-11-20 16:05:40"
+    ),
 )
 
 DATABASES = tuple(dict.fromkeys(t.db for t in TABLES))

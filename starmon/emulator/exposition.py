@@ -25,22 +25,49 @@ _JVM_HELP = (
 )
 
 _HELP = {
-    "connection_total": "total connections", "job": "job statistics",
-    "tablet_num": "tablet number", "tablet_max_compaction_score": "tablet max compaction score",
-    "max_journal_id": "max journal id of this frontends", "meta_log_count": "meta log total count",
-    "scheduled_tablet_num": "number of tablets being scheduled", "routine_load_jobs": "routine load jobs",
-    "qps": "query per second", "rps": "request per second", "query_err_rate": "query error rate",
+    "connection_total": "total connections",
+    "job": "job statistics",
+    "tablet_num": "tablet number",
+    "tablet_max_compaction_score": "tablet max compaction score",
+    "max_journal_id": "max journal id of this frontends",
+    "meta_log_count": "meta log total count",
+    "scheduled_tablet_num": "number of tablets being scheduled",
+    "routine_load_jobs": "routine load jobs",
+    "qps": "query per second",
+    "rps": "request per second",
+    "query_err_rate": "query error rate",
     "max_tablet_compaction_score": "max tablet compaction score of all backends",
-    "query_latency": "mean of query latency", "request_total": "total request",
-    "query_total": "total query", "query_err": "total error query", "query_timeout": "total timeout query",
-    "query_success": "total success query", "slow_query": "total slow query",
-    "load_add": "total load submit", "load_finished": "total load finished",
-    "edit_log_write": "counter of edit log write into bdbje", "txn_begin": "counter of begining transactions",
-    "txn_success": "counter of success transactions", "txn_failed": "counter of failed transactions",
-    "snmp": "All TCP packets retransmitted", "table_num": "count of table", "database_num": "count of database",
+    "query_latency": "mean of query latency",
+    "request_total": "total request",
+    "query_total": "total query",
+    "query_err": "total error query",
+    "query_timeout": "total timeout query",
+    "query_success": "total success query",
+    "slow_query": "total slow query",
+    "load_add": "total load submit",
+    "load_finished": "total load finished",
+    "edit_log_write": "counter of edit log write into bdbje",
+    "txn_begin": "counter of begining transactions",
+    "txn_success": "counter of success transactions",
+    "txn_failed": "counter of failed transactions",
+    "snmp": "All TCP packets retransmitted",
+    "table_num": "count of table",
+    "database_num": "count of database",
 }
-_COUNTERS = {"request_total", "query_total", "query_err", "query_timeout", "query_success", "slow_query",
-             "load_add", "load_finished", "edit_log_write", "txn_begin", "txn_success", "txn_failed"}
+_COUNTERS = {
+    "request_total",
+    "query_total",
+    "query_err",
+    "query_timeout",
+    "query_success",
+    "slow_query",
+    "load_add",
+    "load_finished",
+    "edit_log_write",
+    "txn_begin",
+    "txn_success",
+    "txn_failed",
+}
 
 
 def java_double(x: float) -> str:
@@ -69,7 +96,12 @@ def fe_metrics(model: ClusterModel, fe: Node, t: float) -> str:
         "jvm_heap_size_bytes": (("max", heap_max), ("committed", heap_max), ("used", used)),
         "jvm_non_heap_size_bytes": (("committed", 262733824), ("used", 251870312)),
         "jvm_young_size_bytes": (("committed", 1 << 30), ("used", used // 3), ("peak_used", 1 << 30), ("max", 1 << 30)),
-        "jvm_old_size_bytes": (("committed", heap_max // 2), ("used", used // 2), ("peak_used", heap_max // 2), ("max", heap_max)),
+        "jvm_old_size_bytes": (
+            ("committed", heap_max // 2),
+            ("used", used // 2),
+            ("peak_used", heap_max // 2),
+            ("max", heap_max),
+        ),
         "jvm_direct_buffer_pool_size_bytes": (("count", 41), ("used", 3424513), ("capacity", 3424512)),
         "jvm_young_gc": (("count", int((t - fe.started_at) / 40)), ("time", int((t - fe.started_at) / 2))),
         "jvm_old_gc": (("count", 0), ("time", 0)),
@@ -84,8 +116,12 @@ def fe_metrics(model: ClusterModel, fe: Node, t: float) -> str:
     txn = model.txn_counters(t)
     latency = model.fe_latency(fe, t)
     series: list[tuple[str, tuple, object]] = [("connection_total", (), model.fe_connections(fe, t))]
-    for etl, state, value in (("BROKER", "PENDING", 0), ("BROKER", "LOADING", txn["txn_running"]),
-                              ("INSERT", "FINISHED", txn["load_finished"]), ("STREAM_LOAD", "LOADING", 1)):
+    for etl, state, value in (
+        ("BROKER", "PENDING", 0),
+        ("BROKER", "LOADING", txn["txn_running"]),
+        ("INSERT", "FINISHED", txn["load_finished"]),
+        ("STREAM_LOAD", "LOADING", 1),
+    ):
         series.append(("job", (("job", "load"), ("type", etl), ("state", state)), value * lead))
     running_sc = sum(1 for sc in catalog.SCHEMA_CHANGES if sc.state == "RUNNING")
     series.append(("job", (("job", "alter"), ("type", "SCHEMA_CHANGE"), ("state", "running")), running_sc * lead))
@@ -93,8 +129,9 @@ def fe_metrics(model: ClusterModel, fe: Node, t: float) -> str:
     for be in model.backends:
         if not model.profile.shared_data:
             series.append(("tablet_num", (("backend", f"{be.host}:9050"),), be.tablets * lead))
-        series.append(("tablet_max_compaction_score", (("backend", f"{be.host}:9050"),),
-                       model.be_compaction_score(be, t) * lead))
+        series.append(
+            ("tablet_max_compaction_score", (("backend", f"{be.host}:9050"),), model.be_compaction_score(be, t) * lead)
+        )
     series += [
         ("max_journal_id", (), 2_380_000 + int(t - model.origin)),
         ("meta_log_count", (), 31_944),
@@ -104,14 +141,22 @@ def fe_metrics(model: ClusterModel, fe: Node, t: float) -> str:
         ("qps", (), model.fe_qps_gauge(fe, t)),
         ("rps", (), model.fe_qps_gauge(fe, t) * 1.4),
         ("query_err_rate", (), model.fe_qps_gauge(fe, t) * model.workload.error_fraction),
-        ("max_tablet_compaction_score", (),
-         max((model.be_compaction_score(be, t) for be in model.backends), default=0) * lead),
+        (
+            "max_tablet_compaction_score",
+            (),
+            max((model.be_compaction_score(be, t) for be in model.backends), default=0) * lead,
+        ),
     ]
     series += [("query_latency", (("type", k),), v) for k, v in latency.items()]
-    series += [(name, (), counters[name]) for name in
-               ("request_total", "query_total", "query_err", "query_timeout", "query_success", "slow_query")]
-    series += [("load_add", (), txn["load_add"] * lead), ("load_finished", (), txn["load_finished"] * lead),
-               ("edit_log_write", (), 2_380_000 + int(t - model.origin))]
+    series += [
+        (name, (), counters[name])
+        for name in ("request_total", "query_total", "query_err", "query_timeout", "query_success", "slow_query")
+    ]
+    series += [
+        ("load_add", (), txn["load_add"] * lead),
+        ("load_finished", (), txn["load_finished"] * lead),
+        ("edit_log_write", (), 2_380_000 + int(t - model.origin)),
+    ]
     series += [(k, (), txn[k] * lead) for k in ("txn_begin", "txn_success", "txn_failed")]
     series += [("snmp", (("name", "tcp_retrans_segs"),), 1212), ("snmp", (("name", "tcp_in_errs"),), 0)]
 
@@ -134,13 +179,21 @@ def fe_metrics(model: ClusterModel, fe: Node, t: float) -> str:
         for db in catalog.DATABASES:
             n = sum(1 for tb in catalog.TABLES if tb.db == db)
             out.append(f'starrocks_fe_table_num{{db_name="{db}"}} {n}')
-        out += ["# HELP starrocks_fe_database_num count of database", "# TYPE starrocks_fe_database_num gauge",
-                f"starrocks_fe_database_num {len(catalog.DATABASES)}"]
+        out += [
+            "# HELP starrocks_fe_database_num count of database",
+            "# TYPE starrocks_fe_database_num gauge",
+            f"starrocks_fe_database_num {len(catalog.DATABASES)}",
+        ]
 
     total = counters["query_total"]
     out += ["# HELP starrocks_fe_query_latency_ms ", "# TYPE starrocks_fe_query_latency_ms summary"]
-    for q, key in (("0.75", "75_quantile"), ("0.95", "95_quantile"), ("0.98", "99_quantile"),
-                   ("0.99", "99_quantile"), ("0.999", "999_quantile")):
+    for q, key in (
+        ("0.75", "75_quantile"),
+        ("0.95", "95_quantile"),
+        ("0.98", "99_quantile"),
+        ("0.99", "99_quantile"),
+        ("0.999", "999_quantile"),
+    ):
         out.append(f'starrocks_fe_query_latency_ms{{quantile="{q}"}} {java_double(latency[key])}')
     out.append(f"starrocks_fe_query_latency_ms_sum {java_double(total * latency['mean'])}")
     out.append(f"starrocks_fe_query_latency_ms_count {total}")
@@ -149,10 +202,16 @@ def fe_metrics(model: ClusterModel, fe: Node, t: float) -> str:
     bes = [b for b in model.backends if b.role == "BE"]
     cns = [b for b in model.backends if b.role == "CN"]
     out.append("# TYPE  node_info gauge")
-    node_info = [("fe_node_num", "total", len(model.frontends)), ("fe_node_num", "alive", alive_fes),
-                 ("be_node_num", "total", len(bes)), ("be_node_num", "alive", sum(map(model.alive, bes))),
-                 ("be_node_num", "decommissioned", 0), ("broker_node_num", "dead", 0),
-                 ("cn_node_num", "total", len(cns)), ("cn_node_num", "alive", sum(map(model.alive, cns)))]
+    node_info = [
+        ("fe_node_num", "total", len(model.frontends)),
+        ("fe_node_num", "alive", alive_fes),
+        ("be_node_num", "total", len(bes)),
+        ("be_node_num", "alive", sum(map(model.alive, bes))),
+        ("be_node_num", "decommissioned", 0),
+        ("broker_node_num", "dead", 0),
+        ("cn_node_num", "total", len(cns)),
+        ("cn_node_num", "alive", sum(map(model.alive, cns))),
+    ]
     out += [f'node_info{{type="{k}", state="{s}"}} {v}' for k, s, v in node_info]
     if leader:
         out.append('node_info{type="is_master"} 1')
@@ -170,8 +229,14 @@ def be_metrics(model: ClusterModel, be: Node, t: float) -> str:
     families: dict[str, tuple[str, list[tuple[tuple, object]]]] = {
         "cpu": ("counter", [((("mode", k),), v) for k, v in sorted(model.be_cpu_jiffies(be, t).items())]),
         "disks_total_capacity": ("gauge", [((("path", p),), half_total) for p in paths]),
-        "disks_avail_capacity": ("gauge", [((("path", p),), int(disk["avail"] / 2 * (2 - f))) for p, f in paths.items()]),
-        "disks_data_used_capacity": ("gauge", [((("path", p),), int(disk["data_used"] / 2 * f)) for p, f in paths.items()]),
+        "disks_avail_capacity": (
+            "gauge",
+            [((("path", p),), int(disk["avail"] / 2 * (2 - f))) for p, f in paths.items()],
+        ),
+        "disks_data_used_capacity": (
+            "gauge",
+            [((("path", p),), int(disk["data_used"] / 2 * f)) for p, f in paths.items()],
+        ),
         "disks_state": ("gauge", [((("path", p),), 1) for p in paths]),
         "process_mem_bytes": ("gauge", [((), mem_bytes)]),
         "query_mem_bytes": ("gauge", [((), mem_bytes // 5)]),
@@ -190,11 +255,15 @@ def be_metrics(model: ClusterModel, be: Node, t: float) -> str:
         "plan_fragment_count": ("gauge", [((), model.be_running_queries(be, t))]),
         "network_receive_bytes": ("counter", [((("device", "eth0"),), int(span * 2_100_000))]),
         "network_send_bytes": ("counter", [((("device", "eth0"),), int(span * 1_800_000))]),
-        "engine_requests_total": ("counter", [
-            ((("type", "base_compaction"), ("status", "failed")), 0),
-            ((("type", "base_compaction"), ("status", "total")), int(span / 700)),
-            ((("type", "cumulative_compaction"), ("status", "failed")), int(span / 90000)),
-            ((("type", "cumulative_compaction"), ("status", "total")), int(span / 30))]),
+        "engine_requests_total": (
+            "counter",
+            [
+                ((("type", "base_compaction"), ("status", "failed")), 0),
+                ((("type", "base_compaction"), ("status", "total")), int(span / 700)),
+                ((("type", "cumulative_compaction"), ("status", "failed")), int(span / 90000)),
+                ((("type", "cumulative_compaction"), ("status", "total")), int(span / 30)),
+            ],
+        ),
         "process_fd_num_used": ("gauge", [((), 1024 + be.index)]),
         "process_thread_num": ("gauge", [((), 812)]),
     }

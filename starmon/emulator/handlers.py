@@ -12,7 +12,7 @@ from .httpserver import Request, Response
 from .model import ClusterModel, Node
 
 ADMIN_USER = "root"
-MONITOR_USER = "monitor"      # a valid user without the admin role: show_proc answers 401
+MONITOR_USER = "monitor"  # a valid user without the admin role: show_proc answers 401
 
 
 def _failed(msg: str | None) -> bytes:
@@ -85,12 +85,16 @@ def fe_handler(model: ClusterModel, fe: Node, users: Users):
             if model.faults.http_500:
                 return Response(500, _failed("Internal Server Error"), "text/html")
             path = request.query.get("path", "/")
-            if proc.show_proc(model, fe, path, t) is None:     # unknown path: 200, `[]`, no content type
+            if proc.show_proc(model, fe, path, t) is None:  # unknown path: 200, `[]`, no content type
                 return Response(200, b"[]", None)
             return _corrupt(model, Response(200, proc.proc_body(model, fe, path, t), "application/json"))
         if user is None:
-            return Response(401, f"Authentication Failed. <br/> {error}".encode(), "text/html",
-                            {"WWW-Authenticate": 'Basic realm=""'})
+            return Response(
+                401,
+                f"Authentication Failed. <br/> {error}".encode(),
+                "text/html",
+                {"WWW-Authenticate": 'Basic realm=""'},
+            )
         return Response(404, b"<html><body>this is 404 page.</body></html>", "text/html")
 
     return handle

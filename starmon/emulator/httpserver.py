@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 from urllib.parse import parse_qs, urlsplit
 
 log = logging.getLogger(__name__)
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-            405: "Method Not Allowed", 500: "Internal Server Error"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    500: "Internal Server Error",
+}
 
 
 @dataclass
@@ -25,7 +31,7 @@ class Request:
     method: str
     path: str
     query: dict[str, str]
-    headers: dict[str, str]     # lower-case names
+    headers: dict[str, str]  # lower-case names
     body: bytes
     peer: str
 
@@ -36,7 +42,7 @@ class Response:
     body: bytes
     content_type: str | None = "text/plain"
     headers: dict[str, str] = field(default_factory=dict)
-    truncate: bool = False      # announce the full length, send half, then drop the connection
+    truncate: bool = False  # announce the full length, send half, then drop the connection
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -55,7 +61,7 @@ class Listener:
         self._writers.add(writer)
         try:
             await self._client_cb(reader, writer)
-        except asyncio.CancelledError:     # the emulator is stopping; the connection just ends
+        except asyncio.CancelledError:  # the emulator is stopping; the connection just ends
             pass
         finally:
             self._writers.discard(writer)
@@ -133,8 +139,10 @@ def _parse_head(head: bytes, peer: str) -> tuple[Request | None, bool]:
 
 async def _write(writer: asyncio.StreamWriter, response: Response, keep_alive: bool) -> bool:
     """Send a response; False when the connection must be dropped afterwards."""
-    headers = [f"HTTP/1.1 {response.status} {_REASONS.get(response.status, 'Error')}",
-               f"Content-Length: {len(response.body)}"]
+    headers = [
+        f"HTTP/1.1 {response.status} {_REASONS.get(response.status, 'Error')}",
+        f"Content-Length: {len(response.body)}",
+    ]
     if response.content_type:
         headers.append(f"Content-Type: {response.content_type}")
     headers += [f"{k}: {v}" for k, v in response.headers.items()]

@@ -11,15 +11,15 @@ from __future__ import annotations
 import math
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .profiles import Profile
 
 DAY = 86400.0
-_PEAK_PHASE = 8 * 3600.0        # sine phase that puts the daily peak at 14:00 UTC
-_EVENT_WINDOW = 300.0           # "now and then" events are decided per 5-minute window
-_GAUGE_WINDOW = 15.0            # FE MetricCalculator refreshes gauges every 15 s
+_PEAK_PHASE = 8 * 3600.0  # sine phase that puts the daily peak at 14:00 UTC
+_EVENT_WINDOW = 300.0  # "now and then" events are decided per 5-minute window
+_GAUGE_WINDOW = 15.0  # FE MetricCalculator refreshes gauges every 15 s
 TB = 1024**4
 GB = 1024**3
 
@@ -33,15 +33,15 @@ def unit_hash(*parts: object) -> float:
 class Workload:
     """What the emulated cluster is told to serve; tests set these and check the results."""
 
-    qps: float = 40.0                   # cluster-wide queries per second at the daily mean
-    daily_amplitude: float = 0.5        # relative swing of the daily pattern; 0 = flat
-    error_fraction: float = 0.002       # share of queries that fail outside bursts
-    latency_ms: float = 25.0            # p50 query latency on the leader
-    noise: float = 0.1                  # relative jitter of gauges; 0 = exact values
+    qps: float = 40.0  # cluster-wide queries per second at the daily mean
+    daily_amplitude: float = 0.5  # relative swing of the daily pattern; 0 = flat
+    error_fraction: float = 0.002  # share of queries that fail outside bursts
+    latency_ms: float = 25.0  # p50 query latency on the leader
+    noise: float = 0.1  # relative jitter of gauges; 0 = exact values
     disk_growth_pct_per_day: float = 0.8  # of each BE's capacity
-    events: bool = True                 # occasional error bursts and slow queries
+    events: bool = True  # occasional error bursts and slow queries
     seed: int = 7
-    response_ms: float = 0.0            # time every answer takes (network round trip plus the FE's own work)
+    response_ms: float = 0.0  # time every answer takes (network round trip plus the FE's own work)
 
     def daily(self, t: float) -> float:
         """Relative load at time t: 1 on average, peaking mid-afternoon UTC."""
@@ -62,16 +62,15 @@ class Workload:
 class Faults:
     """Fault switches a test or a demo can flip while the emulator runs."""
 
-    fe_down: set[int] = field(default_factory=set)   # FE indexes refusing connections
-    be_down: set[int] = field(default_factory=set)   # BE/CN indexes: dead to the FE, HTTP refused
-    slow_seconds: float = 0.0          # delay before every HTTP answer
-    http_500: bool = False             # FE /metrics and /api/* answer 500
-    bad_body: str | None = None        # "truncated" or "garbage" FE /metrics and show_proc bodies
-    proc_forbidden: bool = False       # show_proc answers 401 as for a user without admin
-    mysql_refused: bool = False        # MySQL query ports refuse connections
+    fe_down: set[int] = field(default_factory=set)  # FE indexes refusing connections
+    be_down: set[int] = field(default_factory=set)  # BE/CN indexes: dead to the FE, HTTP refused
+    slow_seconds: float = 0.0  # delay before every HTTP answer
+    http_500: bool = False  # FE /metrics and /api/* answer 500
+    bad_body: str | None = None  # "truncated" or "garbage" FE /metrics and show_proc bodies
+    proc_forbidden: bool = False  # show_proc answers 401 as for a user without admin
+    mysql_refused: bool = False  # MySQL query ports refuse connections
 
-    SWITCHES = ("fe_down", "be_down", "slow_seconds", "http_500", "bad_body",
-                "proc_forbidden", "mysql_refused")
+    SWITCHES = ("fe_down", "be_down", "slow_seconds", "http_500", "bad_body", "proc_forbidden", "mysql_refused")
 
     def update(self, changes: dict) -> None:
         """Apply a partial update, rejecting unknown switches and bad values."""
@@ -102,28 +101,38 @@ class Faults:
 class Node:
     """One FE, BE or CN process: identity plus the constants its workload scales by."""
 
-    role: str                  # "FE", "BE" or "CN"
-    index: int                 # position within its role
-    host: str                  # loopback address it listens on
-    node_id: int               # BackendId / ComputeNodeId; FE: the edit-log timestamp in its Name
+    role: str  # "FE", "BE" or "CN"
+    index: int  # position within its role
+    host: str  # loopback address it listens on
+    node_id: int  # BackendId / ComputeNodeId; FE: the edit-log timestamp in its Name
     started_at: float
-    share: float = 0.0         # FE: share of the cluster's queries
-    capacity: int = 0          # BE: bytes over all storage paths
-    used0: float = 0.0         # BE: data bytes at the emulator's origin
+    share: float = 0.0  # FE: share of the cluster's queries
+    capacity: int = 0  # BE: bytes over all storage paths
+    used0: float = 0.0  # BE: data bytes at the emulator's origin
     cores: int = 16
     mem_limit: int = 0
-    cpu_base: float = 0.25     # mean busy fraction
+    cpu_base: float = 0.25  # mean busy fraction
     tablets: int = 0
     down_since: float | None = None
-    _events: tuple[int, int, int] = (0, 0, 0)   # memo: (last window, error bursts, slow bursts)
+    _events: tuple[int, int, int] = (0, 0, 0)  # memo: (last window, error bursts, slow bursts)
 
 
 class ClusterModel:
     """State of one emulated cluster: its nodes, workload, faults and the clock."""
 
-    def __init__(self, name: str, profile: Profile, fe_hosts: list[str], be_hosts: list[str],
-                 *, http_port: int, query_port: int, be_http_port: int,
-                 workload: Workload | None = None, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        name: str,
+        profile: Profile,
+        fe_hosts: list[str],
+        be_hosts: list[str],
+        *,
+        http_port: int,
+        query_port: int,
+        be_http_port: int,
+        workload: Workload | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         self.name = name
         self.profile = profile
         self.workload = workload or Workload()
@@ -135,8 +144,15 @@ class ClusterModel:
         self.origin = now
         weights = [1.5] + [1.0] * (len(fe_hosts) - 1)
         self.frontends = [
-            Node("FE", i, host, node_id=1_700_000_000_000 + i * 100_000, started_at=now - 10 * DAY,
-                 share=w / sum(weights), mem_limit=8 * GB)
+            Node(
+                "FE",
+                i,
+                host,
+                node_id=1_700_000_000_000 + i * 100_000,
+                started_at=now - 10 * DAY,
+                share=w / sum(weights),
+                mem_limit=8 * GB,
+            )
             for i, (host, w) in enumerate(zip(fe_hosts, weights))
         ]
         role = "CN" if profile.shared_data else "BE"
@@ -144,10 +160,19 @@ class ClusterModel:
 
     def _backend(self, role: str, i: int, host: str, now: float) -> Node:
         capacity = int((1.8 + 0.2 * (i % 3)) * TB)
-        return Node(role, i, host, node_id=10002 + i, started_at=now - 9 * DAY,
-                    capacity=capacity, used0=capacity * (0.42 + 0.07 * (i % 3)),
-                    cores=16, mem_limit=int(57.012 * GB), cpu_base=0.22 + 0.06 * (i % 3),
-                    tablets=0 if role == "CN" else 1480 + 37 * i)
+        return Node(
+            role,
+            i,
+            host,
+            node_id=10002 + i,
+            started_at=now - 9 * DAY,
+            capacity=capacity,
+            used0=capacity * (0.42 + 0.07 * (i % 3)),
+            cores=16,
+            mem_limit=int(57.012 * GB),
+            cpu_base=0.22 + 0.06 * (i % 3),
+            tablets=0 if role == "CN" else 1480 + 37 * i,
+        )
 
     # -- clock -------------------------------------------------------------------------
     def now(self) -> float:
@@ -239,10 +264,15 @@ class ClusterModel:
         w = self.workload
         base = w.latency_ms * (1.0 + 0.2 * fe.index) * w.jitter(self.name, fe.index, "lat", window)
         slow = 6.0 if self.event(int(t // _EVENT_WINDOW)) == "slow" and w.events else 1.0
-        return {"mean": round(base * 1.6, 2), "50_quantile": round(base, 2),
-                "75_quantile": round(base * 1.8, 2), "90_quantile": round(base * 3, 2),
-                "95_quantile": round(base * 4, 2), "99_quantile": round(base * 8 * slow, 2),
-                "999_quantile": round(base * 15 * slow, 2)}
+        return {
+            "mean": round(base * 1.6, 2),
+            "50_quantile": round(base, 2),
+            "75_quantile": round(base * 1.8, 2),
+            "90_quantile": round(base * 3, 2),
+            "95_quantile": round(base * 4, 2),
+            "99_quantile": round(base * 8 * slow, 2),
+            "999_quantile": round(base * 15 * slow, 2),
+        }
 
     def fe_connections(self, fe: Node, t: float) -> int:
         return max(1, round(2 + self.workload.qps * fe.share * 0.25 * self.workload.daily(t)))
@@ -259,9 +289,14 @@ class ClusterModel:
         begin = int(span * 0.5)
         running = 1 + int(unit_hash(self.workload.seed, self.name, "txn", int(t // 60)) * 4)
         failed = int(begin * 0.004)
-        return {"txn_begin": begin, "txn_success": max(0, begin - failed - running),
-                "txn_failed": failed, "txn_running": min(running, begin),
-                "load_add": int(span * 0.2), "load_finished": max(0, int(span * 0.2) - 2)}
+        return {
+            "txn_begin": begin,
+            "txn_success": max(0, begin - failed - running),
+            "txn_failed": failed,
+            "txn_running": min(running, begin),
+            "load_add": int(span * 0.2),
+            "load_finished": max(0, int(span * 0.2) - 2),
+        }
 
     # -- BE/CN resources ------------------------------------------------------------------
     def be_disk(self, be: Node, t: float) -> dict[str, int]:
@@ -284,9 +319,18 @@ class ClusterModel:
         busy_s = be.cpu_base * (0.6 * span + 0.4 * self.workload.daily_integral(be.started_at, t))
         total = be.cores * 100 * span
         busy = be.cores * 100 * busy_s
-        return {"user": int(busy * 0.70), "system": int(busy * 0.25), "iowait": int(busy * 0.03),
-                "soft_irq": int(busy * 0.02), "nice": 0, "irq": 0, "steal": 0, "guest": 0,
-                "guest_nice": 0, "idle": int(total - busy)}
+        return {
+            "user": int(busy * 0.70),
+            "system": int(busy * 0.25),
+            "iowait": int(busy * 0.03),
+            "soft_irq": int(busy * 0.02),
+            "nice": 0,
+            "irq": 0,
+            "steal": 0,
+            "guest": 0,
+            "guest_nice": 0,
+            "idle": int(total - busy),
+        }
 
     def be_mem_pct(self, be: Node, t: float) -> float:
         return 100 * (0.30 + 0.05 * (be.index % 3)) * (0.8 + 0.2 * self.workload.daily(t))

@@ -52,27 +52,44 @@ def _backend_values(model: ClusterModel, be: Node, t: float) -> dict[str, str]:
     err = "" if alive else "java.net.ConnectException: Connection refused (Connection refused)"
     report = fe_time(t - 40) if alive else fe_time(be.down_since)
     return {
-        "BackendId": str(be.node_id), "ComputeNodeId": str(be.node_id), "IP": be.host,
-        "HeartbeatPort": "9050", "BePort": "9060", "HttpPort": str(model.be_http_port), "BrpcPort": "8060",
-        "LastStartTime": fe_time(be.started_at), "LastHeartbeat": _heartbeat(model, be, t),
-        "Alive": str(alive).lower(), "SystemDecommissioned": "false", "ClusterDecommissioned": "false",
-        "TabletNum": str(be.tablets), "DataUsedCapacity": size_string(disk["data_used"]),
-        "AvailCapacity": size_string(disk["avail"]), "TotalCapacity": size_string(disk["total"]),
+        "BackendId": str(be.node_id),
+        "ComputeNodeId": str(be.node_id),
+        "IP": be.host,
+        "HeartbeatPort": "9050",
+        "BePort": "9060",
+        "HttpPort": str(model.be_http_port),
+        "BrpcPort": "8060",
+        "LastStartTime": fe_time(be.started_at),
+        "LastHeartbeat": _heartbeat(model, be, t),
+        "Alive": str(alive).lower(),
+        "SystemDecommissioned": "false",
+        "ClusterDecommissioned": "false",
+        "TabletNum": str(be.tablets),
+        "DataUsedCapacity": size_string(disk["data_used"]),
+        "AvailCapacity": size_string(disk["avail"]),
+        "TotalCapacity": size_string(disk["total"]),
         "UsedPct": _pct(100 * used / disk["total"]),
         "MaxDiskUsedPct": _pct(100 * used / disk["total"] * 1.03),
-        "ErrMsg": err, "Version": model.profile.node_version,
+        "ErrMsg": err,
+        "Version": model.profile.node_version,
         "Status": json.dumps({"lastSuccessReportTabletsTime": report}, separators=(",", ":")),
         "DataTotalCapacity": size_string(data_total),
         "DataUsedPct": _pct(100 * disk["data_used"] / data_total),
-        "CpuCores": str(be.cores), "MemLimit": size_string(be.mem_limit, space=False),
+        "CpuCores": str(be.cores),
+        "MemLimit": size_string(be.mem_limit, space=False),
         "NumRunningQueries": str(model.be_running_queries(be, t)),
         "MemUsedPct": _pct(model.be_mem_pct(be, t) if alive else 0.0),
         "CpuUsedPct": _pct(busy, 1),
-        "DataCacheMetrics": "Status: Disabled" if not model.profile.shared_data else
-        "Status: Normal, DiskUsage: 0B/0B, MemUsage: 0B/0B",
-        "Location": "", "location": "", "StatusCode": "OK" if alive else "CONNECTING",
+        "DataCacheMetrics": "Status: Disabled"
+        if not model.profile.shared_data
+        else "Status: Normal, DiskUsage: 0B/0B, MemUsage: 0B/0B",
+        "Location": "",
+        "location": "",
+        "StatusCode": "OK" if alive else "CONNECTING",
         "HasStoragePath": "true" if model.profile.shared_data else "false",
-        "StarletPort": "9070", "WorkerId": str(be.index + 1), "WarehouseName": "default_warehouse",
+        "StarletPort": "9070",
+        "WorkerId": str(be.index + 1),
+        "WarehouseName": "default_warehouse",
     }
 
 
@@ -96,14 +113,26 @@ def frontends(model: ClusterModel, answering: Node, t: float) -> Rows:
     rows = []
     for fe in model.frontends:
         alive = model.alive(fe)
-        rows.append([
-            f"{fe.host}_9010_{fe.node_id}", fe.host, "9010", str(model.http_port), str(model.query_port), "9020",
-            "LEADER" if fe is model.leader else "FOLLOWER", "1234567890", "true", str(alive).lower(),
-            str(2_380_000 + int(t - model.origin) - fe.index), _heartbeat(model, fe, t),
-            "true" if fe.index == 0 else "false",
-            "" if alive else "java.net.ConnectException: Connection refused",
-            fe_time(fe.started_at) if alive else "NULL", model.profile.node_version,
-        ])
+        rows.append(
+            [
+                f"{fe.host}_9010_{fe.node_id}",
+                fe.host,
+                "9010",
+                str(model.http_port),
+                str(model.query_port),
+                "9020",
+                "LEADER" if fe is model.leader else "FOLLOWER",
+                "1234567890",
+                "true",
+                str(alive).lower(),
+                str(2_380_000 + int(t - model.origin) - fe.index),
+                _heartbeat(model, fe, t),
+                "true" if fe.index == 0 else "false",
+                "" if alive else "java.net.ConnectException: Connection refused",
+                fe_time(fe.started_at) if alive else "NULL",
+                model.profile.node_version,
+            ]
+        )
     return FRONTEND_COLUMNS, rows
 
 
@@ -115,15 +144,24 @@ def current_queries(model: ClusterModel, answering: Node, t: float) -> Rows:
     for i in range(1 + answering.index % 2 + int(model.workload.daily(t))):
         secs = 1.5 + 3.7 * i
         values = {
-            "StartTime": fe_time(t - secs), "feIp": answering.host,
-            "QueryId": f"d8b2e5a4-5f0e-11ee-8c99-{answering.index:04d}{i:08d}", "ConnectionId": str(17 + i),
-            "Database": catalog.DATABASES[i % len(catalog.DATABASES)], "User": "analyst",
-            "ScanBytes": size_string(1.3e9 * (i + 1)), "ProcessRows": f"{1023445 * (i + 1)} rows",
-            "ScanRows": f"{1023445 * (i + 1)} rows", "CPUCostSeconds": f"{secs * 0.8:.3f} s",
-            "CPUTime": f"{secs * 0.8:.3f} s", "MemoryUsageBytes": size_string(512 * 1024**2),
-            "MemoryUsage": size_string(512 * 1024**2), "DiskSpillSize": "0.000 B",
+            "StartTime": fe_time(t - secs),
+            "feIp": answering.host,
+            "QueryId": f"d8b2e5a4-5f0e-11ee-8c99-{answering.index:04d}{i:08d}",
+            "ConnectionId": str(17 + i),
+            "Database": catalog.DATABASES[i % len(catalog.DATABASES)],
+            "User": "analyst",
+            "ScanBytes": size_string(1.3e9 * (i + 1)),
+            "ProcessRows": f"{1023445 * (i + 1)} rows",
+            "ScanRows": f"{1023445 * (i + 1)} rows",
+            "CPUCostSeconds": f"{secs * 0.8:.3f} s",
+            "CPUTime": f"{secs * 0.8:.3f} s",
+            "MemoryUsageBytes": size_string(512 * 1024**2),
+            "MemoryUsage": size_string(512 * 1024**2),
+            "DiskSpillSize": "0.000 B",
             "ExecTime": f"{secs:.3f} s" if new_layout else str(int(secs * 1000)),
-            "Warehouse": "default_warehouse", "CustomQueryId": "", "ResourceGroup": "default_wg",
+            "Warehouse": "default_warehouse",
+            "CustomQueryId": "",
+            "ResourceGroup": "default_wg",
         }
         rows.append([values[c] for c in cols])
     return cols, rows
@@ -131,8 +169,19 @@ def current_queries(model: ClusterModel, answering: Node, t: float) -> Rows:
 
 def statistic(model: ClusterModel, t: float) -> Rows:
     """`/statistic`: one row per database plus the `Total` row whose DbName is the DB count."""
-    cols = ("DbId", "DbName", "TableNum", "PartitionNum", "IndexNum", "TabletNum", "ReplicaNum",
-            "UnhealthyTabletNum", "InconsistentTabletNum", "CloningTabletNum", "ErrorStateTabletNum")
+    cols = (
+        "DbId",
+        "DbName",
+        "TableNum",
+        "PartitionNum",
+        "IndexNum",
+        "TabletNum",
+        "ReplicaNum",
+        "UnhealthyTabletNum",
+        "InconsistentTabletNum",
+        "CloningTabletNum",
+        "ErrorStateTabletNum",
+    )
     rows, totals = [], [0] * 9
     for db in sorted(catalog.DATABASES):
         tables = [tb for tb in catalog.TABLES if tb.db == db]
@@ -148,8 +197,17 @@ def statistic(model: ClusterModel, t: float) -> Rows:
 
 def dbs(model: ClusterModel, t: float) -> Rows:
     cols = ("DbId", "DbName", "TableNum", "Quota", "LastConsistencyCheckTime", "ReplicaQuota")
-    return cols, [[str(catalog.db_id(db)), db, str(sum(tb.db == db for tb in catalog.TABLES)),
-                   "8388608.000 TB", "\\N", "9223372036854775807"] for db in catalog.DATABASES]
+    return cols, [
+        [
+            str(catalog.db_id(db)),
+            db,
+            str(sum(tb.db == db for tb in catalog.TABLES)),
+            "8388608.000 TB",
+            "\\N",
+            "9223372036854775807",
+        ]
+        for db in catalog.DATABASES
+    ]
 
 
 def jobs(model: ClusterModel, path: str) -> Rows | None:
@@ -163,8 +221,12 @@ def jobs(model: ClusterModel, path: str) -> Rows | None:
     sc = [s for s in catalog.SCHEMA_CHANGES if s.db == db]
     states = [sum(s.state == st for s in sc) for st in ("PENDING", "RUNNING", "FINISHED", "CANCELLED")]
     cols = ("JobType", "Pending", "Running", "Finished", "Cancelled", "Total")
-    return cols, [["load", "0", "0", "12", "1", "13"], ["rollup", "0", "0", "0", "0", "0"],
-                  ["schema_change", *map(str, states), str(len(sc))], ["export", "0", "0", "0", "0", "0"]]
+    return cols, [
+        ["load", "0", "0", "12", "1", "13"],
+        ["rollup", "0", "0", "0", "0", "0"],
+        ["schema_change", *map(str, states), str(len(sc))],
+        ["export", "0", "0", "0", "0", "0"],
+    ]
 
 
 def show_proc(model: ClusterModel, answering: Node, path: str, t: float) -> Rows | None:
@@ -200,5 +262,9 @@ def proc_body(model: ClusterModel, answering: Node, path: str, t: float) -> byte
 def runtime_info(model: ClusterModel, fe: Node, t: float) -> dict[str, str]:
     """`/api/show_runtime_info`: JVM memory and threads, every value a string."""
     used, heap_max = model.fe_heap(fe, t)
-    return {"free_mem": str(heap_max - used), "total_mem": str(heap_max),
-            "thread_cnt": str(431 + fe.index), "max_mem": str(heap_max)}
+    return {
+        "free_mem": str(heap_max - used),
+        "total_mem": str(heap_max),
+        "thread_cnt": str(431 + fe.index),
+        "max_mem": str(heap_max),
+    }

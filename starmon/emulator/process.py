@@ -10,9 +10,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 
@@ -25,8 +25,12 @@ def emulator_process(*args: str, log: Path, timeout: float = 120) -> Iterator[li
     """Run `python -m starmon.emulator <args>` on free ports; yield its clusters as the control API
     describes them (name, fe_host, http_port, query_port, frontends, backends, ...), then stop it."""
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "starmon.emulator", *_FREE_PORTS, *args],
-                                cwd=_ROOT, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "starmon.emulator", *_FREE_PORTS, *args],
+            cwd=_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + timeout
         while "control API: " not in log.read_text():

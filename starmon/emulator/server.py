@@ -15,8 +15,8 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .handlers import Users, be_handler, fe_handler
 from .httpserver import Listener, Request, Response, http_client_cb
@@ -47,14 +47,23 @@ class ClusterSpec:
 class Emulator:
     """Emulated StarRocks clusters served from one asyncio loop."""
 
-    def __init__(self, specs: list[ClusterSpec], *, host: str = "127.0.0.1", http_port: int = 0,
-                 query_port: int = 0, be_http_port: int = 0, control_port: int = 0,
-                 admin_password: str = "", clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        specs: list[ClusterSpec],
+        *,
+        host: str = "127.0.0.1",
+        http_port: int = 0,
+        query_port: int = 0,
+        be_http_port: int = 0,
+        control_port: int = 0,
+        admin_password: str = "",
+        clock: Callable[[], float] = time.time,
+    ):
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
             raise ValueError("cluster names must be unique")
         self.specs = specs
-        self.clock = clock          # every model's time source: tests freeze it and advance it by hand
+        self.clock = clock  # every model's time source: tests freeze it and advance it by hand
         self.host = host
         self.users = Users(admin_password)
         self._ports = (http_port, query_port, be_http_port)
@@ -79,14 +88,14 @@ class Emulator:
     def _choose_ports(self, addresses: list[list[str]]) -> tuple[int, int, int]:
         """Use the given ports, or find ports free on every address that needs them."""
         fe_hosts = [a for spec, addrs in zip(self.specs, addresses) for a in addrs[: spec.fes]]
-        be_hosts = [a for spec, addrs in zip(self.specs, addresses) for a in addrs[spec.fes:]]
+        be_hosts = [a for spec, addrs in zip(self.specs, addresses) for a in addrs[spec.fes :]]
         chosen = []
         for port, hosts in zip(self._ports, (fe_hosts, fe_hosts, be_hosts)):
             chosen.append(port or _free_port_on(hosts or [self.host], avoid=chosen))
         return tuple(chosen)  # type: ignore[return-value]
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> "Emulator":
+    def start(self) -> Emulator:
         """Start serving in a background thread; returns once every socket is bound."""
         self._thread = threading.Thread(target=self._run, name="starmon-emulator", daemon=True)
         self._thread.start()
@@ -127,24 +136,36 @@ class Emulator:
         addresses = self._addresses()
         http_port, query_port, be_http_port = self._choose_ports(addresses)
         for spec, addrs in zip(self.specs, addresses):
-            model = ClusterModel(spec.name, PROFILES[spec.profile], addrs[: spec.fes], addrs[spec.fes:],
-                                 http_port=http_port, query_port=query_port, be_http_port=be_http_port,
-                                 workload=spec.workload, clock=self.clock)
+            model = ClusterModel(
+                spec.name,
+                PROFILES[spec.profile],
+                addrs[: spec.fes],
+                addrs[spec.fes :],
+                http_port=http_port,
+                query_port=query_port,
+                be_http_port=be_http_port,
+                workload=spec.workload,
+                clock=self.clock,
+            )
             self.clusters[spec.name] = model
-            fe_http = [Listener(fe.host, http_port, http_client_cb(fe_handler(model, fe, self.users)))
-                       for fe in model.frontends]
-            fe_sql = [Listener(fe.host, query_port,
-                               mysql_server(model, fe, self.users.passwords)._client_connected_cb)
-                      for fe in model.frontends]
-            be_http = [Listener(be.host, be_http_port, http_client_cb(be_handler(model, be)))
-                       for be in model.backends]
+            fe_http = [
+                Listener(fe.host, http_port, http_client_cb(fe_handler(model, fe, self.users)))
+                for fe in model.frontends
+            ]
+            fe_sql = [
+                Listener(fe.host, query_port, mysql_server(model, fe, self.users.passwords)._client_connected_cb)
+                for fe in model.frontends
+            ]
+            be_http = [Listener(be.host, be_http_port, http_client_cb(be_handler(model, be))) for be in model.backends]
             self._listeners[spec.name] = {"fe_http": fe_http, "fe_sql": fe_sql, "be_http": be_http}
             for listener in fe_http + fe_sql + be_http:
                 try:
                     await listener.start()
                 except OSError as exc:
-                    raise OSError(f"cannot listen on {listener.host}:{listener.port}: {exc.strerror}; "
-                                  "pass a different port, or 0 to pick a free one") from exc
+                    raise OSError(
+                        f"cannot listen on {listener.host}:{listener.port}: {exc.strerror}; "
+                        "pass a different port, or 0 to pick a free one"
+                    ) from exc
         self._control = Listener(self.host, self._control_port, http_client_cb(self._control_api))
         await self._control.start()
         self._control.port = self._control._server.sockets[0].getsockname()[1]
@@ -194,7 +215,7 @@ class Emulator:
         if not 0 <= index < len(model.frontends):
             raise ValueError(f"cluster {name!r} has no FE {index}")
         model.restart_fe(index)
-        for group in ("fe_http", "fe_sql"):   # a restart drops every open connection
+        for group in ("fe_http", "fe_sql"):  # a restart drops every open connection
             await self._listeners[name][group][index].stop()
         await self._apply_sockets(name)
 
@@ -243,8 +264,12 @@ class Emulator:
 
 def _describe(model: ClusterModel) -> dict:
     return {
-        "name": model.name, "profile": model.profile.name, "version": model.profile.version,
-        "fe_host": model.leader.host, "http_port": model.http_port, "query_port": model.query_port,
+        "name": model.name,
+        "profile": model.profile.name,
+        "version": model.profile.version,
+        "fe_host": model.leader.host,
+        "http_port": model.http_port,
+        "query_port": model.query_port,
         "be_http_port": model.be_http_port,
         "frontends": [fe.host for fe in model.frontends],
         "backends": [{"role": be.role, "host": be.host} for be in model.backends],

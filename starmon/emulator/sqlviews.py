@@ -18,25 +18,89 @@ from .model import ClusterModel, Node
 from .profiles import PROFILES
 
 _TABLES_COLUMNS = (
-    "TABLE_CATALOG", "TABLE_SCHEMA", "TABLE_NAME", "TABLE_TYPE", "ENGINE", "VERSION", "ROW_FORMAT",
-    "TABLE_ROWS", "AVG_ROW_LENGTH", "DATA_LENGTH", "MAX_DATA_LENGTH", "INDEX_LENGTH", "DATA_FREE",
-    "AUTO_INCREMENT", "CREATE_TIME", "UPDATE_TIME", "CHECK_TIME", "TABLE_COLLATION", "CHECKSUM",
-    "CREATE_OPTIONS", "TABLE_COMMENT",
+    "TABLE_CATALOG",
+    "TABLE_SCHEMA",
+    "TABLE_NAME",
+    "TABLE_TYPE",
+    "ENGINE",
+    "VERSION",
+    "ROW_FORMAT",
+    "TABLE_ROWS",
+    "AVG_ROW_LENGTH",
+    "DATA_LENGTH",
+    "MAX_DATA_LENGTH",
+    "INDEX_LENGTH",
+    "DATA_FREE",
+    "AUTO_INCREMENT",
+    "CREATE_TIME",
+    "UPDATE_TIME",
+    "CHECK_TIME",
+    "TABLE_COLLATION",
+    "CHECKSUM",
+    "CREATE_OPTIONS",
+    "TABLE_COMMENT",
 )
 _TABLES_CONFIG_COLUMNS = (
-    "TABLE_SCHEMA", "TABLE_NAME", "TABLE_ENGINE", "TABLE_MODEL", "PRIMARY_KEY", "PARTITION_KEY",
-    "DISTRIBUTE_KEY", "DISTRIBUTE_TYPE", "DISTRIBUTE_BUCKET", "SORT_KEY", "PROPERTIES", "TABLE_ID",
+    "TABLE_SCHEMA",
+    "TABLE_NAME",
+    "TABLE_ENGINE",
+    "TABLE_MODEL",
+    "PRIMARY_KEY",
+    "PARTITION_KEY",
+    "DISTRIBUTE_KEY",
+    "DISTRIBUTE_TYPE",
+    "DISTRIBUTE_BUCKET",
+    "SORT_KEY",
+    "PROPERTIES",
+    "TABLE_ID",
 )
 _PARTITIONS_META_COLUMNS = (
-    "DB_NAME", "TABLE_NAME", "PARTITION_NAME", "PARTITION_ID", "COMPACT_VERSION", "VISIBLE_VERSION",
-    "VISIBLE_VERSION_TIME", "NEXT_VERSION", "DATA_VERSION", "VERSION_EPOCH", "VERSION_TXN_TYPE",
-    "PARTITION_KEY", "PARTITION_VALUE", "DISTRIBUTION_KEY", "BUCKETS", "REPLICATION_NUM",
-    "STORAGE_MEDIUM", "COOLDOWN_TIME", "LAST_CONSISTENCY_CHECK_TIME", "IS_IN_MEMORY", "IS_TEMP",
-    "DATA_SIZE", "ROW_COUNT", "ENABLE_DATACACHE", "AVG_CS", "P50_CS", "MAX_CS", "STORAGE_PATH",
-    "STORAGE_SIZE", "METADATA_SWITCH_VERSION",
+    "DB_NAME",
+    "TABLE_NAME",
+    "PARTITION_NAME",
+    "PARTITION_ID",
+    "COMPACT_VERSION",
+    "VISIBLE_VERSION",
+    "VISIBLE_VERSION_TIME",
+    "NEXT_VERSION",
+    "DATA_VERSION",
+    "VERSION_EPOCH",
+    "VERSION_TXN_TYPE",
+    "PARTITION_KEY",
+    "PARTITION_VALUE",
+    "DISTRIBUTION_KEY",
+    "BUCKETS",
+    "REPLICATION_NUM",
+    "STORAGE_MEDIUM",
+    "COOLDOWN_TIME",
+    "LAST_CONSISTENCY_CHECK_TIME",
+    "IS_IN_MEMORY",
+    "IS_TEMP",
+    "DATA_SIZE",
+    "ROW_COUNT",
+    "ENABLE_DATACACHE",
+    "AVG_CS",
+    "P50_CS",
+    "MAX_CS",
+    "STORAGE_PATH",
+    "STORAGE_SIZE",
+    "METADATA_SWITCH_VERSION",
 )
-ALTER_COLUMNS = ("JobId", "TableName", "CreateTime", "FinishTime", "IndexName", "IndexId", "OriginIndexId",
-                 "SchemaVersion", "TransactionId", "State", "Msg", "Progress", "Timeout")
+ALTER_COLUMNS = (
+    "JobId",
+    "TableName",
+    "CreateTime",
+    "FinishTime",
+    "IndexName",
+    "IndexId",
+    "OriginIndexId",
+    "SchemaVersion",
+    "TransactionId",
+    "State",
+    "Msg",
+    "Progress",
+    "Timeout",
+)
 
 
 _CURRENT_VERSION = re.compile(r"^\s*select\s+current_version\(\s*\)\s*(?:as\s+`?(\w+)`?)?\s*;?\s*$", re.I)
@@ -45,8 +109,9 @@ _SHOW_PROC = re.compile(r"""^\s*show\s+proc\s+['"]([^'"]*)['"]\s*;?\s*$""", re.I
 _SHOW_DATABASES = re.compile(r"^\s*show\s+databases\s*;?\s*$", re.I)
 _PROCESSLIST = re.compile(r"^\s*show\s+(full\s+)?processlist\s*;?\s*$", re.I)
 # FROM db, or FROM `db` with a backquote inside written twice, as MySQL reads quoted identifiers
-_ALTER_COLUMN = re.compile(r"^\s*show\s+alter\s+table\s+column(?:\s+(?:from|in)\s+(?:`((?:[^`]|``)+)`|([^`\s;]+)))?.*$",
-                           re.I | re.S)
+_ALTER_COLUMN = re.compile(
+    r"^\s*show\s+alter\s+table\s+column(?:\s+(?:from|in)\s+(?:`((?:[^`]|``)+)`|([^`\s;]+)))?.*$", re.I | re.S
+)
 
 
 class SqlError(Exception):
@@ -62,19 +127,78 @@ def _tables_rows(model: ClusterModel, t: float) -> list[tuple]:
     rows = []
     for tb in catalog.TABLES:
         size, n = catalog.table_size(model, tb, t), catalog.table_rows(model, tb, t)
-        rows.append(("def", tb.db, tb.name, "BASE TABLE", "StarRocks", None, "", n, size // max(n, 1), size,
-                     None, None, None, None, tb.create_time, proc.fe_time(t - 120), None,
-                     "utf8_general_ci", None, "", comment))
+        rows.append(
+            (
+                "def",
+                tb.db,
+                tb.name,
+                "BASE TABLE",
+                "StarRocks",
+                None,
+                "",
+                n,
+                size // max(n, 1),
+                size,
+                None,
+                None,
+                None,
+                None,
+                tb.create_time,
+                proc.fe_time(t - 120),
+                None,
+                "utf8_general_ci",
+                None,
+                "",
+                comment,
+            )
+        )
     for view in ("tables", "tables_config", "materialized_views", "partitions_meta"):
-        rows.append(("def", "information_schema", view, "SYSTEM VIEW", "MEMORY", None, "", 0, 0, 0,
-                     None, None, None, None, None, None, None, "utf8_general_ci", None, "", ""))
+        rows.append(
+            (
+                "def",
+                "information_schema",
+                view,
+                "SYSTEM VIEW",
+                "MEMORY",
+                None,
+                "",
+                0,
+                0,
+                0,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                "utf8_general_ci",
+                None,
+                "",
+                "",
+            )
+        )
     return rows
 
 
 def _tables_config_rows(model: ClusterModel, t: float) -> list[tuple]:
-    return [(tb.db, tb.name, "OLAP", tb.model, tb.keys if tb.model == "PRIMARY_KEYS" else "",
-             "event_date" if tb.partitions > 1 else "", tb.keys.split(",")[0], "HASH", tb.buckets, tb.keys,
-             '{"replication_num":"3"}', catalog.table_id(tb)) for tb in catalog.TABLES]
+    return [
+        (
+            tb.db,
+            tb.name,
+            "OLAP",
+            tb.model,
+            tb.keys if tb.model == "PRIMARY_KEYS" else "",
+            "event_date" if tb.partitions > 1 else "",
+            tb.keys.split(",")[0],
+            "HASH",
+            tb.buckets,
+            tb.keys,
+            '{"replication_num":"3"}',
+            catalog.table_id(tb),
+        )
+        for tb in catalog.TABLES
+    ]
 
 
 def _partitions_meta_rows(model: ClusterModel, t: float) -> list[tuple]:
@@ -84,10 +208,40 @@ def _partitions_meta_rows(model: ClusterModel, t: float) -> list[tuple]:
         shown = min(tb.partitions, 3)
         for p in range(shown):
             name = tb.name if tb.partitions == 1 else f"p2026112{5 - p}"
-            rows.append((tb.db, tb.name, name, catalog.table_id(tb) * 1000 + p, 0, 40 + p, proc.fe_time(t - 600),
-                         41 + p, 40 + p, 0, "TXN_NORMAL", "event_date" if tb.partitions > 1 else "", "",
-                         tb.keys.split(",")[0], tb.buckets, 3, "HDD", "9999-12-31 23:59:59", "NULL", 0, 0,
-                         size // tb.partitions, n // tb.partitions, 0, 1.2, 1.0, 4.0, "", 0, 0))
+            rows.append(
+                (
+                    tb.db,
+                    tb.name,
+                    name,
+                    catalog.table_id(tb) * 1000 + p,
+                    0,
+                    40 + p,
+                    proc.fe_time(t - 600),
+                    41 + p,
+                    40 + p,
+                    0,
+                    "TXN_NORMAL",
+                    "event_date" if tb.partitions > 1 else "",
+                    "",
+                    tb.keys.split(",")[0],
+                    tb.buckets,
+                    3,
+                    "HDD",
+                    "9999-12-31 23:59:59",
+                    "NULL",
+                    0,
+                    0,
+                    size // tb.partitions,
+                    n // tb.partitions,
+                    0,
+                    1.2,
+                    1.0,
+                    4.0,
+                    "",
+                    0,
+                    0,
+                )
+            )
     return rows
 
 
@@ -95,17 +249,31 @@ def _mv_rows(model: ClusterModel, t: float) -> list[tuple]:
     rows = []
     for i, mv in enumerate(catalog.MATERIALIZED_VIEWS):
         values = {
-            "MATERIALIZED_VIEW_ID": str(12001 + i), "TABLE_SCHEMA": mv.db, "TABLE_NAME": mv.name,
-            "REFRESH_TYPE": "ASYNC", "IS_ACTIVE": str(mv.is_active).lower(), "INACTIVE_REASON": mv.inactive_reason,
-            "PARTITION_TYPE": "RANGE", "TASK_ID": str(13001 + i), "TASK_NAME": f"mv-{12001 + i}",
-            "LAST_REFRESH_START_TIME": proc.fe_time(t - 900), "LAST_REFRESH_FINISHED_TIME":
-            "" if mv.state == "RUNNING" else proc.fe_time(t - 840), "LAST_REFRESH_DURATION": 60.0,
-            "LAST_REFRESH_STATE": mv.state, "LAST_REFRESH_FORCE_REFRESH": "false",
-            "LAST_REFRESH_START_PARTITION": "", "LAST_REFRESH_END_PARTITION": "",
-            "LAST_REFRESH_BASE_REFRESH_PARTITIONS": "{}", "LAST_REFRESH_MV_REFRESH_PARTITIONS": "",
-            "LAST_REFRESH_ERROR_CODE": "-1" if mv.error else "0", "LAST_REFRESH_ERROR_MESSAGE": mv.error,
-            "TABLE_ROWS": str(mv.rows), "MATERIALIZED_VIEW_DEFINITION": mv.definition, "EXTRA_MESSAGE": "",
-            "QUERY_REWRITE_STATUS": "VALID" if mv.is_active else "INVALID", "CREATOR": "'root'@'%'",
+            "MATERIALIZED_VIEW_ID": str(12001 + i),
+            "TABLE_SCHEMA": mv.db,
+            "TABLE_NAME": mv.name,
+            "REFRESH_TYPE": "ASYNC",
+            "IS_ACTIVE": str(mv.is_active).lower(),
+            "INACTIVE_REASON": mv.inactive_reason,
+            "PARTITION_TYPE": "RANGE",
+            "TASK_ID": str(13001 + i),
+            "TASK_NAME": f"mv-{12001 + i}",
+            "LAST_REFRESH_START_TIME": proc.fe_time(t - 900),
+            "LAST_REFRESH_FINISHED_TIME": "" if mv.state == "RUNNING" else proc.fe_time(t - 840),
+            "LAST_REFRESH_DURATION": 60.0,
+            "LAST_REFRESH_STATE": mv.state,
+            "LAST_REFRESH_FORCE_REFRESH": "false",
+            "LAST_REFRESH_START_PARTITION": "",
+            "LAST_REFRESH_END_PARTITION": "",
+            "LAST_REFRESH_BASE_REFRESH_PARTITIONS": "{}",
+            "LAST_REFRESH_MV_REFRESH_PARTITIONS": "",
+            "LAST_REFRESH_ERROR_CODE": "-1" if mv.error else "0",
+            "LAST_REFRESH_ERROR_MESSAGE": mv.error,
+            "TABLE_ROWS": str(mv.rows),
+            "MATERIALIZED_VIEW_DEFINITION": mv.definition,
+            "EXTRA_MESSAGE": "",
+            "QUERY_REWRITE_STATUS": "VALID" if mv.is_active else "INVALID",
+            "CREATOR": "'root'@'%'",
         }
         rows.append(tuple(values[c] for c in model.profile.mv_columns))
     return rows
@@ -113,8 +281,11 @@ def _mv_rows(model: ClusterModel, t: float) -> list[tuple]:
 
 def _info_schema(model: ClusterModel, t: float) -> tuple[dict, dict]:
     """sqlglot executor tables and schema for this instant (columns stored lower-case)."""
-    views = {"tables": (_TABLES_COLUMNS, _tables_rows), "tables_config": (_TABLES_CONFIG_COLUMNS, _tables_config_rows),
-             "materialized_views": (model.profile.mv_columns, _mv_rows)}
+    views = {
+        "tables": (_TABLES_COLUMNS, _tables_rows),
+        "tables_config": (_TABLES_CONFIG_COLUMNS, _tables_config_rows),
+        "materialized_views": (model.profile.mv_columns, _mv_rows),
+    }
     if model.profile.has_partitions_meta:
         views["partitions_meta"] = (_PARTITIONS_META_COLUMNS, _partitions_meta_rows)
     tables, schema = {}, {}
@@ -128,8 +299,10 @@ def _info_schema(model: ClusterModel, t: float) -> tuple[dict, dict]:
     return {"information_schema": tables}, {"information_schema": schema}
 
 
-_CANONICAL = {c.lower(): c for c in _TABLES_COLUMNS + _TABLES_CONFIG_COLUMNS + _PARTITIONS_META_COLUMNS
-              + PROFILES["3.4"].mv_columns}
+_CANONICAL = {
+    c.lower(): c
+    for c in _TABLES_COLUMNS + _TABLES_CONFIG_COLUMNS + _PARTITIONS_META_COLUMNS + PROFILES["3.4"].mv_columns
+}
 
 
 def query_information_schema(model: ClusterModel, sql: str, t: float) -> tuple[list[tuple], list[str]]:
@@ -151,10 +324,18 @@ def processlist(model: ClusterModel, fe: Node, t: float) -> tuple[list[tuple], t
     rows = []
     for i in range(model.fe_connections(fe, t)):
         busy = i % 4 == 0
-        values = {"Id": i + 1, "User": "root" if i == 0 else "analyst", "Host": f"10.20.0.{30 + i}:{50210 + i}",
-                  "Db": catalog.DATABASES[i % len(catalog.DATABASES)], "Command": "Query" if busy else "Sleep",
-                  "ConnectionStartTime": proc.fe_time(t - 3600 - i), "Time": i % 7, "State": "OK" if not busy else "",
-                  "Info": "SELECT count(*) FROM sales.orders_fact" if busy else "", "IsPending": "false"}
+        values = {
+            "Id": i + 1,
+            "User": "root" if i == 0 else "analyst",
+            "Host": f"10.20.0.{30 + i}:{50210 + i}",
+            "Db": catalog.DATABASES[i % len(catalog.DATABASES)],
+            "Command": "Query" if busy else "Sleep",
+            "ConnectionStartTime": proc.fe_time(t - 3600 - i),
+            "Time": i % 7,
+            "State": "OK" if not busy else "",
+            "Info": "SELECT count(*) FROM sales.orders_fact" if busy else "",
+            "IsPending": "false",
+        }
         rows.append(tuple(values[c] for c in cols))
     return rows, cols
 
@@ -165,14 +346,31 @@ def show_alter_column(model: ClusterModel, db: str | None) -> tuple[list[tuple],
         raise SqlError("No database selected", code=1046)
     if db not in catalog.DATABASES:
         raise SqlError(f"Unknown database '{db}'", code=1049)
-    rows = [(str(sc.job_id), sc.table, sc.create_time, sc.finish_time, sc.table, str(sc.job_id + 1),
-             str(sc.job_id - 40), "1", str(sc.job_id * 3), sc.state, sc.msg, sc.progress, "86400")
-            for sc in catalog.SCHEMA_CHANGES if sc.db == db]
+    rows = [
+        (
+            str(sc.job_id),
+            sc.table,
+            sc.create_time,
+            sc.finish_time,
+            sc.table,
+            str(sc.job_id + 1),
+            str(sc.job_id - 40),
+            "1",
+            str(sc.job_id * 3),
+            sc.state,
+            sc.msg,
+            sc.progress,
+            "86400",
+        )
+        for sc in catalog.SCHEMA_CHANGES
+        if sc.db == db
+    ]
     return rows, ALTER_COLUMNS
 
 
-def answer(model: ClusterModel, fe: Node, sql: str, t: float,
-           database: str | None = None) -> tuple[list[tuple], list[str]] | None:
+def answer(
+    model: ClusterModel, fe: Node, sql: str, t: float, database: str | None = None
+) -> tuple[list[tuple], list[str]] | None:
     """What FE `fe` answers to one statement at time t: (rows, columns), SqlError, or None for
     a statement StarRocks answers as any MySQL server does (left to the protocol library).
 

@@ -21,7 +21,7 @@ _KEY = "signed_in_user"
 def _oidc_configured() -> bool:
     try:
         return "auth" in st.secrets
-    except Exception:   # no secrets file at all
+    except Exception:  # no secrets file at all
         return False
 
 
@@ -44,7 +44,7 @@ def gate() -> users.User | None:
         _closed()
         st.stop()
     notice = None
-    if _KEY in st.session_state:    # checked again on every run: a deleted account or a lowered role acts at once
+    if _KEY in st.session_state:  # checked again on every run: a deleted account or a lowered role acts at once
         user = users.find(store, st.session_state[_KEY].name)
         if user is not None:
             st.session_state[_KEY] = user
@@ -75,10 +75,13 @@ def recheck() -> None:
 def _closed() -> None:
     """The whole page when sign-in was turned on but this database has no account."""
     st.title("starmon")
-    st.error("Sign-in is turned on for this dashboard, but no account exists in its database, so nobody "
-             "can sign in. The database was lost or replaced, or `STARMON_DB_URL` names a new one. On the "
-             "server, add an account with `python -m starmon users add NAME --role admin`, or open the "
-             "dashboard to everyone with `python -m starmon users open`.", icon=":material/lock:")
+    st.error(
+        "Sign-in is turned on for this dashboard, but no account exists in its database, so nobody "
+        "can sign in. The database was lost or replaced, or `STARMON_DB_URL` names a new one. On the "
+        "server, add an account with `python -m starmon users add NAME --role admin`, or open the "
+        "dashboard to everyone with `python -m starmon users open`.",
+        icon=":material/lock:",
+    )
 
 
 def _sign_in_form(notice: str | None) -> None:
@@ -106,7 +109,7 @@ def sidebar(user: users.User | None) -> None:
     if st.sidebar.button("Sign out", key="sign-out", icon=":material/logout:"):
         st.session_state.pop(_KEY, None)
         if _oidc_configured():
-            st.logout()         # sends the browser to /auth/logout; a rerun here would drop that message
+            st.logout()  # sends the browser to /auth/logout; a rerun here would drop that message
             return
         st.rerun()
 

@@ -11,10 +11,10 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starmon import clusters as registry
 from starmon.collector import Collector
@@ -58,25 +58,29 @@ def _cluster_picker(clusters: list[dict]) -> dict | None:
 
 def _range_picker() -> TimeRange:
     asked = st.query_params.get("range")
-    if asked not in (None, "") and asked not in _RANGE_OPTIONS:   # `?range=` just means the default
+    if asked not in (None, "") and asked not in _RANGE_OPTIONS:  # `?range=` just means the default
         st.sidebar.warning(f"Unknown range in the link: {plain(asked[:40])}; showing {DEFAULT_RANGE}.")
         st.session_state.pop("range", None)
-    label = st.sidebar.segmented_control("Time range", _RANGE_OPTIONS, default=DEFAULT_RANGE, key="range",
-                                         bind="query-params", required=True) or DEFAULT_RANGE
+    label = (
+        st.sidebar.segmented_control(
+            "Time range", _RANGE_OPTIONS, default=DEFAULT_RANGE, key="range", bind="query-params", required=True
+        )
+        or DEFAULT_RANGE
+    )
     now = time.time()
     if label != "custom":
         return _anchored(parse_range(label, now))
-    today = datetime.now(timezone.utc).date()
-    link = (st.query_params.get("start"), st.query_params.get("end"))   # before the widgets drop bad ones
-    start = st.sidebar.date_input("From", today - timedelta(days=7), max_value=today, key="start",
-                                  bind="query-params")
+    today = datetime.now(UTC).date()
+    link = (st.query_params.get("start"), st.query_params.get("end"))  # before the widgets drop bad ones
+    start = st.sidebar.date_input("From", today - timedelta(days=7), max_value=today, key="start", bind="query-params")
     end = st.sidebar.date_input("To (inclusive)", today, max_value=today, key="end", bind="query-params")
-    if link != st.session_state.get("link_dates"):   # judge each link once, not a URL older than an edit
+    if link != st.session_state.get("link_dates"):  # judge each link once, not a URL older than an edit
         st.session_state["link_dates"] = link
         for key, text, shown in (("start", link[0], start), ("end", link[1], end)):
             if text and not _same_day(text, shown):
-                st.sidebar.warning(f"Ignored {key}={plain(text[:40])} in the link: use a date like 2026-11-24, "
-                                   "no later than today.")
+                st.sidebar.warning(
+                    f"Ignored {key}={plain(text[:40])} in the link: use a date like 2026-11-24, no later than today."
+                )
     if not isinstance(start, date) or not isinstance(end, date):
         st.sidebar.warning("Pick both dates; showing the last 24 hours meanwhile.")
         return _anchored(parse_range(DEFAULT_RANGE, now))
@@ -118,8 +122,11 @@ def freshness(cluster: dict) -> None:
         return
     age = time.time() - good["ts"]
     stale = age > 3 * loaders.config().interval_seconds
-    st.badge(f"{'stale: ' if stale else ''}collected {ago(age)}", color="orange" if stale else "green",
-             icon=":material/warning:" if stale else ":material/schedule:")
+    st.badge(
+        f"{'stale: ' if stale else ''}collected {ago(age)}",
+        color="orange" if stale else "green",
+        icon=":material/warning:" if stale else ":material/schedule:",
+    )
 
 
 def _refresh(cluster: dict) -> None:
@@ -134,8 +141,12 @@ def _refresh(cluster: dict) -> None:
         with st.sidebar.status("Collecting from the cluster…") as status:
             targets = [c for c in collector.clusters() if c[0] == cluster["id"]]
             if not targets:
-                status.update(label=plain(f"Not collected: its {registry.UNDECRYPTABLE}.") if _locked(cluster)
-                              else "This cluster is disabled; enable it on the Clusters page.", state="error")
+                status.update(
+                    label=plain(f"Not collected: its {registry.UNDECRYPTABLE}.")
+                    if _locked(cluster)
+                    else "This cluster is disabled; enable it on the Clusters page.",
+                    state="error",
+                )
                 return
             [result] = collector.run_round(targets)
             status.update(label=f"{result.status} in {result.collect_ms} ms", state="complete")
@@ -150,24 +161,40 @@ def sidebar() -> Selection:
     clusters = [c for c in loaders.reader().clusters() if c["enabled"]]
     cluster = _cluster_picker(clusters)
     tr = _range_picker()
-    auto = st.sidebar.toggle("Auto-refresh", value=True, key="auto_refresh",
-                             help="Redraw cards and charts when the collector stores a new round.")
+    auto = st.sidebar.toggle(
+        "Auto-refresh",
+        value=True,
+        key="auto_refresh",
+        help="Redraw cards and charts when the collector stores a new round.",
+    )
     if cluster is not None:
-        if st.sidebar.button("Refresh now", icon=":material/refresh:", key="refresh",
-                             help=f"Collect from the cluster now (at most every {REFRESH_COOLDOWN_SECONDS} s)."):
+        if st.sidebar.button(
+            "Refresh now",
+            icon=":material/refresh:",
+            key="refresh",
+            help=f"Collect from the cluster now (at most every {REFRESH_COOLDOWN_SECONDS} s).",
+        ):
             _refresh(cluster)
         with st.sidebar:
             live(freshness, every=loaders.config().interval_seconds)(cluster)
         if cluster["tls"] and not cluster["tls_verify"]:
-            st.warning(f"The FE certificate of {plain(cluster['name'])} is not verified: its numbers could come "
-                       "from anyone on the network path.", icon=":material/gpp_maybe:")
+            st.warning(
+                f"The FE certificate of {plain(cluster['name'])} is not verified: its numbers could come "
+                "from anyone on the network path.",
+                icon=":material/gpp_maybe:",
+            )
         if cluster["source"] == "demo":
             with st.container(border=True):
-                st.markdown(":material/science: You are looking at **demo**, a StarRocks cluster emulated by "
-                            "starmon with a week of replayed history. Add your own cluster and the demo stops.")
+                st.markdown(
+                    ":material/science: You are looking at **demo**, a StarRocks cluster emulated by "
+                    "starmon with a week of replayed history. Add your own cluster and the demo stops."
+                )
                 if "clusters" in st.session_state["pages"]:
-                    st.page_link(st.session_state["pages"]["clusters"], label="Add a cluster on the Clusters page",
-                                 icon=":material/add_circle:")
+                    st.page_link(
+                        st.session_state["pages"]["clusters"],
+                        label="Add a cluster on the Clusters page",
+                        icon=":material/add_circle:",
+                    )
     selection = Selection(cluster, tr, auto)
     st.session_state["selection"] = selection
     return selection
@@ -183,19 +210,26 @@ def require_cluster() -> Selection:
     selection = current()
     if selection.cluster is None:
         if "clusters" in st.session_state["pages"]:
-            st.info("No cluster is configured yet. Add one on the **Clusters** page, or declare it in "
-                    "`starmon.toml` and run `python collector.py` (see the README).", icon=":material/info:")
+            st.info(
+                "No cluster is configured yet. Add one on the **Clusters** page, or declare it in "
+                "`starmon.toml` and run `python collector.py` (see the README).",
+                icon=":material/info:",
+            )
             st.page_link(st.session_state["pages"]["clusters"], label="Go to Clusters", icon=":material/dns:")
-        else:       # a viewer: the Clusters page is not theirs
+        else:  # a viewer: the Clusters page is not theirs
             st.info("No cluster is configured yet. An admin can add one on the Clusters page.", icon=":material/info:")
         st.stop()
-    if _locked(selection.cluster):      # said before anything else: its numbers stop at the last round
-        st.error(plain(f"{selection.cluster['name']} is not being collected: its {registry.UNDECRYPTABLE}."),
-                 icon=":material/key_off:")
+    if _locked(selection.cluster):  # said before anything else: its numbers stop at the last round
+        st.error(
+            plain(f"{selection.cluster['name']} is not being collected: its {registry.UNDECRYPTABLE}."),
+            icon=":material/key_off:",
+        )
     if loaders.newest_id(selection.cluster["id"]) is None:
-        st.info(f"No data collected yet for {plain(selection.cluster['name'])}. The collector stores a round "
-                f"every {loaders.config().interval_seconds} s; press **Refresh now** to collect one immediately.",
-                icon=":material/hourglass_empty:")
+        st.info(
+            f"No data collected yet for {plain(selection.cluster['name'])}. The collector stores a round "
+            f"every {loaders.config().interval_seconds} s; press **Refresh now** to collect one immediately.",
+            icon=":material/hourglass_empty:",
+        )
         st.stop()
     return selection
 
@@ -231,6 +265,7 @@ def run_every() -> int | None:
 def live(draw: Callable[..., None], every: int | None = None) -> Callable[..., None]:
     """`draw` as a fragment redrawing every `every` seconds (default: run_every()), the account
     checked again at each redraw, since a fragment's own rerun does not pass the sign-in gate."""
+
     def checked(*args, **kwargs) -> None:
         auth.recheck()
         draw(*args, **kwargs)

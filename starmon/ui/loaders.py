@@ -9,8 +9,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from starmon.config import Config, load_config
 from starmon import read
+from starmon.config import Config, load_config
 from starmon.read import Reader, TimeRange
 from starmon.secrets import SecretError, Secrets
 from starmon.store import Store, StoreError
@@ -66,8 +66,9 @@ def series(cluster_id: int, start: float, end: float, columns: tuple[str, ...], 
 
 
 @st.cache_data(ttl="15m", max_entries=256, show_spinner=False)
-def node_series(cluster_id: int, start: float, end: float, columns: tuple[str, ...], role: str | None,
-                newest: int | None) -> pd.DataFrame:
+def node_series(
+    cluster_id: int, start: float, end: float, columns: tuple[str, ...], role: str | None, newest: int | None
+) -> pd.DataFrame:
     return reader().node_series(cluster_id, TimeRange(start, end, ""), list(columns), role)
 
 

@@ -18,7 +18,7 @@ pages = {
     "resources": st.Page(PAGES / "resources.py", title="Resources", icon=":material/memory:"),
     "data": st.Page(PAGES / "data.py", title="Data", icon=":material/database:"),
 }
-if auth.may_edit(user):     # viewers never get the page registered, so no URL reaches it
+if auth.may_edit(user):  # viewers never get the page registered, so no URL reaches it
     pages["clusters"] = st.Page(PAGES / "clusters.py", title="Clusters", icon=":material/dns:")
 st.session_state["pages"] = pages
 navigation = st.navigation(list(pages.values()), position="top")

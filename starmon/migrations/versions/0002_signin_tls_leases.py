@@ -6,9 +6,21 @@ from alembic import op
 revision = "0002"
 down_revision = "0001"
 
-OVERVIEW_COLUMNS = ("status", "qps", "query_latency_p99", "query_error_rate", "frontend_alive", "backend_alive",
-                    "avg_cpu_usage", "avg_memory_usage", "disk_usage_pct", "tablet_count", "max_compaction_score",
-                    "txn_running", "load_running")
+OVERVIEW_COLUMNS = (
+    "status",
+    "qps",
+    "query_latency_p99",
+    "query_error_rate",
+    "frontend_alive",
+    "backend_alive",
+    "avg_cpu_usage",
+    "avg_memory_usage",
+    "disk_usage_pct",
+    "tablet_count",
+    "max_compaction_score",
+    "txn_running",
+    "load_running",
+)
 
 
 def upgrade() -> None:
@@ -42,7 +54,7 @@ def upgrade() -> None:
         sa.Column("heartbeat_at", sa.Float(), nullable=False),
     )
     op.create_index("ix_snapshots_overview", "metrics_snapshots", ["cluster_id", "ts", *OVERVIEW_COLUMNS])
-    op.drop_index("ix_snapshots_cluster_ts", "metrics_snapshots")   # the unique constraint's index serves
+    op.drop_index("ix_snapshots_cluster_ts", "metrics_snapshots")  # the unique constraint's index serves
 
 
 def downgrade() -> None:
