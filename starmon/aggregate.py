@@ -17,11 +17,10 @@ Rules an operator relies on, kept here in one place:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 from .metrics import NODE_BY_NAME, NODE_TEXT, SNAPSHOT_BY_NAME, SNAPSHOT_TEXT, Metric
 from .parse import MetricSet, column, parse_bool, parse_int, parse_percent, parse_size
-from .store import PreviousRound
+from .readings import NodeReading, PreviousRound, RawRound, Snapshot, Status, node_key
 
 # A previous round older than this gives an average over too long a span to call a rate.
 MAX_DELTA_GAP_SECONDS = 600.0
@@ -62,26 +61,6 @@ BE_METRICS = frozenset(
 )
 
 
-@dataclass
-class RawRound:
-    """Everything one round fetched from a cluster, already parsed, plus what failed."""
-
-    ts: float
-    reachable: bool
-    frontends: list[dict] = field(default_factory=list)
-    backends: list[dict] = field(default_factory=list)
-    compute_nodes: list[dict] = field(default_factory=list)
-    source: str | None = None  # "show_proc" or "mysql"
-    fe_metrics: dict[str, MetricSet] = field(default_factory=dict)  # by FE IP
-    be_metrics: dict[str, MetricSet] = field(default_factory=dict)  # by BE/CN IP
-    # why /metrics failed, by (is FE, IP): an FE and a BE may share a host
-    node_errors: dict[tuple[bool, str], str] = field(default_factory=dict)
-    runtime_info: dict | None = None  # of the configured FE
-    configured_ip: str | None = None  # IP of the configured FE, when known
-    version: str | None = None
-    problems: list[tuple[str, str]] = field(default_factory=list)  # (what, why)
-
-
 def _sum(values) -> float | None:
     values = [v for v in values if v is not None]
     return sum(values) if values else None
@@ -101,24 +80,26 @@ def _is_leader(row: dict) -> bool:
     return (column(row, "Role") or "").upper() in ("LEADER", "MASTER") or parse_bool(column(row, "IsMaster")) is True
 
 
-def _counter_delta(current: int | None, previous: dict | None, key: str, restarted: bool) -> int | None:
+def _counter_delta(current: int | None, previous: NodeReading | None, key: str, restarted: bool) -> int | None:
     """Growth of a counter since the previous round; a reset counts from zero."""
-    if current is None or previous is None or previous.get(key) is None:
+    before = getattr(previous, key) if previous is not None else None
+    if current is None or before is None:
         return None
-    if restarted or current < previous[key]:
+    if restarted or current < before:
         return current
-    return current - previous[key]
+    return current - before
 
 
 def _fe_node(
     row: dict,
     metrics: MetricSet | None,
-    prev: dict | None,
+    prev: NodeReading | None,
     elapsed: float | None,
     runtime_info: dict | None,
     problems: list[tuple[str, str]],
-) -> tuple[dict, dict[str, int | None]]:
-    """Node row for one FE, plus its counter deltas for the cluster's rates."""
+) -> tuple[dict, dict, dict[str, int | None]]:
+    """Node values of one FE; its parts of cluster values that are no node column, by snapshot
+    column (rps, p50, p95, threads); and its counter deltas for the cluster's rates."""
     m = metrics
     get = (lambda name, **labels: m.get(name, **labels)) if m else (lambda name, **labels: None)
     counters = {
@@ -131,7 +112,7 @@ def _fe_node(
     what = f"FE {column(row, 'IP', 'Host') or '?'}"
     _keep_usable(counters, NODE_BY_NAME, what, problems)  # before a counter of 1e30 becomes a rate
     start = column(row, "StartTime")
-    restarted = prev is not None and start is not None and prev.get("last_start_time") not in (None, start)
+    restarted = prev is not None and start is not None and prev.last_start_time not in (None, start)
     usable = prev if (elapsed and elapsed > 0) else None
     deltas = {k: _counter_delta(v, usable, k, restarted) for k, v in counters.items()}
     qps = deltas["query_total"] / elapsed if deltas["query_total"] is not None else get("starrocks_fe_qps")
@@ -160,14 +141,16 @@ def _fe_node(
         "jvm_heap_max_bytes": _int(heap_max),
     }
     rps_delta = deltas["request_total"]
-    node["_rps"] = rps_delta / elapsed if rps_delta is not None else get("starrocks_fe_rps")
-    node["_threads"] = _int(get("jvm_thread", type="count"))
-    node["_p50"] = get("starrocks_fe_query_latency", type="50_quantile")
-    node["_p95"] = get("starrocks_fe_query_latency", type="95_quantile")
-    if node["_p95"] is None:
-        node["_p95"] = get("starrocks_fe_query_latency_ms", quantile="0.95")
-    _keep_usable(node, _NODE_AND_PARTS, what, problems)
-    return node, deltas
+    p95 = get("starrocks_fe_query_latency", type="95_quantile")
+    parts = {
+        "rps": rps_delta / elapsed if rps_delta is not None else get("starrocks_fe_rps"),
+        "fe_thread_count": _int(get("jvm_thread", type="count")),
+        "query_latency_p50": get("starrocks_fe_query_latency", type="50_quantile"),
+        "query_latency_p95": p95 if p95 is not None else get("starrocks_fe_query_latency_ms", quantile="0.95"),
+    }
+    _keep_usable(node, NODE_BY_NAME, what, problems)
+    _keep_usable(parts, SNAPSHOT_BY_NAME, what, problems)
+    return node, parts, deltas
 
 
 def _int(value: float | None) -> int | None:
@@ -178,11 +161,11 @@ def _be_node(
     row: dict,
     role: str,
     metrics: MetricSet | None,
-    prev: dict | None,
+    prev: NodeReading | None,
     leader: MetricSet | None,
     problems: list[tuple[str, str]],
-) -> dict:
-    """Node row for one BE or CN."""
+) -> tuple[dict, int | None]:
+    """Node values of one BE or CN, and its CPU cores (which weigh its CPU in the cluster's)."""
     host = column(row, "IP", "Host") or "?"
     what = f"{role} {host}"
     read = lambda name, parse: _read(row, name, parse, what, problems)  # noqa: E731
@@ -194,9 +177,9 @@ def _be_node(
             cpu_total = int(sum(modes.values()))
             cpu_busy = cpu_total - int(modes["idle"])
     cpu_pct = None
-    if cpu_busy is not None and prev and prev.get("cpu_total_jiffies") is not None:
-        d_total = cpu_total - prev["cpu_total_jiffies"]
-        d_busy = cpu_busy - prev["cpu_busy_jiffies"]
+    if cpu_busy is not None and prev and prev.cpu_total_jiffies is not None and prev.cpu_busy_jiffies is not None:
+        d_total = cpu_total - prev.cpu_total_jiffies
+        d_busy = cpu_busy - prev.cpu_busy_jiffies
         if d_total > 0 and 0 <= d_busy <= d_total:
             cpu_pct = 100.0 * d_busy / d_total
     alive = parse_bool(column(row, "Alive"))
@@ -236,21 +219,14 @@ def _be_node(
         "running_queries": read("NumRunningQueries", parse_int),
         "cpu_busy_jiffies": cpu_busy,
         "cpu_total_jiffies": cpu_total,
-        "_cores": read("CpuCores", parse_int),
     }
-    _keep_usable(node, _NODE_AND_PARTS, what, problems)
-    return node
+    _keep_usable(node, NODE_BY_NAME, what, problems)
+    cores = {"cpu_cores": read("CpuCores", parse_int)}
+    _keep_usable(cores, {"cpu_cores": _CORES}, what, problems)
+    return node, cores["cpu_cores"]
 
 
-# The per-node parts of cluster values that are not node columns, described as what they add up to.
-_NODE_AND_PARTS: dict[str, Metric] = {
-    **NODE_BY_NAME,
-    "_rps": SNAPSHOT_BY_NAME["rps"],
-    "_p50": SNAPSHOT_BY_NAME["query_latency_p50"],
-    "_p95": SNAPSHOT_BY_NAME["query_latency_p95"],
-    "_threads": SNAPSHOT_BY_NAME["fe_thread_count"],
-    "_cores": Metric("cpu_cores", int, "cores", "CPU cores of the host (CpuCores)."),
-}
+_CORES = Metric("cpu_cores", int, "cores", "CPU cores of the host (CpuCores).")
 
 
 _NO_VALUE = {"", "N/A", "NULL", "\\N"}  # how node lists say "unknown"
@@ -272,7 +248,7 @@ def _keep_usable(row: dict, metrics: dict[str, Metric], what: str, problems: lis
         metric = metrics.get(key)
         why = metric.unusable(value) if metric is not None else None
         if why:
-            bad.append(f"{key.lstrip('_')} {value:.6g} ({why})")
+            bad.append(f"{key} {value:.6g} ({why})")
             row[key] = None
     if bad:
         problems.append((what, f"unusable values read as unknown: {', '.join(bad)}"))
@@ -306,10 +282,10 @@ def _node_problems(node: dict, scrape_error: str | None) -> list[tuple[str, str]
     return []
 
 
-def build_round(raw: RawRound, previous: PreviousRound | None) -> tuple[dict, list[dict]]:
-    """The snapshot row (without cluster id) and node rows for one round."""
+def build_round(raw: RawRound, previous: PreviousRound | None) -> tuple[Snapshot, tuple[NodeReading, ...]]:
+    """The snapshot (without cluster id or collect time) and the node readings of one round."""
     elapsed = raw.ts - previous.ts if previous and 0 < raw.ts - previous.ts <= MAX_DELTA_GAP_SECONDS else None
-    prev_nodes = {(n["role"], n["name"] or n["host"]): n for n in previous.nodes} if elapsed else {}
+    prev_nodes = {n.key: n for n in previous.nodes} if elapsed else {}
     problems = list(raw.problems)
     fe_metrics = {ip: _finite(m, f"FE {ip}", problems) for ip, m in raw.fe_metrics.items()}
     roles = {column(r, "IP"): role for role, rows in (("BE", raw.backends), ("CN", raw.compute_nodes)) for r in rows}
@@ -322,46 +298,40 @@ def build_round(raw: RawRound, previous: PreviousRound | None) -> tuple[dict, li
     if leader_metrics is None:
         leader_metrics = next((m for m in fe_metrics.values() if m.get("node_info", type="is_master") == 1), None)
 
-    fe_nodes, deltas = [], []
+    fes = []  # (node values, parts of cluster values, counter deltas) per FE
     for row in fe_rows:
         ip = column(row, "IP") or "?"
-        key = ("FE", column(row, "Name") or ip)
+        prev = prev_nodes.get(node_key("FE", column(row, "Name"), column(row, "IP", "Host") or "?"))
         info = raw.runtime_info if ip == raw.configured_ip else None
-        node, delta = _fe_node(row, fe_metrics.get(ip), prev_nodes.get(key), elapsed, info, problems)
+        node, parts, delta = _fe_node(row, fe_metrics.get(ip), prev, elapsed, info, problems)
         problems += _node_problems(node, raw.node_errors.get((True, ip)))
-        fe_nodes.append(node)
-        deltas.append(delta)
+        fes.append((node, parts, delta))
 
-    be_nodes = []
+    bes = []  # (node values, CPU cores) per BE and CN
     for role, rows in (("BE", raw.backends), ("CN", raw.compute_nodes)):
         for row in rows:
             ip = column(row, "IP") or "?"
-            key = (role, column(row, "BackendId", "ComputeNodeId") or ip)
-            node = _be_node(row, role, be_metrics.get(ip), prev_nodes.get(key), leader_metrics, problems)
+            prev = prev_nodes.get(
+                node_key(role, column(row, "BackendId", "ComputeNodeId"), column(row, "IP", "Host") or "?")
+            )
+            node, cores = _be_node(row, role, be_metrics.get(ip), prev, leader_metrics, problems)
             problems += _node_problems(node, raw.node_errors.get((False, ip)))
-            be_nodes.append(node)
+            bes.append((node, cores))
 
-    snapshot = _cluster_values(raw, fe_nodes, deltas, be_nodes, leader_metrics)
-    _keep_usable(snapshot, SNAPSHOT_BY_NAME, "cluster", problems)
-    status = "down" if not raw.reachable else "partial" if problems else "ok"
-    snapshot.update(ts=raw.ts, status=status, error=describe_problems(problems), source=raw.source, version=raw.version)
-    _clip_text(snapshot, SNAPSHOT_TEXT)
-    nodes = [{k: v for k, v in n.items() if not k.startswith("_")} for n in fe_nodes + be_nodes]
+    values = _cluster_values(raw, fes, bes, leader_metrics)
+    _keep_usable(values, SNAPSHOT_BY_NAME, "cluster", problems)
+    status = Status.DOWN if not raw.reachable else Status.PARTIAL if problems else Status.OK
+    values.update(ts=raw.ts, status=status, error=describe_problems(problems), source=raw.source, version=raw.version)
+    _clip_text(values, SNAPSHOT_TEXT)
+    nodes = [node for node, *_ in fes] + [node for node, _ in bes]
     for node in nodes:
         _clip_text(node, NODE_TEXT)
-    return snapshot, nodes
+    return Snapshot(**values), tuple(NodeReading(**node) for node in nodes)
 
 
-def unread_round(ts: float, error: str) -> dict:
+def unread_round(ts: float, error: str) -> Snapshot:
     """The snapshot of a round that could not be read at all: down, every value unknown."""
-    return {
-        **dict.fromkeys(SNAPSHOT_BY_NAME),
-        "ts": ts,
-        "status": "down",
-        "error": error,
-        "source": None,
-        "version": None,
-    }
+    return Snapshot(ts=ts, status=Status.DOWN, error=error)
 
 
 def describe_problems(problems: list[tuple[str, str]]) -> str | None:
@@ -389,14 +359,17 @@ def _rate_pct(deltas: list[dict], key: str) -> float | None:
     return 100.0 * sum(k for k, _ in pairs) / total if pairs and total > 0 else None
 
 
-def _cluster_values(
-    raw: RawRound, fes: list[dict], deltas: list[dict], bes: list[dict], leader: MetricSet | None
-) -> dict:
+def _cluster_values(raw: RawRound, fe_parts: list[tuple], be_parts: list[tuple], leader: MetricSet | None) -> dict:
+    """The snapshot's metric values, from the nodes' values and parts (see build_round)."""
+    fes = [node for node, _, _ in fe_parts]
+    parts = [p for _, p, _ in fe_parts]
+    deltas = [d for _, _, d in fe_parts]
+    bes = [node for node, _ in be_parts]
     backends = [n for n in bes if n["role"] == "BE"]
     computes = [n for n in bes if n["role"] == "CN"]
     disk_total = _sum(n["disk_total_bytes"] for n in backends)
     disk_used = _sum(n["disk_used_bytes"] for n in backends)
-    weighted = [(n["cpu_pct"], n["_cores"]) for n in bes if n["cpu_pct"] is not None and n["_cores"]]
+    weighted = [(n["cpu_pct"], cores) for n, cores in be_parts if n["cpu_pct"] is not None and cores]
     lget = (lambda name, **labels: leader.get(name, **labels)) if leader else (lambda name, **labels: None)
     begin, success, failed = (
         lget("starrocks_fe_txn_begin"),
@@ -412,14 +385,16 @@ def _cluster_values(
                 if labels.get("job") == "load" and labels.get("state") in _LOAD_ACTIVE_STATES
             )
         )
-    heaps = [n for n in fes if n["jvm_heap_used_bytes"] is not None and n["jvm_heap_max_bytes"]]
-    fullest = max(heaps, key=lambda n: n["jvm_heap_used_bytes"] / n["jvm_heap_max_bytes"], default=None)
+    heaps = [(n, p) for n, p in zip(fes, parts) if n["jvm_heap_used_bytes"] is not None and n["jvm_heap_max_bytes"]]
+    fullest, its = max(
+        heaps, key=lambda h: h[0]["jvm_heap_used_bytes"] / h[0]["jvm_heap_max_bytes"], default=(None, None)
+    )
     max_score = lget("starrocks_fe_max_tablet_compaction_score")
     return {
         "qps": _sum(n["qps"] for n in fes),
-        "rps": _sum(n["_rps"] for n in fes),
-        "query_latency_p50": _max(n["_p50"] for n in fes),
-        "query_latency_p95": _max(n["_p95"] for n in fes),
+        "rps": _sum(p["rps"] for p in parts),
+        "query_latency_p50": _max(p["query_latency_p50"] for p in parts),
+        "query_latency_p95": _max(p["query_latency_p95"] for p in parts),
         "query_latency_p99": _max(n["query_latency_p99"] for n in fes),
         "query_total": _int(_sum(n["query_total"] for n in fes)),
         "query_success": _int(
@@ -457,5 +432,5 @@ def _cluster_values(
         "load_finished_total": _int(lget("starrocks_fe_load_finished")),
         "fe_jvm_heap_used_bytes": fullest["jvm_heap_used_bytes"] if fullest else None,
         "fe_jvm_heap_max_bytes": fullest["jvm_heap_max_bytes"] if fullest else None,
-        "fe_thread_count": fullest["_threads"] if fullest else None,
+        "fe_thread_count": its["fe_thread_count"] if its else None,
     }

@@ -15,9 +15,10 @@ import time
 from typing import Protocol
 
 from . import datastats
-from .aggregate import BE_METRICS, FE_METRICS, RawRound
+from .aggregate import BE_METRICS, FE_METRICS
 from .fetch import ClusterClient, FetchError, Forbidden, resolve
 from .parse import column, parse_bool, parse_int, parse_version
+from .readings import RawRound
 
 _PROC_PATHS = ("/frontends", "/backends", "/compute_nodes")
 _SHOW = ("SHOW FRONTENDS", "SHOW BACKENDS", "SHOW COMPUTE NODES")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import sys
 import threading
@@ -32,8 +33,9 @@ from .collect import fetch_round, fetch_statistics
 from .config import ClusterConfig, Config, ConfigError, load_config
 from .fetch import ClusterClient, MySqlSession
 from .leases import Leases
+from .readings import PreviousRound, Status
 from .secrets import SecretError, Secrets
-from .store import DatabaseLost, LeaseLost, PreviousRound, Store, StoreError, safe_url, short_error
+from .store import DatabaseLost, LeaseLost, Store, StoreError, safe_url, short_error
 
 log = logging.getLogger("starmon.collector")
 MAINTENANCE_SECONDS = 600  # rollups and retention: cheap, but no need to run every round
@@ -174,9 +176,9 @@ class Collector:
             log.exception("cluster %s: round could not be read", cluster.name)
             snapshot, nodes = (
                 unread_round(ts, f"starmon could not read this round ({type(exc).__name__}; see the collector's log)"),
-                [],
+                (),
             )
-        snapshot["collect_ms"] = int((time.monotonic() - started) * 1000)
+        snapshot = dataclasses.replace(snapshot, collect_ms=int((time.monotonic() - started) * 1000))
         owner = self.leases.owner if self.leases else None
         try:
             await asyncio.to_thread(self.store.write_round, cluster_id, snapshot, nodes, owner)
@@ -184,14 +186,14 @@ class Collector:
             raise  # nothing more can be stored: the loop stops rather than collect into nothing
         except LeaseLost as exc:
             log.info("cluster %s: round dropped: %s", cluster.name, exc)
-            return ClusterResult(cluster.name, "skipped", snapshot["collect_ms"], str(exc))
+            return ClusterResult(cluster.name, "skipped", snapshot.collect_ms, str(exc))
         except Exception as exc:  # one cluster's failed write must not lose the others'
             log.error("cluster %s: round not stored: %s", cluster.name, short_error(exc))
-            return ClusterResult(cluster.name, "error", snapshot["collect_ms"], f"not stored: {short_error(exc)}")
-        self._previous[cluster_id] = PreviousRound(ts=snapshot["ts"], nodes=nodes)
-        if snapshot["status"] != "ok":
-            log.warning("cluster %s: %s (%s)", cluster.name, snapshot["status"], snapshot["error"])
-        return ClusterResult(cluster.name, snapshot["status"], snapshot["collect_ms"], snapshot["error"])
+            return ClusterResult(cluster.name, "error", snapshot.collect_ms, f"not stored: {short_error(exc)}")
+        self._previous[cluster_id] = PreviousRound(ts=snapshot.ts, nodes=nodes)
+        if snapshot.status != Status.OK:
+            log.warning("cluster %s: %s (%s)", cluster.name, snapshot.status, snapshot.error)
+        return ClusterResult(cluster.name, snapshot.status, snapshot.collect_ms, snapshot.error)
 
     def run_statistics(self, clusters: list[tuple[int, ClusterConfig]] | None = None) -> None:
         """One data-statistics pass over every (or the given) cluster.

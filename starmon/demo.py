@@ -9,6 +9,7 @@ live round, so trends and forecasts have data from the first minute.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import threading
@@ -18,13 +19,14 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from . import parse, schema
-from .aggregate import BE_METRICS, FE_METRICS, RawRound, build_round
+from .aggregate import BE_METRICS, FE_METRICS, build_round
 from .collect import fetch_statistics
-from .config import ClusterConfig, Config
+from .config import ClusterConfig, Config, env_setting
 from .emulator import ClusterSpec, Emulator, exposition, proc, sqlviews
 from .emulator.model import ClusterModel
 from .fetch import FetchError
-from .store import PreviousRound, Store
+from .readings import NodeReading, PreviousRound, RawRound, Snapshot
+from .store import Store
 
 log = logging.getLogger(__name__)
 DEMO_NAME = "demo"
@@ -33,15 +35,15 @@ HISTORY_DAYS = 7
 
 def wanted(config: Config, store: Store, environ: dict) -> bool:
     """The demo runs when STARMON_DEMO is not 0 and no real cluster is configured."""
-    if environ.get("STARMON_DEMO", "1") == "0" or config.clusters:
+    if env_setting("STARMON_DEMO", environ) == "0" or config.clusters:
         return False
     return not any(c["source"] != "demo" for c in store.enabled_clusters())
 
 
 def retire(store: Store) -> None:
     """Stop collecting a demo cluster left from an earlier run (its history stays)."""
-    with store.writer.begin() as conn:
-        conn.execute(schema.clusters.update().where(schema.clusters.c.source == "demo").values(enabled=False))
+    c = schema.clusters
+    store.write(lambda conn: conn.execute(c.update().where(c.c.source == "demo").values(enabled=False)))
 
 
 def start(store: Store) -> tuple[Emulator, int]:
@@ -51,12 +53,15 @@ def start(store: Store) -> tuple[Emulator, int]:
     c = schema.clusters
     cluster = ClusterConfig(DEMO_NAME, d["fe_host"], d["http_port"], d["query_port"])
     values = dict(cluster.row_fields(), password_encrypted=None, source="demo", updated_at=time.time())
-    with store.writer.begin() as conn:
+
+    def upsert(conn: sa.Connection) -> None:
         row = conn.execute(sa.select(c.c.id).where(c.c.name == DEMO_NAME)).first()
         if row:
             conn.execute(c.update().where(c.c.id == row.id).values(**values))
         else:
             conn.execute(c.insert().values(name=DEMO_NAME, **values))
+
+    store.write(upsert)
     return emulator, store.cluster_ids()[DEMO_NAME]
 
 
@@ -134,16 +139,16 @@ def backfill(
     Returns the rounds written; a set `stop` event ends it after the current batch.
     """
     s = schema.metrics_snapshots
-    with store.reader.connect() as conn:
-        oldest = conn.execute(sa.select(sa.func.min(s.c.ts)).where(s.c.cluster_id == cluster_id)).scalar()
+    oldest = store.read(
+        lambda conn: conn.execute(sa.select(sa.func.min(s.c.ts)).where(s.c.cluster_id == cluster_id)).scalar()
+    )
     times = backfill_times(model.now(), oldest, days)
     previous: PreviousRound | None = None
-    pending: list[tuple[dict, list[dict]]] = []
+    pending: list[tuple[Snapshot, tuple[NodeReading, ...]]] = []
     next_stats = times[0] if times else 0
     for i, t in enumerate(times):
         snapshot, nodes = build_round(replay_round(model, t), previous)
-        snapshot["collect_ms"] = 0
-        pending.append((snapshot, nodes))
+        pending.append((dataclasses.replace(snapshot, collect_ms=0), nodes))
         previous = PreviousRound(t, nodes)
         if t >= next_stats:
             store.write_statistics(cluster_id, *_statistics(model, t))

@@ -14,9 +14,8 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -24,8 +23,23 @@ from sqlalchemy.engine import Engine, make_url
 
 from . import schema
 from .config import ClusterConfig
+from .readings import NodeReading, PreviousRound, Snapshot, node_from_row
 
-_NODE_KEYS = {"id", "snapshot_id", "cluster_id", "ts"}
+_NODE_KEYS = {"id", "snapshot_id", "cluster_id", "ts"}  # set by the store, not by a reading
+_SNAPSHOT_COLUMNS = tuple(c.name for c in schema.metrics_snapshots.c if c.name != "cluster_id")
+_NODE_COLUMNS = tuple(c.name for c in schema.node_snapshots.c if c.name not in _NODE_KEYS)
+
+
+def _row(reading: Snapshot | NodeReading | dict, columns: tuple[str, ...]) -> dict:
+    """A reading as a row of the columns given; any field that is not one of them is an error."""
+    if isinstance(reading, dict):
+        unknown = reading.keys() - set(columns) - _NODE_KEYS
+        if unknown:
+            raise ValueError(f"no such column: {', '.join(sorted(unknown))}")
+        return {name: reading.get(name) for name in columns if name in reading or name != "id"}
+    return {name: getattr(reading, name) for name in columns if name != "id"}
+
+
 # PostgreSQL advisory-lock keys of the jobs one process at a time should run
 _ADVISORY_KEYS = {"migrate": 7106, "retention": 7107}
 
@@ -50,14 +64,6 @@ class DatabaseLost(StoreError):
     Without this check SQLite keeps writing into the deleted file through its open
     descriptor, and everything written after the deletion is gone at the next start.
     """
-
-
-@dataclass(frozen=True)
-class PreviousRound:
-    """What the last stored round of a cluster said, for counter deltas."""
-
-    ts: float
-    nodes: list[dict]
 
 
 def safe_url(url: str) -> str:
@@ -228,7 +234,8 @@ class Store:
             ).first()
             if last is None:
                 return None
-            nodes = [dict(r._mapping) for r in conn.execute(sa.select(n).where(n.c.snapshot_id == last.id))]
+            rows = conn.execute(sa.select(n).where(n.c.snapshot_id == last.id))
+            nodes = tuple(node_from_row(dict(r._mapping)) for r in rows)
         return PreviousRound(ts=last.ts, nodes=nodes)
 
     def last_round_times(self, cluster_ids: list[int]) -> dict[int, float]:
@@ -247,15 +254,22 @@ class Store:
         return self.write_rounds(cluster_id, [(snapshot, nodes)], lease_owner)[0]
 
     def write_rounds(
-        self, cluster_id: int, rounds: list[tuple[dict, list[dict]]], lease_owner: str | None = None
+        self,
+        cluster_id: int,
+        rounds: list[tuple[Snapshot | dict, Sequence[NodeReading | dict]]],
+        lease_owner: str | None = None,
     ) -> list[int]:
         """Store several rounds of one cluster in one transaction (all or none).
 
+        Snapshots and node readings become rows here and only here; a field that is no column
+        of its table raises ValueError, so a misspelled key can never be stored as NULL.
         With `lease_owner`, the write happens only while that collector still holds the
         cluster's lease (checked under a row lock in the same transaction), so a collector
         that lost its lease while a round was in flight cannot write it.
         """
-        fields = [c.name for c in schema.node_snapshots.c if c.name not in _NODE_KEYS]
+        rows = [
+            (_row(snapshot, _SNAPSHOT_COLUMNS), [_row(n, _NODE_COLUMNS) for n in nodes]) for snapshot, nodes in rounds
+        ]
         ids = []
         with self.writer.begin() as conn:
             if lease_owner is not None:
@@ -265,25 +279,15 @@ class Store:
                 ).scalar()
                 if owner != lease_owner:
                     raise LeaseLost(f"cluster {cluster_id} is now collected by {owner or 'nobody'}")
-            for snapshot, nodes in rounds:
+            for snapshot, nodes in rows:
                 # Values as parameters, not .values(): one cached statement instead of building
                 # ~45 bound parameters per round (half the cost of a write).
                 snap_id = conn.execute(
                     schema.metrics_snapshots.insert(), {**snapshot, "cluster_id": cluster_id}
                 ).inserted_primary_key[0]
                 if nodes:
-                    conn.execute(
-                        schema.node_snapshots.insert(),
-                        [
-                            {
-                                **{f: node.get(f) for f in fields},
-                                "snapshot_id": snap_id,
-                                "cluster_id": cluster_id,
-                                "ts": snapshot["ts"],
-                            }
-                            for node in nodes
-                        ],
-                    )
+                    keys = {"snapshot_id": snap_id, "cluster_id": cluster_id, "ts": snapshot["ts"]}
+                    conn.execute(schema.node_snapshots.insert(), [{**node, **keys} for node in nodes])
                 ids.append(snap_id)
         return ids
 

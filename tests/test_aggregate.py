@@ -16,7 +16,7 @@ from starmon.emulator import exposition
 from starmon.emulator.model import ClusterModel
 from starmon.emulator.profiles import PROFILES
 from starmon.parse import parse_prometheus
-from starmon.store import PreviousRound
+from starmon.readings import PreviousRound
 
 T0 = 1_780_000_000.0
 
@@ -90,7 +90,7 @@ def test_selective_parse_gives_the_same_round(profile, variant):
     selective, full = rounds
     assert selective == full
     snapshot = selective[0]
-    assert snapshot["qps"] is not None and snapshot["query_latency_p99"] is not None
-    assert snapshot["total_cpu_usage"] is not None and snapshot["total_memory_usage"] is not None
+    assert snapshot.qps is not None and snapshot.query_latency_p99 is not None
+    assert snapshot.total_cpu_usage is not None and snapshot.total_memory_usage is not None
     leader_read = variant != "leader /metrics failed"  # leader-only numbers are then unknown, not 0
-    assert (snapshot["txn_success_total"] is not None) == leader_read
+    assert (snapshot.txn_success_total is not None) == leader_read

@@ -33,3 +33,10 @@ def test_no_streamlit_import_outside_ui():
             )
             offenders += [f"{path}: {n}" for n in names if n.split(".")[0] == "streamlit"]
     assert offenders == []
+
+
+def test_parse_and_aggregate_are_pure_and_load_no_database_code():
+    """The round's types and its aggregation are pure functions of what was fetched: no SQLAlchemy."""
+    code = "import sys, starmon.aggregate, starmon.readings; print('sqlalchemy' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

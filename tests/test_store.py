@@ -54,7 +54,18 @@ def test_round_is_atomic(any_store):
     with pytest.raises(sa.exc.IntegrityError):  # the same cluster and time twice is a duplicate
         store.write_round(cid, {"ts": 1.0, "status": "ok", "collect_ms": 5}, [])
     prev = store.previous_round(cid)
-    assert prev.ts == 1.0 and prev.nodes[0]["qps"] == 3.0 and prev.nodes[0]["disk_total_bytes"] is None
+    assert prev.ts == 1.0 and prev.nodes[0].qps == 3.0 and prev.nodes[0].disk_total_bytes is None
+
+
+def test_a_field_that_is_no_column_is_refused_not_stored_as_null(any_store):
+    cid = any_store.cluster_ids()["a"]
+    with pytest.raises(ValueError, match="no such column: qsp"):
+        any_store.write_round(cid, {"ts": 1.0, "status": "ok", "collect_ms": 5, "qsp": 3.0}, [])
+    with pytest.raises(ValueError, match="no such column: cpu_pcnt"):
+        any_store.write_round(
+            cid, {"ts": 1.0, "status": "ok", "collect_ms": 5}, [{"role": "BE", "host": "h", "cpu_pcnt": 1}]
+        )
+    assert _count(any_store, schema.metrics_snapshots) == 0
 
 
 def test_last_round_times(any_store):
