@@ -37,8 +37,7 @@ class ClusterError(ValueError):
 
 def _row(store: Store, name: str) -> dict | None:
     c = schema.clusters
-    with store.reader.connect() as conn:
-        row = conn.execute(sa.select(c).where(sa.func.lower(c.c.name) == name.lower())).first()
+    row = store.read(lambda conn: conn.execute(sa.select(c).where(sa.func.lower(c.c.name) == name.lower())).first())
     return dict(row._mapping) if row else None
 
 
@@ -56,8 +55,7 @@ def add(store: Store, secrets: Secrets, fields: dict) -> ClusterConfig:
     if _row(store, cluster.name):
         raise ClusterError(f"a cluster named {cluster.name!r} already exists")
     values = _values(cluster, secrets, fields.get("password"))
-    with store.writer.begin() as conn:
-        conn.execute(schema.clusters.insert().values(name=cluster.name, source="ui", **values))
+    store.write(lambda conn: conn.execute(schema.clusters.insert().values(name=cluster.name, source="ui", **values)))
     return cluster
 
 
@@ -79,10 +77,8 @@ def update(store: Store, secrets: Secrets, name: str, fields: dict) -> ClusterCo
     values = _values(cluster, secrets, password)
     if password is None and not cluster.password_env:
         values.pop("password_encrypted")
-    with store.writer.begin() as conn:
-        conn.execute(
-            schema.clusters.update().where(schema.clusters.c.id == row["id"]).values(name=cluster.name, **values)
-        )
+    change = schema.clusters.update().where(schema.clusters.c.id == row["id"]).values(name=cluster.name, **values)
+    store.write(lambda conn: conn.execute(change))
     return cluster
 
 
@@ -159,12 +155,13 @@ def set_enabled(store: Store, name: str, enabled: bool) -> None:
         raise ClusterError(f"no cluster named {name!r}")
     if row["source"] == "file":
         raise ClusterError(f"{name!r} is declared in starmon.toml; set enabled = {str(enabled).lower()} there")
-    with store.writer.begin() as conn:
-        conn.execute(
+    store.write(
+        lambda conn: conn.execute(
             schema.clusters.update()
             .where(schema.clusters.c.id == row["id"])
             .values(enabled=enabled, updated_at=time.time())
         )
+    )
 
 
 def delete(store: Store, name: str) -> None:
@@ -178,10 +175,13 @@ def delete(store: Store, name: str) -> None:
     # Every table that keeps something per cluster, dependants first, read from the schema so
     # a table added later (rollups, leases) is never left behind to block the delete.
     history = [t for t in reversed(schema.metadata.sorted_tables) if "cluster_id" in t.c]
-    with store.writer.begin() as conn:
+
+    def delete_all(conn: sa.Connection) -> None:
         for table in history:
             conn.execute(table.delete().where(table.c.cluster_id == cid))
         conn.execute(schema.clusters.delete().where(schema.clusters.c.id == cid))
+
+    store.write(delete_all)
 
 
 def collectable(

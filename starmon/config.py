@@ -11,6 +11,7 @@ import math
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +67,21 @@ ENV_SETTINGS = (
         "Key file, generated with owner-only permissions on first use.",
     ),
 )
+
+_ENV_SETTINGS = {s.name: s for s in ENV_SETTINGS}
+
+
+def env_setting(name: str, environ: Mapping[str, str] | None = None, *, or_default: bool = True) -> str:
+    """The environment's value of the declared setting `name` (os.environ by default), else its default.
+
+    An empty value counts as unset. With `or_default=False` an unset setting reads as "", to
+    tell a value given from the default, or where the default is worked out at run time (the
+    key file's default only describes where it goes).
+    """
+    setting = _ENV_SETTINGS[name]  # a KeyError here is a setting missing from ENV_SETTINGS
+    env = os.environ if environ is None else environ
+    return env.get(name) or (str(setting.default) if or_default else "")
+
 
 _CLUSTER_KEYS = {
     "name",
@@ -209,9 +225,9 @@ def load_config(environ: dict | None = None) -> Config:
     database); a file that was asked for by name must exist.
     """
     env = os.environ if environ is None else environ
-    db_url = env.get("STARMON_DB_URL") or str(ENV_SETTINGS[1].default)
-    explicit = env.get("STARMON_CONFIG")
-    path = Path(explicit or str(ENV_SETTINGS[0].default))
+    db_url = env_setting("STARMON_DB_URL", env)
+    explicit = env_setting("STARMON_CONFIG", env, or_default=False)
+    path = Path(env_setting("STARMON_CONFIG", env))
     if not path.exists():
         if explicit:
             raise ConfigError(f"config file {path} (from STARMON_CONFIG) does not exist")

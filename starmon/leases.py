@@ -40,74 +40,81 @@ class Leases:
 
     @property
     def tick_seconds(self) -> float:
-        """How often tick() must run to keep leases alive and pick up orphans quickly."""
+        """How often claim() must run to keep leases alive and pick up orphans quickly."""
         return self.interval / 4
 
-    def tick(self, cluster_ids: list[int]) -> set[int]:
+    def claim(self, cluster_ids: list[int]) -> set[int]:
         """Heartbeat, renew, rebalance and claim; returns the clusters this collector now holds."""
         now = self.clock()
-        lease, peers = schema.collector_leases, schema.collectors
-        with self.store.writer.begin() as conn:
-            conn.execute(peers.delete().where(peers.c.owner == self.owner))
-            conn.execute(peers.insert().values(owner=self.owner, heartbeat_at=now))
-            conn.execute(peers.delete().where(peers.c.heartbeat_at < now - 10 * self.interval))
-            live = (
-                conn.execute(
-                    sa.select(sa.func.count())
-                    .select_from(peers)
-                    .where(peers.c.heartbeat_at > now - 3 * self.tick_seconds)
-                ).scalar()
-                or 1
-            )
-            if cluster_ids:
-                conn.execute(
-                    self.store.insert_ignoring_duplicates(lease),
-                    [{"cluster_id": c, "owner": "", "expires_at": 0.0} for c in cluster_ids],
-                )
-            conn.execute(lease.update().where(lease.c.owner == self.owner).values(expires_at=now + self.ttl))
+        live = self.store.write(lambda conn: self._heartbeat(conn, cluster_ids, now))
         share = math.ceil(len(cluster_ids) / live)
-        with self.store.writer.begin() as conn:
-            mine = sorted(
-                conn.execute(
-                    sa.select(lease.c.cluster_id).where(
-                        lease.c.owner == self.owner, lease.c.cluster_id.in_(cluster_ids)
-                    )
-                ).scalars()
+        return set(self.store.write(lambda conn: self._rebalance(conn, cluster_ids, share, now)))
+
+    def _heartbeat(self, conn: sa.Connection, cluster_ids: list[int], now: float) -> int:
+        """Say this collector is alive and renew what it holds; returns how many collectors are live."""
+        lease, peers = schema.collector_leases, schema.collectors
+        conn.execute(peers.delete().where(peers.c.owner == self.owner))
+        conn.execute(peers.insert().values(owner=self.owner, heartbeat_at=now))
+        conn.execute(peers.delete().where(peers.c.heartbeat_at < now - 10 * self.interval))
+        live = (
+            conn.execute(
+                sa.select(sa.func.count()).select_from(peers).where(peers.c.heartbeat_at > now - 3 * self.tick_seconds)
+            ).scalar()
+            or 1
+        )
+        if cluster_ids:
+            conn.execute(
+                self.store.insert_ignoring_duplicates(lease),
+                [{"cluster_id": c, "owner": "", "expires_at": 0.0} for c in cluster_ids],
             )
-            if len(mine) > share:  # a collector joined: hand the extras back
-                extras = mine[share:]
+        conn.execute(lease.update().where(lease.c.owner == self.owner).values(expires_at=now + self.ttl))
+        return live
+
+    def _rebalance(self, conn: sa.Connection, cluster_ids: list[int], share: int, now: float) -> list[int]:
+        """Hand back what exceeds `share`, then claim free or expired leases up to it; returns those held."""
+        lease = schema.collector_leases
+        mine = sorted(
+            conn.execute(
+                sa.select(lease.c.cluster_id).where(lease.c.owner == self.owner, lease.c.cluster_id.in_(cluster_ids))
+            ).scalars()
+        )
+        if len(mine) > share:  # a collector joined: hand the extras back
+            extras = mine[share:]
+            conn.execute(
+                lease.update()
+                .where(lease.c.owner == self.owner, lease.c.cluster_id.in_(extras))
+                .values(owner="", expires_at=0.0)
+            )
+            mine = mine[:share]
+        free = (
+            conn.execute(
+                sa.select(lease.c.cluster_id)
+                .where(lease.c.cluster_id.in_(cluster_ids), lease.c.expires_at < now)
+                .order_by(lease.c.cluster_id)
+                .limit(max(0, share - len(mine)))
+            )
+            .scalars()
+            .all()
+        )
+        if free:  # the WHERE, checked again per row, makes claims atomic
+            mine += (
                 conn.execute(
                     lease.update()
-                    .where(lease.c.owner == self.owner, lease.c.cluster_id.in_(extras))
-                    .values(owner="", expires_at=0.0)
-                )
-                mine = mine[:share]
-            free = (
-                conn.execute(
-                    sa.select(lease.c.cluster_id)
-                    .where(lease.c.cluster_id.in_(cluster_ids), lease.c.expires_at < now)
-                    .order_by(lease.c.cluster_id)
-                    .limit(max(0, share - len(mine)))
+                    .where(lease.c.cluster_id.in_(free), lease.c.expires_at < now)
+                    .values(owner=self.owner, expires_at=now + self.ttl)
+                    .returning(lease.c.cluster_id)
                 )
                 .scalars()
                 .all()
             )
-            if free:  # the WHERE, checked again per row, makes claims atomic
-                mine += (
-                    conn.execute(
-                        lease.update()
-                        .where(lease.c.cluster_id.in_(free), lease.c.expires_at < now)
-                        .values(owner=self.owner, expires_at=now + self.ttl)
-                        .returning(lease.c.cluster_id)
-                    )
-                    .scalars()
-                    .all()
-                )
-        return set(mine)
+        return mine
 
     def release(self) -> None:
         """Hand every lease back at once (a clean stop), so others need not wait for expiry."""
         lease, peers = schema.collector_leases, schema.collectors
-        with self.store.writer.begin() as conn:
+
+        def hand_back(conn: sa.Connection) -> None:
             conn.execute(lease.update().where(lease.c.owner == self.owner).values(owner="", expires_at=0.0))
             conn.execute(peers.delete().where(peers.c.owner == self.owner))
+
+        self.store.write(hand_back)

@@ -30,10 +30,12 @@ def _complete_periods(
 ) -> list[float]:
     """Starts of periods that have raw data, ended before `now`, and are not rolled up yet
     (the newest rolled period is redone, in case rows arrived after it was rolled)."""
-    s = table
-    with store.reader.connect() as conn:
-        last = conn.execute(sa.select(sa.func.max(rolled_ts)).where(rolled.c.cluster_id == cluster_id)).scalar()
-        first = conn.execute(sa.select(sa.func.min(s.c.ts)).where(s.c.cluster_id == cluster_id)).scalar()
+    last, first = store.read(
+        lambda conn: (
+            conn.execute(sa.select(sa.func.max(rolled_ts)).where(rolled.c.cluster_id == cluster_id)).scalar(),
+            conn.execute(sa.select(sa.func.min(table.c.ts)).where(table.c.cluster_id == cluster_id)).scalar(),
+        )
+    )
     if first is None:
         return []
     start = max(first // size * size, (last or 0))
@@ -71,7 +73,8 @@ def roll_up_hours(store: Store, cluster_id: int, now: float | None = None) -> in
         .group_by(nbucket, n.c.role, n.c.host)
     )
     h, nh = schema.hourly_snapshots, schema.node_hourly
-    with store.writer.begin() as conn:
+
+    def replace(conn: sa.Connection) -> None:
         conn.execute(h.delete().where(h.c.cluster_id == cluster_id, h.c.ts >= lo, h.c.ts < hi))
         conn.execute(nh.delete().where(nh.c.cluster_id == cluster_id, nh.c.ts >= lo, nh.c.ts < hi))
         conn.execute(
@@ -83,6 +86,8 @@ def roll_up_hours(store: Store, cluster_id: int, now: float | None = None) -> in
         conn.execute(
             nh.insert().from_select(["cluster_id", "ts", "role", "host", *(m.name for m in NODE_METRICS)], node_rows)
         )
+
+    store.write(replace)
     return len(hours)
 
 
@@ -142,9 +147,12 @@ def roll_up_days(store: Store, cluster_id: int, interval_seconds: float, now: fl
     """Write daily_snapshots rows for complete UTC days not rolled up (or settled) yet; returns days written."""
     now = time.time() if now is None else now
     s, d = schema.metrics_snapshots, schema.daily_snapshots
-    with store.reader.connect() as conn:
-        last = conn.execute(sa.select(sa.func.max(d.c.day)).where(d.c.cluster_id == cluster_id)).scalar()
-        first = conn.execute(sa.select(sa.func.min(s.c.ts)).where(s.c.cluster_id == cluster_id)).scalar()
+    last, first = store.read(
+        lambda conn: (
+            conn.execute(sa.select(sa.func.max(d.c.day)).where(d.c.cluster_id == cluster_id)).scalar(),
+            conn.execute(sa.select(sa.func.min(s.c.ts)).where(s.c.cluster_id == cluster_id)).scalar(),
+        )
+    )
     if first is None:
         return 0
     if last is None:
@@ -164,22 +172,22 @@ def roll_up_days(store: Store, cluster_id: int, interval_seconds: float, now: fl
         s.c.backend_alive,
     ]
     for day in days:
-        with store.reader.connect() as conn:
-            rounds = [
-                dict(r._mapping)
-                for r in conn.execute(
-                    sa.select(*cols)
-                    .where(s.c.cluster_id == cluster_id, s.c.ts >= day, s.c.ts < day + DAY + 3600)
-                    .order_by(s.c.ts)
-                )
-            ]
+        query = (
+            sa.select(*cols)
+            .where(s.c.cluster_id == cluster_id, s.c.ts >= day, s.c.ts < day + DAY + 3600)
+            .order_by(s.c.ts)
+        )
+        rounds = store.read(lambda conn, query=query: [dict(r._mapping) for r in conn.execute(query)])
         if not any(r["ts"] < day + DAY for r in rounds):
             continue
         row = day_row(rounds, day, gap_cap=3 * interval_seconds)
         key = datetime.fromtimestamp(day, UTC).date().isoformat()
-        with store.writer.begin() as conn:
+
+        def replace(conn: sa.Connection, key: str = key, row: dict = row) -> None:
             conn.execute(d.delete().where(d.c.cluster_id == cluster_id, d.c.day == key))
             conn.execute(d.insert().values(cluster_id=cluster_id, day=key, **row))
+
+        store.write(replace)
         written += 1
     return written
 
@@ -193,8 +201,7 @@ def _delete_batched(store: Store, table: sa.Table, condition) -> int:
     deleted = 0
     while True:
         ids = sa.select(table.c.id).where(condition).limit(DELETE_BATCH).scalar_subquery()
-        with store.writer.begin() as conn:
-            count = conn.execute(table.delete().where(table.c.id.in_(ids))).rowcount
+        count = store.write(lambda conn, ids=ids: conn.execute(table.delete().where(table.c.id.in_(ids))).rowcount)
         deleted += count
         if count < DELETE_BATCH:
             return deleted
@@ -209,8 +216,7 @@ def apply_retention(store: Store, raw_days: float, rollup_days: float, now: floa
     """
     now = time.time() if now is None else now
     raw_cut, rollup_cut = now - raw_days * DAY, now - rollup_days * DAY
-    with store.reader.connect() as conn:
-        ids = conn.execute(sa.select(schema.clusters.c.id)).scalars().all()
+    ids = store.read(lambda conn: conn.execute(sa.select(schema.clusters.c.id)).scalars().all())
 
     def older(table: sa.Table, cut: float):
         return sa.and_(table.c.cluster_id.in_(ids), table.c.ts < cut)
@@ -224,12 +230,15 @@ def apply_retention(store: Store, raw_days: float, rollup_days: float, now: floa
     }
     cut_day = datetime.fromtimestamp(rollup_cut, UTC).date().isoformat()
     daily = schema.daily_snapshots
-    with store.writer.begin() as conn:
+
+    def delete_rollups(conn: sa.Connection) -> None:
         for table in (schema.hourly_snapshots, schema.node_hourly):
             out[table.name] = conn.execute(table.delete().where(older(table, rollup_cut))).rowcount
         out[daily.name] = conn.execute(
             daily.delete().where(daily.c.cluster_id.in_(ids), daily.c.day < cut_day)
         ).rowcount
+
+    store.write(delete_rollups)
     if any(out.values()):
         store.reclaim_space()
     return out

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from .config import env_setting
+
 
 class SecretError(RuntimeError):
     """The key is unusable, or a stored password cannot be decrypted; the message never shows a secret."""
@@ -35,9 +37,9 @@ class Secrets:
         A key file that cannot be created or read raises SecretError naming the file, so every
         entry point can say what is wrong in one line instead of a traceback.
         """
-        env = os.environ if environ is None else environ
-        if env.get("STARMON_SECRET_KEY"):
-            return cls(env["STARMON_SECRET_KEY"].encode())
+        given = env_setting("STARMON_SECRET_KEY", environ)
+        if given:
+            return cls(given.encode())
         try:
             key = key_file.read_bytes()
         except (FileNotFoundError, NotADirectoryError):

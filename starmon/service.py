@@ -14,7 +14,7 @@ import threading
 
 from . import demo
 from .collector import Collector
-from .config import load_config
+from .config import env_setting, load_config
 from .secrets import Secrets
 from .store import Store, StoreError
 
@@ -43,7 +43,7 @@ class Service:
             self._spawn("starmon-demo-history", lambda: demo.backfill(self.store, model, cluster_id, stop=self._stop))
         else:
             demo.retire(self.store)
-        if self.environ.get("STARMON_EMBEDDED_COLLECTOR", "1") != "0":
+        if env_setting("STARMON_EMBEDDED_COLLECTOR", self.environ) != "0":
             self.collector = Collector(self.config, self.store, secrets=self.secrets)
             self._spawn("starmon-collector", self.collector.run_forever)
         return self

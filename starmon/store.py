@@ -17,12 +17,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from . import schema
-from .config import ClusterConfig
+from .config import ClusterConfig, env_setting
 from .readings import NodeReading, PreviousRound, Snapshot, node_from_row
 
 _NODE_KEYS = {"id", "snapshot_id", "cluster_id", "ts"}  # set by the store, not by a reading
@@ -40,8 +41,10 @@ def _row(reading: Snapshot | NodeReading | dict, columns: tuple[str, ...]) -> di
     return {name: getattr(reading, name) for name in columns if name != "id"}
 
 
-# PostgreSQL advisory-lock keys of the jobs one process at a time should run
-_ADVISORY_KEYS = {"migrate": 7106, "retention": 7107}
+# PostgreSQL advisory-lock keys of the jobs one process at a time should run; a lock per name
+# (sign-in attempts) is the two-key form (key, hash of the name), a key space apart
+_ADVISORY_KEYS = {"migrate": 7106, "retention": 7107, "sign-in": 7108}
+T = TypeVar("T")
 
 
 def short_error(exc: BaseException) -> str:
@@ -145,10 +148,7 @@ class Store:
             except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
                 raise StoreError(f"invalid database URL {safe_url(url)!r}: {short_error(exc)}") from exc
         try:
-            with self.writer.begin() as conn:
-                if conn.dialect.name == "postgresql":  # collectors starting together migrate once
-                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_KEYS["migrate"]})
-                migrate(conn)
+            self.write(migrate, lock="migrate")  # collectors starting together migrate once
         except sa.exc.SQLAlchemyError as exc:
             self.close()
             raise StoreError(f"cannot open database {safe_url(url)}: {short_error(exc)}") from exc
@@ -178,6 +178,33 @@ class Store:
         self.reader.dispose()
         if self.writer is not self.reader:
             self.writer.dispose()
+
+    # -- transactions: the only way in for other modules -------------------------------------
+    def write(self, fn: Callable[[sa.Connection], T], *, lock: str | tuple[str, str] | None = None) -> T:
+        """Run `fn(conn)` in one write transaction and return its result.
+
+        The transaction commits when `fn` returns and rolls back when it raises. On SQLite it
+        starts with BEGIN IMMEDIATE, after check_file, so write transactions run one at a time.
+        `lock` makes them one at a time on PostgreSQL too, with a transaction advisory lock: a
+        job name ("migrate") for one lock, or (job, name) for one lock per name ("sign-in", user).
+        """
+        with self.writer.begin() as conn:
+            if lock is not None and conn.dialect.name == "postgresql":
+                if isinstance(lock, str):
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_KEYS[lock]})
+                else:
+                    job, name = lock
+                    conn.execute(
+                        sa.text("SELECT pg_advisory_xact_lock(:space, hashtext(:name))"),
+                        {"space": _ADVISORY_KEYS[job], "name": name},
+                    )
+            return fn(conn)
+
+    def read(self, fn: Callable[[sa.Connection], T]) -> T:
+        """Run `fn(conn)` on a read connection and return its result, which must not be lazy
+        (a Result is gone with the connection): rows as lists, scalars, dicts."""
+        with self.reader.connect() as conn:
+            return fn(conn)
 
     # -- clusters ----------------------------------------------------------------------------
     def sync_clusters(self, configs: tuple[ClusterConfig, ...]) -> None:
@@ -214,8 +241,9 @@ class Store:
 
     def key_file(self) -> Path:
         """Where the password-encryption key lives: STARMON_SECRET_KEY_FILE, else beside the database."""
-        if os.environ.get("STARMON_SECRET_KEY_FILE"):
-            return Path(os.environ["STARMON_SECRET_KEY_FILE"])
+        given = env_setting("STARMON_SECRET_KEY_FILE", or_default=False)  # its default is worked out here
+        if given:
+            return Path(given)
         return (self.sqlite_path.parent if self.sqlite_path else Path("data")) / "secret.key"
 
     def cluster_ids(self) -> dict[str, int]:

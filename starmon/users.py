@@ -32,9 +32,6 @@ MAX_FAILURES = 5
 FAILURE_WINDOW_SECONDS = 300
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@\-]{0,63}$")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # ~50 ms and 16 MB per check: slow for guessing, fine for people
-# PostgreSQL advisory locks of sign-in attempts: the two-key form, (this, hash of the name), a key
-# space apart from the store's one-key locks
-_ADVISORY_SPACE = 7108
 _MARKER_TEXT = """\
 starmon: sign-in was turned on for the dashboard whose key file is beside this file.
 While this file exists, a database without accounts admits nobody instead of everyone.
@@ -91,7 +88,8 @@ def add(store: Store, name: str, role: str, password: str) -> User:
         _remember(store)
     except OSError as exc:
         raise UserError(f"cannot write {marker(store)}: {exc.strerror}") from exc
-    with store.writer.begin() as conn:
+
+    def insert(conn: sa.Connection) -> None:
         if conn.execute(sa.select(schema.users.c.id).where(schema.users.c.name == name)).first():
             raise UserError(f"user {name!r} already exists")
         conn.execute(
@@ -99,40 +97,45 @@ def add(store: Store, name: str, role: str, password: str) -> User:
                 name=name, role=role, password_hash=hash_password(password), created_at=time.time()
             )
         )
+
+    store.write(insert)
     return User(name, role)
 
 
 def set_password(store: Store, name: str, password: str) -> None:
     if len(password) < 8:
         raise UserError("a password needs at least 8 characters")
-    with store.writer.begin() as conn:
-        done = conn.execute(
-            schema.users.update().where(schema.users.c.name == name).values(password_hash=hash_password(password))
-        ).rowcount
-    if not done:
+
+    def update(conn: sa.Connection) -> int:
+        change = schema.users.update().where(schema.users.c.name == name)
+        return conn.execute(change.values(password_hash=hash_password(password))).rowcount
+
+    if not store.write(update):
         raise UserError(f"no user {name!r}")
 
 
 def set_role(store: Store, name: str, role: str) -> None:
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
-    with store.writer.begin() as conn:
+
+    def update(conn: sa.Connection) -> None:
         if not conn.execute(schema.users.update().where(schema.users.c.name == name).values(role=role)).rowcount:
             raise UserError(f"no user {name!r}")
 
+    store.write(update)
+
 
 def delete(store: Store, name: str) -> None:
-    with store.writer.begin() as conn:
+    def remove(conn: sa.Connection) -> None:
         if not conn.execute(schema.users.delete().where(schema.users.c.name == name)).rowcount:
             raise UserError(f"no user {name!r}")
 
+    store.write(remove)
+
 
 def list_users(store: Store) -> list[User]:
-    with store.reader.connect() as conn:
-        return [
-            User(r.name, r.role)
-            for r in conn.execute(sa.select(schema.users.c.name, schema.users.c.role).order_by(schema.users.c.name))
-        ]
+    query = sa.select(schema.users.c.name, schema.users.c.role).order_by(schema.users.c.name)
+    return store.read(lambda conn: [User(r.name, r.role) for r in conn.execute(query)])
 
 
 def find(store: Store, name: str) -> User | None:
@@ -141,16 +144,13 @@ def find(store: Store, name: str) -> User | None:
     The dashboard asks on every run, so deleting an account or lowering its role takes
     effect on the next click of anyone signed in with it, not when their session ends.
     """
-    with store.reader.connect() as conn:
-        row = conn.execute(
-            sa.select(schema.users.c.name, schema.users.c.role).where(schema.users.c.name == name)
-        ).first()
+    query = sa.select(schema.users.c.name, schema.users.c.role).where(schema.users.c.name == name)
+    row = store.read(lambda conn: conn.execute(query).first())
     return User(row.name, row.role) if row else None
 
 
 def any_users(store: Store) -> bool:
-    with store.reader.connect() as conn:
-        return conn.execute(sa.select(schema.users.c.id).limit(1)).first() is not None
+    return store.read(lambda conn: conn.execute(sa.select(schema.users.c.id).limit(1)).first()) is not None
 
 
 def marker(store: Store) -> Path:
@@ -215,12 +215,8 @@ def sign_in(store: Store, name: str, password: str, now: float | None = None) ->
     now = time.time() if now is None else now
     key = name[:64]  # the column's width: longer names must share the limit, not escape it
     f = schema.sign_in_failures
-    with store.writer.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(
-                sa.text("SELECT pg_advisory_xact_lock(:space, hashtext(:name))"),
-                {"space": _ADVISORY_SPACE, "name": key},
-            )
+
+    def attempt(conn: sa.Connection) -> sa.Row | None:
         count, oldest = conn.execute(
             sa.select(sa.func.count(), sa.func.min(f.c.ts)).where(
                 f.c.name == key, f.c.ts > now - FAILURE_WINDOW_SECONDS
@@ -231,10 +227,11 @@ def sign_in(store: Store, name: str, password: str, now: float | None = None) ->
             raise UserError(f"too many failed sign-ins for this user; try again in {wait} s")
         conn.execute(f.insert().values(name=key, ts=now))
         conn.execute(f.delete().where(f.c.ts <= now - FAILURE_WINDOW_SECONDS))
-        row = conn.execute(sa.select(schema.users).where(schema.users.c.name == name)).first()
+        return conn.execute(sa.select(schema.users).where(schema.users.c.name == name)).first()
+
+    row = store.write(attempt, lock=("sign-in", key))
     # An unknown name costs one hash check too, so timing does not tell which names exist.
     if not verify_password(password, row.password_hash if row else _dummy_hash()) or row is None:
         raise UserError("wrong user name or password")
-    with store.writer.begin() as conn:
-        conn.execute(f.delete().where(f.c.name == key))
+    store.write(lambda conn: conn.execute(f.delete().where(f.c.name == key)))
     return User(row.name, row.role)
