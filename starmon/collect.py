@@ -1,4 +1,4 @@
-"""One collection round for one cluster: fetch everything concurrently, then parse.
+"""One collection round for one cluster: fetch everything concurrently, parse, aggregate, store.
 
 Phase 1 asks the configured FE for its node lists (show_proc, or SHOW statements over
 MySQL when show_proc is refused or broken), its runtime info and its version. Phase 2
@@ -9,16 +9,24 @@ raises for a cluster's misbehaviour: every failure becomes a readable problem.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
+import logging
 import re
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
 from . import datastats
-from .aggregate import BE_METRICS, FE_METRICS
-from .fetch import ClusterClient, FetchError, Forbidden, resolve
-from .parse import column, parse_bool, parse_int, parse_version
-from .readings import RawRound
+from .aggregate import BE_METRICS, FE_METRICS, MAX_DELTA_GAP_SECONDS, build_round, unread_round
+from .config import ClusterConfig, Config
+from .connections import http_client
+from .fetch import ClusterClient, FetchError, Forbidden
+from .parse import MetricSet, column, parse_bool, parse_int, parse_version
+from .readings import PreviousRound, RawRound, Status
+from .store import DatabaseLost, LeaseLost, Store, short_error
+
+log = logging.getLogger("starmon.collect")
 
 _PROC_PATHS = ("/frontends", "/backends", "/compute_nodes")
 _SHOW = ("SHOW FRONTENDS", "SHOW BACKENDS", "SHOW COMPUTE NODES")
@@ -31,6 +39,29 @@ MAX_SCRAPES_AT_ONCE = 16
 _HOST_NAME = re.compile(
     r"(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_\-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_\-]{0,62}))*\.?"
 )
+
+
+class ClusterSource(Protocol):
+    """Where a round is read from: one interface, so live clusters, the demo and tests share one
+    assembly (fetch_round). Implementations: fetch.ClusterClient (HTTP and MySQL, live),
+    demo.ReplaySource (the emulator's answers at a moment in the past) and
+    recorded.RecordedSource (a directory of answers, for tests and bug reports).
+
+    Each method returns what the endpoint said, parsed, or raises FetchError (Forbidden for 401).
+    """
+
+    cluster: ClusterConfig  # the configured FE: its host and ports name the endpoints in problems
+    timeout: float  # seconds per request
+
+    async def show_proc(self, path: str) -> list[dict[str, str]]: ...
+
+    async def runtime_info(self) -> dict: ...
+
+    async def sql(self, statements: list[str]) -> list[list[dict] | FetchError]: ...
+
+    async def metrics(self, host: str, port: int, *, fe: bool, only: frozenset[str] | None = None) -> MetricSet: ...
+
+    async def addresses(self) -> list[str]: ...
 
 
 def node_address(text: str | None) -> str | None:
@@ -46,7 +77,7 @@ def node_address(text: str | None) -> str | None:
         return text if _HOST_NAME.fullmatch(text) else None
 
 
-async def fetch_round(client: ClusterClient, ts: float, deadline: float) -> RawRound:
+async def fetch_round(client: ClusterSource, ts: float, deadline: float) -> RawRound:
     """Fetch one round from a cluster and return it parsed, with its problems listed.
 
     The round as a whole ends at `deadline` seconds: what has arrived by then is kept,
@@ -76,7 +107,7 @@ async def _answers(calls: dict, within: float) -> dict:
     return {key: (task.exception() or task.result()) if task in done else late for key, task in tasks.items()}
 
 
-async def _fetch_node_lists(client: ClusterClient, raw: RawRound, within: float) -> None:
+async def _fetch_node_lists(client: ClusterSource, raw: RawRound, within: float) -> None:
     """Phase 1: the configured FE's node lists, runtime info and version, all in `within` seconds."""
     cluster = client.cluster
     started = time.monotonic()
@@ -85,7 +116,7 @@ async def _fetch_node_lists(client: ClusterClient, raw: RawRound, within: float)
             **{path: client.show_proc(path) for path in _PROC_PATHS},
             "runtime": client.runtime_info(),
             "version": client.sql(["SELECT current_version()"]),
-            "addresses": resolve(cluster.fe_host, client.timeout),
+            "addresses": client.addresses(),
         },
         within,
     )
@@ -139,7 +170,7 @@ async def _fetch_node_lists(client: ClusterClient, raw: RawRound, within: float)
         raw.compute_nodes = raw.compute_nodes[: MAX_NODES - len(raw.frontends) - len(raw.backends)]
 
 
-async def _node_lists_over_mysql(client: ClusterClient, raw: RawRound) -> None:
+async def _node_lists_over_mysql(client: ClusterSource, raw: RawRound) -> None:
     """Fallback when show_proc is refused (no admin role) or broken: SHOW statements."""
     try:
         frontends, backends, computes = await client.sql(list(_SHOW))
@@ -154,7 +185,7 @@ async def _node_lists_over_mysql(client: ClusterClient, raw: RawRound) -> None:
     raw.source, raw.reachable = "mysql", True
 
 
-def _scrape_targets(client: ClusterClient, raw: RawRound) -> list[tuple[str, int, bool]]:
+def _scrape_targets(client: ClusterSource, raw: RawRound) -> list[tuple[str, int, bool]]:
     """(address, HTTP port, is FE) of every alive node in the lists; bad addresses become node errors."""
     targets = []
     for rows, fe in ((raw.frontends, True), (raw.backends, False), (raw.compute_nodes, False)):
@@ -173,7 +204,7 @@ def _scrape_targets(client: ClusterClient, raw: RawRound) -> list[tuple[str, int
     return targets
 
 
-async def _scrape_metrics(client: ClusterClient, raw: RawRound) -> None:
+async def _scrape_metrics(client: ClusterSource, raw: RawRound) -> None:
     """Phase 2: /metrics of every alive FE, BE and CN in the node lists, a few at a time.
 
     Each answer is kept as it arrives, so a round cut short by its deadline keeps the rest.
@@ -193,14 +224,78 @@ async def _scrape_metrics(client: ClusterClient, raw: RawRound) -> None:
     await asyncio.gather(*(scrape(ip, port, fe) for ip, port, fe in _scrape_targets(client, raw)))
 
 
-class RunsSql(Protocol):
-    """What a statistics pass reads through: a cluster's MySQL port (ClusterClient), or the
-    demo's replayed FE, which answers the same statements for a moment in the past."""
+@dataclass(frozen=True)
+class ClusterResult:
+    """What one cluster's round came to, as `--once` prints it."""
 
-    async def sql(self, statements: list[str]) -> list[list[dict] | FetchError]: ...
+    name: str
+    status: str
+    collect_ms: int
+    reason: str | None
+
+    def line(self) -> str:
+        return f"{self.name}: {self.status} in {self.collect_ms} ms" + (f" ({self.reason})" if self.reason else "")
 
 
-async def fetch_statistics(client: RunsSql) -> tuple[dict, list[dict]]:
+async def collect_once(
+    store: Store,
+    cluster_id: int,
+    client: ClusterSource,
+    *,
+    ts: float,
+    deadline: float,
+    previous: PreviousRound | None = None,
+    owner: str | None = None,
+) -> tuple[ClusterResult, PreviousRound | None]:
+    """Fetch, aggregate and store one round of one cluster; its result, and the round as the next
+    one's previous (None if it was not stored).
+
+    `previous` is the round kept in memory, if any; without one fresh enough, the stored one is
+    read. Nothing a cluster sends makes this raise; a lost database does (nothing can be stored).
+    """
+    cluster = client.cluster
+    started = time.monotonic()
+    if previous is None or not 0 < ts - previous.ts <= MAX_DELTA_GAP_SECONDS:
+        previous = await asyncio.to_thread(store.previous_round, cluster_id)
+    try:
+        snapshot, nodes = build_round(await fetch_round(client, ts, deadline), previous)
+    except Exception as exc:  # a bug a cluster's answer found must not cost any cluster its round
+        log.exception("cluster %s: round could not be read", cluster.name)
+        reason = f"starmon could not read this round ({type(exc).__name__}; see the collector's log)"
+        snapshot, nodes = unread_round(ts, reason), ()
+    snapshot = dataclasses.replace(snapshot, collect_ms=int((time.monotonic() - started) * 1000))
+    try:
+        await asyncio.to_thread(store.write_round, cluster_id, snapshot, nodes, owner)
+    except DatabaseLost:
+        raise  # nothing more can be stored: the caller stops rather than collect into nothing
+    except LeaseLost as exc:
+        log.info("cluster %s: round dropped: %s", cluster.name, exc)
+        return ClusterResult(cluster.name, "skipped", snapshot.collect_ms, str(exc)), None
+    except Exception as exc:  # one cluster's failed write must not lose the others'
+        log.error("cluster %s: round not stored: %s", cluster.name, short_error(exc))
+        return ClusterResult(cluster.name, "error", snapshot.collect_ms, f"not stored: {short_error(exc)}"), None
+    if snapshot.status != Status.OK:
+        log.warning("cluster %s: %s (%s)", cluster.name, snapshot.status, snapshot.error)
+    result = ClusterResult(cluster.name, snapshot.status, snapshot.collect_ms, snapshot.error)
+    return result, PreviousRound(ts=snapshot.ts, nodes=nodes)
+
+
+def collect_now(store: Store, config: Config, cluster_id: int, cluster: ClusterConfig) -> ClusterResult:
+    """One round of one cluster right now (the dashboard's Refresh), with connections of its own
+    that last only as long: no thread pool, no kept connections, the process's TLS contexts."""
+
+    async def once() -> ClusterResult:
+        async with http_client(cluster) as http:
+            client = ClusterClient(cluster, http, config.timeout_seconds)
+            result, _ = await collect_once(
+                store, cluster_id, client, ts=time.time(), deadline=config.round_deadline_seconds
+            )
+            return result
+
+    return asyncio.run(once())
+
+
+async def fetch_statistics(client: ClusterSource) -> tuple[dict, list[dict]]:
     """One data-statistics pass over MySQL: a statistics row and per-table sizes."""
     started = time.time()
     stats: dict = {"ts": started, "status": "ok", "error": None}

@@ -19,8 +19,8 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from . import parse, schema
-from .aggregate import BE_METRICS, FE_METRICS, build_round
-from .collect import fetch_statistics
+from .aggregate import build_round
+from .collect import fetch_round, fetch_statistics
 from .config import ClusterConfig, Config, env_setting
 from .emulator import ClusterSpec, Emulator, exposition, proc, sqlviews
 from .emulator.model import ClusterModel
@@ -65,37 +65,27 @@ def start(store: Store) -> tuple[Emulator, int]:
     return emulator, store.cluster_ids()[DEMO_NAME]
 
 
-def replay_round(model: ClusterModel, t: float) -> RawRound:
-    """What a live round would have read at time t, rendered and parsed by the real code."""
-    leader = model.leader
-    lists = [
-        parse.proc_rows(json.loads(proc.proc_body(model, leader, path, t)), path)
-        for path in ("/frontends", "/backends", "/compute_nodes")
-    ]
-    return RawRound(
-        ts=t,
-        reachable=True,
-        frontends=lists[0],
-        backends=lists[1],
-        compute_nodes=lists[2],
-        source="show_proc",
-        fe_metrics={
-            fe.host: parse.parse_prometheus(exposition.fe_metrics(model, fe, t), FE_METRICS) for fe in model.frontends
-        },
-        be_metrics={
-            be.host: parse.parse_prometheus(exposition.be_metrics(model, be, t), BE_METRICS) for be in model.backends
-        },
-        runtime_info=proc.runtime_info(model, leader, t),
-        configured_ip=leader.host,
-        version=parse.parse_version(model.profile.version),
-    )
+REPLAY_DEADLINE = 3600.0  # a replayed round never waits; no deadline worth the name
 
 
-class _ReplayedFe:
-    """The leader FE's MySQL answers at time t, for fetch_statistics to read as it reads a live one."""
+class ReplaySource:
+    """The demo cluster as a live round would have read it at time t: the emulator renders each
+    answer (show_proc bodies, /metrics, SQL) in its wire format, and the real parsers read it.
+
+    A ClusterSource (starmon.collect), so the demo's history goes through the same assembly,
+    aggregation and statistics code as a live cluster's rounds.
+    """
 
     def __init__(self, model: ClusterModel, t: float):
         self.model, self.t = model, t
+        self.cluster = ClusterConfig(model.name, model.leader.host, model.http_port, model.query_port)
+        self.timeout = 60.0  # nothing here waits on a network
+
+    async def show_proc(self, path: str) -> list[dict[str, str]]:
+        return parse.proc_rows(json.loads(proc.proc_body(self.model, self.model.leader, path, self.t)), path)
+
+    async def runtime_info(self) -> dict:
+        return proc.runtime_info(self.model, self.model.leader, self.t)
 
     async def sql(self, statements: list[str]) -> list[list[dict] | FetchError]:
         out: list[list[dict] | FetchError] = []
@@ -108,11 +98,22 @@ class _ReplayedFe:
             out.append([dict(zip(columns, row)) for row in rows])
         return out
 
+    async def metrics(self, host: str, port: int, *, fe: bool, only: frozenset[str] | None = None) -> parse.MetricSet:
+        nodes = self.model.frontends if fe else self.model.backends
+        node = next((n for n in nodes if n.host == host), None)
+        if node is None:
+            raise FetchError("connection refused")
+        render = exposition.fe_metrics if fe else exposition.be_metrics
+        return parse.parse_prometheus(render(self.model, node, self.t), only)
 
-def _statistics(model: ClusterModel, t: float) -> tuple[dict, list[dict]]:
-    """The statistics pass a live collector would have stored at time t (same queries, same code)."""
-    stats, sizes = asyncio.run(fetch_statistics(_ReplayedFe(model, t)))
-    return {**stats, "ts": t, "collect_ms": 0}, sizes
+    async def addresses(self) -> list[str]:
+        return [self.model.leader.host]
+
+
+def replay_round(model: ClusterModel, t: float) -> RawRound:
+    """What a live round would have read at time t (one event loop per call: for tests; the
+    backfill keeps one loop for all its rounds)."""
+    return asyncio.run(fetch_round(ReplaySource(model, t), t, REPLAY_DEADLINE))
 
 
 def backfill_times(now: float, oldest_existing: float | None, days: int = HISTORY_DAYS) -> list[float]:
@@ -146,18 +147,21 @@ def backfill(
     previous: PreviousRound | None = None
     pending: list[tuple[Snapshot, tuple[NodeReading, ...]]] = []
     next_stats = times[0] if times else 0
-    for i, t in enumerate(times):
-        snapshot, nodes = build_round(replay_round(model, t), previous)
-        pending.append((dataclasses.replace(snapshot, collect_ms=0), nodes))
-        previous = PreviousRound(t, nodes)
-        if t >= next_stats:
-            store.write_statistics(cluster_id, *_statistics(model, t))
-            next_stats = t + 3600
-        if len(pending) >= batch or i == len(times) - 1:
-            store.write_rounds(cluster_id, pending)
-            pending = []
-            progress((i + 1) / len(times))
-            if stop is not None and stop.is_set():
-                return i + 1
+    with asyncio.Runner() as runner:  # one event loop for every replayed round
+        for i, t in enumerate(times):
+            source = ReplaySource(model, t)
+            snapshot, nodes = build_round(runner.run(fetch_round(source, t, REPLAY_DEADLINE)), previous)
+            pending.append((dataclasses.replace(snapshot, collect_ms=0), nodes))
+            previous = PreviousRound(t, nodes)
+            if t >= next_stats:
+                stats, sizes = runner.run(fetch_statistics(source))
+                store.write_statistics(cluster_id, {**stats, "ts": t, "collect_ms": 0}, sizes)
+                next_stats = t + 3600
+            if len(pending) >= batch or i == len(times) - 1:
+                store.write_rounds(cluster_id, pending)
+                pending = []
+                progress((i + 1) / len(times))
+                if stop is not None and stop.is_set():
+                    return i + 1
     log.info("demo history: %d rounds replayed", len(times))
     return len(times)

@@ -187,6 +187,10 @@ class ClusterClient:
         except ValueError as exc:  # parse.proc_rows names the path itself; the caller does too
             raise FetchError(str(exc).split(": ", 1)[-1]) from None
 
+    async def addresses(self) -> list[str]:
+        """Addresses of the configured FE (to tell which FE of the lists it is)."""
+        return await resolve(self.cluster.fe_host, self.timeout)
+
     async def runtime_info(self) -> dict:
         """`/api/show_runtime_info` of the configured FE (no auth needed)."""
         body = await self._get(f"{self.cluster.http_base}/api/show_runtime_info", auth=False, limit=MAX_JSON_BYTES)
@@ -321,6 +325,16 @@ class MySqlSession:
             return results
         finally:
             self._lock.release()
+
+    @property
+    def is_open(self) -> bool:
+        """Whether a connection is kept open."""
+        return self._conn is not None
+
+    @property
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The TLS context the kept connection was given (None without one)."""
+        return getattr(self._conn, "ctx", None)
 
     def abort(self) -> None:
         """Shut the socket a call is blocked on (from another thread): its read fails at once."""

@@ -180,7 +180,7 @@ def test_statistics_pass(emulator, make_collector, db_url):
 def test_open_file_limit_is_raised_for_many_clusters():
     """A soft limit of 1024 would stop a collector at about 100 clusters; the hard limit is the ceiling."""
     script = (
-        "import resource, sys; from starmon.collector import raise_open_file_limit as r; "
+        "import resource, sys; from starmon.connections import raise_open_file_limit as r; "
         "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 4096)); "
         "print(r(3000), resource.getrlimit(resource.RLIMIT_NOFILE)[0], r(100000), "
         "resource.getrlimit(resource.RLIMIT_NOFILE)[0], r(50))"
@@ -195,8 +195,9 @@ def test_mysql_connections_share_one_tls_context(emulator, make_collector):
     emu = emulator(ClusterSpec("a", "3.3"), ClusterSpec("b", "3.3"))
     collector = make_collector(cluster_configs(emu))
     assert [r.status for r in collector.run_round()] == ["ok", "ok"]
-    contexts = {id(getattr(session._conn, "ctx", None)) for session in collector._mysql.values()}
-    assert len(collector._mysql) == 2 and len(contexts) == 1  # (None for a pymysql without that mode)
+    sessions = collector.connections.sessions()
+    contexts = {id(session.tls_context) for session in sessions.values()}
+    assert len(sessions) == 2 and len(contexts) == 1  # (None for a pymysql without that mode)
 
 
 def test_connections_of_clusters_no_longer_collected_are_closed(emulator, make_collector):
@@ -205,11 +206,11 @@ def test_connections_of_clusters_no_longer_collected_are_closed(emulator, make_c
     a, b = cluster_configs(emu)
     collector = make_collector((a, b))
     assert [r.status for r in collector.run_round()] == ["ok", "ok"]
-    old_session = collector._mysql[a]
-    assert old_session._conn is not None
+    old_session = collector.connections.sessions()[a]
+    assert old_session.is_open
     edited = dataclasses.replace(a, tls_verify=not a.tls_verify)  # any change makes a new config
     collector.config = dataclasses.replace(collector.config, clusters=(edited,))  # b removed, a edited
     assert [r.name for r in collector.run_round()] == ["a"]
-    assert old_session._conn is None  # closed, not left open
-    assert set(collector._mysql) == {edited} and {k[0] for k in collector._http} == {"a"}
-    assert set(collector._previous) == {cid for cid, _ in collector.clusters()}
+    assert not old_session.is_open  # closed, not left open
+    assert set(collector.connections.sessions()) == {edited} and collector.connections.kept() == {"a"}
+    assert collector.remembered() == {cid for cid, _ in collector.clusters()}

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
 from starmon import clusters, demo, schema
-from starmon.collect import fetch_statistics
+from starmon.collect import fetch_round, fetch_statistics
 from starmon.config import ClusterConfig, Config
 from starmon.fetch import ClusterClient
 from starmon.read import Reader, parse_range
@@ -70,7 +71,7 @@ def test_replayed_statistics_are_what_a_live_pass_reads(store):
         model = emulator.cluster(demo.DEMO_NAME)
         [(_, cluster)] = clusters.collectable(store, None, ())
         live, live_tables = asyncio.run(fetch_statistics(ClusterClient(cluster, None, 5.0)))
-        replayed, tables = demo._statistics(model, model.now())
+        replayed, tables = asyncio.run(fetch_statistics(demo.ReplaySource(model, model.now())))
     finally:
         emulator.stop()
     assert live["status"] == replayed["status"] == "ok"
@@ -89,3 +90,28 @@ def test_replayed_statistics_are_what_a_live_pass_reads(store):
     assert {k: replayed[k] for k in same} == {k: live[k] for k in same}
     assert replayed["table_count"] > 0 and replayed["mv_total"] > 0 and replayed["schema_changes"]
     assert [(t["db_name"], t["table_name"]) for t in tables] == [(t["db_name"], t["table_name"]) for t in live_tables]
+
+
+def test_a_replayed_round_is_what_a_live_round_reads(store):
+    """The demo's past rounds come through the same assembly as a live round (one ClusterSource)."""
+    emulator, _ = demo.start(store)
+    try:
+        model = emulator.cluster(demo.DEMO_NAME)
+        [(_, cluster)] = clusters.collectable(store, None, ())
+        t = model.now()
+
+        async def live():
+            async with httpx.AsyncClient() as http:
+                return await fetch_round(ClusterClient(cluster, http, 5.0), t, 15.0)
+
+        live_raw, replayed = asyncio.run(live()), demo.replay_round(model, t)
+    finally:
+        emulator.stop()
+    assert (replayed.source, replayed.version, replayed.reachable) == (live_raw.source, live_raw.version, True)
+    # node lists carry times to the second, which may tick between the two answers
+    same = ("IP", "Name", "Role", "Alive", "BackendId", "HttpPort", "Version", "TotalCapacity")
+    for rows, live_rows in ((replayed.frontends, live_raw.frontends), (replayed.backends, live_raw.backends)):
+        assert [{k: r.get(k) for k in same} for r in rows] == [{k: r.get(k) for k in same} for r in live_rows]
+    assert replayed.fe_metrics.keys() == live_raw.fe_metrics.keys() and replayed.problems == live_raw.problems == []
+    for host, metrics in replayed.fe_metrics.items():  # the live answer was rendered a moment later
+        assert [s[:2] for s in metrics.samples] == [s[:2] for s in live_raw.fe_metrics[host].samples]

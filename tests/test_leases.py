@@ -32,30 +32,30 @@ def fleet(db_url):
 def test_shares_hand_back_and_take_over(fleet):
     store, ids, clock = fleet
     a, b = (Leases(store, INTERVAL, owner, clock) for owner in ("a", "b"))
-    assert a.tick(ids) == set(ids)  # alone: everything, claimed in one pass
-    assert b.tick(ids) == set()  # joins: nothing is free yet
-    held_a = a.tick(ids)  # sees b: hands back what exceeds its half
+    assert a.claim(ids) == set(ids)  # alone: everything, claimed in one pass
+    assert b.claim(ids) == set()  # joins: nothing is free yet
+    held_a = a.claim(ids)  # sees b: hands back what exceeds its half
     assert len(held_a) == 3
-    held_b = b.tick(ids)
+    held_b = b.claim(ids)
     assert held_b == set(ids) - held_a  # claims exactly what a handed back
     clock.now += a.ttl + 3 * a.tick_seconds  # a dies: its heartbeat and leases run out
-    assert b.tick(ids) == set(ids)
-    assert a.tick(ids) == set()  # a comes back: b still holds them unexpired
+    assert b.claim(ids) == set(ids)
+    assert a.claim(ids) == set()  # a comes back: b still holds them unexpired
 
 
 def test_release_frees_everything_at_once(fleet):
     store, ids, clock = fleet
     a, b = (Leases(store, INTERVAL, owner, clock) for owner in ("a", "b"))
-    a.tick(ids)
+    a.claim(ids)
     a.release()
-    assert b.tick(ids) == set(ids)  # no waiting for a's leases to expire
+    assert b.claim(ids) == set(ids)  # no waiting for a's leases to expire
 
 
 def test_a_removed_cluster_is_not_held(fleet):
     store, ids, clock = fleet
     a = Leases(store, INTERVAL, "a", clock)
-    a.tick(ids)
-    assert a.tick(ids[:4]) == set(ids[:4])
+    a.claim(ids)
+    assert a.claim(ids[:4]) == set(ids[:4])
 
 
 def test_claiming_is_one_statement_however_many_are_free(fleet):
@@ -69,7 +69,7 @@ def test_claiming_is_one_statement_however_many_are_free(fleet):
 
     sa.event.listen(store.writer, "before_cursor_execute", seen)
     try:
-        Leases(store, INTERVAL, "a", clock).tick(ids)
+        Leases(store, INTERVAL, "a", clock).claim(ids)
     finally:
         sa.event.remove(store.writer, "before_cursor_execute", seen)
     assert len(updates) == 2, updates  # renew what it holds, then claim all six free

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 
 from starmon import clusters as registry
-from starmon.collector import Collector
+from starmon.collect import collect_now
 from starmon.read import DEFAULT_RANGE, RANGES, TimeRange, parse_range
 from starmon.ui import auth, loaders
 from starmon.ui.text import plain
@@ -136,22 +136,21 @@ def _refresh(cluster: dict) -> None:
         wait = REFRESH_COOLDOWN_SECONDS - (time.time() - newest["ts"])
         st.sidebar.info(f"Collected {ago(time.time() - newest['ts'])}; refresh again in {math.ceil(wait)} s.")
         return
-    collector = Collector(loaders.config(), loaders.store(), secrets=loaders.secrets())
-    try:
-        with st.sidebar.status("Collecting from the cluster…") as status:
-            targets = [c for c in collector.clusters() if c[0] == cluster["id"]]
-            if not targets:
-                status.update(
-                    label=plain(f"Not collected: its {registry.UNDECRYPTABLE}.")
-                    if _locked(cluster)
-                    else "This cluster is disabled; enable it on the Clusters page.",
-                    state="error",
-                )
-                return
-            [result] = collector.run_round(targets)
-            status.update(label=f"{result.status} in {result.collect_ms} ms", state="complete")
-    finally:
-        collector.close()
+    config, store = loaders.config(), loaders.store()
+    with st.sidebar.status("Collecting from the cluster…") as status:
+        targets = [
+            c for cid, c in registry.collectable(store, loaders.secrets(), config.clusters) if cid == cluster["id"]
+        ]
+        if not targets:
+            status.update(
+                label=plain(f"Not collected: its {registry.UNDECRYPTABLE}.")
+                if _locked(cluster)
+                else "This cluster is disabled; enable it on the Clusters page.",
+                state="error",
+            )
+            return
+        result = collect_now(store, config, cluster["id"], targets[0])
+        status.update(label=f"{result.status} in {result.collect_ms} ms", state="complete")
     st.rerun()
 
 
