@@ -7,6 +7,7 @@ import streamlit as st
 
 from starmon import read
 from starmon.health import format_value
+from starmon.readings import Status
 from starmon.ui import frame, loaders, widgets
 from starmon.ui.text import plain
 
@@ -24,7 +25,7 @@ if stats is None:
     st.stop()
 
 st.caption(f"Statistics collected {frame.local_time(stats['ts'])} ({frame.ago(time.time() - stats['ts'])}).")
-if stats["status"] != "ok":
+if stats["status"] != Status.OK:
     st.warning(f"The last pass was {stats['status']}: {plain(stats['error'])}")
 with st.container(horizontal=True):
     st.metric("Databases", format_value(stats["database_count"], "count"), border=True)

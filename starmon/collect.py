@@ -298,7 +298,7 @@ def collect_now(store: Store, config: Config, cluster_id: int, cluster: ClusterC
 async def fetch_statistics(client: ClusterSource) -> tuple[dict, list[dict]]:
     """One data-statistics pass over MySQL: a statistics row and per-table sizes."""
     started = time.time()
-    stats: dict = {"ts": started, "status": "ok", "error": None}
+    stats: dict = {"ts": started, "status": Status.OK, "error": None}
     problems: list[str] = []
     try:
         tables, dbs, mvs = await client.sql(
@@ -310,7 +310,7 @@ async def fetch_statistics(client: ClusterSource) -> tuple[dict, list[dict]]:
             ]
         )
     except FetchError as exc:
-        stats.update(status="down", error=str(exc), collect_ms=int((time.time() - started) * 1000))
+        stats.update(status=Status.DOWN, error=str(exc), collect_ms=int((time.time() - started) * 1000))
         return stats, []
     for part in (tables, dbs, mvs):
         if isinstance(part, FetchError):
@@ -339,7 +339,7 @@ async def fetch_statistics(client: ClusterSource) -> tuple[dict, list[dict]]:
         summary.update(database_count=None, table_count=None, total_data_bytes=None, total_rows=None)
     stats.update(summary)
     stats.update(
-        status="partial" if problems else "ok",
+        status=Status.PARTIAL if problems else Status.OK,
         error="; ".join(problems) or None,
         collect_ms=int((time.time() - started) * 1000),
     )

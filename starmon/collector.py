@@ -27,7 +27,7 @@ from .config import ClusterConfig, Config, ConfigError, load_config
 from .connections import Connections
 from .fetch import ClusterClient
 from .leases import Leases
-from .readings import PreviousRound
+from .readings import PreviousRound, Status
 from .secrets import SecretError, Secrets
 from .store import DatabaseLost, Store, StoreError, safe_url
 
@@ -150,7 +150,7 @@ class Collector:
         async def one(cluster_id: int, cluster: ClusterConfig) -> None:
             stats, tables = await fetch_statistics(ClusterClient(cluster, None, self.config.timeout_seconds))
             await asyncio.to_thread(self.store.write_statistics, cluster_id, stats, tables)
-            if stats["status"] != "ok":
+            if stats["status"] != Status.OK:
                 log.warning("cluster %s statistics: %s (%s)", cluster.name, stats["status"], stats["error"])
 
         async def everything() -> None:

@@ -184,8 +184,8 @@ class ClusterClient:
             return parse.proc_rows(json.loads(body), path)
         except (json.JSONDecodeError, RecursionError):
             raise FetchError("the FE sent a body that is not JSON") from None
-        except ValueError as exc:  # parse.proc_rows names the path itself; the caller does too
-            raise FetchError(str(exc).split(": ", 1)[-1]) from None
+        except ValueError as exc:  # not rows: the caller names the path
+            raise FetchError(str(exc)) from None
 
     async def addresses(self) -> list[str]:
         """Addresses of the configured FE (to tell which FE of the lists it is)."""

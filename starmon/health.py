@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from .readings import Status
+
 OK, WARNING, CRITICAL, UNKNOWN = "ok", "warning", "critical", "unknown"
 
 
@@ -73,7 +75,7 @@ def _heap_pct(s: dict) -> float | None:
     return 100.0 * used / limit if used is not None and limit else None
 
 
-_STATUS_LEVEL = {"ok": 0, "partial": 1, "down": 2}
+_STATUS_LEVEL = {Status.OK: 0, Status.PARTIAL: 1, Status.DOWN: 2}
 
 
 def _column(
@@ -279,7 +281,7 @@ def problems(
     formats their `since` epoch seconds (local clock time on the dashboard).
     """
     found: list[tuple[str, str]] = []
-    if snapshot.get("status") == "down":
+    if snapshot.get("status") == Status.DOWN:
         found.append((CRITICAL, f"cluster unreachable: {snapshot.get('error') or 'no endpoint answered'}"))
     for node in dead_nodes:
         since = f" since {when(node['since'])}" if node.get("since") else ""
@@ -299,6 +301,6 @@ def problems(
                     f"{format_value(limit, card.unit)}",
                 )
             )
-    if snapshot.get("status") == "partial" and snapshot.get("error") and not dead_nodes:
+    if snapshot.get("status") == Status.PARTIAL and snapshot.get("error") and not dead_nodes:
         found.append((WARNING, f"partial collection: {snapshot['error']}"))
     return sorted(found, key=lambda p: p[0] != CRITICAL)

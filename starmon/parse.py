@@ -380,13 +380,13 @@ def proc_rows(payload: Any, path: str) -> list[dict[str, str]]:
     raises ValueError, because it means we are not talking to a StarRocks FE.
     """
     if not isinstance(payload, list):
-        raise ValueError(f"show_proc {path}: expected a JSON array of rows, got {_json_type(payload)}")
+        raise ValueError(f"expected a JSON array of rows, got {_json_type(payload)}")
     if all(isinstance(row, dict) for row in payload):
         return [{key: _text(value) for key, value in row.items()} for row in payload]
     if all(isinstance(row, list) for row in payload):
         return [dict(zip(_names_for(path, len(row)), map(_text, row))) for row in payload]
     kinds = sorted({_json_type(row) for row in payload})
-    raise ValueError(f"show_proc {path}: expected a JSON array of rows, got array of {'/'.join(kinds)}")
+    raise ValueError(f"expected a JSON array of rows, got array of {'/'.join(kinds)}")
 
 
 def column(row: dict, *names: str) -> str | None:

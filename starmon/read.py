@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from . import forecast as fc
 from . import health, schema
 from .metrics import NODE_BY_NAME, SNAPSHOT_BY_NAME
+from .readings import Status
 from .store import Store
 
 RANGES = {
@@ -116,22 +117,22 @@ class Reader:
         self.store = store
 
     def _frame(self, query) -> pd.DataFrame:
-        with self.store.reader.connect() as conn:
+        def frame(conn: sa.Connection) -> pd.DataFrame:
             result = conn.execute(query)
             # Plain tuples: pandas probes every Row for namedtuple fields, which costs more than the query.
             return pd.DataFrame([tuple(row) for row in result.fetchall()], columns=list(result.keys()))
 
+        return self.store.read(frame)
+
     def _one(self, query) -> dict | None:
-        with self.store.reader.connect() as conn:
-            row = conn.execute(query).first()
+        row = self.store.read(lambda conn: conn.execute(query).first())
         return dict(row._mapping) if row is not None else None
 
     # -- clusters and freshness ------------------------------------------------------------
     def clusters(self) -> list[dict]:
         """Every cluster row (no secrets are stored there), by name."""
         c = schema.clusters
-        with self.store.reader.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(sa.select(c).order_by(c.c.name))]
+        return self.store.read(lambda conn: [dict(r._mapping) for r in conn.execute(sa.select(c).order_by(c.c.name))])
 
     def newest_id(self, cluster_id: int) -> int | None:
         """Id of the newest snapshot: a small cache key that changes when new data lands."""
@@ -150,7 +151,7 @@ class Reader:
         """The newest snapshot that was not `down`: what freshness is measured from."""
         s = schema.metrics_snapshots
         return self._one(
-            sa.select(s).where(s.c.cluster_id == cluster_id, s.c.status != "down").order_by(s.c.ts.desc()).limit(1)
+            sa.select(s).where(s.c.cluster_id == cluster_id, s.c.status != Status.DOWN).order_by(s.c.ts.desc()).limit(1)
         )
 
     def first_in(self, cluster_id: int, tr: TimeRange) -> dict | None:
@@ -163,7 +164,7 @@ class Reader:
             .limit(1)
         )
         if row is not None and tr.hourly:
-            row["status"] = "down" if row["down_rounds"] == row["rounds"] else "ok"
+            row["status"] = Status.DOWN if row["down_rounds"] == row["rounds"] else Status.OK
         return row
 
     # -- series --------------------------------------------------------------------------------
@@ -201,8 +202,9 @@ class Reader:
     def dead_nodes(self, cluster_id: int, snapshot: dict) -> list[dict]:
         """Nodes not alive in a snapshot, with the time their dead streak began."""
         n = schema.node_snapshots
-        out = []
-        with self.store.reader.connect() as conn:
+
+        def streaks(conn: sa.Connection) -> list[dict]:
+            out = []
             # NULL alive is unknown, not dead.
             dead = conn.execute(
                 sa.select(n.c.role, n.c.host)
@@ -223,7 +225,9 @@ class Reader:
                     sa.select(sa.func.min(n.c.ts)).where(same, n.c.ts > sa.func.coalesce(last_alive, 0))
                 ).scalar()
                 out.append({"role": role, "host": host, "since": first_dead})
-        return out
+            return out
+
+        return self.store.read(streaks)
 
     # -- data statistics ------------------------------------------------------------------------
     def statistics(self, cluster_id: int) -> dict | None:
@@ -303,7 +307,7 @@ class Reader:
         else:
             s = schema.metrics_snapshots
             peak, rounds = s.c.qps, sa.func.count()
-            up = sa.func.sum(sa.case((s.c.status != "down", 1), else_=0))
+            up = sa.func.sum(sa.case((s.c.status != Status.DOWN, 1), else_=0))
         in_range = sa.and_(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end)
         row = self._one(
             sa.select(

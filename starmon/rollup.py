@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from . import schema
 from .metrics import NODE_METRICS, SNAPSHOT_METRICS
+from .readings import Status
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def roll_up_hours(store: Store, cluster_id: int, now: float | None = None) -> in
             sa.literal(cluster_id).label("cluster_id"),
             bucket,
             sa.func.count().label("rounds"),
-            sa.func.sum(sa.case((s.c.status == "down", 1), else_=0)).label("down_rounds"),
+            sa.func.sum(sa.case((s.c.status == Status.DOWN, 1), else_=0)).label("down_rounds"),
             sa.func.max(s.c.qps).label("qps_max"),
             *metrics,
         )
@@ -121,7 +122,7 @@ def day_row(rounds: list[dict], day_start: float, gap_cap: float) -> dict:
 
     downtime = 0.0
     for this, following in zip(rounds, rounds[1:] + [None]):
-        if this["status"] == "down" and day_start <= this["ts"] < day_end:
+        if this["status"] == Status.DOWN and day_start <= this["ts"] < day_end:
             until = following["ts"] if following else this["ts"] + gap_cap
             downtime += max(0.0, min(until, day_end, this["ts"] + gap_cap) - this["ts"])
     return {

@@ -506,7 +506,7 @@ def test_proc_rows_unknown_lengths_and_values():
     ],
 )
 def test_proc_rows_rejects_non_rows(payload, kind):
-    with pytest.raises(ValueError, match=f"show_proc /backends: expected a JSON array of rows, got {kind}$"):
+    with pytest.raises(ValueError, match=f"^expected a JSON array of rows, got {kind}$"):
         proc_rows(payload, "/backends")
 
 
