@@ -369,7 +369,7 @@ def figure_json(df: pd.DataFrame) -> str:
     """The chart as st.plotly_chart pays for it: 4 traces, serialised."""
     from starmon.ui import charts
 
-    fig = charts.lines(df, {c: c for c in SERIES}, "Overview, 7 days", "", "UTC")
+    fig = charts.lines(df, {c: c for c in SERIES}, "Overview, 7 days", "UTC")
     return fig.to_json()
 
 

@@ -30,27 +30,24 @@ def performance() -> None:
     st.caption(f"{tr.title}, {tr.bucket} s buckets, times in {zone}.")
     left, right = st.columns(2)
     left.plotly_chart(
-        charts.lines(df, {"qps": "QPS", "rps": "RPS"}, "Queries and requests per second", "queries/s", zone), key="qps"
+        charts.lines(df, {"qps": "QPS", "rps": "RPS"}, "Queries and requests per second", zone), key="qps"
     )
     right.plotly_chart(
         charts.lines(
             df,
             {"query_latency_p50": "p50", "query_latency_p95": "p95", "query_latency_p99": "p99"},
             "Query latency",
-            "ms",
             zone,
         ),
         key="latency",
     )
     left.plotly_chart(
-        charts.lines(df, {"query_error_rate": "errors", "query_timeout_rate": "timeouts"}, "Failed queries", "%", zone),
+        charts.lines(df, {"query_error_rate": "errors", "query_timeout_rate": "timeouts"}, "Failed queries", zone),
         key="errors",
     )
     fes = loaders.node_series(cluster["id"], tr.start, tr.end, ("qps", "query_latency_p99"), "FE", newest)
-    right.plotly_chart(charts.per_node(fes, "qps", "QPS per FE", "queries/s", zone, average=False), key="fe_qps")
-    st.plotly_chart(
-        charts.per_node(fes, "query_latency_p99", "p99 latency per FE", "ms", zone, average=False), key="fe_p99"
-    )
+    right.plotly_chart(charts.per_node(fes, "qps", "QPS per FE", zone, average=False), key="fe_qps")
+    st.plotly_chart(charts.per_node(fes, "query_latency_p99", "p99 latency per FE", zone, average=False), key="fe_p99")
 
 
 performance()

@@ -129,5 +129,19 @@ NODE_METRICS: tuple[Metric, ...] = (
 )
 
 
+# Per-node values the pages derive from stored columns, described like them (never stored).
+DERIVED_METRICS: tuple[Metric, ...] = (
+    _m("disk_pct", float, "%", "Disk used: disk_used_bytes / disk_total_bytes of the node."),
+    _m("heap_pct", float, "%", "FE JVM heap used: jvm_heap_used_bytes / jvm_heap_max_bytes."),
+)
+
 SNAPSHOT_BY_NAME = {m.name: m for m in SNAPSHOT_METRICS}
 NODE_BY_NAME = {m.name: m for m in NODE_METRICS}
+
+
+def unit_of(name: str) -> str:
+    """The unit of a snapshot, node or derived metric, as described above (charts label by it)."""
+    for metrics in (SNAPSHOT_BY_NAME, NODE_BY_NAME, {m.name: m for m in DERIVED_METRICS}):
+        if name in metrics:
+            return metrics[name].unit
+    raise KeyError(f"no metric {name!r} is described")

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from starmon.metrics import unit_of
+
 # One colour per node, stable across charts: nodes are coloured by their sorted position.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 _UNIT_SUFFIX = {"%": " %", "ms": " ms", "queries/s": "/s", "requests/s": "/s", "bytes": " B"}
@@ -36,8 +38,10 @@ def _layout(fig: go.Figure, title: str, unit: str) -> go.Figure:
     return fig
 
 
-def lines(df: pd.DataFrame, columns: dict[str, str], title: str, unit: str, zone: str) -> go.Figure:
-    """One line per column of a cluster series; `columns` maps column -> legend label."""
+def lines(df: pd.DataFrame, columns: dict[str, str], title: str, zone: str) -> go.Figure:
+    """One line per column of a cluster series; `columns` maps column -> legend label. The axis
+    takes the unit the metric registry gives the first column."""
+    unit = unit_of(next(iter(columns)))
     fig = go.Figure()
     x = df["time"].dt.tz_convert(zone) if len(df) else []
     for column, label in columns.items():
@@ -58,8 +62,9 @@ def node_colors(hosts: list[str]) -> dict[str, str]:
     return {host: PALETTE[i % len(PALETTE)] for i, host in enumerate(sorted(hosts))}
 
 
-def per_node(df: pd.DataFrame, column: str, title: str, unit: str, zone: str, average: bool = True) -> go.Figure:
-    """One line per node (role and host) plus the dashed cluster average."""
+def per_node(df: pd.DataFrame, column: str, title: str, zone: str, average: bool = True) -> go.Figure:
+    """One line per node (role and host) plus the dashed cluster average, in the column's unit."""
+    unit = unit_of(column)
     fig = go.Figure()
     if len(df):
         df = df.assign(time=df["time"].dt.tz_convert(zone), node=df["role"] + " " + df["host"])

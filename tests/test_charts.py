@@ -1,0 +1,30 @@
+"""Charts label their axis with the unit the metric registry declares, not one a page repeats."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from starmon.metrics import unit_of
+from starmon.ui import charts
+
+
+def _series(*columns: str) -> pd.DataFrame:
+    return pd.DataFrame({"time": pd.to_datetime([0, 60], unit="s", utc=True), **{c: [1.0, 2.0] for c in columns}})
+
+
+@pytest.mark.parametrize("column, unit", [("qps", "queries/s"), ("query_latency_p99", "ms"), ("query_error_rate", "%")])
+def test_a_cluster_chart_takes_its_unit_from_the_registry(column, unit):
+    fig = charts.lines(_series(column), {column: column}, "t", "UTC")
+    assert fig.layout.yaxis.title.text == unit == unit_of(column)
+
+
+@pytest.mark.parametrize("column, unit", [("cpu_pct", "%"), ("disk_pct", "%"), ("qps", "queries/s")])
+def test_a_node_chart_takes_its_unit_from_the_registry(column, unit):
+    df = _series(column).assign(role="BE", host="10.0.0.1")
+    assert charts.per_node(df, column, "t", "UTC").layout.yaxis.title.text == unit
+
+
+def test_an_undescribed_column_is_an_error_not_an_unlabelled_axis():
+    with pytest.raises(KeyError, match="no metric 'qsp'"):
+        charts.lines(_series("qsp"), {"qsp": "x"}, "t", "UTC")
