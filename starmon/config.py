@@ -136,18 +136,24 @@ def url_host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
+def _default(name: str):
+    """The declared default of a setting, for Config's field of the same name."""
+    return next(s.default for s in SETTINGS if s.name == name)
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything the collector needs: settings plus the declared clusters."""
 
     db_url: str
     clusters: tuple[ClusterConfig, ...] = ()
-    interval_seconds: int = 30
-    statistics_interval_seconds: int = 600
-    timeout_seconds: float = 5.0
-    retention_days: int = 7
-    rollup_retention_days: int = 90
-    forecast_window_days: int = 7
+    # the settings, with the defaults SETTINGS declares
+    interval_seconds: int = _default("interval_seconds")
+    statistics_interval_seconds: int = _default("statistics_interval_seconds")
+    timeout_seconds: float = _default("timeout_seconds")
+    retention_days: int = _default("retention_days")
+    rollup_retention_days: int = _default("rollup_retention_days")
+    forecast_window_days: int = _default("forecast_window_days")
     source: str = "defaults"
     thresholds: tuple = ()  # health cards with [thresholds.<card>] overrides applied
     admin_emails: tuple = ()  # [access] admin_emails: OpenID Connect users who may edit clusters
