@@ -41,6 +41,10 @@ class Ownership(Protocol):
     owner: str | None  # written with each round, so a round of a cluster handed over is dropped
     tick_seconds: float  # how often claim() must run
 
+    def ready(self) -> bool:
+        """Whether it may collect (and so write) at all now; until then it touches nothing."""
+        ...
+
     def claim(self, cluster_ids: list[int]) -> set[int]: ...
 
     def release(self) -> None: ...
@@ -57,9 +61,9 @@ class SoleWriter:
         self._lock = store.writer_lock()
         self._announced = False
 
-    def claim(self, cluster_ids: list[int]) -> set[int]:
+    def ready(self) -> bool:
         if self._lock.acquire():
-            return set(cluster_ids)
+            return True
         if not self._announced:
             log.warning(
                 "another collector (pid %s) is writing to %s; staying idle until it stops",
@@ -67,7 +71,10 @@ class SoleWriter:
                 safe_url(self.store.url),
             )
             self._announced = True
-        return set()
+        return False
+
+    def claim(self, cluster_ids: list[int]) -> set[int]:
+        return set(cluster_ids)
 
     def release(self) -> None:
         self._lock.release()
@@ -194,6 +201,9 @@ class Collector:
         maintenance = lambda: self._background("maintenance", lambda: self.run_maintenance(cluster_ids=ids()))  # noqa: E731
         try:
             while not self._stop.is_set():
+                if not ownership.ready():  # e.g. another collector writes: not even the clusters table
+                    self._stop.wait(ownership.tick_seconds)
+                    continue
                 try:
                     clusters = self.clusters()
                     held = ownership.claim([cid for cid, _ in clusters])
@@ -296,6 +306,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"starmon collector: {exc}", file=sys.stderr)
             return 2
         return 0
+    lock = store.writer_lock()  # first: a collector that may not collect writes nothing, not even clusters
+    if not lock.acquire():
+        print(
+            f"starmon collector: another collector (pid {lock.holder()}) is writing to "
+            f"{safe_url(store.url)}; nothing collected",
+            file=sys.stderr,
+        )
+        collector.close()
+        return 3
     clusters = collector.clusters()
     locked = undecryptable(store.enabled_clusters(), collector.secrets)
     for name in locked:
@@ -309,15 +328,8 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
         collector.close()
+        lock.release()
         return 2
-    lock = store.writer_lock()
-    if not lock.acquire():
-        print(
-            f"starmon collector: another collector (pid {lock.holder()}) is writing to "
-            f"{safe_url(store.url)}; nothing collected",
-            file=sys.stderr,
-        )
-        return 3
     try:
         for result in collector.run_round(clusters):
             print(result.line(), flush=True)

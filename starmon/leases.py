@@ -43,6 +43,10 @@ class Leases:
         """How often claim() must run to keep leases alive and pick up orphans quickly."""
         return self.interval / 4
 
+    def ready(self) -> bool:
+        """Collectors sharing a database may all write: what each collects is claim()'s answer."""
+        return True
+
     def claim(self, cluster_ids: list[int]) -> set[int]:
         """Heartbeat, renew, rebalance and claim; returns the clusters this collector now holds."""
         now = self.clock()
