@@ -17,6 +17,7 @@ Rules an operator relies on, kept here in one place:
 from __future__ import annotations
 
 import math
+import re
 
 from .metrics import NODE_BY_NAME, NODE_TEXT, SNAPSHOT_BY_NAME, SNAPSHOT_TEXT, Metric
 from .parse import MetricSet, column, parse_bool, parse_int, parse_percent, parse_size
@@ -113,7 +114,10 @@ def _fe_node(
     _keep_usable(counters, NODE_BY_NAME, what, problems)  # before a counter of 1e30 becomes a rate
     start = column(row, "StartTime")
     restarted = prev is not None and start is not None and prev.last_start_time not in (None, start)
-    usable = prev if (elapsed and elapsed > 0) else None
+    # Started before the previous round last heard from it: no restart inside the window, but
+    # another FE under the same name (the cluster's address changed): its counters start a new series.
+    another = restarted and _FE_TIME.fullmatch(start) and _FE_TIME.fullmatch(prev.last_heartbeat or "")
+    usable = prev if (elapsed and elapsed > 0 and not (another and start < prev.last_heartbeat)) else None
     deltas = {k: _counter_delta(v, usable, k, restarted) for k, v in counters.items()}
     qps = deltas["query_total"] / elapsed if deltas["query_total"] is not None else get("starrocks_fe_qps")
     heap_used = get("jvm_heap_size_bytes", type="used")
@@ -230,6 +234,7 @@ _CORES = Metric("cpu_cores", int, "cores", "CPU cores of the host (CpuCores).")
 
 
 _NO_VALUE = {"", "N/A", "NULL", "\\N"}  # how node lists say "unknown"
+_FE_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")  # how FEs print times (cluster's zone)
 
 
 def _read(row: dict, name: str, parse, what: str, problems: list[tuple[str, str]]):

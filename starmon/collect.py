@@ -246,16 +246,20 @@ async def collect_once(
     deadline: float,
     previous: PreviousRound | None = None,
     owner: str | None = None,
+    new_series: bool = False,
 ) -> tuple[ClusterResult, PreviousRound | None]:
     """Fetch, aggregate and store one round of one cluster; its result, and the round as the next
     one's previous (None if it was not stored).
 
     `previous` is the round kept in memory, if any; without one fresh enough, the stored one is
-    read. Nothing a cluster sends makes this raise; a lost database does (nothing can be stored).
+    read. With `new_series` (the cluster's address changed) no earlier round is comparable: its
+    counters start new series. Nothing a cluster sends makes this raise; a lost database does.
     """
     cluster = client.cluster
     started = time.monotonic()
-    if previous is None or not 0 < ts - previous.ts <= MAX_DELTA_GAP_SECONDS:
+    if new_series:
+        previous = None
+    elif previous is None or not 0 < ts - previous.ts <= MAX_DELTA_GAP_SECONDS:
         previous = await asyncio.to_thread(store.previous_round, cluster_id)
     try:
         snapshot, nodes = build_round(await fetch_round(client, ts, deadline), previous)

@@ -98,6 +98,7 @@ class Collector:
         self.clock = clock
         self.connections = Connections(config.timeout_seconds)
         self._previous: dict[int, PreviousRound] = {}
+        self._where: dict[int, tuple[str, int, int]] = {}  # the address each cluster was last collected at
         self._stop = threading.Event()
         self._jobs: dict[str, threading.Thread] = {}
         self._owner: str | None = None  # the lease owner, while run_forever shares clusters through leases
@@ -126,11 +127,16 @@ class Collector:
         ids = {cid for cid, _ in clusters}
         for cid in [i for i in self._previous if i not in ids]:
             del self._previous[cid]
+        for cid in [i for i in self._where if i not in ids]:
+            del self._where[cid]
 
     async def _round(self, clusters: list[tuple[int, ClusterConfig]]) -> list[ClusterResult]:
         ts = self.clock()
 
         async def one(cluster_id: int, cluster: ClusterConfig) -> ClusterResult:
+            where = (cluster.fe_host, cluster.http_port, cluster.query_port)
+            moved = self._where.setdefault(cluster_id, where) != where
+            self._where[cluster_id] = where
             result, stored = await collect_once(
                 self.store,
                 cluster_id,
@@ -139,6 +145,7 @@ class Collector:
                 deadline=self.config.round_deadline_seconds,
                 previous=self._previous.get(cluster_id),
                 owner=self._owner,
+                new_series=moved,
             )
             if stored is not None:
                 self._previous[cluster_id] = stored

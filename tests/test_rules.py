@@ -119,3 +119,18 @@ def test_an_answer_not_recorded_is_a_problem_of_the_round(tmp_path):
     snapshot, nodes = replay(directory)
     assert snapshot.status == Status.PARTIAL and "not recorded" in snapshot.error
     assert next(n for n in nodes if n.host == model.backends[0].host).mem_used_bytes is None
+
+
+def test_another_cluster_behind_the_same_address_starts_a_new_series_not_a_spike(tmp_path):
+    """The README once pointed `demo` at a second emulator: its FEs, with the same names but counters
+    of another lifetime, made one round of 270,305 queries/s. An FE that started before the
+    previous round last heard from it did not restart in between: no rate from its counters."""
+    [(before, before_nodes)] = rounds(_model(), tmp_path / "a")
+    other = _model()
+    for fe in other.frontends:  # started before the first cluster's previous heartbeat
+        fe.started_at -= 3 * 86400
+    other.advance(30)
+    directory = record(other, tmp_path / "b" / str(other.now()))
+    snapshot, nodes = replay(directory, PreviousRound(before.ts, before_nodes))
+    assert snapshot.qps == pytest.approx(QPS, rel=0.05)  # the FEs' own gauge, not 3 days of queries in 30 s
+    assert all(n.qps < 2 * QPS for n in nodes if n.role == "FE")
