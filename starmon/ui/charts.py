@@ -38,11 +38,30 @@ def _layout(fig: go.Figure, title: str, unit: str) -> go.Figure:
     return fig
 
 
+def broken_at_gaps(df: pd.DataFrame) -> pd.DataFrame:
+    """The series with an empty row in every gap of more than two buckets, so a line breaks there
+    instead of crossing a collector outage (or history still loading) as if data had been there.
+
+    The bucket is the series' most common step; Plotly breaks lines at the empty rows
+    (connectgaps=False).
+    """
+    if len(df) < 3:
+        return df
+    steps = df["time"].diff()
+    step = steps.mode().iloc[0]
+    gaps = df.loc[steps > 2 * step, "time"] - step
+    if gaps.empty:
+        return df
+    holes = pd.DataFrame({"time": gaps.to_numpy()}).astype({"time": df["time"].dtype})
+    return pd.concat([df, holes], ignore_index=True).sort_values("time", kind="stable", ignore_index=True)
+
+
 def lines(df: pd.DataFrame, columns: dict[str, str], title: str, zone: str) -> go.Figure:
     """One line per column of a cluster series; `columns` maps column -> legend label. The axis
     takes the unit the metric registry gives the first column."""
     unit = unit_of(next(iter(columns)))
     fig = go.Figure()
+    df = broken_at_gaps(df)
     x = df["time"].dt.tz_convert(zone) if len(df) else []
     for column, label in columns.items():
         fig.add_trace(
@@ -70,6 +89,7 @@ def per_node(df: pd.DataFrame, column: str, title: str, zone: str, average: bool
         df = df.assign(time=df["time"].dt.tz_convert(zone), node=df["role"] + " " + df["host"])
         colors = node_colors(df["node"].unique().tolist())
         for node, part in df.groupby("node", sort=True):
+            part = broken_at_gaps(part)
             fig.add_trace(
                 go.Scatter(
                     x=part["time"],
