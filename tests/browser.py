@@ -21,9 +21,8 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from .conftest import free_port
+from .fixtures import ROOT, free_port
 
-ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("STARMON_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 
@@ -115,7 +114,7 @@ def dashboard_server(
                 proc.kill()
 
 
-def open_page(page, url: str) -> None:
+def visit(page, url: str) -> None:
     """Go to url and wait until the script has run and the page has settled."""
     page.goto(url)
     settle(page)

@@ -11,9 +11,8 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from .fixtures import ROOT
 
 
 def test_quick_benchmarks_run_and_agree():

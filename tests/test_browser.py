@@ -14,9 +14,11 @@ from starmon import users
 from starmon.config import ClusterConfig
 from starmon.store import Store
 
-from .browser import SCREENSHOTS, browser, dashboard_server, needs_chromium, open_page, page, settle  # noqa: F401
+from .browser import SCREENSHOTS, browser, dashboard_server, needs_chromium, page, settle, visit  # noqa: F401
+from .fixtures import PAGES
 
-PAGES = {"overview": "", "performance": "performance", "resources": "resources", "data": "data", "clusters": "clusters"}
+# Where each page lives in the URL: the Overview at the root, the others under their names.
+URL_PATH = {name: "" if name == "overview" else name for name in PAGES}
 
 pytestmark = needs_chromium
 
@@ -45,10 +47,10 @@ def _snapshots(db: Path) -> int:
         return 0
 
 
-@pytest.mark.parametrize("name", PAGES)
+@pytest.mark.parametrize("name", URL_PATH)
 def test_every_page_in_a_browser(dashboard, page, name):
     page.set_viewport_size({"width": 1280, "height": 900})
-    open_page(page, f"{dashboard}/{PAGES[name]}")
+    visit(page, f"{dashboard}/{URL_PATH[name]}")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     assert page.get_by_test_id("stException").count() == 0
@@ -66,7 +68,7 @@ def test_every_page_in_a_browser(dashboard, page, name):
 
 
 def test_range_lives_in_the_url(dashboard, page):
-    open_page(page, f"{dashboard}/performance?range=6h")
+    visit(page, f"{dashboard}/performance?range=6h")
     expect(page.get_by_text("Last 6h").first).to_be_visible()
     page.get_by_role("radio", name="7d").click()
     page.wait_for_url(re.compile(r"range=7d"), timeout=15000)
@@ -75,7 +77,7 @@ def test_range_lives_in_the_url(dashboard, page):
 
 def test_narrow_window(dashboard, page):
     page.set_viewport_size({"width": 420, "height": 900})
-    open_page(page, dashboard)
+    visit(page, dashboard)
     page.screenshot(path=str(SCREENSHOTS / "overview-narrow.png"), full_page=True)
     assert page.get_by_test_id("stException").count() == 0
     assert page.get_by_test_id("stMetric").first.is_visible()
@@ -96,7 +98,7 @@ def test_freshness_badge_turns_stale_without_a_reload(tmp_path, page):
         "STARMON_EMBEDDED_COLLECTOR": "0",
     }  # nobody collects: the one round below only ages
     with dashboard_server(tmp_path, env) as url:
-        open_page(page, url)  # the first load, slow on a busy machine, before the clock starts
+        visit(page, url)  # the first load, slow on a busy machine, before the clock starts
         store = Store(db_url)
         store.sync_clusters((ClusterConfig("prod", "127.0.0.1", 1, 1),))
         store.write_round(store.cluster_ids()["prod"], {"ts": time.time(), "status": "ok", "collect_ms": 1}, [])
@@ -134,7 +136,7 @@ def test_a_deleted_account_stops_getting_fresh_numbers_without_a_click(tmp_path,
     users.add(store, "bob", "admin", "battery staple")  # an account stays: sign-in stays on
     try:
         with dashboard_server(tmp_path, env) as url:
-            open_page(page, url)
+            visit(page, url)
             page.get_by_role("textbox", name="User name").fill("ann")
             page.get_by_role("textbox", name="Password").fill("correct horse")
             page.get_by_role("button", name="Sign in").click()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from starmon import demo, forecast
@@ -14,7 +13,7 @@ from starmon.read import forecast as read_forecast
 from starmon.store import Store
 from starmon.ui import loaders
 
-from .test_pages import MAIN, PAGE, unescape, values
+from .fixtures import MAIN, PAGE, clear_caches, trace_values, unescape, use_dashboard
 
 
 @pytest.fixture(scope="module")
@@ -54,10 +53,7 @@ def test_forecast_matches_the_emulator(week):
 def test_card_chart_and_json_agree(week, monkeypatch):
     store, model, cluster_id, tmp = week
     (tmp / "starmon.toml").write_text("")
-    monkeypatch.setenv("STARMON_DB_URL", store.url)
-    monkeypatch.setenv("STARMON_CONFIG", str(tmp / "starmon.toml"))
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    use_dashboard(monkeypatch, store.url, tmp / "starmon.toml")
     at = AppTest.from_file(str(MAIN), default_timeout=60).run()
     assert not at.exception
     # What the page computed, from the cache it filled (AppTest runs in this process): a forecast
@@ -83,6 +79,5 @@ def test_card_chart_and_json_agree(week, monkeypatch):
     drawn = {t["name"]: t for t in chart["data"] if t.get("mode") == "lines" and "trend" not in t.get("name", "")}
     assert set(drawn) == {f.subject for f in capacity.fits} == {"cluster", *(f"BE {b.host}" for b in model.backends)}
     for subject, part in capacity.history.groupby("subject"):
-        assert values(drawn[subject]["y"]) == pytest.approx(list(part["used_pct"])), subject
-    st.cache_data.clear()
-    st.cache_resource.clear()
+        assert trace_values(drawn[subject]["y"]) == pytest.approx(list(part["used_pct"])), subject
+    clear_caches()

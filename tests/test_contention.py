@@ -13,28 +13,24 @@ may be skipped: each cluster gets about one round a second, never more than 2 s 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import math
 import os
 import statistics
 import threading
 import time
 
-import pytest
 import sqlalchemy as sa
 
 from starmon import read, schema
 from starmon.collector import Collector
-from starmon.config import ClusterConfig, Config
-from starmon.emulator.process import emulator_process
+from starmon.config import Config
 from starmon.read import Reader, parse_range
 from starmon.store import Store
 
+from .fixtures import HISTORY_DAYS, store_with_history
+
 DURATION = float(os.environ.get("STARMON_CONTENTION_SECONDS", "30"))
 READERS = 4
-HISTORY_DAYS = 3
-HISTORY_STEP = 30  # seconds between seeded rounds, as the default interval
 MAX_GAP = 2.0
 SERIES_COLUMNS = [
     "qps",
@@ -52,101 +48,6 @@ NODE_COLUMNS = ["cpu_pct", "mem_pct", "disk_used_bytes", "disk_total_bytes"]
 RANGE_LABELS = ("1h", "24h", "7d", "30d")
 
 
-# -- history: real rounds, copied back in time -------------------------------------------------------
-
-
-def real_rounds(configs: tuple[ClusterConfig, ...], tmp_path) -> dict[str, tuple[dict, list[dict]]]:
-    """One real round of every cluster, collected into a scratch file: the templates of history."""
-    scratch = Store(f"sqlite:///{tmp_path / 'template.db'}")
-    collector = Collector(Config(db_url=scratch.url, clusters=configs, timeout_seconds=2.0), scratch)
-    try:
-        results = collector.run_round()
-        assert all(r.status == "ok" for r in results), results
-        templates = {}
-        for cid, cluster in collector.clusters():
-            previous = scratch.previous_round(cid)
-            with scratch.reader.connect() as conn:
-                snapshot = dict(
-                    conn.execute(
-                        sa.select(schema.metrics_snapshots).where(schema.metrics_snapshots.c.cluster_id == cid)
-                    )
-                    .one()
-                    ._mapping
-                )
-            templates[cluster.name] = (snapshot, previous.nodes)
-    finally:
-        collector.close()
-        scratch.close()
-    return templates
-
-
-def seed_history(
-    store: Store,
-    cluster_id: int,
-    template: tuple[dict, list[dict]],
-    *,
-    end: float,
-    days: float = HISTORY_DAYS,
-    step: int = HISTORY_STEP,
-    chunk: int = 2000,
-) -> int:
-    """Copies of a real round (snapshot and node rows) every `step` s over the `days` before `end`,
-    with a daily QPS swing and disks that fill steadily. Returns the rounds written.
-
-    Bulk inserts (one statement per chunk) keep this to a few seconds; the live rounds that
-    follow go through the collector's own write path.
-    """
-    s, n = schema.metrics_snapshots, schema.node_snapshots
-    snapshot, nodes = template
-    skip = {"id", "snapshot_id", "cluster_id", "ts"}
-    snapshot = {k: v for k, v in snapshot.items() if k not in skip}
-    nodes = [{k: v for k, v in dataclasses.asdict(node).items() if k not in skip} for node in nodes]
-    count = int(days * 86400 / step)
-    with store.reader.connect() as conn:
-        next_id = (conn.execute(sa.select(sa.func.max(s.c.id))).scalar() or 0) + 1
-    for first in range(0, count, chunk):
-        snaps, node_rows = [], []
-        for i in range(first, min(first + chunk, count)):
-            ts = end - (count - i) * step
-            swing = 1 + 0.3 * math.sin(2 * math.pi * ts / 86400)
-            fill = 0.8 + 0.2 * i / count  # disks were 20 % emptier `days` ago
-            snap = {**snapshot, "id": next_id, "cluster_id": cluster_id, "ts": ts}
-            for key in ("qps", "rps"):
-                if snap[key] is not None:
-                    snap[key] *= swing
-            if snap["disk_used_bytes"] is not None:
-                snap["disk_used_bytes"] = int(snap["disk_used_bytes"] * fill)
-                snap["disk_usage_pct"] = 100 * snap["disk_used_bytes"] / snap["disk_total_bytes"]
-            snaps.append(snap)
-            for node in nodes:
-                row = {**node, "snapshot_id": next_id, "cluster_id": cluster_id, "ts": ts}
-                if row["disk_used_bytes"] is not None:
-                    row["disk_used_bytes"] = int(row["disk_used_bytes"] * fill)
-                if row["qps"] is not None:
-                    row["qps"] *= swing
-                node_rows.append(row)
-            next_id += 1
-        with store.writer.begin() as conn:
-            conn.execute(s.insert(), snaps)
-            conn.execute(n.insert(), node_rows)
-    return count
-
-
-def seeded_store(configs: tuple[ClusterConfig, ...], tmp_path, db_url: str) -> dict[str, int]:
-    """A store with the given clusters and HISTORY_DAYS of history each, up to now."""
-    templates = real_rounds(configs, tmp_path)
-    store = Store(db_url)
-    try:
-        store.sync_clusters(configs)
-        ids = store.cluster_ids()
-        now = time.time()
-        for name, template in templates.items():
-            seed_history(store, ids[name], template, end=now)
-    finally:
-        store.close()
-    return ids
-
-
 class Errors(logging.Handler):
     """Every warning or error the collector logs, for the report and the assertions."""
 
@@ -158,25 +59,11 @@ class Errors(logging.Handler):
         self.records.append(record)
 
 
-@pytest.fixture
-def two_clusters(tmp_path):
-    """Two emulated clusters in a process of their own, so the readers here do not slow their answers."""
-    with emulator_process(
-        "--clusters", "2", "--name", "contention", "--host", "127.0.0.1", log=tmp_path / "emulator.log"
-    ) as clusters:
-        yield tuple(
-            ClusterConfig(
-                name=c["name"], fe_host=c["fe_host"], http_port=c["http_port"], query_port=c["query_port"], user="root"
-            )
-            for c in clusters
-        )
-
-
-def test_collector_keeps_its_schedule_while_four_readers_query(two_clusters, tmp_path):
+def test_collector_keeps_its_schedule_while_four_readers_query(two_clusters_in_a_process, tmp_path):
     url = f"sqlite:///{tmp_path / 'starmon.db'}"
     seed_started = time.monotonic()
-    configs = two_clusters
-    ids = seeded_store(configs, tmp_path, url)
+    configs = two_clusters_in_a_process
+    ids = store_with_history(configs, tmp_path, url)
     config = Config(
         db_url=url, clusters=configs, interval_seconds=1, statistics_interval_seconds=600, timeout_seconds=2.0
     )

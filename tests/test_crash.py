@@ -27,9 +27,8 @@ from starmon import schema
 from starmon.emulator import ClusterSpec
 from starmon.store import WriterLock
 
-from .conftest import exact_workload
+from .fixtures import ROOT, exact_workload
 
-ROOT = Path(__file__).resolve().parents[1]
 CLUSTERS = ("alpha", "beta", "slow")
 SLOW_SECONDS = 0.6  # the slow cluster's round takes about 2-3 × this (two HTTP phases)
 TIMEOUT_SECONDS = 3.0  # > SLOW_SECONDS: the slow cluster is late, not down

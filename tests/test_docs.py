@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -12,7 +11,9 @@ from starmon.emulator.__main__ import _parser
 from starmon.emulator.model import Faults
 from starmon.health import CARDS
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+from .fixtures import ROOT, SAMPLES
+
+README = (ROOT / "README.md").read_text()
 
 
 @pytest.mark.parametrize("setting", SETTINGS + ENV_SETTINGS, ids=lambda s: s.name)
@@ -41,12 +42,11 @@ def test_every_threshold_is_documented_with_its_levels(card):
 
 def test_sample_copies_match_shared():
     """tests/samples are copies of shared/starrocks/samples (so a fresh clone is self-contained)."""
-    shared = Path(__file__).resolve().parents[2] / "shared" / "starrocks" / "samples"
+    shared = ROOT.parent / "shared" / "starrocks" / "samples"
     if not shared.is_dir():
         pytest.skip("no shared/ folder beside this checkout")
-    ours = Path(__file__).resolve().parent / "samples"
-    assert sorted(p.name for p in shared.iterdir()) == sorted(p.name for p in ours.iterdir())
-    assert all((ours / p.name).read_bytes() == p.read_bytes() for p in shared.iterdir())
+    assert sorted(p.name for p in shared.iterdir()) == sorted(p.name for p in SAMPLES.iterdir())
+    assert all((SAMPLES / p.name).read_bytes() == p.read_bytes() for p in shared.iterdir())
 
 
 def test_the_limits_on_what_a_cluster_sends_are_the_codes():

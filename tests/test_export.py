@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 
@@ -18,7 +17,7 @@ from starmon.config import ClusterConfig
 from starmon.export import to_csv, to_json
 from starmon.store import Store
 
-ROOT = Path(__file__).resolve().parents[1]
+from .fixtures import ROOT
 
 
 def _rows(data: bytes) -> list[list[str]]:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from .fixtures import ROOT
 
 
 def test_collector_and_emulator_do_not_load_streamlit():

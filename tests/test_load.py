@@ -37,52 +37,21 @@ from pathlib import Path
 from unittest.mock import MagicMock
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from starmon.config import ClusterConfig
-from starmon.emulator.process import emulator_process
+from .fixtures import MAIN, PAGE, ROOT, clear_caches, store_with_history, unescape, use_dashboard
 
-from .conftest import unescape
-from .test_contention import seeded_store
-
-ROOT = Path(__file__).resolve().parents[1]
-MAIN = str(ROOT / "starmon" / "ui" / "main.py")
 SESSIONS = 20
 PAGES_PER_SESSION = 5
 MAX_PAGES_PER_SESSION = 40
 LOAD_SECONDS = float(os.environ.get("STARMON_LOAD_SECONDS", "20"))
 # (page file for switch_page, heading title); the first load of a session is the default page
-TOUR = [
-    ("../../pages/overview.py", "Overview"),
-    ("../../pages/performance.py", "Performance"),
-    ("../../pages/resources.py", "Resources"),
-    ("../../pages/data.py", "Data"),
-]
+TOUR = [(PAGE[name], name.capitalize()) for name in ("overview", "performance", "resources", "data")]
 RANGES = ("1h", "24h", "7d")
 MAX_GAP = 2.5
 
 # plotly's own note when it converts pandas timestamps with sub-microsecond parts
 pytestmark = pytest.mark.filterwarnings("ignore:Discarding nonzero nanoseconds:UserWarning")
-
-
-@pytest.fixture
-def emulator_clusters(tmp_path):
-    """`python -m starmon.emulator --clusters 2` on free loopback ports; yields its ClusterConfigs."""
-    with emulator_process(
-        "--clusters", "2", "--name", "load", "--host", "127.0.0.1", log=tmp_path / "emulator.log"
-    ) as clusters:
-        yield tuple(
-            ClusterConfig(
-                name=c["name"],
-                fe_host=c["fe_host"],
-                http_port=c["http_port"],
-                query_port=c["query_port"],
-                user="root",
-                password="",
-            )
-            for c in clusters
-        )
 
 
 @pytest.fixture
@@ -162,12 +131,12 @@ def _live(db: Path, since: float) -> tuple[dict[str, int], int]:
     return rounds, passes
 
 
-def test_twenty_sessions_while_the_collector_runs(emulator_clusters, shared_runtime, tmp_path, monkeypatch):
-    configs = emulator_clusters
+def test_twenty_sessions_while_the_collector_runs(two_clusters_in_a_process, shared_runtime, tmp_path, monkeypatch):
+    configs = two_clusters_in_a_process
     names = [c.name for c in configs]
     db = tmp_path / "starmon.db"
     url = f"sqlite:///{db}"
-    seeded_store(configs, tmp_path, url)
+    store_with_history(configs, tmp_path, url)
     text = "interval_seconds = 1\nstatistics_interval_seconds = 600\ntimeout_seconds = 2.0\n"
     for c in configs:
         text += (
@@ -175,18 +144,13 @@ def test_twenty_sessions_while_the_collector_runs(emulator_clusters, shared_runt
             f'query_port = {c.query_port}\nuser = "root"\n'
         )
     (tmp_path / "starmon.toml").write_text(text)
-    monkeypatch.setenv("STARMON_DB_URL", url)
-    monkeypatch.setenv("STARMON_CONFIG", str(tmp_path / "starmon.toml"))
-    monkeypatch.delenv("STARMON_SECRET_KEY", raising=False)
-    monkeypatch.delenv("STARMON_SECRET_KEY_FILE", raising=False)
+    use_dashboard(monkeypatch, url, tmp_path / "starmon.toml")
 
     log = tmp_path / "collector.log"
     with log.open("w") as out:
         collector = subprocess.Popen(
             [sys.executable, "collector.py"], cwd=ROOT, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT
         )
-    st.cache_data.clear()
-    st.cache_resource.clear()
     try:
         started = time.time()
         deadline = time.monotonic() + 30
@@ -260,8 +224,7 @@ def test_twenty_sessions_while_the_collector_runs(emulator_clusters, shared_runt
         except subprocess.TimeoutExpired:
             collector.kill()
             collector.wait(10)
-        st.cache_data.clear()
-        st.cache_resource.clear()  # loaders.store() holds an engine on this test's file
+        clear_caches()  # loaders.store() holds an engine on this test's file
 
     hung = [t.name for t in threads if t.is_alive()]
     assert not hung, hung

@@ -11,20 +11,16 @@ import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from starmon import clusters as registry
 from starmon.config import ClusterConfig
 from starmon.secrets import Secrets
 from starmon.store import DatabaseLost, Store, StoreError
 
-from .conftest import free_port, unescape
-from .test_pages import MAIN, PAGE, add_cluster, seed_rounds
+from .fixtures import ROOT, add_cluster, free_port, open_page, seed_rounds, unescape
 
-ROOT = Path(__file__).resolve().parents[1]
 LOST = "was deleted or replaced while starmon was running"
 
 
@@ -129,13 +125,11 @@ def _stored(db) -> bool:
 def test_the_pages_show_the_error(env):
     cid = add_cluster(env["store"])
     seed_rounds(env["store"], cid, hours=0.2)
-    at = AppTest.from_file(MAIN, default_timeout=30).run()
+    at = open_page("overview")
     assert not at.exception and not at.error
     remove_database(env["db"])
     for page in ("overview", "clusters"):
-        at = AppTest.from_file(MAIN, default_timeout=30).run()
-        if page != "overview":
-            at.switch_page(PAGE[page]).run()
+        at = open_page(page)
         assert not at.exception, (page, at.exception)
         errors = [unescape(e.value) for e in at.error]
         assert len(errors) == 1 and LOST in errors[0] and str(env["db"]) in errors[0], (page, errors)

@@ -13,8 +13,8 @@ from playwright.sync_api import expect
 
 from starmon.ui.text import WORD_JOINER
 
-from .browser import SCREENSHOTS, browser, dashboard_server, needs_chromium, open_page, page, settle  # noqa: F401
-from .conftest import free_port
+from .browser import SCREENSHOTS, browser, dashboard_server, needs_chromium, page, settle, visit  # noqa: F401
+from .fixtures import free_port
 from .oidc_provider import Provider
 
 pytest.importorskip("authlib", reason="st.login needs Authlib (requirements-dev.txt installs it)")
@@ -54,7 +54,7 @@ def sso_dashboard(tmp_path_factory, provider):
 
 def _sign_in(page, url: str, provider: Provider, who: dict) -> None:
     provider.login_as = who
-    open_page(page, url)
+    visit(page, url)
     with page.expect_response(lambda r: "/oauth2callback" in r.url, timeout=30000):
         page.get_by_role("button", name="Sign in").click()  # to the provider and back
     page.wait_for_url(f"{url}/", timeout=30000)  # where the callback sends the browser
@@ -74,11 +74,11 @@ def _nav(page, name: str):
 
 
 def test_nothing_shows_before_sign_in(sso_dashboard, page):
-    open_page(page, sso_dashboard)
+    visit(page, sso_dashboard)
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     assert page.get_by_text("Signed in as").count() == 0
     assert _nav(page, "Overview").count() == 0
-    open_page(page, f"{sso_dashboard}/clusters")  # no page by URL either
+    visit(page, f"{sso_dashboard}/clusters")  # no page by URL either
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     assert page.get_by_role("button", name="Test connection").count() == 0
 
@@ -91,7 +91,7 @@ def test_admin_by_email_may_change_clusters(sso_dashboard, page, provider):
     assert page.locator("a[href^='mailto:']").count() == 0  # the e-mail is text, not a link
     page.screenshot(path=str(SCREENSHOTS / "sso-admin.png"))
     expect(_nav(page, "Clusters")).to_be_visible()
-    open_page(page, f"{sso_dashboard}/clusters")
+    visit(page, f"{sso_dashboard}/clusters")
     expect(page.get_by_role("button", name="Test connection")).to_be_visible()
 
 
@@ -101,10 +101,10 @@ def test_everyone_else_is_a_viewer_and_can_sign_out(sso_dashboard, page, provide
     expect(_nav(page, "Overview")).to_be_visible()
     assert _nav(page, "Clusters").count() == 0
     expect(page.get_by_text("An admin can add one on the Clusters page.")).to_be_visible()
-    open_page(page, f"{sso_dashboard}/clusters")  # not registered for a viewer: Streamlit's "not found"
+    visit(page, f"{sso_dashboard}/clusters")  # not registered for a viewer: Streamlit's "not found"
     page.screenshot(path=str(SCREENSHOTS / "sso-viewer-clusters-url.png"))
     assert page.get_by_role("button", name="Test connection").count() == 0
-    open_page(page, sso_dashboard)
+    visit(page, sso_dashboard)
     with page.expect_response(lambda r: "/auth/logout" in r.url, timeout=30000):  # st.logout navigates there
         page.get_by_role("button", name="Sign out").click()
     # /auth/logout redirects back to the app: let that navigation finish rather than start another

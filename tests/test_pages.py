@@ -2,177 +2,48 @@
 
 Every test runs the real frame script (`starmon/ui/main.py`) against a fresh SQLite store
 seeded through `starmon.store.Store`, so what the pages show is checked against known numbers.
+Links with unknown or hostile parameters are in test_links.py; text from a cluster shown as
+text, in test_cluster_text.py.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from starmon import clusters as registry
 from starmon.config import ClusterConfig
 from starmon.emulator import ClusterSpec
-from starmon.read import RANGES, TimeRange, parse_range
+from starmon.read import TimeRange, parse_range
 from starmon.secrets import Secrets
 from starmon.store import Store
 from starmon.ui import frame
 
-from .conftest import exact_workload, unescape
-
-ROOT = Path(__file__).resolve().parents[1]
-MAIN = str(ROOT / "starmon" / "ui" / "main.py")
-PAGE = {name: f"../../pages/{name}.py" for name in ("overview", "performance", "resources", "data", "clusters")}
-HOSTILE_HTML = "<img src=x onerror=alert(1)>"
-HOSTILE_LINK = "[click](javascript:alert(1))"
-BES = ("10.0.0.2", "10.0.0.3", "10.0.0.4")
-DEAD_BE = "10.0.0.3"
-
+from .fixtures import (
+    BES,
+    DEAD_BE,
+    PAGE,
+    add_cluster,
+    app,
+    bucket,
+    cluster_rows,
+    exact_workload,
+    figures,
+    open_page,
+    seed_rounds,
+    trace_values,
+    unescape,
+)
 
 # -- set-up ----------------------------------------------------------------------------------------------
 
 
-def app(**query) -> AppTest:
-    at = AppTest.from_file(MAIN, default_timeout=30)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at
-
-
-def open_page(page: str, **query) -> AppTest:
-    """Run the frame once (the default page), then switch to `page` and run it."""
-    at = app(**query).run()
-    if page != "overview":
-        at.switch_page(PAGE[page]).run()
-    return at
-
-
-def add_cluster(store: Store, name: str = "prod", host: str = "10.0.0.1") -> int:
-    clusters = tuple(ClusterConfig(r["name"], r["fe_host"]) for r in store_clusters(store)) + (
-        ClusterConfig(name, host),
-    )
-    store.sync_clusters(clusters)
-    return store.cluster_ids()[name]
-
-
-def store_clusters(store: Store) -> list[dict]:
-    with store.reader.connect() as conn:
-        return [dict(r._mapping) for r in conn.exec_driver_sql("SELECT * FROM clusters ORDER BY id")]
-
-
-def seed_rounds(
-    store: Store, cluster_id: int, *, hours: float = 2, step: int = 60, newest: dict | None = None, dead_rounds: int = 5
-) -> float:
-    """One round per `step` s over the last `hours`; the newest one gets `newest` and BE 10.0.0.3 dies
-    for the last `dead_rounds` rounds. Returns the newest round's ts."""
-    now = time.time()
-    times = [now - 5 - i * step for i in range(int(hours * 3600 / step))][::-1]
-    rounds = []
-    for i, ts in enumerate(times):
-        dead = i >= len(times) - dead_rounds
-        snapshot = {
-            "ts": ts,
-            "status": "partial" if dead else "ok",
-            "error": None,
-            "collect_ms": 12,
-            "qps": 50.0 + i % 7,
-            "rps": 60.0 + i % 5,
-            "query_latency_p50": 20.0,
-            "query_latency_p95": 80.0,
-            "query_latency_p99": 150.0,
-            "query_error_rate": 0.1,
-            "query_timeout_rate": 0.0,
-            "frontend_total": 1,
-            "frontend_alive": 1,
-            "backend_total": 3,
-            "backend_alive": 2 if dead else 3,
-            "avg_cpu_usage": 30.0,
-            "avg_memory_usage": 40.0,
-            "disk_usage_pct": 50.0 + i * 0.01,
-            "disk_total_bytes": 3 * 10**12,
-            "disk_used_bytes": 15 * 10**11,
-            "tablet_count": 1200,
-            "max_compaction_score": 5.0,
-            "txn_running": 2,
-            "load_running": 1,
-            "fe_jvm_heap_used_bytes": 2 * 2**30,
-            "fe_jvm_heap_max_bytes": 8 * 2**30,
-        }
-        nodes = [
-            {
-                "role": "FE",
-                "host": "10.0.0.1",
-                "alive": True,
-                "is_leader": True,
-                "version": "3.3.5",
-                "qps": snapshot["qps"],
-                "query_latency_p99": 150.0,
-                "jvm_heap_used_bytes": 2 * 2**30,
-                "jvm_heap_max_bytes": 8 * 2**30,
-                "cpu_pct": 10.0,
-                "mem_pct": 25.0,
-            }
-        ]
-        for n, host in enumerate(BES):
-            alive = not (dead and host == DEAD_BE)
-            nodes.append(
-                {
-                    "role": "BE",
-                    "host": host,
-                    "alive": alive,
-                    "version": "3.3.5",
-                    "cpu_pct": 20.0 + 10 * n if alive else None,
-                    "mem_pct": 30.0 + n if alive else None,
-                    "disk_total_bytes": 10**12,
-                    "disk_used_bytes": 5 * 10**11,
-                    "tablet_count": 400,
-                    "error": None if alive else "heartbeat timed out",
-                }
-            )
-        rounds.append((snapshot, nodes))
-    if newest:
-        rounds[-1][0].update(newest)
-    store.write_rounds(cluster_id, rounds)
-    return times[-1]
-
-
-NEWEST = {
-    "qps": 123.4,
-    "query_latency_p99": 456.0,
-    "disk_usage_pct": 91.2,
-    "backend_total": 3,
-    "backend_alive": 2,
-    "avg_memory_usage": None,
-}
-
-
-@pytest.fixture
-def seeded(env):
-    """Cluster `prod` with two hours of rounds, the newest one with known values."""
-    cid = add_cluster(env["store"])
-    env["cluster_id"] = cid
-    env["newest_ts"] = seed_rounds(env["store"], cid, newest=NEWEST)
-    return env
-
-
 def texts(elements) -> list[str]:
     return [unescape(e.value) for e in elements]
-
-
-def figures(at: AppTest) -> dict[str, dict]:
-    """Plotly figures on the page by title."""
-    out = {}
-    for el in at.get("plotly_chart"):
-        fig = json.loads(el.proto.spec)
-        out[fig["layout"]["title"]["text"]] = fig
-    return out
 
 
 def snapshot_rows(store: Store, cluster_id: int) -> list[tuple]:
@@ -186,7 +57,7 @@ def snapshot_rows(store: Store, cluster_id: int) -> list[tuple]:
 
 
 @pytest.mark.parametrize("page", list(PAGE))
-def test_every_page_renders_against_a_seeded_store(seeded, page):
+def test_every_page_renders_against_a_seeded_store(seeded_with_problems, page):
     at = open_page(page)
     assert not at.exception, at.exception
     headers = texts(at.header)
@@ -225,7 +96,7 @@ def test_every_page_renders_against_a_seeded_store(seeded, page):
 # -- 2. the cards show the newest snapshot ---------------------------------------------------------------
 
 
-def test_overview_cards_show_the_newest_snapshot(seeded):
+def test_overview_cards_show_the_newest_snapshot(seeded_with_problems):
     at = open_page("overview")
     assert not at.exception
     [badge] = [m.value for m in at.sidebar.markdown]
@@ -299,24 +170,13 @@ def test_overview_says_nothing_is_wrong_for_a_healthy_cluster(env):
 # -- 3. the range changes the query window ---------------------------------------------------------------
 
 
-def bucket(label: str) -> int:
-    return TimeRange(0, RANGES[label], label).bucket
-
-
-def values(array) -> list:
-    """A trace's x or y: a plain list, or Plotly's typed-array encoding {"dtype", "bdata"}."""
-    if isinstance(array, dict):
-        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
-    return list(array)
-
-
 def qps_points(at: AppTest) -> int:
     trace = figures(at)["Queries and requests per second"]["data"][0]
     assert trace["name"] == "QPS"
-    return len(values(trace["y"]))
+    return len(trace_values(trace["y"]))
 
 
-def test_range_in_the_link_sets_the_window_and_bucket(seeded):
+def test_range_in_the_link_sets_the_window_and_bucket(seeded_with_problems):
     short = open_page("performance", range="1h")
     assert not short.exception
     assert short.caption[0].value.startswith(f"Last 1h, {bucket('1h')} s buckets")
@@ -335,7 +195,7 @@ def test_range_in_the_link_sets_the_window_and_bucket(seeded):
     assert qps_points(week) < qps_points(day)
 
 
-def test_range_widget_changes_the_window(seeded):
+def test_range_widget_changes_the_window(seeded_with_problems):
     at = open_page("performance")
     assert at.caption[0].value.startswith("Last 24h")
     at.segmented_control(key="range").set_value("6h").run()
@@ -347,7 +207,7 @@ def test_range_widget_changes_the_window(seeded):
     assert 58 <= qps_points(at) <= 62
 
 
-def test_custom_range_renders_every_page(seeded):
+def test_custom_range_renders_every_page(seeded_with_problems):
     at = open_page("performance")
     at.segmented_control(key="range").set_value("custom").run()
     assert not at.exception
@@ -397,61 +257,7 @@ def test_refresh_button_stores_one_new_round_and_is_rate_limited(env, emulator, 
     assert any("refresh again in" in w for w in waits), waits
 
 
-# -- 5. unknown or hostile link parameters -----------------------------------------------------------------
-
-
-def all_warnings(at: AppTest) -> list[str]:
-    return [w.value for w in at.sidebar.warning] + [w.value for w in at.warning]
-
-
-@pytest.mark.parametrize("asked", ["nope", HOSTILE_HTML, "x" * 500])
-def test_unknown_cluster_in_the_link_falls_back_with_a_warning(seeded, asked):
-    at = app(cluster=asked).run()
-    assert not at.exception
-    warnings = [w.value for w in at.sidebar.warning]
-    assert [unescape(w) for w in warnings] == [f"Unknown cluster in the link: {asked[:80]}"]
-    toasts = [t.value for t in at.toast]
-    assert len(toasts) == 1 and "showing prod" in toasts[0], toasts
-    assert not any(re.search(r"(?<!\\)<img", text) for text in warnings + toasts)
-    assert at.selectbox(key="cluster").value == "prod"
-    assert unescape(at.header[0].value) == "Overview · prod"
-    assert len(at.metric) == 15
-    assert "cluster" not in at.query_params  # the bad value left the URL
-
-
-def test_unknown_cluster_falls_back_to_the_first_cluster_by_name(seeded):
-    add_cluster(seeded["store"], "backup", "10.0.1.1")  # sorts first, has no data yet
-    at = app(cluster="nope").run()
-    assert not at.exception
-    assert at.selectbox(key="cluster").value == "backup"
-    assert any("No data collected yet for backup" in unescape(i.value) for i in at.info)
-
-
-def test_known_cluster_in_the_link_is_chosen(seeded):
-    add_cluster(seeded["store"], "backup", "10.0.1.1")
-    at = app(cluster="prod").run()
-    assert not at.exception and not at.sidebar.warning and not at.toast
-    assert at.selectbox(key="cluster").value == "prod"
-    assert unescape(at.header[0].value) == "Overview · prod"
-
-
-@pytest.mark.parametrize("asked", ["99y", "<b>1h</b>", ""])
-def test_unknown_range_in_the_link_falls_back_to_24h(seeded, asked):
-    at = app(range=asked).run()
-    assert not at.exception
-    warnings = [unescape(w.value) for w in at.sidebar.warning]
-    # An empty ?range= just means the default: no warning.
-    assert warnings == ([f"Unknown range in the link: {asked}; showing 24h."] if asked else [])
-    assert not any(re.search(r"(?<!\\)<b>", w.value) for w in at.sidebar.warning)
-    # An empty ?range= is the binding's "clear" value: nothing is highlighted, but 24h is shown.
-    assert at.segmented_control(key="range").value == ("24h" if asked else None)
-    assert at.caption[0].value.endswith("deltas over the last 24h.")
-    at.switch_page(PAGE["performance"]).run()
-    assert not at.exception
-    assert at.caption[0].value.startswith(f"Last 24h, {bucket('24h')} s buckets")
-
-
-# -- 6. empty states ---------------------------------------------------------------------------------------
+# -- 5. empty states ---------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("page", ["overview", "performance", "resources", "data"])
@@ -471,7 +277,7 @@ def test_cluster_without_data(env):
         assert not at.get("plotly_chart") and not at.metric
 
 
-def test_data_page_without_statistics(seeded):
+def test_data_page_without_statistics(seeded_with_problems):
     at = open_page("data")
     assert not at.exception
     assert any("No data-statistics pass yet" in i.value for i in at.info)
@@ -492,10 +298,10 @@ def test_unreachable_cluster_with_only_old_data(env):
     for page in ("performance", "resources"):
         at.switch_page(PAGE[page]).run()
         assert not at.exception, (page, at.exception)
-        assert all(not t.get("x") or not values(t["x"]) for f in figures(at).values() for t in f["data"])
+        assert all(not t.get("x") or not trace_values(t["x"]) for f in figures(at).values() for t in f["data"])
 
 
-# -- 7. the clusters page --------------------------------------------------------------------------------
+# -- 6. the clusters page --------------------------------------------------------------------------------
 
 
 def add_form(at: AppTest, name: str, host: str, http_port: int = 8030, password: str = "") -> AppTest:
@@ -519,48 +325,51 @@ def add_form(at: AppTest, name: str, host: str, http_port: int = 8030, password:
         ("PROD", "10.0.0.5", "a cluster named 'PROD' already exists"),
     ],
 )
-def test_clusters_page_rejects_bad_input_and_writes_nothing(seeded, name, host, message):
-    before = store_clusters(seeded["store"])
+def test_clusters_page_rejects_bad_input_and_writes_nothing(seeded_with_problems, name, host, message):
+    before = cluster_rows(seeded_with_problems["store"])
     at = open_page("clusters")
     assert [t.label for t in at.text_input] == ["Name", "FE host", "User", "Password"]
     add_form(at, name, host, password="hunter2-secret")
     assert not at.exception
     errors = texts(at.error)
     assert any(message in e for e in errors), errors
-    assert store_clusters(seeded["store"]) == before
+    assert cluster_rows(seeded_with_problems["store"]) == before
 
 
-def test_port_zero_cannot_be_saved(seeded):
+def test_port_zero_cannot_be_saved(seeded_with_problems):
     """The browser keeps the port inputs within 1..65535 (Streamlit resets an out-of-range value to the
     default server-side), and the registry the form saves through refuses 0 itself and writes nothing."""
+    store = seeded_with_problems["store"]
     at = open_page("clusters")
     assert {n.label: (n.min, n.max) for n in at.number_input} == {"HTTP port": (1, 65535), "MySQL port": (1, 65535)}
     add_form(at, "new", "10.0.0.5", http_port=0)
     assert not at.exception
-    assert all(r["http_port"] >= 1 for r in store_clusters(seeded["store"]))
+    assert all(r["http_port"] >= 1 for r in cluster_rows(store))
 
-    before = store_clusters(seeded["store"])
-    secrets = Secrets.from_environment(seeded["store"].key_file())
+    before = cluster_rows(store)
+    secrets = Secrets.from_environment(store.key_file())
     for port in (0, 65536, -1):
         with pytest.raises(registry.ClusterError, match="'http_port' must be an integer from 1 to 65535"):
             registry.add(
-                seeded["store"], secrets, {"name": "other", "fe_host": "10.0.0.6", "http_port": port, "password": "pw"}
+                store,
+                secrets,
+                {"name": "other", "fe_host": "10.0.0.6", "http_port": port, "password": "pw"},
             )
-    assert store_clusters(seeded["store"]) == before
+    assert cluster_rows(store) == before
 
 
-def test_clusters_page_adds_a_cluster_with_an_encrypted_password(seeded):
+def test_clusters_page_adds_a_cluster_with_an_encrypted_password(seeded_with_problems):
     secret = "Sup3r-Secret-pa55word"
     at = open_page("clusters")
     add_form(at, "staging", "10.0.2.1", password=secret)
     assert not at.exception, at.exception
     assert not at.error
-    rows = {r["name"]: r for r in store_clusters(seeded["store"])}
+    rows = {r["name"]: r for r in cluster_rows(seeded_with_problems["store"])}
     assert set(rows) == {"prod", "staging"}
     added = rows["staging"]
     assert (added["source"], added["fe_host"], added["http_port"]) == ("ui", "10.0.2.1", 8030)
     assert added["password_encrypted"] and secret not in added["password_encrypted"]
-    db = seeded["db"]
+    db = seeded_with_problems["db"]
     for path in (db, db.with_name(db.name + "-wal")):
         if path.exists():
             assert secret.encode() not in path.read_bytes(), path
@@ -575,85 +384,7 @@ def test_clusters_page_adds_a_cluster_with_an_encrypted_password(seeded):
     assert all(secret not in (t.value or "") for t in again.text_input)
 
 
-# -- 8. names from the cluster are text -------------------------------------------------------------------
-
-
-def test_data_page_renders_cluster_text_literally(env):
-    store = env["store"]
-    cid = add_cluster(store, "x_y", "10.0.0.1")
-    seed_rounds(store, cid, hours=0.5, dead_rounds=0)
-    now = time.time()
-    for ts, size in ((now - 1800, 10**9), (now - 60, 2 * 10**9)):
-        tables = [
-            {"db_name": "sales", "table_name": HOSTILE_HTML, "data_bytes": size, "row_count": 1000},
-            {"db_name": HOSTILE_LINK, "table_name": "orders", "data_bytes": size // 2, "row_count": 10},
-        ]
-        store.write_statistics(
-            cid,
-            {
-                "ts": ts,
-                "status": "partial",
-                "error": f"materialized views: {HOSTILE_LINK}",
-                "collect_ms": 40,
-                "database_count": 2,
-                "table_count": 2,
-                "total_data_bytes": size * 3 // 2,
-                "total_rows": 1010,
-                "mv_total": 1,
-                "mv_active": 0,
-                "mv_inactive": 1,
-                "mv_failed": 1,
-                "schema_change_running": 1,
-                "schema_change_pending": 0,
-                "top_tables": [
-                    {"db": t["db_name"], "table": t["table_name"], "bytes": t["data_bytes"], "rows": t["row_count"]}
-                    for t in tables
-                ],
-                "materialized_views": [
-                    {
-                        "db": "sales",
-                        "name": HOSTILE_HTML,
-                        "active": False,
-                        "inactive_reason": HOSTILE_LINK,
-                        "state": "FAILED",
-                        "error": HOSTILE_LINK,
-                    }
-                ],
-                "schema_changes": [
-                    {
-                        "db": "sales",
-                        "table": HOSTILE_HTML,
-                        "state": "RUNNING",
-                        "progress": "50%",
-                        "created": "2026-01-01 00:00:00",
-                        "message": HOSTILE_LINK,
-                    }
-                ],
-            },
-            tables,
-        )
-
-    at = open_page("data")
-    assert not at.exception, at.exception
-    assert unescape(at.header[0].value) == "Data · x_y"
-    shown = [
-        e.value
-        for kind in ("markdown", "caption", "warning", "error", "info", "success", "header", "subheader")
-        for e in getattr(at, kind)
-    ]
-    assert shown
-    for text in shown:
-        assert "[click](javascript:" not in text, text
-        assert not re.search(r"(?<!\\)<img", text), text
-    assert any(
-        unescape(w.value) == f"The last pass was partial: materialized views: {HOSTILE_LINK}" for w in at.warning
-    )
-    # The names are still there, as plain cells.
-    frames = [df.value for df in at.dataframe]
-    cells = {str(v) for df in frames for v in df.to_numpy().ravel()}
-    assert HOSTILE_HTML in cells and HOSTILE_LINK in cells
-    growth = frames[0].set_index("table")
-    assert growth.loc[HOSTILE_HTML, "growth_bytes"] == 10**9
+# -- 7. auto-refresh -----------------------------------------------------------------------------------
 
 
 def test_fragments_slide_a_relative_range_forward():

@@ -23,7 +23,7 @@ from starmon.parse import (
     proc_rows,
 )
 
-from .conftest import SAMPLES  # noqa: E402  (copies of shared/starrocks/samples)
+from .fixtures import SAMPLES  # noqa: E402  (copies of shared/starrocks/samples)
 
 
 def sample(name: str) -> str:

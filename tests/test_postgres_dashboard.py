@@ -6,14 +6,11 @@ import os
 import time
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from starmon.config import ClusterConfig
 from starmon.store import Store
 
-from .conftest import fresh_url
-from .test_pages import MAIN, PAGE
+from .fixtures import MAIN, PAGE, add_cluster, clear_caches, fresh_url, use_dashboard
 
 pytestmark = pytest.mark.skipif(not os.environ.get("STARMON_TEST_PG_URL"), reason="no STARMON_TEST_PG_URL")
 
@@ -21,14 +18,10 @@ pytestmark = pytest.mark.skipif(not os.environ.get("STARMON_TEST_PG_URL"), reaso
 def test_every_page_renders_on_postgresql(tmp_path, monkeypatch):
     url = fresh_url("postgresql", tmp_path)
     (tmp_path / "starmon.toml").write_text("")
-    monkeypatch.setenv("STARMON_DB_URL", url)
-    monkeypatch.setenv("STARMON_CONFIG", str(tmp_path / "starmon.toml"))
+    use_dashboard(monkeypatch, url, tmp_path / "starmon.toml")
     monkeypatch.setenv("STARMON_SECRET_KEY_FILE", str(tmp_path / "secret.key"))
-    st.cache_data.clear()
-    st.cache_resource.clear()
     store = Store(url)
-    store.sync_clusters((ClusterConfig("prod", "10.0.0.1"),))
-    cid = store.cluster_ids()["prod"]
+    cid = add_cluster(store)
     now = time.time()
     store.write_rounds(
         cid,
@@ -66,5 +59,4 @@ def test_every_page_renders_on_postgresql(tmp_path, monkeypatch):
     for page in ("performance", "resources", "data", "clusters"):
         at.switch_page(PAGE[page]).run()
         assert not at.exception, page
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    clear_caches()

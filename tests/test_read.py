@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -16,14 +15,13 @@ from starmon.config import ClusterConfig
 from starmon.read import MAX_POINTS, Reader, TimeRange, parse_range, top
 from starmon.store import Store
 
-from .conftest import ENGINES, fresh_url
+from .fixtures import ENGINES, ROOT, fresh_url
 
-ROOT = Path(__file__).resolve().parents[1]
 NOW = float(int(time.time()) // 3600 * 3600)
 
 
 @pytest.fixture(scope="module", params=ENGINES)
-def seeded(request, tmp_path_factory):
+def week_of_rounds(request, tmp_path_factory):
     """A week of rounds every 30 s for one cluster: qps = minute of the hour, p99 spikes hourly."""
     url = fresh_url(request.param, tmp_path_factory.mktemp("read"))
     store = Store(url)
@@ -52,8 +50,8 @@ def seeded(request, tmp_path_factory):
 
 
 @pytest.mark.parametrize("label", ["1h", "6h", "24h", "3d", "7d"])
-def test_every_range_is_bucketed_to_at_most_1500_points(seeded, label):
-    store, cid, _ = seeded
+def test_every_range_is_bucketed_to_at_most_1500_points(week_of_rounds, label):
+    store, cid, _ = week_of_rounds
     tr = parse_range(label, NOW)
     df = Reader(store).series(cid, tr, ["qps", "query_latency_p99"])
     assert 0 < len(df) <= MAX_POINTS
@@ -81,8 +79,8 @@ def test_parse_range_errors():
             parse_range(args[0], NOW, *args[1:])
 
 
-def test_aggregates(seeded):
-    store, cid, _ = seeded
+def test_aggregates(week_of_rounds):
+    store, cid, _ = week_of_rounds
     agg = Reader(store).aggregates(cid, parse_range("24h", NOW))
     assert agg["max_qps"] == 59 and agg["avg_qps"] == pytest.approx(29.5, abs=0.5)
     assert agg["p99_latency_ms"] == 5000.0 and agg["error_rate"] == 1.0
@@ -96,8 +94,8 @@ def _cli(url, *args):
     )
 
 
-def test_overview_json_cli(seeded):
-    store, cid, url = seeded
+def test_overview_json_cli(week_of_rounds):
+    store, cid, url = week_of_rounds
     store.write_round(
         cid,
         {
@@ -130,16 +128,16 @@ def test_overview_json_cli(seeded):
         (("--cluster", "prod", "--range", "2y"), "unknown range '2y'"),
     ],
 )
-def test_overview_cli_errors(seeded, args, message):
-    result = _cli(seeded[2], "overview", *args, "--json")
+def test_overview_cli_errors(week_of_rounds, args, message):
+    result = _cli(week_of_rounds[2], "overview", *args, "--json")
     assert result.returncode == 2
     assert result.stderr.strip() == f"starmon: {message}" or message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
 
 
-def test_overview_cli_over_custom_dates(seeded):
+def test_overview_cli_over_custom_dates(week_of_rounds):
     """A report over a past day: aggregates of exactly the rounds in it, the cards as of its end."""
-    _, _, url = seeded
+    _, _, url = week_of_rounds
     start, end = NOW - 2 * 86400, NOW - 86400
     iso = lambda ts: datetime.fromtimestamp(ts, UTC).isoformat()  # noqa: E731
     result = _cli(
@@ -168,8 +166,8 @@ def test_overview_cli_over_custom_dates(seeded):
         (("--range", "24h", "--start", "2026-11-20"), "--start and --end need --range custom"),
     ],
 )
-def test_overview_cli_custom_range_errors(seeded, args, message):
-    result = _cli(seeded[2], "overview", "--cluster", "prod", *args, "--json")
+def test_overview_cli_custom_range_errors(week_of_rounds, args, message):
+    result = _cli(week_of_rounds[2], "overview", "--cluster", "prod", *args, "--json")
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
 

@@ -13,7 +13,7 @@ from starmon.config import ClusterConfig
 from starmon.read import Reader, TimeRange
 from starmon.store import Store
 
-from .conftest import ENGINES, fresh_url
+from .fixtures import ENGINES, fresh_url
 
 DAY = 86400
 D0 = 1_790_000_000 // DAY * DAY  # a UTC midnight

@@ -7,7 +7,6 @@ password was really used; every place starmon writes to is then searched for it,
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import os
@@ -15,13 +14,10 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
-import streamlit as st
 from cryptography.fernet import Fernet
-from streamlit.testing.v1 import AppTest
 
 from starmon import clusters as registry
 from starmon import schema
@@ -33,37 +29,10 @@ from starmon.probe import check_connection
 from starmon.secrets import SecretError, Secrets
 from starmon.store import Store
 
-from .conftest import exact_workload, free_port
+from .fixtures import PW, ROOT, assert_absent, exact_workload, free_port, open_page, ui_dump
 
-ROOT = Path(__file__).resolve().parents[1]
-MAIN = str(ROOT / "starmon" / "ui" / "main.py")
-PW = "Sup3r-S3cret-pw!"  # the emulator's admin password, configured for starmon
 WRONG = "Wr0ng-S3cret-pw?"  # a wrong password someone typed
 LOGGERS = ("", "starmon", "httpx", "httpcore", "pymysql", "mysql_mimic", "asyncio", "sqlalchemy")
-
-
-def needles(password: str) -> list[bytes]:
-    """Every form the password could leak in."""
-    basic = base64.b64encode(f"root:{password}".encode())
-    return [
-        password.encode(),
-        password.encode("utf-16-le"),
-        password.encode("utf-16-be"),
-        quote(password).encode(),
-        quote(password, safe="").encode(),
-        base64.b64encode(password.encode()),
-        basic,
-        basic.decode().encode(),
-    ]
-
-
-def assert_absent(blob: bytes | str, where: str, *passwords: str) -> None:
-    data = blob.encode("utf-8", "surrogateescape") if isinstance(blob, str) else blob
-    for password in passwords or (PW,):
-        for needle in needles(password):
-            assert needle not in data, f"{password!r} found in {where} as {needle!r}"
-        if isinstance(blob, str):
-            assert password.lower() not in blob.lower(), f"{password!r} found in {where}"
 
 
 @pytest.fixture
@@ -249,53 +218,10 @@ def test_password_is_not_in_error_messages(secure, emulator, tmp_path, clean_env
 # -- the dashboard ----------------------------------------------------------------------------------------------
 
 
-def ui_dump(at: AppTest) -> bytes:
-    """Every element of the page: its serialized proto, text form, and value/label/help/placeholder."""
-    out: list[bytes] = []
-
-    def walk(node) -> None:
-        proto = getattr(node, "proto", None)
-        if proto is not None:
-            out.append(proto.SerializeToString())
-            out.append(str(proto).encode("utf-8", "surrogateescape"))
-        for attr in ("value", "label", "help", "placeholder"):
-            try:
-                value = getattr(node, attr)
-            except Exception:  # some elements have no such attribute, or need a value they lack
-                continue
-            out.append(repr(value).encode("utf-8", "surrogateescape"))
-        for child in getattr(node, "children", {}).values():
-            walk(child)
-
-    walk(at._tree)
-    return b"\n".join(out)
-
-
-@pytest.fixture
-def app_env(tmp_path, clean_env):
-    db = tmp_path / "starmon.db"
-    config = tmp_path / "starmon.toml"
-    config.write_text("interval_seconds = 30\n")
-    clean_env.setenv("STARMON_DB_URL", f"sqlite:///{db}")
-    clean_env.setenv("STARMON_CONFIG", str(config))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    store = Store(f"sqlite:///{db}")
-    yield store
-    store.close()
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-def clusters_page() -> AppTest:
-    at = AppTest.from_file(MAIN, default_timeout=30).run()
-    return at.switch_page("../../pages/clusters.py").run()
-
-
-def test_password_is_not_shown_in_the_dashboard(secure, app_env, tmp_path):
-    store = app_env
+def test_password_is_not_shown_in_the_dashboard(secure, env, tmp_path):
+    store = env["store"]
     registry.add(store, Secrets.from_environment(store.key_file()), form_fields(secure, "api-added", PW))
-    at = clusters_page()
+    at = open_page("clusters")
     assert not at.exception, at.exception
     # Add a second one through the form itself.
     at.text_input[0].input("form-added")
@@ -319,7 +245,7 @@ def test_password_is_not_shown_in_the_dashboard(secure, app_env, tmp_path):
     assert len(at.success) == 4, [(e.value) for e in at.error + at.warning]  # every check passed
     assert_absent(ui_dump(at), "the Clusters page after Test connection")
 
-    again = clusters_page()  # a later visit
+    again = open_page("clusters")  # a later visit
     assert not again.exception
     assert_absent(ui_dump(again), "the Clusters page on a later visit")
     assert_files_clean(tmp_path)

@@ -18,8 +18,7 @@ import sqlalchemy as sa
 
 from starmon.emulator.process import emulator_process
 
-from .conftest import fresh_url
-from .test_cli import ROOT
+from .fixtures import ROOT, fresh_url
 
 pytestmark = pytest.mark.skipif(not os.environ.get("STARMON_TEST_PG_URL"), reason="no STARMON_TEST_PG_URL")
 CLUSTERS = 9

@@ -14,26 +14,17 @@ from streamlit.testing.v1 import AppTest
 
 from starmon import clusters as registry
 from starmon import users
-from starmon.config import ClusterConfig
 from starmon.secrets import Secrets
 from starmon.store import Store
 
-from .test_pages import MAIN, PAGE, ROOT
+from .fixtures import MAIN, PAGE, ROOT, add_cluster
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch):
-    (tmp_path / "starmon.toml").write_text("")
-    monkeypatch.setenv("STARMON_DB_URL", f"sqlite:///{tmp_path / 's.db'}")
-    monkeypatch.setenv("STARMON_CONFIG", str(tmp_path / "starmon.toml"))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    s = Store(os.environ["STARMON_DB_URL"])
-    s.sync_clusters((ClusterConfig("prod", "10.0.0.1"),))
-    yield s
-    s.close()
-    st.cache_data.clear()
-    st.cache_resource.clear()
+def store(env):
+    """The dashboard's store (conftest `env`) with cluster `prod` declared."""
+    add_cluster(env["store"])
+    return env["store"]
 
 
 def _sign_in(name: str, password: str) -> AppTest:

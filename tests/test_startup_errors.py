@@ -15,9 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import free_port
-
-ROOT = Path(__file__).resolve().parents[1]
+from .fixtures import ROOT, free_port
 
 
 def bad_key(case: str, tmp_path: Path) -> tuple[dict, str]:

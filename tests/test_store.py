@@ -12,6 +12,8 @@ from starmon import schema
 from starmon.config import ClusterConfig
 from starmon.store import Store, StoreError
 
+from .fixtures import cluster_rows
+
 
 def _count(store, table):
     with store.reader.connect() as conn:
@@ -125,18 +127,13 @@ def test_unusable_databases_raise_readable_errors(url, message):
 
 
 def test_sync_writes_only_what_changed(store):
-    before = {r["name"]: r["updated_at"] for r in _clusters(store)}
+    before = {r["name"]: r["updated_at"] for r in cluster_rows(store)}
     store.sync_clusters((ClusterConfig("a", "h1"), ClusterConfig("b", "h2")))  # same as the file says
-    assert {r["name"]: r["updated_at"] for r in _clusters(store)} == before
+    assert {r["name"]: r["updated_at"] for r in cluster_rows(store)} == before
     store.sync_clusters((ClusterConfig("a", "h1", http_port=8031), ClusterConfig("b", "h2")))
-    after = {r["name"]: r for r in _clusters(store)}
+    after = {r["name"]: r for r in cluster_rows(store)}
     assert after["a"]["http_port"] == 8031 and after["a"]["updated_at"] > before["a"]
     assert after["b"]["updated_at"] == before["b"]
-
-
-def _clusters(store):
-    with store.reader.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(sa.select(schema.clusters))]
 
 
 @pytest.mark.parametrize("umask", [0o000, 0o022])

@@ -14,7 +14,6 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import streamlit as st
 from cryptography.fernet import Fernet
 from streamlit.testing.v1 import AppTest
 
@@ -24,8 +23,7 @@ from starmon.emulator import ClusterSpec
 from starmon.secrets import Secrets
 from starmon.store import Store
 
-from .conftest import exact_workload, free_port, unescape
-from .test_secrets import MAIN, PW, assert_absent, ui_dump
+from .fixtures import MAIN, PW, assert_absent, exact_workload, free_port, open_page, ui_dump, unescape
 
 LOCKED = "stored password cannot be decrypted with the current key"
 
@@ -56,27 +54,10 @@ class RecordingFE:
 
 
 @pytest.fixture
-def dashboard(tmp_path, monkeypatch):
-    """The dashboard's environment on a fresh database; yields its Store."""
-    db = tmp_path / "starmon.db"
-    config = tmp_path / "starmon.toml"
-    config.write_text("interval_seconds = 30\ntimeout_seconds = 2\n")
-    for name in ("STARMON_SECRET_KEY", "STARMON_SECRET_KEY_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("STARMON_DB_URL", f"sqlite:///{db}")
-    monkeypatch.setenv("STARMON_CONFIG", str(config))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    store = Store(f"sqlite:///{db}")
-    yield store
-    store.close()
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-def clusters_page() -> AppTest:
-    at = AppTest.from_file(MAIN, default_timeout=30).run()
-    return at.switch_page("../../pages/clusters.py").run()
+def dashboard(env):
+    """The dashboard's environment (conftest `env`) with a 2 s cluster timeout; its Store."""
+    env["config"].write_text("interval_seconds = 30\ntimeout_seconds = 2\n")
+    return env["store"]
 
 
 def edit_form(at: AppTest, kind: str, label: str):
@@ -116,7 +97,7 @@ def test_test_connection_never_sends_the_stored_password_to_a_new_address(dashbo
             {"name": "prod", **saved, "query_port": free_port(), "password": PW},
         )
         before = dashboard.enabled_clusters()
-        at = clusters_page()
+        at = open_page("clusters")
         assert not at.exception, at.exception
         if moved == "http_port":
             edit_form(at, "number_input", "HTTP port").set_value(trap.port)
@@ -156,7 +137,7 @@ def test_a_changed_key_is_explained_on_the_clusters_page_and_the_overview(dashbo
     store.write_round(cid, {"ts": time.time() - 60, "status": "ok", "collect_ms": 5}, [])
     monkeypatch.setenv("STARMON_SECRET_KEY", Fernet.generate_key().decode())  # not the key it was saved with
 
-    at = clusters_page()
+    at = open_page("clusters")
     assert not at.exception, at.exception
     [banner] = [m for m in shown(at) if LOCKED in m]
     assert (
