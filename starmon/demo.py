@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from . import parse, schema
+from . import parse, rollup, schema
 from .aggregate import build_round
 from .collect import fetch_round, fetch_statistics
 from .config import ClusterConfig, Config, env_setting
@@ -65,7 +65,10 @@ def start(store: Store) -> tuple[Emulator, int]:
     return emulator, store.cluster_ids()[DEMO_NAME]
 
 
-REPLAY_DEADLINE = 3600.0  # a replayed round never waits; no deadline worth the name
+REPLAY_DEADLINE = 3600.0
+# The day rollup treats gaps of more than three intervals as downtime: replayed history is
+# every 5 minutes for the older days (see backfill_times).
+REPLAY_INTERVAL_SECONDS = 300  # a replayed round never waits; no deadline worth the name
 
 
 class ReplaySource:
@@ -146,6 +149,7 @@ def backfill(
     times = backfill_times(model.now(), oldest, days)
     previous: PreviousRound | None = None
     pending: list[tuple[Snapshot, tuple[NodeReading, ...]]] = []
+    rolled_to = times[0] if times else 0.0  # hours before this are rolled up
     next_stats = times[0] if times else 0
     with asyncio.Runner() as runner:  # one event loop for every replayed round
         for i, t in enumerate(times):
@@ -159,9 +163,14 @@ def backfill(
                 next_stats = t + 3600
             if len(pending) >= batch or i == len(times) - 1:
                 store.write_rounds(cluster_id, pending)
+                # the hours and days this batch completed, so every tier fills as history does
+                rollup.roll_up_span(store, cluster_id, rolled_to, t, REPLAY_INTERVAL_SECONDS)
+                rolled_to = t // rollup.HOUR * rollup.HOUR
                 pending = []
                 progress((i + 1) / len(times))
                 if stop is not None and stop.is_set():
                     return i + 1
+    if times:  # the last hours, up to the live rounds, which the periodic rollups carry on from
+        rollup.roll_up_span(store, cluster_id, rolled_to, (oldest or times[-1]) + rollup.HOUR, REPLAY_INTERVAL_SECONDS)
     log.info("demo history: %d rounds replayed", len(times))
     return len(times)

@@ -47,10 +47,34 @@ def _complete_periods(
 def roll_up_hours(store: Store, cluster_id: int, now: float | None = None) -> int:
     """Roll complete hours into hourly_snapshots and node_hourly; returns hours written."""
     now = time.time() if now is None else now
-    s, n = schema.metrics_snapshots, schema.node_snapshots
+    s = schema.metrics_snapshots
     hours = _complete_periods(store, s, cluster_id, schema.hourly_snapshots, HOUR, now, schema.hourly_snapshots.c.ts)
+    return _roll_hours(store, cluster_id, hours)
+
+
+def roll_up_span(
+    store: Store, cluster_id: int, start: float, end: float, interval_seconds: float, now: float | None = None
+) -> None:
+    """Roll up every hour and UTC day between start and end that has ended, whatever was rolled before.
+
+    The periodic rollups only move forward from the newest period they rolled; history written
+    later but older than that (the demo's backfill, behind its live rounds) is rolled up here.
+    """
+    end = min(end, time.time() if now is None else now)
+    _roll_hours(store, cluster_id, [float(t) for t in range(int(start // HOUR * HOUR), int(end // HOUR * HOUR), HOUR)])
+    _roll_days(
+        store,
+        cluster_id,
+        [float(t) for t in range(int(start // DAY * DAY), int(end // DAY * DAY), DAY)],
+        interval_seconds,
+    )
+
+
+def _roll_hours(store: Store, cluster_id: int, hours: list[float]) -> int:
+    """Write the hourly rows of the given contiguous hours (replacing any); returns hours written."""
     if not hours:
         return 0
+    s, n = schema.metrics_snapshots, schema.node_snapshots
     lo, hi = hours[0], hours[-1] + HOUR
     bucket = store.bucket(s.c.ts, HOUR).label("ts")
     metrics = [getattr(sa.func, m.rollup)(s.c[m.name]).label(m.name) for m in SNAPSHOT_METRICS]
@@ -160,7 +184,14 @@ def roll_up_days(store: Store, cluster_id: int, interval_seconds: float, now: fl
         start = first // DAY * DAY
     else:  # the last day is redone while rounds just after its midnight can still change it
         start = _day_ts(last) + (DAY if now >= _day_ts(last) + DAY + SETTLE_SECONDS else 0)
-    days = [float(t) for t in range(int(start), int(now // DAY * DAY), DAY)]
+    return _roll_days(
+        store, cluster_id, [float(t) for t in range(int(start), int(now // DAY * DAY), DAY)], interval_seconds
+    )
+
+
+def _roll_days(store: Store, cluster_id: int, days: list[float], interval_seconds: float) -> int:
+    """Write the daily rows of the given UTC days that have rounds (replacing any); returns days written."""
+    s, d = schema.metrics_snapshots, schema.daily_snapshots
     written = 0
     cols = [
         s.c.ts,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from starmon import clusters, demo, schema
+from starmon import clusters, demo, rollup, schema
+from starmon.aggregate import build_round
 from starmon.collect import fetch_round, fetch_statistics
 from starmon.config import ClusterConfig, Config
 from starmon.fetch import ClusterClient
@@ -115,3 +117,32 @@ def test_a_replayed_round_is_what_a_live_round_reads(store):
     assert replayed.fe_metrics.keys() == live_raw.fe_metrics.keys() and replayed.problems == live_raw.problems == []
     for host, metrics in replayed.fe_metrics.items():  # the live answer was rendered a moment later
         assert [s[:2] for s in metrics.samples] == [s[:2] for s in live_raw.fe_metrics[host].samples]
+
+
+def test_backfill_fills_every_tier_even_behind_live_rounds(store):
+    """The dashboard's collector stores and rolls up live rounds before the history is in; the
+    hourly and daily tiers (30d, 90d and custom ranges) must still cover the replayed days."""
+    emulator, cluster_id = demo.start(store)
+    try:
+        model = emulator.cluster(demo.DEMO_NAME)
+        now = model.now()
+        live, nodes = build_round(demo.replay_round(model, now), None)
+        store.write_round(cluster_id, dataclasses.replace(live, collect_ms=1), nodes)
+        rollup.maintain(store, [cluster_id], 30, 7, 90, now + 2 * 3600)  # the live rollups, ahead of the history
+        demo.backfill(store, model, cluster_id, days=3)
+        hours = store.read(
+            lambda conn: conn.execute(
+                sa.select(sa.func.min(schema.hourly_snapshots.c.ts), sa.func.count()).where(
+                    schema.hourly_snapshots.c.cluster_id == cluster_id
+                )
+            ).one()
+        )
+        days = store.read(
+            lambda conn: conn.execute(sa.select(sa.func.count()).select_from(schema.daily_snapshots)).scalar()
+        )
+        df = Reader(store).series(cluster_id, parse_range("30d", now), ["qps"])
+    finally:
+        emulator.stop()
+    assert hours[0] <= now - 3 * 86400 + 3600 and hours[1] >= 3 * 24 - 2  # every replayed hour
+    assert days >= 2  # the complete UTC days among them
+    assert len(df) > 0 and df["time"].min().timestamp() <= now - 2.5 * 86400

@@ -65,3 +65,14 @@ def test_the_limits_on_what_a_cluster_sends_are_the_codes():
     assert rows["nodes per round (FE, BE and CN together)"] == f"{MAX_NODES:,}"
     assert rows["/metrics scrapes in flight per cluster"] == str(MAX_SCRAPES_AT_ONCE)
     assert rows["one cluster's round"].startswith(f"{ROUND_DEADLINE_TIMEOUTS} × `timeout_seconds`")
+
+
+def test_config_fields_are_the_declared_settings_with_their_defaults():
+    import dataclasses
+
+    from starmon.config import Config
+
+    fields = {f.name: f for f in dataclasses.fields(Config)}
+    for setting in SETTINGS:
+        assert fields[setting.name].default == setting.default, setting.name
+        assert fields[setting.name].type in (type(setting.default).__name__, type(setting.default)), setting.name
