@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, wait
 from typing import Protocol
 
 import schedule
@@ -118,7 +119,7 @@ class Collector:
             clusters = self.clusters()
             self._keep_only(clusters)
         self.connections.check_open_files(c.name for _, c in clusters)
-        return self.connections.run(self._round(clusters))
+        return self.connections.run(self._round(clusters, self.clock()))
 
     def _keep_only(self, clusters: list[tuple[int, ClusterConfig]]) -> None:
         """Forget what is kept for clusters no longer collected: deleted, disabled, edited (a new
@@ -130,9 +131,7 @@ class Collector:
         for cid in [i for i in self._where if i not in ids]:
             del self._where[cid]
 
-    async def _round(self, clusters: list[tuple[int, ClusterConfig]]) -> list[ClusterResult]:
-        ts = self.clock()
-
+    async def _round(self, clusters: list[tuple[int, ClusterConfig]], ts: float) -> list[ClusterResult]:
         async def one(cluster_id: int, cluster: ClusterConfig) -> ClusterResult:
             where = (cluster.fe_host, cluster.http_port, cluster.query_port)
             moved = self._where.setdefault(cluster_id, where) != where
@@ -191,8 +190,8 @@ class Collector:
         Each cluster keeps its own cadence: one it gains (at start, or when a peer died or handed
         it back) is next due one interval after its newest stored round, whoever wrote it, so a
         hand-over neither doubles a round nor skips one. Rounds start one interval after the
-        previous start, not after its end, and a round that overruns a whole interval skips the
-        missed starts rather than running them back to back.
+        previous start, not after its end. Each cluster's round runs on its own, so a slow one
+        never delays another's; one still running when its next start comes skips that start.
         """
         ownership = self.ownership()
         self._owner = ownership.owner
@@ -206,8 +205,10 @@ class Collector:
         statistics = lambda: self._background("statistics", lambda: self.run_statistics(list(mine)))  # noqa: E731
         ids = lambda: [c for c, _ in mine] if shared else None  # noqa: E731
         maintenance = lambda: self._background("maintenance", lambda: self.run_maintenance(cluster_ids=ids()))  # noqa: E731
+        running: dict[int, Future] = {}  # cluster id -> its round in flight
         try:
             while not self._stop.is_set():
+                self._reap(running)
                 if not ownership.ready():  # e.g. another collector writes: not even the clusters table
                     self._stop.wait(ownership.tick_seconds)
                     continue
@@ -232,8 +233,11 @@ class Collector:
                 now = self.clock()
                 targets = [c for c in mine if due[c[0]] <= now]
                 if targets:
-                    self._safe_round(targets)
-                    for cid, _ in targets:
+                    self.connections.check_open_files(c.name for _, c in mine)
+                    for target in targets:
+                        cid = target[0]
+                        if cid not in running:  # else its last round still runs: this start is skipped
+                            running[cid] = self.connections.submit(self._round([target], now))
                         due[cid] = due[cid] + interval if due[cid] + interval > now else now + interval
                 if mine and not jobs.jobs:  # the first clusters owned: statistics and maintenance from now on
                     log.info("collecting every %s s into %s", interval, safe_url(self.store.url))
@@ -245,19 +249,23 @@ class Collector:
                 soonest = min(due.values(), default=self.clock() + ownership.tick_seconds) - self.clock()
                 self._stop.wait(max(0.0, min(ownership.tick_seconds, soonest)))
         finally:
+            wait(list(running.values()), timeout=self.config.round_deadline_seconds + 5)
             try:
                 ownership.release()
             except Exception:
                 log.exception("could not hand back the clusters; leases expire by themselves")
             self.close()
 
-    def _safe_round(self, clusters: list[tuple[int, ClusterConfig]]) -> None:
-        try:
-            self.run_round(clusters)
-        except DatabaseLost:
-            raise
-        except Exception:  # the loop must survive anything one round does, but a lost database
-            log.exception("collection round failed")
+    @staticmethod
+    def _reap(running: dict[int, Future]) -> None:
+        """Forget the rounds that have ended; the loop survives anything one did, but a lost database."""
+        for cid, future in [(c, f) for c, f in running.items() if f.done()]:
+            del running[cid]
+            error = future.exception()
+            if isinstance(error, DatabaseLost):
+                raise error
+            if error is not None:
+                log.error("collection round failed", exc_info=error)
 
     def _background(self, name: str, work: Callable[[], None]) -> None:
         """Run a slow job in its own thread so it never delays a round; one at a time per job."""

@@ -11,8 +11,9 @@ import asyncio
 import functools
 import logging
 import ssl
+import threading
 from collections.abc import Coroutine, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 try:
@@ -69,22 +70,30 @@ def raise_open_file_limit(wanted: int) -> int:
 
 
 class Connections:
-    """Kept HTTP pools and MySQL sessions per cluster, on one event loop that lives as long."""
+    """Kept HTTP pools and MySQL sessions per cluster, on one event loop that lives as long, in a
+    thread of its own: rounds are submitted to it and run side by side, so the scheduler never
+    waits for a slow cluster to start the next round of a healthy one."""
 
     def __init__(self, timeout: float):
         self.timeout = timeout
-        self._runner = asyncio.Runner()
+        self._loop = asyncio.new_event_loop()
         # Name lookups and pymysql run in threads that a timeout cannot stop; a pool sized
         # for many clusters keeps one stuck resolver from starving every other cluster.
         self._io_pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="starmon-io")
-        self._runner.get_loop().set_default_executor(self._io_pool)
+        self._loop.set_default_executor(self._io_pool)
+        self._thread = threading.Thread(target=self._loop.run_forever, name="starmon-rounds", daemon=True)
+        self._thread.start()
         self._http: dict[tuple[str, bool], httpx.AsyncClient] = {}
         self._mysql: dict[ClusterConfig, MySqlSession] = {}
         self._warned_files = False
 
+    def submit(self, work: Coroutine[Any, Any, T]) -> Future[T]:
+        """Start a coroutine on the connections' event loop; its future says when it is done."""
+        return asyncio.run_coroutine_threadsafe(work, self._loop)
+
     def run(self, work: Coroutine[Any, Any, T]) -> T:
-        """Run a coroutine on the connections' event loop, to its end."""
-        return self._runner.run(work)
+        """Run a coroutine on the connections' event loop, and wait for its end."""
+        return self.submit(work).result()
 
     def client(self, cluster: ClusterConfig) -> ClusterClient:
         """A client for one cluster over its kept connections (made on first use)."""
@@ -136,5 +145,8 @@ class Connections:
         for session in self._mysql.values():
             session.close()
         self._mysql.clear()
-        self._runner.close()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        if not self._thread.is_alive():
+            self._loop.close()
         self._io_pool.shutdown(wait=False, cancel_futures=True)

@@ -29,7 +29,7 @@ from .conftest import cluster_configs, exact_workload, free_port
 from .hostile_fe import BE_METRICS, FE_METRICS, Answer, FakeCluster, TrickleSocket, be_row, fe_row, wait_for
 
 TIMEOUT = 1.0
-DEADLINE = 3 * TIMEOUT  # Config.round_deadline_seconds with the default interval
+DEADLINE = 3 * TIMEOUT  # Config.round_deadline_seconds
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -143,7 +143,7 @@ def test_in_the_loop_a_healthy_cluster_keeps_its_schedule(tmp_path, healthy, fak
         )
     collector.store.close()
     assert counts.get("healthy", 0) >= 4, counts  # one round a second, with room for a busy machine
-    assert counts.get("hostile", 0) >= 4, counts  # the slow cluster is stored each round too
+    assert counts.get("hostile", 0) >= 1, counts  # the slow one is stored as each round hits its deadline
 
 
 # -- 2, 3. values a cluster sends that no metric can hold --------------------------------------------
