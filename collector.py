@@ -2,7 +2,7 @@
 
 import sys
 
-from starmon.collector import main
+from starmon.scheduler import main
 
 if __name__ == "__main__":
     sys.exit(main())

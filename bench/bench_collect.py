@@ -24,9 +24,9 @@ sys.path.insert(0, str(ROOT))
 
 import bench_parse  # noqa: E402  (bench/ is on the path: run from bench/run.py or as a script)
 
-from starmon.collector import Collector  # noqa: E402
 from starmon.config import ClusterConfig, Config  # noqa: E402
 from starmon.emulator.process import emulator_process  # noqa: E402
+from starmon.scheduler import Collector  # noqa: E402
 from starmon.store import Store  # noqa: E402
 
 
@@ -73,7 +73,7 @@ def starmon_round(configs: tuple[ClusterConfig, ...], repeat: int = 3) -> tuple[
 
 _FOOTPRINT = """
 import json, os, sys, tempfile
-from starmon.collector import Collector
+from starmon.scheduler import Collector
 from starmon.config import ClusterConfig, Config
 from starmon.store import Store
 def rss():

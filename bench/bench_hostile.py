@@ -25,7 +25,7 @@ TIMEOUT = 3.0  # the probe's setting: `timeout_seconds = 3`
 # The child: one round against the given FE, then what it cost, as JSON.
 _CHILD = r"""
 import json, re, sys, tempfile, time
-from starmon.collector import Collector
+from starmon.scheduler import Collector
 from starmon.config import ClusterConfig, Config
 from starmon.store import Store
 fe_port, query_port, timeout = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
@@ -149,7 +149,7 @@ _LOOP_CHILD = """
 import json, sys, tempfile, threading, time
 import sqlalchemy as sa
 from starmon import schema
-from starmon.collector import Collector
+from starmon.scheduler import Collector
 from starmon.config import ClusterConfig, Config
 from starmon.store import Store
 seconds, healthy, hostile = float(sys.argv[1]), json.loads(sys.argv[2]), json.loads(sys.argv[3])

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 
-from .metrics import NODE_BY_NAME, NODE_TEXT, SNAPSHOT_BY_NAME, SNAPSHOT_TEXT, Metric
+from .columns import NODE_BY_NAME, NODE_TEXT, SNAPSHOT_BY_NAME, SNAPSHOT_TEXT, Metric
 from .parse import MetricSet, column, parse_bool, parse_int, parse_percent, parse_size
 from .readings import NodeReading, PreviousRound, RawRound, Snapshot, Status, node_key
 

@@ -20,12 +20,12 @@ import sqlalchemy as sa
 
 from . import parse, rollup, schema
 from .aggregate import build_round
-from .collect import fetch_round, fetch_statistics
 from .config import ClusterConfig, Config, env_setting
 from .emulator import ClusterSpec, Emulator, exposition, proc, sqlviews
 from .emulator.model import ClusterModel
 from .fetch import FetchError
 from .readings import NodeReading, PreviousRound, RawRound, Snapshot
+from .round import fetch_round, fetch_statistics
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class ReplaySource:
     """The demo cluster as a live round would have read it at time t: the emulator renders each
     answer (show_proc bodies, /metrics, SQL) in its wire format, and the real parsers read it.
 
-    A ClusterSource (starmon.collect), so the demo's history goes through the same assembly,
+    A ClusterSource (starmon.round), so the demo's history goes through the same assembly,
     aggregation and statistics code as a live cluster's rounds.
     """
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from . import forecast as fc
 from . import health, schema
-from .metrics import NODE_BY_NAME, SNAPSHOT_BY_NAME
+from .columns import NODE_BY_NAME, SNAPSHOT_BY_NAME
 from .readings import Status
 from .store import Store
 

@@ -2,7 +2,7 @@
 
 A round travels fetch → aggregate → store as these objects: `RawRound` (what was fetched,
 parsed) becomes one frozen `Snapshot` and its frozen `NodeReading`s, which become rows only
-inside the store. The metric fields of both are generated from `starmon.metrics`, where every
+inside the store. The metric fields of both are generated from `starmon.columns`, where every
 stored metric is described once, so a misspelled field is an error here, never a silent NULL.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .metrics import NODE_METRICS, SNAPSHOT_METRICS
+from .columns import NODE_METRICS, SNAPSHOT_METRICS
 from .parse import MetricSet
 
 
@@ -71,7 +71,7 @@ NodeReading = dataclasses.make_dataclass(
     frozen=True,
     slots=True,
     namespace={
-        "__doc__": "One FE, BE or CN as one round saw it; metric fields as `metrics.NODE_METRICS` describes them.",
+        "__doc__": "One FE, BE or CN as one round saw it; metric fields as `columns.NODE_METRICS` describes them.",
         "key": property(lambda self: node_key(self.role, self.name, self.host)),
     },
 )
@@ -89,7 +89,7 @@ Snapshot = dataclasses.make_dataclass(
     ],
     frozen=True,
     slots=True,
-    namespace={"__doc__": "A cluster as one round saw it; metric fields as `metrics.SNAPSHOT_METRICS` describes them."},
+    namespace={"__doc__": "A cluster as one round saw it; metric fields as `columns.SNAPSHOT_METRICS` describes them."},
 )
 
 

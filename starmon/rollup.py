@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from . import schema
-from .metrics import NODE_METRICS, SNAPSHOT_METRICS
+from .columns import NODE_METRICS, SNAPSHOT_METRICS
 from .readings import Status
 from .store import Store
 

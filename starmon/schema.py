@@ -1,6 +1,6 @@
 """The snapshot store's tables, declared once with SQLAlchemy Core.
 
-Metric columns come from `starmon.metrics`, so adding a metric there adds its column.
+Metric columns come from `starmon.columns`, so adding a metric there adds its column.
 Indexes follow the read pattern: one cluster, a time range.
 """
 
@@ -21,7 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from .metrics import NODE_METRICS, NODE_TEXT, SNAPSHOT_METRICS, SNAPSHOT_TEXT, Metric
+from .columns import NODE_METRICS, NODE_TEXT, SNAPSHOT_METRICS, SNAPSHOT_TEXT, Metric
 
 metadata = MetaData()
 

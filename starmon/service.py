@@ -13,8 +13,8 @@ import os
 import threading
 
 from . import demo
-from .collector import Collector
 from .config import env_setting, load_config
+from .scheduler import Collector
 from .secrets import Secrets
 from .store import Store, StoreError
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from starmon.collector import Collector
 from starmon.config import Config
 from starmon.emulator import ClusterSpec, Emulator
 from starmon.emulator.process import emulator_process
+from starmon.scheduler import Collector
 from starmon.store import Store
 
 # exact_workload and free_port are only re-exported: the collector's test modules (test_collector,

@@ -22,10 +22,10 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from starmon import schema
-from starmon.collector import Collector
 from starmon.config import ClusterConfig, Config
 from starmon.emulator import Emulator, Workload
 from starmon.read import RANGES, TimeRange
+from starmon.scheduler import Collector
 from starmon.store import Store
 from starmon.ui.text import WORD_JOINER
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from starmon.metrics import unit_of
+from starmon.columns import unit_of
 from starmon.ui import charts
 
 

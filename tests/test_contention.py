@@ -22,9 +22,9 @@ import time
 import sqlalchemy as sa
 
 from starmon import read, schema
-from starmon.collector import Collector
 from starmon.config import Config
 from starmon.read import Reader, parse_range
+from starmon.scheduler import Collector
 from starmon.store import Store
 
 from .fixtures import HISTORY_DAYS, store_with_history

@@ -11,10 +11,10 @@ import sqlalchemy as sa
 
 from starmon import clusters, demo, rollup, schema
 from starmon.aggregate import build_round
-from starmon.collect import fetch_round, fetch_statistics
 from starmon.config import ClusterConfig, Config
 from starmon.fetch import ClusterClient
 from starmon.read import Reader, parse_range
+from starmon.round import fetch_round, fetch_statistics
 from starmon.store import Store
 
 

@@ -50,9 +50,9 @@ def test_sample_copies_match_shared():
 
 
 def test_the_limits_on_what_a_cluster_sends_are_the_codes():
-    from starmon.collect import MAX_NODES, MAX_SCRAPES_AT_ONCE
     from starmon.config import ROUND_DEADLINE_TIMEOUTS
     from starmon.fetch import MAX_JSON_BYTES, MAX_METRICS_BYTES, MAX_SAMPLES
+    from starmon.round import MAX_NODES, MAX_SCRAPES_AT_ONCE
 
     rows = {
         line.split("|")[1].strip(): line.split("|")[2].strip()

@@ -18,11 +18,11 @@ import pytest
 import sqlalchemy as sa
 
 from starmon import schema
-from starmon.collector import Collector
 from starmon.config import ClusterConfig, Config
 from starmon.emulator import ClusterSpec
 from starmon.fetch import MAX_METRICS_BYTES, MAX_SAMPLES
 from starmon.probe import check_connection
+from starmon.scheduler import Collector
 from starmon.store import Store
 
 from .conftest import cluster_configs, exact_workload, free_port

@@ -16,8 +16,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from starmon import schema
-from starmon.collector import Collector
 from starmon.config import ClusterConfig, Config
+from starmon.scheduler import Collector
 from starmon.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]

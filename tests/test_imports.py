@@ -11,7 +11,7 @@ from .fixtures import ROOT
 
 def test_collector_and_emulator_do_not_load_streamlit():
     code = (
-        "import sys, starmon.collector, starmon.emulator, starmon.store, starmon.aggregate; "
+        "import sys, starmon.scheduler, starmon.emulator, starmon.store, starmon.aggregate; "
         "sys.exit(1 if 'streamlit' in sys.modules else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0

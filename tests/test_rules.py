@@ -2,7 +2,7 @@
 
 Each round is recorded from the emulator's renderers (the wire formats a StarRocks FE and BE
 send) into a directory, read back through recorded.RecordedSource and the same assembly as a
-live round (collect.fetch_round), then aggregated. The numbers are checked against what the
+live round (round.fetch_round), then aggregated. The numbers are checked against what the
 emulator was told to serve.
 """
 
@@ -15,12 +15,12 @@ import pytest
 
 from starmon import recorded
 from starmon.aggregate import build_round
-from starmon.collect import fetch_round
 from starmon.config import ClusterConfig
 from starmon.emulator import exposition, proc, sqlviews
 from starmon.emulator.model import ClusterModel, Workload
 from starmon.emulator.profiles import PROFILES
 from starmon.readings import PreviousRound, Status
+from starmon.round import fetch_round
 
 T0 = 1_780_000_000.0
 QPS = 60.0

@@ -21,11 +21,11 @@ from cryptography.fernet import Fernet
 
 from starmon import clusters as registry
 from starmon import schema
-from starmon.collector import Collector
-from starmon.collector import main as collector_main
 from starmon.config import ClusterConfig, Config
 from starmon.emulator import ClusterSpec
 from starmon.probe import check_connection
+from starmon.scheduler import Collector
+from starmon.scheduler import main as collector_main
 from starmon.secrets import SecretError, Secrets
 from starmon.store import Store
 

@@ -6,10 +6,10 @@ import ast
 import asyncio
 import re
 
-from starmon.collect import fetch_statistics
 from starmon.config import ClusterConfig
 from starmon.emulator import ClusterSpec, catalog, sqlviews
 from starmon.fetch import ClusterClient
+from starmon.round import fetch_statistics
 from starmon.store import Store
 
 from .fixtures import ROOT, cluster_configs, exact_workload

@@ -18,8 +18,8 @@ from cryptography.fernet import Fernet
 from streamlit.testing.v1 import AppTest
 
 from starmon import clusters as registry
-from starmon.collector import main as collector_main
 from starmon.emulator import ClusterSpec
+from starmon.scheduler import main as collector_main
 from starmon.secrets import Secrets
 from starmon.store import Store
 

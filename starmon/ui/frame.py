@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 
 from starmon import clusters as registry
-from starmon.collect import collect_now
 from starmon.read import DEFAULT_RANGE, RANGES, TimeRange, parse_range
+from starmon.round import collect_now
 from starmon.ui import auth, loaders
 from starmon.ui.text import plain
 

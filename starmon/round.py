@@ -26,7 +26,7 @@ from .parse import MetricSet, column, parse_bool, parse_int, parse_version
 from .readings import PreviousRound, RawRound, Status
 from .store import DatabaseLost, LeaseLost, Store, short_error
 
-log = logging.getLogger("starmon.collect")
+log = logging.getLogger("starmon.round")
 
 _PROC_PATHS = ("/frontends", "/backends", "/compute_nodes")
 _SHOW = ("SHOW FRONTENDS", "SHOW BACKENDS", "SHOW COMPUTE NODES")

@@ -23,16 +23,16 @@ import schedule
 
 from . import rollup
 from .clusters import UNDECRYPTABLE, collectable, undecryptable
-from .collect import ClusterResult, collect_once, fetch_statistics
 from .config import ClusterConfig, Config, ConfigError, load_config
 from .connections import Connections
 from .fetch import ClusterClient
 from .leases import Leases
 from .readings import PreviousRound, Status
+from .round import ClusterResult, collect_once, fetch_statistics
 from .secrets import SecretError, Secrets
 from .store import DatabaseLost, Store, StoreError, safe_url
 
-log = logging.getLogger("starmon.collector")
+log = logging.getLogger("starmon.scheduler")
 MAINTENANCE_SECONDS = 600  # rollups and retention: cheap, but no need to run every round
 
 
