@@ -34,8 +34,9 @@ HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-.:\[\]]{0,252}")
 
 def shown_text(max_size: int):
     """Any text but the word joiner, which plain() adds to break autolinks and unescape() therefore
-    drops: a joiner the cluster sent itself would not survive the round trip of the check."""
-    return s.text(s.characters(exclude_characters=WORD_JOINER), max_size=max_size)
+    drops: a joiner the cluster sent itself would not survive the round trip of the check. Nor lone
+    surrogates, which no UTF-8 answer, link or page can carry."""
+    return s.text(s.characters(exclude_characters=WORD_JOINER, exclude_categories=("Cs",)), max_size=max_size)
 
 
 anything = s.one_of(

@@ -83,9 +83,8 @@ def test_narrow_window(dashboard, page):
     assert page.get_by_test_id("stMetric").first.is_visible()
 
 
-def test_freshness_badge_turns_stale_without_a_reload(tmp_path, page):
-    """When rounds stop arriving, the sidebar badge says so by itself: its age is not frozen at page load."""
-    interval = 6  # stale after 18 s: room for a slow start before the first look
+def _one_uncollected_cluster(tmp_path: Path, interval: int) -> tuple[str, dict[str, str]]:
+    """A database URL and dashboard environment: cluster "prod" in starmon.toml, no demo, no collector."""
     (tmp_path / "starmon.toml").write_text(
         f'interval_seconds = {interval}\n[[clusters]]\nname = "prod"\n'
         'fe_host = "127.0.0.1"\nhttp_port = 1\nquery_port = 1\n'
@@ -96,7 +95,15 @@ def test_freshness_badge_turns_stale_without_a_reload(tmp_path, page):
         "STARMON_CONFIG": str(tmp_path / "starmon.toml"),
         "STARMON_DEMO": "0",
         "STARMON_EMBEDDED_COLLECTOR": "0",
-    }  # nobody collects: the one round below only ages
+        "STARMON_SECRET_KEY_FILE": str(tmp_path / "secret.key"),
+    }
+    return db_url, env
+
+
+def test_freshness_badge_turns_stale_without_a_reload(tmp_path, page):
+    """When rounds stop arriving, the sidebar badge says so by itself: its age is not frozen at page load."""
+    interval = 6  # stale after 18 s: room for a slow start before the first look
+    db_url, env = _one_uncollected_cluster(tmp_path, interval)  # nobody collects: the one round below only ages
     with dashboard_server(tmp_path, env) as url:
         visit(page, url)  # the first load, slow on a busy machine, before the clock starts
         store = Store(db_url)
@@ -117,18 +124,7 @@ def test_freshness_badge_turns_stale_without_a_reload(tmp_path, page):
 def test_a_deleted_account_stops_getting_fresh_numbers_without_a_click(tmp_path, page):
     """Auto-refresh redraws a fragment without the sign-in gate: each redraw checks the account again."""
     interval = 3
-    (tmp_path / "starmon.toml").write_text(
-        f'interval_seconds = {interval}\n[[clusters]]\nname = "prod"\n'
-        'fe_host = "127.0.0.1"\nhttp_port = 1\nquery_port = 1\n'
-    )
-    db_url = f"sqlite:///{tmp_path / 'starmon.db'}"
-    env = {
-        "STARMON_DB_URL": db_url,
-        "STARMON_CONFIG": str(tmp_path / "starmon.toml"),
-        "STARMON_DEMO": "0",
-        "STARMON_EMBEDDED_COLLECTOR": "0",
-        "STARMON_SECRET_KEY_FILE": str(tmp_path / "secret.key"),
-    }
+    db_url, env = _one_uncollected_cluster(tmp_path, interval)
     store = Store(db_url)
     store.sync_clusters((ClusterConfig("prod", "127.0.0.1", 1, 1),))
     store.write_round(store.cluster_ids()["prod"], {"ts": time.time(), "status": "ok", "collect_ms": 1, "qps": 5.0}, [])
