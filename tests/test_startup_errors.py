@@ -92,3 +92,17 @@ def test_a_bad_key_is_one_line_and_exit_2(tmp_path, entry, case):
     if case != "malformed STARMON_SECRET_KEY":
         assert "STARMON_SECRET_KEY is" not in line, line  # not blamed on the variable
     assert {str(p): p.read_bytes() for p in (tmp_path / "keys").rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("entry", list(ENTRY_POINTS) + ["python -m starmon"])
+def test_a_config_path_that_is_a_directory_is_one_line_and_exit_2(tmp_path, entry):
+    folder = tmp_path / "conf.d"
+    folder.mkdir()
+    if entry == "python -m starmon":
+        command = ["-m", "starmon", "users", "list"]
+    else:
+        command = ENTRY_POINTS[entry] + (["--server.port", str(free_port())] if entry == "dashboard" else [])
+    result = run(command, tmp_path, {"STARMON_CONFIG": str(folder)})
+    assert result.returncode == 2, (result.returncode, result.stderr[-3000:])
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("starmon") and f"config file {folder} cannot be read: Is a directory" in line, line
