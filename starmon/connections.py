@@ -139,6 +139,9 @@ class Connections:
             )
 
     def close(self) -> None:
+        """Close every kept connection and stop the loop; closing again does nothing."""
+        if self._loop.is_closed():
+            return
         for client in self._http.values():
             self.run(client.aclose())
         self._http.clear()

@@ -214,3 +214,12 @@ def test_connections_of_clusters_no_longer_collected_are_closed(emulator, make_c
     assert not old_session.is_open  # closed, not left open
     assert set(collector.connections.sessions()) == {edited} and collector.connections.kept() == {"a"}
     assert collector.remembered() == {cid for cid, _ in collector.clusters()}
+
+
+def test_closing_twice_is_harmless(emulator, make_collector):
+    """run_forever closes its collector on the way out; whoever made it may close it again."""
+    collector = make_collector(cluster_configs(emulator(ClusterSpec("a", "3.3"))))
+    assert [r.status for r in collector.run_round()] == ["ok"]
+    collector.close()
+    collector.close()
+    assert collector.connections.kept() == set() and collector.connections.sessions() == {}
