@@ -1,7 +1,7 @@
-"""The collector: every `interval_seconds`, one concurrent round over the clusters it owns.
+"""The collector's loop: every `interval_seconds`, a round of each cluster it owns.
 
-Clusters are collected concurrently and each is stored as soon as it is done, so a slow
-or dead cluster never holds back the others. Which clusters this collector owns is the
+Each cluster's round runs on its own and is stored as soon as it is done, so a slow or dead
+cluster never holds back the others. Which clusters this collector owns is the
 ownership strategy's answer: on SQLite one collector writes and owns them all (a file lock
 the OS frees if the holder dies; a second one says so and waits); on PostgreSQL collectors
 share them through leases. One loop serves both.
