@@ -79,13 +79,16 @@ def main(argv: list[str] | None = None) -> int:
         store.close()
     if args.json:
         print(to_json(data))
-        return 0
-    print(f"{data['cluster']}: {data['status'] or 'no data yet'} (collected {data['collected_at'] or 'never'})")
-    for card in data["health_cards"]:
-        print(f"  {card['title']:<22} {card['display']:>14}  {card['status']}")
-    for problem in data["problems"]:
-        print(f"  ! {problem}")
-    print(f"  disk forecast: {describe(data['forecast'])}")
+    else:
+        print(f"{data['cluster']}: {data['status'] or 'no data yet'} (collected {data['collected_at'] or 'never'})")
+        for card in data["health_cards"]:
+            print(f"  {card['title']:<22} {card['display']:>14}  {card['status']}")
+        for problem in data["problems"]:
+            print(f"  ! {problem}")
+        print(f"  disk forecast: {describe(data['forecast'])}")
+    if data["collected_at"] is None:  # every value is null: say why, and let a script tell
+        print(f"starmon: no round of {args.cluster} was stored by the end of the range", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -121,9 +124,18 @@ def _users(store: Store, args) -> int:
         users.open_to_everyone(store)
         print("the dashboard is open: anyone who can reach it may see and change everything")
     else:
-        for user in users.list_users(store):
+        accounts = users.list_users(store)
+        for user in accounts:
             print(f"{user.name}\t{user.role}")
+        if not accounts:
+            print(f"starmon: no accounts: the dashboard is {_WITHOUT_ACCOUNTS[users.access(store)]}", file=sys.stderr)
     return 0
+
+
+_WITHOUT_ACCOUNTS = {
+    "open": "open to everyone (`users add NAME --role admin` turns sign-in on)",
+    "closed": "closed: sign-in was turned on, so add an account (`users add`) or open it (`users open`)",
+}
 
 
 if __name__ == "__main__":

@@ -121,6 +121,31 @@ def test_overview_json_cli(week_of_rounds):
     assert data["forecast"]["status"] == "insufficient_data" and data["forecast"]["first_node"] is None
 
 
+def test_a_range_with_no_round_says_so_and_exits_1(week_of_rounds):
+    """Before the first stored round every value is null: the CLI says why, and a script can tell."""
+    _, _, url = week_of_rounds
+    for args in (("--json",), ()):
+        result = _cli(
+            url,
+            "overview",
+            "--cluster",
+            "prod",
+            "--range",
+            "custom",
+            "--start",
+            "2020-01-01",
+            "--end",
+            "2020-01-02",
+            *args,
+        )
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.strip() == "starmon: no round of prod was stored by the end of the range"
+        if args:
+            assert json.loads(result.stdout)["collected_at"] is None
+        else:
+            assert result.stdout.startswith("prod: no data yet (collected never)")
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

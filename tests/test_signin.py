@@ -215,3 +215,5 @@ def test_users_cli(store):
     bad = _cli("add", "carol", "--password-stdin", stdin="another-pass\n")
     assert bad.returncode == 2 and bad.stderr.strip() == "starmon: user 'carol' already exists"
     assert _cli("delete", "carol").returncode == 0 and _cli("list").stdout == ""
+    # no account left: the list is empty, and says what that means rather than nothing
+    assert "no accounts: the dashboard is closed" in _cli("list").stderr
