@@ -16,6 +16,7 @@ from starmon.ui import loaders
 from starmon.ui.text import plain
 
 _KEY = "signed_in_user"
+_SIGNED_OUT = "signed_out_because"  # why the session was signed out, shown until the next sign-in
 
 
 def _oidc_configured() -> bool:
@@ -43,15 +44,16 @@ def gate() -> users.User | None:
         st.session_state.pop(_KEY, None)
         _closed()
         st.stop()
-    notice = None
     if _KEY in st.session_state:  # checked again on every run: a deleted account or a lowered role acts at once
         user = users.find(store, st.session_state[_KEY].name)
         if user is not None:
             st.session_state[_KEY] = user
             return user
         del st.session_state[_KEY]
-        notice = "You were signed out: your account no longer exists."
-    _sign_in_form(notice)
+        # kept in the session: two auto-refreshing parts may each rerun the app, and the second
+        # run must still say why the form is back
+        st.session_state[_SIGNED_OUT] = "You were signed out: your account no longer exists."
+    _sign_in_form(st.session_state.get(_SIGNED_OUT))
     st.stop()
 
 
@@ -95,6 +97,7 @@ def _sign_in_form(notice: str | None) -> None:
     if submitted:
         try:
             st.session_state[_KEY] = users.sign_in(loaders.store(), name.strip(), password)
+            st.session_state.pop(_SIGNED_OUT, None)
         except users.UserError as exc:
             st.error(plain(exc))
             return
