@@ -182,12 +182,34 @@ def headline(cluster: Forecast, nodes: list[Forecast]) -> dict:
 
 
 def describe(lead: dict) -> str:
-    """One line for the Overview card, e.g. "95 % in ~12 days (Dec 09, ± 2 days) — BE 10.0.0.3 first"."""
+    """One line for the Overview card and the Capacity caption, e.g.
+    "95 % in ~46 days (Jan 15, ± 3 days) — BE 10.0.0.3 first".
+
+    The interval is given in the estimate's own unit (see `estimate`): a date weeks away
+    known to the hour would be false precision.
+    """
     status = lead["status"]
     if status == "ok":
         when = datetime.fromisoformat(lead["at_95"]).strftime("%b %d")
         first = f" — {lead['first_node']} first" if lead.get("first_node") else ""
-        spread = lead["interval_days"]
-        plus_minus = f"± {spread:.0f} days" if spread >= 1 else f"± {max(1, round(spread * 24))} h"
-        return f"95 % in ~{lead['days_to_95']:.0f} days ({when}, {plus_minus}){first}"
+        value, spread = estimate(lead["days_to_95"], lead["interval_days"])
+        return f"95 % in ~{value} ({when}{f', ± {spread}' if spread else ''}){first}"
     return lead.get("message") or status.replace("_", " ")
+
+
+def estimate(days: float, interval_days: float | None = None) -> tuple[str, str | None]:
+    """Days to an event and its ± half-width in one unit, e.g. ("46 days", "3 days") or ("31 h", "2 h").
+
+    Whole days from two days on, whole hours below. The half-width is rounded up to that unit
+    (at least one of it): 40 minutes on a date 46 days away is "± 1 day", never "± 1 h". No
+    interval, or an unbounded one, gives no half-width.
+    """
+    size, unit = (1 / 24, "h") if days < 2 else (1.0, "day")
+
+    def amount(n: int) -> str:
+        return f"{n} h" if unit == "h" else f"{n} {unit if n == 1 else unit + 's'}"
+
+    value = amount(round(days / size))
+    if interval_days is None or not math.isfinite(interval_days):
+        return value, None
+    return value, amount(max(1, math.ceil(interval_days / size - 1e-9)))

@@ -84,3 +84,28 @@ def test_the_fastest_be_is_first_to_fill():
     assert lead["days_to_95"] == pytest.approx(true_days_to(95, 45, 3.0), rel=0.02)
     assert lead["cluster"]["days_to_95"] > lead["days_to_95"]
     assert describe(lead).startswith("95 % in ~") and describe(lead).endswith("BE 10.0.0.3 first")
+
+
+def _lead(days_to_95: float, interval_days: float) -> dict:
+    return {"status": "ok", "days_to_95": days_to_95, "interval_days": interval_days, "at_95": "2026-12-09T10:00+00:00"}
+
+
+@pytest.mark.parametrize(
+    "days, interval, sentence",
+    [
+        (46.2, 1 / 24, "95 % in ~46 days (Dec 09, ± 1 day)"),  # an hour on 46 days is false precision
+        (46.2, 2.3, "95 % in ~46 days (Dec 09, ± 3 days)"),
+        (12.0, 0.5, "95 % in ~12 days (Dec 09, ± 1 day)"),
+        (1.3, 0.1, "95 % in ~31 h (Dec 09, ± 3 h)"),  # under two days, hours both
+        (1.3, float("inf"), "95 % in ~31 h (Dec 09)"),
+    ],
+)
+def test_the_interval_is_in_the_unit_of_the_estimate(days, interval, sentence):
+    assert describe(_lead(days, interval)) == sentence
+
+
+def test_the_interval_of_a_real_fit_is_whole_days_when_the_date_is_days_away():
+    f = fit(*series(noise_pct=0.05), TB)
+    lead = headline(f, [])
+    assert f.days_to_95 > 2 and 0 < f.interval_days < 1
+    assert describe(lead).endswith(", ± 1 day)")
