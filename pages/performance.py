@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from starmon.ui import charts, frame, loaders
+from starmon.ui import charts, frame, held, loaders
 
 cluster = frame.page("Performance").cluster
 
@@ -12,6 +12,7 @@ def performance() -> None:
     tr = frame.live_range()
     newest = loaders.newest_id(cluster["id"])
     zone = frame.zone()
+    why = held.why_empty(tr, held.held(cluster["id"], tr.start, tr.end, newest), frame.local_time)
     df = loaders.series(
         cluster["id"],
         tr.start,
@@ -30,7 +31,7 @@ def performance() -> None:
     st.caption(f"{tr.title}, {tr.bucket} s buckets, times in {zone}.")
     left, right = st.columns(2)
     left.plotly_chart(
-        charts.lines(df, {"qps": "QPS", "rps": "RPS"}, "Queries and requests per second", zone), key="qps"
+        charts.lines(df, {"qps": "QPS", "rps": "RPS"}, "Queries and requests per second", zone, why), key="qps"
     )
     right.plotly_chart(
         charts.lines(
@@ -38,16 +39,19 @@ def performance() -> None:
             {"query_latency_p50": "p50", "query_latency_p95": "p95", "query_latency_p99": "p99"},
             "Query latency",
             zone,
+            why,
         ),
         key="latency",
     )
     left.plotly_chart(
-        charts.lines(df, {"query_error_rate": "errors", "query_timeout_rate": "timeouts"}, "Failed queries", zone),
+        charts.lines(df, {"query_error_rate": "errors", "query_timeout_rate": "timeouts"}, "Failed queries", zone, why),
         key="errors",
     )
     fes = loaders.node_series(cluster["id"], tr.start, tr.end, ("qps", "query_latency_p99"), "FE", newest)
-    right.plotly_chart(charts.per_node(fes, "qps", "QPS per FE", zone, average=False), key="fe_qps")
-    st.plotly_chart(charts.per_node(fes, "query_latency_p99", "p99 latency per FE", zone, average=False), key="fe_p99")
+    right.plotly_chart(charts.per_node(fes, "qps", "QPS per FE", zone, average=False, why=why), key="fe_qps")
+    st.plotly_chart(
+        charts.per_node(fes, "query_latency_p99", "p99 latency per FE", zone, average=False, why=why), key="fe_p99"
+    )
 
 
 performance()

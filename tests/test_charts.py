@@ -50,3 +50,87 @@ def test_a_gap_breaks_each_node_line():
 def test_a_steady_series_is_left_as_it_is():
     df = _series("qps")
     assert charts.broken_at_gaps(df).equals(df)
+
+
+# -- empty charts say why (issue 13, item 7) ------------------------------------------------------------------
+
+WHY = "The range ends before the first round starmon holds, collected Nov 30 14:02."
+
+
+def _says(fig, *words: str) -> None:
+    """The figure draws nothing, hides its axes and says there is no data, and why, in one annotation."""
+    assert not fig.data
+    assert fig.layout.xaxis.visible is False and fig.layout.yaxis.visible is False
+    [note] = fig.layout.annotations
+    text = note.text.replace("<br>", " ")
+    assert text.startswith(f"<b>{charts.NO_DATA}</b>")
+    for word in words:
+        assert word in text, (word, text)
+
+
+def _no_rows(*columns: str) -> pd.DataFrame:
+    return pd.DataFrame({"time": pd.to_datetime([], utc=True), "role": [], "host": [], **{c: [] for c in columns}})
+
+
+def _capacity_fit():
+    from starmon.forecast import Forecast
+
+    return Forecast("ok", "cluster", capacity=100.0, residual_sd=1.0, intercept=0.0, slope_per_second=1e-9)
+
+
+def test_a_chart_of_an_empty_range_says_so_and_why_instead_of_blank_axes():
+    _says(charts.lines(_no_rows("qps", "rps"), {"qps": "QPS", "rps": "RPS"}, "Q", "UTC", WHY), WHY)
+    _says(charts.per_node(_no_rows("cpu_pct"), "cpu_pct", "CPU", "UTC", why=WHY), WHY)
+    history = pd.DataFrame({"time": pd.to_datetime([], utc=True), "subject": [], "used_pct": []})
+    fig = charts.capacity(history, [_capacity_fit()], "UTC", why=WHY)
+    _says(fig, WHY)
+    assert fig.layout.title.text == charts.CAPACITY_TITLE  # the page finds its charts by title
+
+
+def test_without_a_reason_an_empty_chart_says_nothing_was_collected():
+    _says(charts.lines(_no_rows("qps"), {"qps": "QPS"}, "Q", "UTC"), "Nothing was collected in this range.")
+
+
+def test_a_chart_whose_values_are_all_null_says_they_are_na():
+    df = _series("query_latency_p50", "query_latency_p99").assign(query_latency_p50=None, query_latency_p99=None)
+    _says(charts.lines(df, {"query_latency_p50": "p50", "query_latency_p99": "p99"}, "L", "UTC"), "(n/a)")
+    nodes = _series("cpu_pct").assign(role="BE", host="10.0.0.1", cpu_pct=float("nan"))
+    _says(charts.per_node(nodes, "cpu_pct", "CPU", "UTC"), "(n/a)")
+
+
+def test_one_value_is_enough_to_draw():
+    df = _series("qps", "rps").assign(rps=None)
+    assert [t.name for t in charts.lines(df, {"qps": "QPS", "rps": "RPS"}, "Q", "UTC").data] == ["QPS", "RPS"]
+
+
+# -- legible charts (issue 13, item 11) -------------------------------------------------------------------------
+
+
+def test_the_legend_sits_below_the_tick_labels_not_on_them():
+    """Anchored to the figure's bottom edge (container coordinates), not a fraction below the plot:
+    the margin Plotly grows for the date line under the times then lies between plot and legend."""
+    for fig in (charts.lines(_series("qps"), {"qps": "QPS"}, "t", "UTC"), _capacity()):
+        assert (fig.layout.legend.yref, fig.layout.legend.y, fig.layout.legend.yanchor) == ("container", 0, "bottom")
+
+
+def _capacity():
+    t = pd.to_datetime([0, 3600, 7200], unit="s", utc=True)
+    history = pd.DataFrame({"time": t, "subject": "cluster", "used_pct": [40.0, 41.0, 42.0]})
+    return charts.capacity(history, [_capacity_fit()], "UTC")
+
+
+def test_the_capacity_band_is_a_translucent_fill_not_a_faded_trace():
+    fig = _capacity()
+    [band] = [t for t in fig.data if t.fill == "toself"]
+    assert band.opacity in (None, 1)
+    assert band.fillcolor == "rgba(68,68,68,0.2)"  # the cluster's #444444, see-through
+    assert max(band.y) - min(band.y) > 2 * charts.band_pct(_capacity_fit()) - 1e-9
+
+
+def test_the_95_and_100_labels_sit_on_either_side_of_their_lines():
+    """5 % apart, two labels on the same side of their lines overlapped: 100 % goes above, 95 % below."""
+    notes = {a.text: a for a in _capacity().layout.annotations}
+    assert notes["100 %"].yanchor == "bottom" and notes["100 %"].y == 100
+    assert notes["95 %"].yanchor == "top" and notes["95 %"].y == 95
+    assert notes["85 %"].yanchor == "top"
+    assert {a.xanchor for a in notes.values()} == {"left"}  # where the history is, below the levels

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,13 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 _UNIT_SUFFIX = {"%": " %", "ms": " ms", "queries/s": "/s", "requests/s": "/s", "bytes": " B"}
 # Hover boxes name their trace through this, so a node's name is never read as a hover template.
 _HOVER_NAME = "<extra>%{fullData.name}</extra>"
+HEIGHT = 300
+NO_DATA = "No data in this range"
+NOTHING = "Nothing was collected in this range."
+ALL_NA = (
+    "The cluster sent no value for it in any round of this range (n/a): this StarRocks version "
+    "does not report it, or starmon could not read it."
+)
 
 
 def _label(name: str) -> str:
@@ -23,18 +31,41 @@ def _label(name: str) -> str:
 
 
 def _layout(fig: go.Figure, title: str, unit: str) -> go.Figure:
+    """Title, unit and legend. The legend sits at the figure's bottom edge (container coordinates),
+    so the margin Plotly grows for tick labels keeps the date line under the times visible: a
+    legend placed a fixed fraction below the plot covered it in the 300 px charts."""
     fig.update_layout(
         title=title,
-        height=300,
+        height=HEIGHT,
         margin=dict(l=10, r=10, t=40, b=10),
         hovermode="x unified",
-        legend=dict(orientation="h", y=-0.2),
+        legend=dict(orientation="h", yref="container", y=0, yanchor="bottom"),
         yaxis_title=unit or None,
     )
     if unit == "%":
         fig.update_yaxes(rangemode="tozero")
     if unit == "bytes":
         fig.update_yaxes(tickformat=".3s", ticksuffix="B")
+    return fig
+
+
+def empty(title: str, why: str | None = None, height: int = HEIGHT) -> go.Figure:
+    """A chart with nothing to draw: its title and, in place of blank axes (-1 to 6, or ticks a
+    millisecond apart), what is missing and why. Every chart here says it this one way."""
+    why = html.escape(why or NOTHING, quote=False)
+    fig = go.Figure()
+    fig.add_annotation(
+        text=f"<b>{NO_DATA}</b><br>{'<br>'.join(textwrap.wrap(why, 60))}",
+        xref="paper",
+        yref="paper",
+        x=0.5,
+        y=0.5,
+        showarrow=False,
+        font=dict(size=14, color="#555"),
+    )
+    fig.update_layout(
+        title=title, height=height, margin=dict(l=10, r=10, t=40, b=10), xaxis_visible=False, yaxis_visible=False
+    )
     return fig
 
 
@@ -56,18 +87,22 @@ def broken_at_gaps(df: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([df, holes], ignore_index=True).sort_values("time", kind="stable", ignore_index=True)
 
 
-def lines(df: pd.DataFrame, columns: dict[str, str], title: str, zone: str) -> go.Figure:
+def lines(df: pd.DataFrame, columns: dict[str, str], title: str, zone: str, why: str | None = None) -> go.Figure:
     """One line per column of a cluster series; `columns` maps column -> legend label. The axis
-    takes the unit the metric registry gives the first column."""
+    takes the unit the metric registry gives the first column. With no rows, or no value in any
+    of the columns, the chart says so instead, and why: the page's `why` (it knows the range and
+    what was collected), else what the data shows."""
     unit = unit_of(next(iter(columns)))
+    if not len(df) or df[list(columns)].isna().all(axis=None):
+        return empty(title, why or (ALL_NA if len(df) else None))
     fig = go.Figure()
     df = broken_at_gaps(df)
-    x = df["time"].dt.tz_convert(zone) if len(df) else []
+    x = df["time"].dt.tz_convert(zone)
     for column, label in columns.items():
         fig.add_trace(
             go.Scatter(
                 x=x,
-                y=df[column] if len(df) else [],
+                y=df[column],
                 name=label,
                 mode="lines",
                 connectgaps=False,
@@ -81,45 +116,76 @@ def node_colors(hosts: list[str]) -> dict[str, str]:
     return {host: PALETTE[i % len(PALETTE)] for i, host in enumerate(sorted(hosts))}
 
 
-def per_node(df: pd.DataFrame, column: str, title: str, zone: str, average: bool = True) -> go.Figure:
-    """One line per node (role and host) plus the dashed cluster average, in the column's unit."""
+def per_node(
+    df: pd.DataFrame, column: str, title: str, zone: str, average: bool = True, why: str | None = None
+) -> go.Figure:
+    """One line per node (role and host) plus the dashed cluster average, in the column's unit;
+    without rows or values, the chart says so instead (see `lines`)."""
     unit = unit_of(column)
+    if not len(df) or df[column].isna().all():
+        return empty(title, why or (ALL_NA if len(df) else None))
     fig = go.Figure()
-    if len(df):
-        df = df.assign(time=df["time"].dt.tz_convert(zone), node=df["role"] + " " + df["host"])
-        colors = node_colors(df["node"].unique().tolist())
-        for node, part in df.groupby("node", sort=True):
-            part = broken_at_gaps(part)
-            fig.add_trace(
-                go.Scatter(
-                    x=part["time"],
-                    y=part[column],
-                    name=_label(node),
-                    mode="lines",
-                    line=dict(color=colors[node]),
-                    hovertemplate=f"%{{y:,.1f}}{_UNIT_SUFFIX.get(unit, '')}{_HOVER_NAME}",
-                )
+    suffix = _UNIT_SUFFIX.get(unit, "")
+    df = df.assign(time=df["time"].dt.tz_convert(zone), node=df["role"] + " " + df["host"])
+    colors = node_colors(df["node"].unique().tolist())
+    for node, part in df.groupby("node", sort=True):
+        part = broken_at_gaps(part)
+        fig.add_trace(
+            go.Scatter(
+                x=part["time"],
+                y=part[column],
+                name=_label(node),
+                mode="lines",
+                line=dict(color=colors[node]),
+                hovertemplate=f"%{{y:,.1f}}{suffix}{_HOVER_NAME}",
             )
-        if average and df["node"].nunique() > 1:
-            mean = df.groupby("time", sort=True)[column].mean()
-            fig.add_trace(
-                go.Scatter(
-                    x=mean.index,
-                    y=mean.values,
-                    name="cluster average",
-                    mode="lines",
-                    line=dict(color="#444", dash="dash", width=2),
-                )
+        )
+    if average and df["node"].nunique() > 1:
+        mean = broken_at_gaps(df.groupby("time", sort=True)[column].mean().reset_index())
+        fig.add_trace(
+            go.Scatter(
+                x=mean["time"],
+                y=mean[column],
+                name="cluster average",
+                mode="lines",
+                line=dict(color="#444", dash="dash", width=2),
+                hovertemplate=f"%{{y:,.1f}}{suffix}{_HOVER_NAME}",
             )
+        )
     return _layout(fig, title, unit)
 
 
-def capacity(history: pd.DataFrame, fits: list, zone: str, horizon_days: float = 60.0) -> go.Figure:
+def _rgba(color: str, alpha: float) -> str:
+    """A "#rrggbb" colour with an alpha, for a fill: a trace's opacity would fade its line too."""
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+# The dashed levels on the Capacity chart, with where each label sits: on the left, where the
+# history runs below them (the trends reach them on the right), 100 % above its line and the
+# others below theirs, so the 95 % and 100 % labels (5 % apart) never overlap.
+LEVELS = ((85, "#e0a800", "bottom left"), (95, "#d62728", "bottom left"), (100, "#7f0000", "top left"))
+CAPACITY_TITLE = "Disk used: history and forecast"
+CAPACITY_HEIGHT = 420
+
+
+def band_pct(fit) -> float:
+    """Half-width of a fit's 95 % band in % of its capacity: on a steady disk it can be narrower
+    than the line, which the page then says rather than leave the reader looking for it."""
+    return 100 * 1.96 * (fit.residual_sd or 0) / fit.capacity
+
+
+def capacity(
+    history: pd.DataFrame, fits: list, zone: str, horizon_days: float = 60.0, why: str | None = None
+) -> go.Figure:
     """Disk used % per BE and for the cluster: the history each line was fitted on, the fitted line
-    and its extrapolation with a band, and the 85 / 95 / 100 % lines (see read.Capacity)."""
+    and its extrapolation with its 95 % band, and the 85 / 95 / 100 % lines (see read.Capacity);
+    without history, the chart says so instead (see `lines`)."""
+    if not len(history) or history["used_pct"].isna().all():
+        return empty(CAPACITY_TITLE, why or (ALL_NA if len(history) else None), CAPACITY_HEIGHT)
     fig = go.Figure()
     colors = node_colors([f.subject for f in fits[1:]])
-    colors["cluster"] = "#444"
+    colors["cluster"] = "#444444"
     for subject, part in history.groupby("subject", sort=False):
         fig.add_trace(
             go.Scatter(
@@ -139,7 +205,7 @@ def capacity(history: pd.DataFrame, fits: list, zone: str, horizon_days: float =
         days = min(horizon_days, (f.days_to_full or horizon_days) + 2) if f.status == "ok" else 7
         ts = np.linspace(starts[f.subject].timestamp(), now + days * 86400, 60)  # from the first point fitted
         line = 100 * (f.intercept + f.slope_per_second * ts) / f.capacity
-        band = 100 * 1.96 * (f.residual_sd or 0) / f.capacity
+        band = band_pct(f)
         x = pd.to_datetime(ts, unit="s", utc=True).tz_convert(zone)
         color = colors.get(f.subject, "#999")
         fig.add_trace(
@@ -147,8 +213,7 @@ def capacity(history: pd.DataFrame, fits: list, zone: str, horizon_days: float =
                 x=list(x) + list(x[::-1]),
                 y=list(line + band) + list((line - band)[::-1]),
                 fill="toself",
-                fillcolor=color,
-                opacity=0.12,
+                fillcolor=_rgba(color, 0.2),
                 line=dict(width=0),
                 hoverinfo="skip",
                 showlegend=False,
@@ -164,13 +229,14 @@ def capacity(history: pd.DataFrame, fits: list, zone: str, horizon_days: float =
                 hovertemplate=f"%{{y:.1f}} %{_HOVER_NAME}",
             )
         )
-    for level, color in ((85, "#e0a800"), (95, "#d62728"), (100, "#7f0000")):
+    for level, color, position in LEVELS:
         fig.add_hline(
             y=level,
             line=dict(color=color, dash="dash", width=1),
             annotation_text=f"{level} %",
-            annotation_position="top left",
+            annotation_position=position,
+            annotation_font_color=color,
         )
-    fig = _layout(fig, "Disk used: history and forecast", "%")
-    fig.update_layout(height=420)
+    fig = _layout(fig, CAPACITY_TITLE, "%")
+    fig.update_layout(height=CAPACITY_HEIGHT)
     return fig
