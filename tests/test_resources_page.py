@@ -25,7 +25,7 @@ from starmon.ui import charts
 from starmon.ui.held import Held, why_empty
 from starmon.ui.nodes import table
 
-from .browser import browser, dashboard_server, needs_chromium, settle  # noqa: F401
+from .browser import SCREENSHOTS, browser, dashboard_server, needs_chromium, settle  # noqa: F401
 from .fixtures import add_cluster, open_page, seed_rounds
 
 SHANGHAI = timezone(timedelta(hours=8))  # the FE default time zone, and the emulator's
@@ -242,7 +242,8 @@ def test_the_node_table_fits_the_page_with_every_header_whole(resources):
     scroller = frame.locator(".dvn-scroller").first
     width, visible = scroller.evaluate("e => [e.scrollWidth, e.clientWidth]")
     assert width <= visible, f"the table is {width} px wide in {visible} px: its last columns are cut"
-    frame.screenshot(path=str(Path("test-output") / "screenshots" / "resources-nodes.png"))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    frame.screenshot(path=str(SCREENSHOTS / "resources-nodes.png"))
 
 
 @needs_chromium
