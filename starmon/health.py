@@ -213,14 +213,18 @@ def display(card: Card, snapshot: dict) -> str:
 
 
 def format_value(value: float | None, unit: str) -> str:
-    """A number with its unit, scaled for reading: 1.2 TB, 35.1 %, 412 ms, 1,533."""
+    """A number with its unit, scaled for reading: 1.2 TB, 35.1 %, 412 ms, 1,533.
+
+    Sizes are decimal (1 TB = 10^12 bytes), as Streamlit's tables and Plotly's axes print them,
+    so a card and the table rows under it add up.
+    """
     if value is None:
         return "n/a"
     if unit == "bytes":
         size, units = float(value), ("B", "KB", "MB", "GB", "TB", "PB")
         i = 0
-        while abs(size) >= 1024 and i < len(units) - 1:
-            size, i = size / 1024, i + 1
+        while round(abs(size), 1) >= 1000 and i < len(units) - 1:  # 999,960 B is 1.0 MB, not 1000.0 KB
+            size, i = size / 1000, i + 1
         return f"{size:.1f} {units[i]}" if i else f"{int(size)} B"
     if unit == "%":
         return f"{value:.1f} %"

@@ -92,8 +92,14 @@ def test_bad_overrides_are_refused(tmp_path, text, message):
     [
         (None, "%", "n/a"),
         (0, "%", "0.0 %"),
+        # Sizes are decimal, as Streamlit's tables and Plotly's axes print them (issue 13, item 8).
+        (999, "bytes", "999 B"),
         (1536, "bytes", "1.5 KB"),
-        (5 * 2**40, "bytes", "5.0 TB"),
+        (999_960, "bytes", "1.0 MB"),
+        (5 * 10**12, "bytes", "5.0 TB"),
+        (5 * 2**40, "bytes", "5.5 TB"),
+        (-2_500_000_000, "bytes", "-2.5 GB"),
+        (3 * 10**18, "bytes", "3000.0 PB"),
         (0.5, "ms", "0.5 ms"),
         (1234.0, "count", "1,234"),
         (3.25, "queries/s", "3.2/s"),
