@@ -4,12 +4,41 @@ import time
 
 import pandas as pd
 import streamlit as st
+from pandas.io.formats.style import Styler
 
 from starmon import read
+from starmon.datastats import SYSTEM_DATABASES
 from starmon.health import format_value
 from starmon.readings import Status
 from starmon.ui import frame, loaders, widgets
 from starmon.ui.text import plain
+
+MISSING = "n/a"  # what a table shows for a value the cluster did not give (the README's promise)
+
+
+def sizes_as_text(tables: pd.DataFrame) -> Styler:
+    """The tables with sizes shown as the cards show them ("5.9 TB"), growth signed ("+59.1 GB"):
+    only the text on screen changes, so the columns still sort as numbers and the CSV keeps bytes."""
+    return tables.style.format(
+        {
+            "size_bytes": lambda v: format_value(v, "bytes"),
+            "growth_bytes": lambda v: ("+" if v > 0 else "") + format_value(v, "bytes"),
+        },
+        na_rep=MISSING,
+    )
+
+
+def growth_header(tr: read.TimeRange, first: float | None, last: float | None) -> str:
+    """What the growth column measures: over the range when its first pass came near the range's
+    start (within two statistics intervals or a tenth of the range: the demo's past has hourly
+    passes), else since that pass (history began later)."""
+    if first is None or first == last:
+        return "Growth"
+    near = max(2 * loaders.config().statistics_interval_seconds, (tr.end - tr.start) / 10)
+    if tr.label in read.RANGES and first - tr.start <= near:
+        return f"Growth over {tr.label}"
+    return f"Growth since {frame.local_time(first)}"
+
 
 selection = frame.page("Data")
 cluster, tr = selection.cluster, selection.range
@@ -27,58 +56,106 @@ if stats is None:
 st.caption(f"Statistics collected {frame.local_time(stats['ts'])} ({frame.ago(time.time() - stats['ts'])}).")
 if stats["status"] != Status.OK:
     st.warning(f"The last pass was {stats['status']}: {plain(stats['error'])}")
+own = ", ".join(sorted(SYSTEM_DATABASES))
 with st.container(horizontal=True):
-    st.metric("Databases", format_value(stats["database_count"], "count"), border=True)
-    st.metric("Tables", format_value(stats["table_count"], "count"), border=True)
+    st.metric(
+        "Databases",
+        format_value(stats["database_count"], "count"),
+        border=True,
+        help=f"StarRocks' own databases ({own}) are not counted.",
+    )
+    st.metric(
+        "Tables",
+        format_value(stats["table_count"], "count"),
+        border=True,
+        help=f"Tables outside StarRocks' own databases ({own}).",
+    )
     st.metric(
         "Total size",
         format_value(stats["total_data_bytes"], "bytes"),
         border=True,
-        help="DATA_LENGTH summed over tables; includes every replica.",
+        help="DATA_LENGTH summed over those tables; includes every replica. Decimal units: 1 TB = 10^12 bytes.",
     )
     st.metric("Rows", format_value(stats["total_rows"], "count"), border=True)
 
-TABLE_COLUMNS = {
-    "bytes": st.column_config.NumberColumn("Size", format="bytes"),
-    "growth_bytes": st.column_config.NumberColumn("Growth", format="bytes"),
-    "rows": st.column_config.NumberColumn("Rows", format="localized"),
-}
+st.subheader("Tables")
+first, last = loaders.reader().growth_span(cluster["id"], tr)
 tables = loaders.table_growth(cluster["id"], tr.start, tr.end, loaders.newest_id(cluster["id"]))
-
-st.subheader("Largest tables")
-st.caption(f"Growth is the change in size over {tr.phrase} (n/a until two passes fall in the range).")
-widgets.table(read.top(tables, "bytes"), "largest-tables", column_config=TABLE_COLUMNS)
-
-st.subheader("Fastest-growing tables")
-st.caption(f"Which tables are filling the disk: growth over {tr.phrase}.")
-fastest = read.top(tables, "growth_bytes")
-if len(fastest):
-    widgets.table(fastest, "fastest-growing-tables", column_config=TABLE_COLUMNS)
+listed = f"the {len(tables):,} largest tables" if len(tables) == read.TABLES_SHOWN else "every table"
+if last is None:
+    st.caption(f"No statistics pass with table sizes in {tr.phrase}.")
+elif first == last:
+    st.caption(
+        f"Sizes as of {frame.local_time(last)}, {listed}, largest first. Growth needs two statistics "
+        f"passes inside the range; {tr.phrase} has one."
+    )
 else:
-    st.info("Growth needs two statistics passes inside the range.", icon=":material/hourglass_empty:")
+    st.caption(
+        f"Sizes as of {frame.local_time(last)}, {listed}, largest first; click a header to sort. Growth is "
+        f"the change in size since the range's first statistics pass ({frame.local_time(first)}); n/a for "
+        "a table that appeared in between."
+    )
+widgets.table(
+    sizes_as_text(tables),
+    "tables",
+    column_config={
+        "database": "Database",
+        "table": "Table",
+        "size_bytes": st.column_config.NumberColumn("Size", help="DATA_LENGTH, every replica included."),
+        "rows": st.column_config.NumberColumn("Rows", format="localized"),
+        "growth_bytes": st.column_config.NumberColumn(growth_header(tr, first, last)),
+    },
+    placeholder=MISSING,
+)
 
 st.subheader("Materialized views")
 views = pd.DataFrame(
     stats["materialized_views"] or [], columns=["db", "name", "active", "inactive_reason", "state", "error"]
-)
+).rename(columns={"db": "database", "state": "last_refresh"})
+VIEW_COLUMNS = {
+    "database": "Database",
+    "name": "Materialized view",
+    "active": "Active",
+    "inactive_reason": st.column_config.TextColumn("Why inactive", width="medium"),
+    "last_refresh": "Last refresh",
+    "error": st.column_config.TextColumn("Refresh error", width="large"),
+}
 with st.container(horizontal=True):
     st.metric("Total", format_value(stats["mv_total"], "count"), border=True)
     st.metric("Active", format_value(stats["mv_active"], "count"), border=True)
     st.metric("Inactive", format_value(stats["mv_inactive"], "count"), border=True)
     st.metric("Last refresh failed", format_value(stats["mv_failed"], "count"), border=True)
-failing = views[(views["state"] == "FAILED") | (views["active"] == False)]  # noqa: E712
+failing = views[(views["last_refresh"] == "FAILED") | (views["active"] == False)]  # noqa: E712
 if len(failing):
     st.markdown("**Failing or inactive**")
-    widgets.table(failing, "failing-materialized-views")
+    widgets.table(failing, "failing-materialized-views", column_config=VIEW_COLUMNS, placeholder=MISSING)
+    with st.expander("Full messages", icon=":material/subject:"):  # the table cuts long ones
+        for mv in failing.itertuples():
+            for label, text in (("why inactive", mv.inactive_reason), ("refresh error", mv.error)):
+                if isinstance(text, str):
+                    st.caption(plain(f"{mv.database}.{mv.name}, {label}:"))
+                    st.code(text, language=None, wrap_lines=True)
 with st.expander("All materialized views"):
-    widgets.table(views, "materialized-views")
+    widgets.table(views, "materialized-views", column_config=VIEW_COLUMNS, placeholder=MISSING)
 
 st.subheader("Schema changes")
 changes = pd.DataFrame(
     stats["schema_changes"] or [], columns=["db", "table", "state", "progress", "created", "message"]
-)
+).rename(columns={"db": "database"})
 st.caption(f"{stats['schema_change_running'] or 0} running, {stats['schema_change_pending'] or 0} pending.")
 if len(changes):
-    widgets.table(changes, "schema-changes")
+    widgets.table(
+        changes,
+        "schema-changes",
+        column_config={
+            "database": "Database",
+            "table": "Table",
+            "state": "State",
+            "progress": "Progress",
+            "created": st.column_config.TextColumn("Created", help="As the cluster reports it, in its time zone."),
+            "message": st.column_config.TextColumn("Message", width="large"),
+        },
+        placeholder=MISSING,
+    )
 else:
     st.success("No schema change is running or pending.")

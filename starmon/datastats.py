@@ -4,18 +4,28 @@ from __future__ import annotations
 
 from .parse import column, parse_bool, parse_int
 
-# Schemas StarRocks creates itself; they are not the user's databases.
-SYSTEM_DATABASES = frozenset({"information_schema", "sys", "_statistics_"})
+# Databases StarRocks keeps for itself: its system views, its optimizer statistics and the
+# monitor database of older releases (StarRocks' own statistics collection skips the same ones).
+# They are not the user's data: every count, total and list of tables leaves them out.
+SYSTEM_DATABASES = frozenset({"information_schema", "sys", "_statistics_", "starrocks_monitor"})
+# What StarRocks writes where it has nothing to say (SHOW ALTER's Progress "N/A", FinishTime "NULL").
+_NOTHING = frozenset({"", "N/A", "NULL"})
 TOP_TABLES = 20
 _RUNNING = {"RUNNING", "WAITING_TXN"}
 
 
+def _text(value: str | None) -> str | None:
+    """Text from the cluster, or None where StarRocks spelled out that there is none."""
+    return None if value is None or value.strip().upper() in _NOTHING else value
+
+
 def table_sizes(rows: list[dict]) -> list[dict]:
-    """information_schema.tables rows -> [{db_name, table_name, data_bytes, row_count}]."""
+    """information_schema.tables rows -> [{db_name, table_name, data_bytes, row_count}], the user's
+    tables only, so the stored sizes, the totals and the Table count all cover the same tables."""
     out = []
     for row in rows:
         db, name = column(row, "TABLE_SCHEMA"), column(row, "TABLE_NAME")
-        if db is None or name is None or db.lower() == "information_schema":
+        if db is None or name is None or db in SYSTEM_DATABASES:
             continue
         out.append(
             {
@@ -29,14 +39,14 @@ def table_sizes(rows: list[dict]) -> list[dict]:
 
 
 def summarize(tables: list[dict], databases: list[str], mvs: list[dict] | None, alters: list[dict] | None) -> dict:
-    """Counts and lists for one pass. A part that could not be read (None) stays NULL."""
-    user_tables = [t for t in tables if t["db_name"] not in SYSTEM_DATABASES]
+    """Counts and lists for one pass, of the user's `tables` (as table_sizes gives them) and
+    databases. A part that could not be read (None) stays NULL."""
     sizes = [t["data_bytes"] for t in tables if t["data_bytes"] is not None]
     rows = [t["row_count"] for t in tables if t["row_count"] is not None]
     largest = sorted((t for t in tables if t["data_bytes"] is not None), key=lambda t: -t["data_bytes"])
     stats = {
         "database_count": len([d for d in databases if d not in SYSTEM_DATABASES]),
-        "table_count": len(user_tables),
+        "table_count": len(tables),
         "total_data_bytes": sum(sizes) if sizes else None,
         "total_rows": sum(rows) if rows else None,
         "top_tables": [
@@ -50,9 +60,9 @@ def summarize(tables: list[dict], databases: list[str], mvs: list[dict] | None, 
                 "db": column(m, "TABLE_SCHEMA"),
                 "name": column(m, "TABLE_NAME"),
                 "active": parse_bool(column(m, "IS_ACTIVE")),
-                "inactive_reason": column(m, "INACTIVE_REASON") or None,
-                "state": column(m, "LAST_REFRESH_STATE") or None,
-                "error": column(m, "LAST_REFRESH_ERROR_MESSAGE") or None,
+                "inactive_reason": _text(column(m, "INACTIVE_REASON")),
+                "state": _text(column(m, "LAST_REFRESH_STATE")),
+                "error": _text(column(m, "LAST_REFRESH_ERROR_MESSAGE")),
             }
             for m in mvs
         ]
@@ -69,9 +79,9 @@ def summarize(tables: list[dict], databases: list[str], mvs: list[dict] | None, 
                 "db": a.get("_db"),
                 "table": column(a, "TableName"),
                 "state": (column(a, "State") or "").upper(),
-                "progress": column(a, "Progress"),
-                "created": column(a, "CreateTime"),
-                "message": column(a, "Msg"),
+                "progress": _text(column(a, "Progress")),
+                "created": _text(column(a, "CreateTime")),
+                "message": _text(column(a, "Msg")),
             }
             for a in alters
         ]

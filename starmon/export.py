@@ -6,6 +6,7 @@ import json
 import math
 
 import pandas as pd
+from pandas.io.formats.style import Styler
 
 # A spreadsheet runs a cell starting with one of these as a formula ("CSV injection"); names and
 # error messages come from the cluster, so such cells get a leading apostrophe, as OWASP advises.
@@ -16,8 +17,13 @@ def _defused(value: object) -> object:
     return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_START) else value
 
 
-def to_csv(df: pd.DataFrame) -> bytes:
-    """UTF-8 CSV of a table; text cells a spreadsheet would evaluate are kept as text."""
+def to_csv(df: pd.DataFrame | Styler) -> bytes:
+    """UTF-8 CSV of a table; text cells a spreadsheet would evaluate are kept as text.
+
+    A Styler (a table whose sizes are shown as "5.9 TB") gives its data: raw numbers, whose unit
+    the column names carry (`size_bytes`), so a spreadsheet can sum and sort them.
+    """
+    df = df.data if isinstance(df, Styler) else df
     text_columns = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
     safe = df.assign(**{c: df[c].map(_defused) for c in text_columns}) if text_columns else df
     return safe.to_csv(index=False).encode()

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from . import forecast as fc
 from . import health, schema
 from .columns import NODE_BY_NAME, SNAPSHOT_BY_NAME
+from .datastats import SYSTEM_DATABASES
 from .readings import Status
 from .store import Store
 
@@ -38,6 +39,7 @@ MAX_POINTS = 1500
 MIN_BUCKET = 30
 MAX_CUSTOM_DAYS = 90
 FORECAST_BUCKET = 600  # the forecast fits 10-minute averages
+TABLES_SHOWN = 1000  # the Data page lists this many of the largest tables
 
 
 @dataclass(frozen=True)
@@ -239,30 +241,44 @@ class Reader:
                 row[key] = json.loads(row[key]) if row[key] else None
         return row
 
-    def table_growth(self, cluster_id: int, tr: TimeRange) -> pd.DataFrame:
-        """Every table's size at the range's last pass, with its growth since the range's first pass."""
+    def growth_span(self, cluster_id: int, tr: TimeRange) -> tuple[float | None, float | None]:
+        """When the range's first and last statistics passes with table sizes were taken: what
+        table_growth measures growth between (the first may come well after the range starts)."""
         h = schema.table_size_history
-        in_range = sa.and_(h.c.cluster_id == cluster_id, h.c.ts >= tr.start, h.c.ts <= tr.end)
-        first_ts, last_ts = (
-            self._one(sa.select(sa.func.min(h.c.ts).label("a"), sa.func.max(h.c.ts).label("b")).where(in_range)) or {}
-        ).values()
+        span = sa.select(sa.func.min(h.c.ts).label("first"), sa.func.max(h.c.ts).label("last")).where(
+            h.c.cluster_id == cluster_id, h.c.ts >= tr.start, h.c.ts <= tr.end
+        )
+        row = self._one(span)  # an aggregate: always one row, NULLs without a pass
+        return row["first"], row["last"]
+
+    def table_growth(self, cluster_id: int, tr: TimeRange, limit: int = TABLES_SHOWN) -> pd.DataFrame:
+        """The `limit` largest user tables at the range's last pass (unknown sizes last), with their
+        growth since the range's first pass; sizes in bytes.
+
+        A table left out grew by at most the smallest size kept (growth never exceeds a size), so
+        the fastest growers are in. StarRocks' own databases are left out here too, for passes
+        stored before the collector stopped storing them: the list and the Tables count agree.
+        """
+        first_ts, last_ts = self.growth_span(cluster_id, tr)
+        columns = ["database", "table", "size_bytes", "rows", "growth_bytes"]
         if last_ts is None:
-            return pd.DataFrame(columns=["database", "table", "bytes", "rows", "growth_bytes"])
+            return pd.DataFrame(columns=columns)
+        h = schema.table_size_history
+        user = sa.and_(h.c.cluster_id == cluster_id, h.c.db_name.not_in(sorted(SYSTEM_DATABASES)))
         now = self._frame(
-            sa.select(h.c.db_name, h.c.table_name, h.c.data_bytes, h.c.row_count).where(
-                h.c.cluster_id == cluster_id, h.c.ts == last_ts
-            )
+            sa.select(h.c.db_name, h.c.table_name, h.c.data_bytes, h.c.row_count)
+            .where(user, h.c.ts == last_ts)
+            .order_by(h.c.data_bytes.desc().nulls_last(), h.c.db_name, h.c.table_name)
+            .limit(limit)
         )
         then = self._frame(
-            sa.select(h.c.db_name, h.c.table_name, h.c.data_bytes.label("before")).where(
-                h.c.cluster_id == cluster_id, h.c.ts == first_ts
-            )
+            sa.select(h.c.db_name, h.c.table_name, h.c.data_bytes.label("before")).where(user, h.c.ts == first_ts)
         )
         df = now.merge(then, on=["db_name", "table_name"], how="left")
         df["growth_bytes"] = (df["data_bytes"] - df["before"]) if first_ts != last_ts else None
-        return df.rename(
-            columns={"db_name": "database", "table_name": "table", "data_bytes": "bytes", "row_count": "rows"}
-        )[["database", "table", "bytes", "rows", "growth_bytes"]]
+        names = {"db_name": "database", "table_name": "table", "data_bytes": "size_bytes", "row_count": "rows"}
+        whole = {"size_bytes": "Int64", "rows": "Int64", "growth_bytes": "Int64"}  # a gap stays a gap, not 1.0e12
+        return df.rename(columns=names)[columns].astype(whole)
 
     def disk_history(self, cluster_id: int, tr: TimeRange, step: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Used and total disk bytes per `step` seconds: for the cluster, and per BE (`ts`, `used`, `total`)."""
@@ -322,11 +338,6 @@ class Reader:
         rounds, up = row.pop("rounds"), row.pop("up")
         row["availability_pct"] = 100.0 * up / rounds if rounds else None
         return row
-
-
-def top(tables: pd.DataFrame, by: str, limit: int = 20) -> pd.DataFrame:
-    """The `limit` tables with the largest `by` ("bytes" or "growth_bytes"); unknown values left out."""
-    return tables[tables[by].notna()].sort_values(by, ascending=False).head(limit)
 
 
 class Capacity(NamedTuple):

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from starmon.config import ClusterConfig
-from starmon.read import MAX_POINTS, Reader, TimeRange, parse_range, top
+from starmon.read import MAX_POINTS, Reader, TimeRange, parse_range
 from starmon.store import Store
 
 from .fixtures import ENGINES, ROOT, fresh_url
@@ -198,26 +198,38 @@ def test_overview_cli_custom_range_errors(week_of_rounds, args, message):
 
 
 def test_tables_by_growth(db_url):
+    """Largest first, unknown sizes last, growth between the range's first and last pass; StarRocks'
+    own databases are left out even where an older collector stored them (issue 13, item 13)."""
     store = Store(db_url)
     store.sync_clusters((ClusterConfig("prod", "10.0.0.1"),))
     cid = store.cluster_ids()["prod"]
-    sizes = {"big_slow": (10_000, 10_100), "small_fast": (100, 5_000), "gone_flat": (50, 50)}
+    sizes = {
+        ("d", "big_slow"): (10_000, 10_100),
+        ("d", "small_fast"): (100, 5_000),
+        ("d", "gone_flat"): (50, 50),
+        ("d", "unknown"): (None, None),
+        ("_statistics_", "column_statistics"): (99_000, 99_500),
+    }
     for i, ts in enumerate((NOW - 3600, NOW - 60)):
         store.write_statistics(
             cid,
             {"ts": ts, "status": "ok", "collect_ms": 1},
-            [{"db_name": "d", "table_name": t, "data_bytes": v[i], "row_count": 1} for t, v in sizes.items()],
+            [{"db_name": d, "table_name": t, "data_bytes": v[i], "row_count": 1} for (d, t), v in sizes.items()],
         )
+    reader = Reader(store)
     tr = parse_range("6h", NOW)
-    tables = Reader(store).table_growth(cid, tr)
-    by_size = top(tables, "bytes")
-    assert list(by_size["table"]) == ["big_slow", "small_fast", "gone_flat"]
-    assert list(top(tables, "bytes", limit=2)["table"]) == ["big_slow", "small_fast"]
-    by_growth = top(tables, "growth_bytes")
-    assert list(by_growth["table"]) == ["small_fast", "big_slow", "gone_flat"]
-    assert list(by_growth["growth_bytes"]) == [4_900, 100, 0]
-    one_pass = Reader(store).table_growth(cid, TimeRange(NOW - 600, NOW, "custom"))  # only the last pass
-    assert len(top(one_pass, "bytes")) == 3 and top(one_pass, "growth_bytes").empty
+    assert reader.growth_span(cid, tr) == (NOW - 3600, NOW - 60)
+    tables = reader.table_growth(cid, tr)
+    assert list(tables.columns) == ["database", "table", "size_bytes", "rows", "growth_bytes"]
+    assert list(tables["table"]) == ["big_slow", "small_fast", "gone_flat", "unknown"]
+    assert list(tables["growth_bytes"][:3]) == [100, 4_900, 0]
+    assert list(reader.table_growth(cid, tr, limit=2)["table"]) == ["big_slow", "small_fast"]
+    last_only = TimeRange(NOW - 600, NOW, "custom")
+    assert reader.growth_span(cid, last_only) == (NOW - 60, NOW - 60)
+    one_pass = reader.table_growth(cid, last_only)
+    assert len(one_pass) == 4 and one_pass["growth_bytes"].isna().all()
+    nothing = TimeRange(NOW - 7200, NOW - 7000, "custom")
+    assert reader.growth_span(cid, nothing) == (None, None) and reader.table_growth(cid, nothing).empty
     store.close()
 
 
