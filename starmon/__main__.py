@@ -10,6 +10,7 @@ from . import users
 from .config import ConfigError, load_config
 from .export import to_json
 from .forecast import describe
+from .health import format_delta, format_value
 from .read import RANGES, Reader, overview
 from .store import Store, StoreError
 
@@ -81,10 +82,15 @@ def main(argv: list[str] | None = None) -> int:
         print(to_json(data))
     else:
         print(f"{data['cluster']}: {data['status'] or 'no data yet'} (collected {data['collected_at'] or 'never'})")
+        since = f" since {data['deltas_since']}" if data["deltas_since"] else ""
         for card in data["health_cards"]:
-            print(f"  {card['title']:<22} {card['display']:>14}  {card['status']}")
+            delta = f"  {format_delta(card['delta'], card['unit'])}{since}" if card["delta"] is not None else ""
+            print(f"  {card['title']:<22} {card['display']:>14}  {card['status']:<8}{delta}")
         for problem in data["problems"]:
             print(f"  ! {problem}")
+        print(f"  over {data['range']['start']} – {data['range']['end']}:")
+        for key, value in data["aggregates"].items():
+            print(f"    {key:<20} {format_value(value, data['aggregate_units'][key]):>14}")
         print(f"  disk forecast: {describe(data['forecast'])}")
     if data["collected_at"] is None:  # every value is null: say why, and let a script tell
         print(f"starmon: no round of {args.cluster} was stored by the end of the range", file=sys.stderr)

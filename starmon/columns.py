@@ -129,10 +129,13 @@ NODE_METRICS: tuple[Metric, ...] = (
 )
 
 
-# Per-node values the pages derive from stored columns, described like them (never stored).
+# Values derived from stored columns, described like them (never stored): per node on the
+# pages, per cluster in Reader.series (the Overview's sparklines).
 DERIVED_METRICS: tuple[Metric, ...] = (
     _m("disk_pct", float, "%", "Disk used: disk_used_bytes / disk_total_bytes of the node."),
     _m("heap_pct", float, "%", "FE JVM heap used: jvm_heap_used_bytes / jvm_heap_max_bytes."),
+    _m("fe_jvm_heap_pct", float, "%", "Cluster: fe_jvm_heap_used_bytes / fe_jvm_heap_max_bytes, per bucket."),
+    _m("down_pct", float, "%", "Cluster: share of the bucket's rounds that found the cluster down."),
 )
 
 SNAPSHOT_BY_NAME = {m.name: m for m in SNAPSHOT_METRICS}

@@ -65,6 +65,16 @@ def start(store: Store) -> tuple[Emulator, int]:
     return emulator, store.cluster_ids()[DEMO_NAME]
 
 
+# How far each cluster's replay has got, for the pages to show (history_loading). Process-wide:
+# the backfill runs in the dashboard server's own process (starmon.service), as the pages do.
+_loading: dict[int, float] = {}
+
+
+def history_loading(cluster_id: int) -> float | None:
+    """The share of a cluster's history replayed so far, or None when no replay is running."""
+    return _loading.get(cluster_id)
+
+
 REPLAY_DEADLINE = 3600.0
 # The day rollup treats gaps of more than three intervals as downtime: replayed history is
 # every 5 minutes for the older days (see backfill_times).
@@ -140,8 +150,25 @@ def backfill(
 ) -> int:
     """Replay the demo's past into the store, older than anything already stored.
 
-    Returns the rounds written; a set `stop` event ends it after the current batch.
+    Returns the rounds written; a set `stop` event ends it after the current batch. While it
+    runs, history_loading(cluster_id) says how far it has got.
     """
+    _loading[cluster_id] = 0.0
+    try:
+        return _replay(store, model, cluster_id, days, progress, batch, stop)
+    finally:
+        del _loading[cluster_id]
+
+
+def _replay(
+    store: Store,
+    model: ClusterModel,
+    cluster_id: int,
+    days: int,
+    progress: Callable[[float], None],
+    batch: int,
+    stop: threading.Event | None,
+) -> int:
     s = schema.metrics_snapshots
     oldest = store.read(
         lambda conn: conn.execute(sa.select(sa.func.min(s.c.ts)).where(s.c.cluster_id == cluster_id)).scalar()
@@ -167,7 +194,8 @@ def backfill(
                 rollup.roll_up_span(store, cluster_id, rolled_to, t, REPLAY_INTERVAL_SECONDS)
                 rolled_to = t // rollup.HOUR * rollup.HOUR
                 pending = []
-                progress((i + 1) / len(times))
+                _loading[cluster_id] = (i + 1) / len(times)
+                progress(_loading[cluster_id])
                 if stop is not None and stop.is_set():
                     return i + 1
     if times:  # the last hours, up to the live rounds, which the periodic rollups carry on from

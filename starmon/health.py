@@ -7,6 +7,7 @@ which direction is bad and where warning and critical start. Pages only draw wha
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -89,13 +90,15 @@ CARDS: tuple[Card, ...] = (
     Card(
         "cluster_status",
         "Cluster status",
-        "",
+        "level",
         "high",
         1,
         2,
         lambda s: _STATUS_LEVEL.get(s.get("status")),
-        "ok, partial (a node dead or an endpoint failing) or down (nothing answered).",
+        "ok, partial (a node dead or an endpoint failing) or down (nothing answered); as a number "
+        "0 ok, 1 partial, 2 down. The sparkline is the share of rounds the cluster was down.",
         textual=True,
+        spark="down_pct",
     ),
     _alive_card(
         "fe_dead",
@@ -150,7 +153,15 @@ CARDS: tuple[Card, ...] = (
         "load_running", "Running loads", "jobs", None, None, None, "Load jobs pending, loading or committing (leader)."
     ),
     Card(
-        "fe_jvm_heap_pct", "FE JVM heap", "%", "high", 80, 90, _heap_pct, "Heap used on the FE with the fullest heap."
+        "fe_jvm_heap_pct",
+        "FE JVM heap",
+        "%",
+        "high",
+        80,
+        90,
+        _heap_pct,
+        "Heap used on the FE with the fullest heap.",
+        spark="fe_jvm_heap_pct",
     ),
 )
 
@@ -183,20 +194,23 @@ def with_overrides(overrides: dict[str, dict]) -> tuple[Card, ...]:
 
 @dataclass(frozen=True)
 class CardValue:
+    """A card as read from one snapshot: its number, that number as text, its status and delta."""
+
     key: str
     title: str
     unit: str
-    value: float | None
+    value: float | None  # the card's number: alive nodes on alive cards, 0 ok / 1 partial / 2 down for the status
+    total: float | None  # alive cards: all nodes of the role; None on other cards
     display: str  # the value as shown, "n/a" when unknown
     status: str
-    delta: float | None  # change over the selected range
+    delta: float | None  # change of `value` over the range, in `unit`
     help: str
     textual: bool
 
     @property
-    def shown(self) -> float | str | None:
-        """What a report should print: the words for textual cards, else the number."""
-        return self.display if self.textual else self.value
+    def delta_text(self) -> str | None:
+        """The delta with its unit and the value's precision ("+1.2 %", "-40 ms", "-1 node")."""
+        return None if self.delta is None else format_delta(self.delta, self.unit)
 
 
 def display(card: Card, snapshot: dict) -> str:
@@ -237,31 +251,48 @@ def format_value(value: float | None, unit: str) -> str:
     return f"{value:,.1f}"
 
 
+_NAMED_UNITS = ("bytes", "%", "ms", "queries/s")  # format_value writes these itself
+
+
+def format_delta(delta: float, unit: str) -> str:
+    """A change with its sign and unit, at the precision format_value gives the value itself."""
+    magnitude = format_value(abs(delta), unit)
+    if unit not in _NAMED_UNITS and unit not in ("", "level", "score", "count"):
+        magnitude += f" {unit[:-1] if abs(delta) == 1 and unit.endswith('s') else unit}"
+    if re.fullmatch(r"0(\.0+)?\D*", magnitude):  # no change at this precision: no sign
+        return magnitude
+    return f"{'-' if delta < 0 else '+'}{magnitude}"
+
+
+def _number(card: Card, snapshot: dict) -> tuple[float | None, float | None]:
+    """(value, total) a card reports: alive and all nodes for alive cards, else the card's value."""
+    if card.counts:
+        total, alive = card.counts(snapshot)
+        return snapshot.get(alive), snapshot.get(total)
+    return card.value(snapshot), None
+
+
 def cards(snapshot: dict, start: dict | None, table: tuple[Card, ...] = CARDS) -> list[CardValue]:
-    """Card values for the newest snapshot, with deltas against the range's first one."""
+    """Card values of a snapshot, with deltas against `start`: the range's first round.
+
+    No delta when `start` is the snapshot itself: a change over nothing is not a change of 0.
+    """
+    same = start is not None and start.get("id") is not None and start.get("id") == snapshot.get("id")
+    baseline = None if same else start
     out = []
     for card in table:
-        value = card.value(snapshot)
-        if card.counts:  # the delta of an alive card is in alive nodes
-            _, alive = card.counts(snapshot)
-            value_for_delta = snapshot.get(alive)
-            before = start.get(alive) if start else None
-        else:
-            value_for_delta = value
-            before = card.value(start) if start else None
-        delta = (
-            value_for_delta - before
-            if value_for_delta is not None and before is not None and card.key != "cluster_status"
-            else None
-        )
+        value, total = _number(card, snapshot)
+        before = _number(card, baseline)[0] if baseline is not None else None
+        delta = value - before if value is not None and before is not None and card.key != "cluster_status" else None
         out.append(
             CardValue(
                 card.key,
                 card.title,
                 card.unit,
                 value,
+                total,
                 display(card, snapshot),
-                card.status(value),
+                card.status(card.value(snapshot)),
                 delta,
                 card.help,
                 card.textual,

@@ -60,6 +60,10 @@ class TimeRange:
         seconds = max(MIN_BUCKET, math.ceil((self.end - self.start) / MAX_POINTS))
         return max(seconds, 3600) if self.hourly else seconds
 
+    def reaches(self, now: float) -> bool:
+        """Whether the range runs up to now: relative ranges always do, a custom one if it ends today."""
+        return self.label in RANGES or self.end >= now
+
     @property
     def phrase(self) -> str:
         """For sentences: "the last 24h", or "Nov 01 – Nov 08" for a custom range (UTC dates)."""
@@ -105,6 +109,18 @@ def parse_range(label: str | None, now: float, start: str | None = None, end: st
 def _rolled(column: sa.ColumnElement, rollup: str) -> sa.ColumnElement:
     """avg or max of a column as a float (PostgreSQL's avg of integers is a Decimal)."""
     return sa.cast(getattr(sa.func, rollup)(column), sa.Float)
+
+
+def _computed(s: sa.Table, name: str) -> sa.ColumnElement:
+    """A bucket's value of a derived cluster series (columns.DERIVED_METRICS), from raw rounds or hourly rows."""
+    if name == "fe_jvm_heap_pct":
+        used, limit = sa.func.avg(s.c.fe_jvm_heap_used_bytes), sa.func.avg(s.c.fe_jvm_heap_max_bytes)
+        return 100.0 * sa.cast(used, sa.Float) / sa.func.nullif(sa.cast(limit, sa.Float), 0)
+    if name == "down_pct":
+        if "down_rounds" in s.c:
+            return 100.0 * sa.cast(sa.func.sum(s.c.down_rounds), sa.Float) / sa.func.sum(s.c.rounds)
+        return 100.0 * sa.cast(sa.func.avg(sa.case((s.c.status == Status.DOWN, 1), else_=0)), sa.Float)
+    raise KeyError(f"no cluster series {name!r}")
 
 
 def _times(df: pd.DataFrame, column: str = "ts") -> pd.DataFrame:
@@ -171,10 +187,14 @@ class Reader:
 
     # -- series --------------------------------------------------------------------------------
     def series(self, cluster_id: int, tr: TimeRange, columns: list[str]) -> pd.DataFrame:
-        """Cluster metrics bucketed over the range: columns `time` plus the requested ones."""
+        """Cluster metrics bucketed over the range: columns `time` plus the requested ones, stored
+        or derived (`fe_jvm_heap_pct`, `down_pct`)."""
         s = schema.hourly_snapshots if tr.hourly else schema.metrics_snapshots
         bucket = self.store.bucket(s.c.ts, tr.bucket).label("ts")
-        aggs = [_rolled(s.c[c], SNAPSHOT_BY_NAME[c].rollup).label(c) for c in columns]
+        aggs = [
+            (_rolled(s.c[c], SNAPSHOT_BY_NAME[c].rollup) if c in SNAPSHOT_BY_NAME else _computed(s, c)).label(c)
+            for c in columns
+        ]
         query = (
             sa.select(bucket, *aggs)
             .where(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end)
@@ -316,7 +336,7 @@ class Reader:
 
     # -- aggregates -----------------------------------------------------------------------------
     def aggregates(self, cluster_id: int, tr: TimeRange) -> dict:
-        """Range summary: average and peak QPS, worst p99, error rate, availability."""
+        """Range summary: average and peak QPS, worst p99, error rate, availability (units: AGGREGATE_UNITS)."""
         if tr.hourly:
             s = schema.hourly_snapshots
             peak, rounds, up = s.c.qps_max, sa.func.sum(s.c.rounds), sa.func.sum(s.c.rounds - s.c.down_rounds)
@@ -338,6 +358,15 @@ class Reader:
         rounds, up = row.pop("rounds"), row.pop("up")
         row["availability_pct"] = 100.0 * up / rounds if rounds else None
         return row
+
+
+AGGREGATE_UNITS = {
+    "avg_qps": "queries/s",
+    "max_qps": "queries/s",
+    "p99_latency_ms": "ms",
+    "error_rate": "%",
+    "availability_pct": "%",
+}
 
 
 class Capacity(NamedTuple):
@@ -382,6 +411,7 @@ class Health:
     snapshot: dict | None
     cards: list[health.CardValue]
     dead_nodes: list[dict]
+    since: float | None = None  # when the range's first round was taken: what the deltas are against
 
     def problems(self, table: tuple = health.CARDS, when=str) -> list[tuple[str, str]]:
         """What is wrong, worst first (see health.problems); none without a round."""
@@ -396,7 +426,10 @@ def health_at(reader: Reader, cluster_id: int, tr: TimeRange, cards: tuple = hea
     snap = reader.latest(cluster_id, before=tr.end)
     if snap is None:
         return Health(None, [], [])
-    return Health(snap, health.cards(snap, reader.first_in(cluster_id, tr), cards), reader.dead_nodes(cluster_id, snap))
+    first = reader.first_in(cluster_id, tr)
+    values = health.cards(snap, first, cards)
+    since = first["ts"] if first is not None and any(v.delta is not None for v in values) else None
+    return Health(snap, values, reader.dead_nodes(cluster_id, snap), since)
 
 
 def overview(
@@ -428,16 +461,19 @@ def overview(
             {
                 "key": v.key,
                 "title": v.title,
-                "value": v.shown,
+                "value": v.value,
+                "total": v.total,
                 "unit": v.unit,
+                "display": v.display,
                 "status": v.status,
                 "delta": v.delta,
-                "display": v.display,
             }
             for v in state.cards
         ],
+        "deltas_since": _iso(state.since) if state.since is not None else None,
         "problems": [text for _, text in state.problems(cards, _iso)],
         "aggregates": reader.aggregates(match["id"], tr),
+        "aggregate_units": AGGREGATE_UNITS,
         "forecast": forecast(reader, match["id"], forecast_days, now).headline,
     }
 

@@ -44,12 +44,8 @@ def test_shared_data_alive_card_counts_compute_nodes():
     """A shared-data cluster has no BEs: its compute nodes decide the card, its delta and sparkline."""
     snap = {**SNAP, "backend_total": 0, "backend_alive": 0, "compute_total": 3, "compute_alive": 1}
     cards = _by_key(health.cards(snap, {**snap, "compute_alive": 3}))
-    assert (cards["be_dead"].display, cards["be_dead"].value, cards["be_dead"].status, cards["be_dead"].delta) == (
-        "1/3",
-        2,
-        "critical",
-        -2,
-    )
+    be = cards["be_dead"]
+    assert (be.display, be.value, be.total, be.status, be.delta) == ("1/3", 1, 3, "critical", -2)
     card = next(c for c in health.CARDS if c.key == "be_dead")
     assert card.spark_column(snap) == "compute_alive" and card.spark_column(SNAP) == "backend_alive"
 

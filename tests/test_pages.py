@@ -296,7 +296,7 @@ def test_unreachable_cluster_with_only_old_data(env):
     assert [unescape(e.value) for e in at.error] == ["cluster unreachable: connection refused"]
     cards = {m.label.split(" ", 1)[1]: m.value for m in at.metric}
     assert cards["Cluster status"] == "down" and cards["QPS"] == "n/a" and cards["BE alive"] == "n/a"
-    assert [m.value for m in at.sidebar.markdown] == [":gray-badge[:material/hourglass_empty: no data collected yet]"]
+    assert [m.value for m in at.sidebar.markdown] == [":red-badge[:material/cloud_off: down: last round 4 h ago]"]
     for page in ("performance", "resources"):
         at.switch_page(PAGE[page]).run()
         assert not at.exception, (page, at.exception)

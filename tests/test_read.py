@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from starmon.config import ClusterConfig
+from starmon.health import format_delta
 from starmon.read import MAX_POINTS, Reader, TimeRange, parse_range
 from starmon.store import Store
 
@@ -115,8 +117,19 @@ def test_overview_json_cli(week_of_rounds):
     assert {"cluster", "collected_at", "status", "health_cards", "aggregates", "forecast"} <= set(data)
     cards = {c["key"]: c for c in data["health_cards"]}
     assert cards["qps"]["value"] == 42.0 and cards["disk_usage_pct"]["status"] == "critical"
-    assert cards["be_dead"]["value"] == "3/3" and cards["query_error_rate"]["value"] is None
+    assert (cards["be_dead"]["value"], cards["be_dead"]["total"], cards["be_dead"]["display"]) == (3, 3, "3/3")
+    assert (cards["cluster_status"]["value"], cards["cluster_status"]["display"]) == (0, "ok")
+    assert cards["query_error_rate"]["value"] is None
+    for card in data["health_cards"]:  # numbers (or null) on every card; words only in `display`
+        assert card["value"] is None or type(card["value"]) in (int, float), card
     assert set(data["aggregates"]) == {"avg_qps", "max_qps", "p99_latency_ms", "error_rate", "availability_pct"}
+    assert data["aggregate_units"] == {
+        "avg_qps": "queries/s",
+        "max_qps": "queries/s",
+        "p99_latency_ms": "ms",
+        "error_rate": "%",
+        "availability_pct": "%",
+    }
     # No node disk history was seeded: the forecast says so rather than guessing.
     assert data["forecast"]["status"] == "insufficient_data" and data["forecast"]["first_node"] is None
 
@@ -180,6 +193,25 @@ def test_overview_cli_over_custom_dates(week_of_rounds):
     assert agg["availability_pct"] == pytest.approx(100 * len(up) / len(inside))
     assert agg["avg_qps"] == pytest.approx(sum((ts // 60) % 60 for _, ts in inside) / len(inside))
     assert agg["p99_latency_ms"] == 5000.0
+
+
+def test_overview_cli_text_gives_units(week_of_rounds):
+    """The text report: each card with its delta in the card's unit, and the aggregates with theirs."""
+    _, _, url = week_of_rounds
+    start, end = NOW - 2 * 86400, NOW - 86400
+    iso = lambda ts: datetime.fromtimestamp(ts, UTC).isoformat()  # noqa: E731
+    args = ("overview", "--cluster", "prod", "--range", "custom", "--start", iso(start), "--end", iso(end))
+    result = _cli(url, *args)
+    data = json.loads(_cli(url, *args, "--json").stdout)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    agg = data["aggregates"]
+    assert any(re.fullmatch(rf"\s+avg_qps\s+{agg['avg_qps']:,.1f}/s", line) for line in lines), lines
+    assert any(re.fullmatch(r"\s+p99_latency_ms\s+5,000 ms", line) for line in lines), lines
+    assert any(re.fullmatch(rf"\s+availability_pct\s+{agg['availability_pct']:.1f} %", line) for line in lines)
+    qps = next(c for c in data["health_cards"] if c["key"] == "qps")
+    if qps["delta"]:  # the seeded QPS cycles over an hour; the day's first and last rounds may differ
+        assert f"{format_delta(qps['delta'], 'queries/s')} since {data['deltas_since']}" in result.stdout
 
 
 @pytest.mark.parametrize(

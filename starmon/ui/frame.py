@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 
 from starmon import clusters as registry
+from starmon import demo
+from starmon.freshness import Freshness, ago, freshness
 from starmon.read import DEFAULT_RANGE, RANGES, TimeRange, parse_range
 from starmon.round import collect_now
 from starmon.ui import auth, loaders
@@ -48,11 +50,14 @@ def _cluster_picker(clusters: list[dict]) -> dict | None:
     asked = st.query_params.get("cluster")
     if asked is not None and asked not in names:
         st.session_state.pop("cluster", None)
-        st.toast(f"No cluster named “{plain(asked[:80])}”; showing {plain(names[0]) if names else 'nothing'}.")
-        st.sidebar.warning(f"Unknown cluster in the link: {plain(asked[:80])}")
+        shown = f"showing {plain(names[0])}" if names else "no cluster is configured"
+        st.sidebar.warning(f"Unknown cluster in the link: {plain(asked[:80])}; {shown}.")
     if not names:
         return None
-    name = st.sidebar.selectbox("Cluster", names, key="cluster", bind="query-params")
+    # Not bound to the address: a bound widget leaves its default out of it, and a copied link
+    # must name the cluster, or it shows another one once a cluster sorting first is added.
+    name = st.sidebar.selectbox("Cluster", names, index=names.index(asked) if asked in names else 0, key="cluster")
+    st.query_params["cluster"] = name
     return next(c for c in clusters if c["name"] == name)
 
 
@@ -101,31 +106,47 @@ def _same_day(text: str, day: object) -> bool:
     return False
 
 
-def ago(seconds: float) -> str:
-    """`12 s ago`, `5 min ago`, `3 h ago`, `2 d ago`."""
-    seconds = max(0, int(seconds))
-    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
-        if seconds >= size:
-            return f"{seconds // size} {unit} ago"
-    return f"{seconds} s ago"
+def fresh(cluster: dict) -> Freshness:
+    """How current the cluster's numbers are (starmon.freshness): the badge and the Overview say it alike."""
+    reader = loaders.reader()
+    return freshness(
+        reader.latest(cluster["id"]),
+        reader.last_good(cluster["id"]),
+        loaders.config().interval_seconds,
+        time.time(),
+        local_time,
+    )
 
 
-def freshness(cluster: dict) -> None:
-    """Badge: when the last good snapshot was collected, and 'stale' past 3 intervals.
+_BADGE = {
+    "fresh": ("green", ":material/schedule:"),
+    "stale": ("orange", ":material/warning:"),
+    "down": ("red", ":material/cloud_off:"),
+    "none": ("gray", ":material/hourglass_empty:"),
+}
+
+
+def freshness_badge(cluster: dict) -> None:
+    """Badge: when the newest round was collected, stale past 3 intervals, down when it found nothing.
 
     Drawn in its own fragment that reruns every interval, whatever the auto-refresh toggle
     says: an age frozen at page load ("collected 3 s ago") would hide a collector that stopped.
     """
-    good = loaders.reader().last_good(cluster["id"])
-    if good is None:
-        st.badge("no data collected yet", color="gray", icon=":material/hourglass_empty:")
-        return
-    age = time.time() - good["ts"]
-    stale = age > 3 * loaders.config().interval_seconds
-    st.badge(
-        f"{'stale: ' if stale else ''}collected {ago(age)}",
-        color="orange" if stale else "green",
-        icon=":material/warning:" if stale else ":material/schedule:",
+    state = fresh(cluster)
+    color, icon = _BADGE[state.level]
+    st.badge(state.label, color=color, icon=icon)
+
+
+def history_progress(cluster: dict) -> None:
+    """While a cluster's past is still being replayed: how far along, redrawn every 2 s; then
+    the whole page once more, so every chart, card and delta has the history it was missing."""
+    fraction = demo.history_loading(cluster["id"])
+    if fraction is None:
+        st.rerun()
+    st.progress(
+        fraction,
+        text=f"Loading {demo.HISTORY_DAYS} days of history for {plain(cluster['name'])}: {fraction:.0%}. "
+        "Charts, sparklines and deltas fill in as it loads.",
     )
 
 
@@ -154,8 +175,26 @@ def _refresh(cluster: dict) -> None:
     st.rerun()
 
 
-def sidebar() -> Selection:
-    """Draw the frame's controls and return the selection the pages read."""
+def _demo_banner(here: st.Page) -> None:
+    """Say that the cluster is the emulated demo, and where to add a real one (unless already there)."""
+    clusters_page = st.session_state["pages"].get("clusters")
+    on_clusters = clusters_page is not None and here.url_path == clusters_page.url_path
+    with st.container(border=True):
+        st.markdown(
+            ":material/science: You are looking at **demo**, a StarRocks cluster emulated by "
+            "starmon with a week of replayed history. "
+            + (
+                "Add your own cluster below and the demo stops."
+                if on_clusters
+                else "Add your own cluster and the demo stops."
+            )
+        )
+        if clusters_page is not None and not on_clusters:
+            st.page_link(clusters_page, label="Add a cluster on the Clusters page", icon=":material/add_circle:")
+
+
+def sidebar(here: st.Page) -> Selection:
+    """Draw the frame's controls (around the page `here`) and return the selection the pages read."""
     st.sidebar.title("starmon")
     clusters = [c for c in loaders.reader().clusters() if c["enabled"]]
     cluster = _cluster_picker(clusters)
@@ -175,7 +214,7 @@ def sidebar() -> Selection:
         ):
             _refresh(cluster)
         with st.sidebar:
-            live(freshness, every=loaders.config().interval_seconds)(cluster)
+            live(freshness_badge, every=loaders.config().interval_seconds)(cluster)
         if cluster["tls"] and not cluster["tls_verify"]:
             st.warning(
                 f"The FE certificate of {plain(cluster['name'])} is not verified: its numbers could come "
@@ -183,17 +222,7 @@ def sidebar() -> Selection:
                 icon=":material/gpp_maybe:",
             )
         if cluster["source"] == "demo":
-            with st.container(border=True):
-                st.markdown(
-                    ":material/science: You are looking at **demo**, a StarRocks cluster emulated by "
-                    "starmon with a week of replayed history. Add your own cluster and the demo stops."
-                )
-                if "clusters" in st.session_state["pages"]:
-                    st.page_link(
-                        st.session_state["pages"]["clusters"],
-                        label="Add a cluster on the Clusters page",
-                        icon=":material/add_circle:",
-                    )
+            _demo_banner(here)
     selection = Selection(cluster, tr, auto)
     st.session_state["selection"] = selection
     return selection
@@ -242,6 +271,8 @@ def page(title: str) -> Selection:
     """Start a cluster page: its heading, or the empty state and a stop."""
     selection = require_cluster()
     st.header(f"{title} · {plain(selection.cluster['name'])}")
+    if demo.history_loading(selection.cluster["id"]) is not None:
+        live(history_progress, every=2)(selection.cluster)
     return selection
 
 
@@ -280,6 +311,14 @@ def zone() -> str:
     except (ZoneInfoNotFoundError, ValueError):
         return "UTC"
     return name
+
+
+def deltas_since(since: float | None, tr: TimeRange) -> str:
+    """What the cards' deltas are measured over: the range, or the time of its first round when
+    that came well after the range began (a new cluster, a collector outage, history loading)."""
+    if since is not None and since - tr.start > 2 * tr.bucket:
+        return f"since {local_time(since)}"
+    return f"over {tr.phrase}"
 
 
 def local_time(ts: float) -> str:

@@ -8,7 +8,9 @@ from starmon.ui import auth, frame
 
 PAGES = Path(__file__).resolve().parents[2] / "pages"
 
-st.set_page_config(page_title="starmon", page_icon=":material/monitoring:", layout="wide")
+# A file, not ":material/monitoring:": for a Material icon Streamlit fetches the favicon from
+# fonts.gstatic.com, and the dashboard must work air-gapped (tests/test_offline.py).
+st.set_page_config(page_title="starmon", page_icon=Path(__file__).with_name("favicon.svg"), layout="wide")
 user = auth.gate()
 st.session_state["user"] = user
 
@@ -22,6 +24,6 @@ if auth.may_edit(user):  # viewers never get the page registered, so no URL reac
     pages["clusters"] = st.Page(PAGES / "clusters.py", title="Clusters", icon=":material/dns:")
 st.session_state["pages"] = pages
 navigation = st.navigation(list(pages.values()), position="top")
-frame.sidebar()
+frame.sidebar(navigation)
 auth.sidebar(user)
 navigation.run()

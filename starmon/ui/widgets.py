@@ -11,25 +11,49 @@ from starmon.ui.text import plain
 _DOT = {health.OK: ":green[●]", health.WARNING: ":orange[●]", health.CRITICAL: ":red[●]", health.UNKNOWN: ":gray[●]"}
 
 
-def cards(
-    values: list[health.CardValue], sparks: dict[str, list], range_text: str, table: tuple[health.Card, ...]
-) -> None:
-    """A wrapping row of bordered metric cards: value, status colour, delta over the range, sparkline."""
+CARD_HEIGHT = 190  # px: every card as tall as one with a sparkline, so a row stays even
+CARD_WIDTH = 220
+_SPARK_SIZE = (188, 44)  # px inside a card's padding
+
+
+def sparkline_svg(values: list[float], size: tuple[int, int] = _SPARK_SIZE) -> str | None:
+    """A sparkline as a small SVG polyline scaled to its own range; None with fewer than two points.
+
+    Drawn by us rather than by st.metric's chart_data: Streamlit's Vega charts log two
+    "Infinite extent" warnings each on every page load (they render before their data arrives).
+    """
+    if len(values) < 2:
+        return None
+    width, height = size
+    low, high = min(values), max(values)
+    y = (lambda v: height / 2) if high == low else (lambda v: height - 1 - (v - low) / (high - low) * (height - 2))
+    points = " ".join(f"{1 + i * (width - 2) / (len(values) - 1):.1f},{y(v):.1f}" for i, v in enumerate(values))
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
+        f'<polyline fill="none" stroke="#4a7ab5" stroke-width="1.5" points="{points}"/></svg>'
+    )
+
+
+def cards(values: list[health.CardValue], sparks: dict[str, list], since: str, table: tuple[health.Card, ...]) -> None:
+    """A wrapping row of bordered cards: value, status colour, delta since `since`, sparkline."""
     bad = {c.key: c.bad for c in table}
     with st.container(horizontal=True):
         for v in values:
-            delta = None if v.delta is None else round(v.delta, 2)
-            st.metric(
-                f"{_DOT[v.status]} {v.title}",
-                v.display,
-                delta=delta,
-                delta_color="inverse" if bad.get(v.key) == "high" else "normal",
-                delta_description=f"over {range_text}" if delta is not None else None,
-                help=f"{v.help} Status: {v.status}.",
-                border=True,
-                chart_data=sparks.get(v.key),
-                width=220,
-            )
+            delta = v.delta_text
+            moved = delta is not None and delta[0] in "+-"
+            with st.container(border=True, width=CARD_WIDTH, height=CARD_HEIGHT, key=f"card-{v.key}"):
+                st.metric(
+                    f"{_DOT[v.status]} {v.title}",
+                    v.display,
+                    delta=delta,
+                    delta_color=("inverse" if bad.get(v.key) == "high" else "normal") if moved else "off",
+                    delta_arrow="auto" if moved else "off",
+                    delta_description=since if delta is not None else None,
+                    help=f"{v.help} Status: {v.status}.",
+                )
+                svg = sparkline_svg(sparks.get(v.key) or [])
+                if svg:
+                    st.image(svg)
 
 
 def problems(found: list[tuple[str, str]], live: bool = True) -> None:
@@ -68,7 +92,7 @@ def forecast_card(lead: dict, window_days: float) -> None:
         if status == "ok"
         else "gray"
     )
-    value = f"~{days:.0f} days" if status == "ok" else status.replace("_", " ")
+    value = f"~{forecast.estimate(days)[0]}" if status == "ok" else status.replace("_", " ")
     st.metric(
         f":{color}[●] Disk 95 % forecast",
         value,
