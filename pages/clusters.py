@@ -2,6 +2,7 @@
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from starmon import clusters as registry
 from starmon.config import ClusterConfig
@@ -15,6 +16,7 @@ store = loaders.store()
 rows = loaders.reader().clusters()
 locked = registry.undecryptable(rows, loaders.secrets())
 _ICON = {"ok": ":material/check_circle:", "warning": ":material/warning:", "failed": ":material/error:"}
+_DONE = "clusters-done"  # (place, message): what the last change did, kept across the rerun that shows it
 
 if rows:
     st.dataframe(
@@ -51,8 +53,12 @@ for name in locked:
     st.error(plain(f"{name} is not collected: its {registry.UNDECRYPTABLE}."), icon=":material/key_off:")
 
 
-def _form(key: str, current: dict | None) -> tuple[dict, bool, bool]:
-    """The cluster fields form; returns (fields, test pressed, save pressed)."""
+def _form(key: str, current: dict | None) -> tuple[dict, bool, bool, DeltaGenerator]:
+    """The cluster fields form; returns (fields, test pressed, save pressed, the place above its buttons).
+
+    What the buttons did is said above them, where the user is looking: the page reruns
+    scrolled as it was, and below the form could be off screen.
+    """
     current = current or {}
     with st.form(key):
         name = st.text_input("Name", current.get("name", ""), max_chars=63)
@@ -72,8 +78,9 @@ def _form(key: str, current: dict | None) -> tuple[dict, bool, bool]:
         skip_verify = st.checkbox(
             "Do not verify the certificate (not recommended)",
             not current.get("tls_verify", True),
-            help="Only for FEs with self-signed certificates; the dashboard flags such clusters.",
+            help="Only with HTTPS, for FEs with self-signed certificates; the dashboard flags such clusters.",
         )
+        said = st.container()
         test = st.form_submit_button("Test connection", icon=":material/network_check:")
         save = st.form_submit_button("Save", type="primary", icon=":material/save:")
     fields = {
@@ -86,15 +93,11 @@ def _form(key: str, current: dict | None) -> tuple[dict, bool, bool]:
         "tls": tls,
         "tls_verify": not skip_verify,
     }
-    return fields, test, save
+    return fields, test, save, said
 
 
-def _test(fields: dict, password: str) -> None:
-    try:
-        cluster = ClusterConfig(**{**fields, "password": password})
-    except TypeError:
-        st.error("Fill in every field first.")
-        return
+def _test(cluster: ClusterConfig) -> None:
+    """Test connection: each check's outcome, one line each."""
     with st.spinner("Testing the connection…"):
         checks = check_connection(cluster, timeout=loaders.config().timeout_seconds)
     for check in checks:
@@ -102,53 +105,73 @@ def _test(fields: dict, password: str) -> None:
         {"ok": st.success, "warning": st.warning, "failed": st.error}[check.status](line, icon=_ICON[check.status])
 
 
+def _done(place: str, message: str) -> None:
+    """Rerun to show a change, and say what it did once the page shows it (at _say_done(place)).
+
+    A toast sent just before st.rerun() shows for four seconds in a corner; the message
+    stays, next to the button that made the change.
+    """
+    st.session_state[_DONE] = (place, plain(message))
+    st.rerun()
+
+
+def _say_done(place: str) -> None:
+    """What the last change made from this place did, said once."""
+    if st.session_state.get(_DONE, ("",))[0] == place:
+        st.success(st.session_state.pop(_DONE)[1], icon=":material/check_circle:")
+
+
 add, edit = st.tabs(["Add a cluster", "Edit, disable or delete"])
 with add:
     # A new form key after each save starts the next form empty (Test keeps what was typed).
-    fields, test, save = _form(f"add-cluster-{st.session_state.get('added', 0)}", None)
-    if test:
-        _test(fields, fields["password"])
-    if save:
+    fields, test, save, said = _form(f"add-cluster-{st.session_state.get('added', 0)}", None)
+    with said:
+        _say_done("add")
         try:
-            registry.add(store, loaders.secrets(), fields)
+            if test:
+                _test(registry.validated(fields))
+            if save:
+                cluster = registry.add(store, loaders.secrets(), fields)
+                st.session_state["added"] = st.session_state.get("added", 0) + 1
+                _done("add", f"Added {cluster.name}; the collector picks it up on its next round.")
         except registry.ClusterError as exc:
-            st.error(plain(exc))
-        else:
-            st.session_state["added"] = st.session_state.get("added", 0) + 1
-            st.toast(
-                f"Added {plain(fields['name'])}; the collector picks it up on its next round.",
-                icon=":material/check_circle:",
-            )
-            st.rerun()
+            st.error(plain(exc), icon=":material/error:")
 
 with edit:
     editable = [r for r in rows if r["source"] in registry.EDITABLE_SOURCES]
     if not editable:
+        _say_done("edit-buttons")  # the last one was just deleted
         st.caption("Clusters declared in starmon.toml are edited there; the demo cannot be edited.")
     else:
+        if renamed := st.session_state.pop("edit-renamed", None):  # keep the saved cluster chosen
+            st.session_state["edit-choice"] = renamed
         chosen = st.selectbox("Cluster", [r["name"] for r in editable], key="edit-choice")
         row = next(r for r in editable if r["name"] == chosen)
-        fields, test, save = _form(f"edit-{row['id']}", row)
-        if test:
-            try:  # the stored password only goes where it was saved for
-                password = registry.password_to_test(row, fields, loaders.secrets())
-            except registry.ClusterError as exc:
-                st.error(plain(exc), icon=":material/key:")
-            else:
-                _test(fields, password)
-        if save:
+        fields, test, save, said = _form(f"edit-{row['id']}", row)
+        with said:
+            _say_done("edit-form")
             try:
-                registry.update(store, loaders.secrets(), row["name"], fields)
+                if test:  # the stored password only goes where it was saved for
+                    password = registry.password_to_test(row, fields, loaders.secrets())
+                    _test(registry.validated({**fields, "password": password}))
+                if save:
+                    cluster = registry.update(store, loaders.secrets(), row["name"], fields)
+                    st.session_state["edit-renamed"] = cluster.name
+                    _done("edit-form", f"Saved {cluster.name}; the collector uses the change on its next round.")
             except registry.ClusterError as exc:
-                st.error(plain(exc))
-            else:
-                st.toast(f"Saved {plain(fields['name'])}.", icon=":material/check_circle:")
-                st.rerun()
+                st.error(plain(exc), icon=":material/error:")
+        _say_done("edit-buttons")
         left, right = st.columns(2)
         if left.button("Enable" if not row["enabled"] else "Disable", key="toggle-enabled"):
             registry.set_enabled(store, row["name"], not row["enabled"])
-            st.rerun()
-        confirm = right.checkbox("Also delete its whole history", key="confirm-delete")
+            _done(
+                "edit-buttons",
+                f"Disabled {row['name']}: no longer collected; its history stays."
+                if row["enabled"]
+                else f"Enabled {row['name']}; the collector picks it up on its next round.",
+            )
+        # keyed by cluster, so the tick never carries over to the cluster chosen after a delete
+        confirm = right.checkbox("Also delete its whole history", key=f"confirm-delete-{row['id']}")
         if right.button("Delete", disabled=not confirm, type="secondary", key="delete"):
             registry.delete(store, row["name"])
-            st.rerun()
+            _done("edit-buttons", f"Deleted {row['name']} and its history.")

@@ -28,6 +28,10 @@ UNDECRYPTABLE = (
 RETYPE = (
     "the host, a port or HTTPS changed: type the password again (a stored password is only sent where it was saved for)"
 )
+NO_TLS_TO_VERIFY = (
+    "'do not verify the certificate' needs HTTPS: without it there is no certificate; "
+    "tick HTTPS, or untick 'do not verify'"
+)
 log = logging.getLogger(__name__)
 
 
@@ -41,17 +45,26 @@ def _row(store: Store, name: str) -> dict | None:
     return dict(row._mapping) if row else None
 
 
-def _validated(fields: dict) -> ClusterConfig:
+def validated(fields: dict) -> ClusterConfig:
+    """The cluster the dashboard's form describes, checked, or ClusterError saying what is wrong.
+
+    The rules of starmon.toml, and one more the form needs: skipping certificate checks without
+    HTTPS is refused. It means nothing over plain HTTP, yet would be stored and flagged as an
+    unverified certificate; the file keeps accepting it, so no existing starmon.toml stops working.
+    """
     raw = {k: v for k, v in fields.items() if v is not None and not (k == "password_env" and v == "")}
     try:
-        return validate_cluster(raw, where="cluster")
+        cluster = validate_cluster(raw, where="cluster")
     except ConfigError as exc:
         raise ClusterError(str(exc).removeprefix("cluster ").split(": ", 1)[-1]) from None
+    if not cluster.tls and not cluster.tls_verify:
+        raise ClusterError(NO_TLS_TO_VERIFY)
+    return cluster
 
 
 def add(store: Store, secrets: Secrets, fields: dict) -> ClusterConfig:
     """Add a dashboard cluster. `fields` are the TOML keys; the password is encrypted."""
-    cluster = _validated(fields)
+    cluster = validated(fields)
     if _row(store, cluster.name):
         raise ClusterError(f"a cluster named {cluster.name!r} already exists")
     values = _values(cluster, secrets, fields.get("password"))
@@ -68,7 +81,7 @@ def update(store: Store, secrets: Secrets, name: str, fields: dict) -> ClusterCo
     if row["source"] not in EDITABLE_SOURCES:
         raise ClusterError(f"{name!r} is declared in starmon.toml; edit it there")
     password = fields.get("password") or None
-    cluster = _validated({"name": row["name"], **fields, "password": password})  # before any lookup by name
+    cluster = validated({"name": row["name"], **fields, "password": password})  # before any lookup by name
     if password is None and row["password_encrypted"] and not may_reuse_password(row, cluster.row_fields()):
         raise ClusterError(RETYPE)
     clash = _row(store, cluster.name)

@@ -71,6 +71,24 @@ def test_bad_additions_change_nothing(store, secrets, fields, message):
     assert cluster_rows(store) == before
 
 
+def test_skipping_certificate_checks_without_https_is_refused(store, secrets):
+    """The form's two checkboxes cannot react to each other before Save, so the combination that means
+    nothing (no HTTPS, "do not verify the certificate") is refused there, by Save and Test alike."""
+    plain_http = {"name": "prod", "fe_host": "10.0.0.1", "tls": False, "tls_verify": False}
+    before = cluster_rows(store)
+    with pytest.raises(clusters.ClusterError, match="needs HTTPS"):
+        clusters.add(store, secrets, plain_http)
+    with pytest.raises(clusters.ClusterError, match="needs HTTPS"):
+        clusters.validated(plain_http)  # what Test connection checks
+    assert cluster_rows(store) == before
+    clusters.add(store, secrets, {**plain_http, "tls_verify": True})
+    before = cluster_rows(store)
+    with pytest.raises(clusters.ClusterError, match="tick HTTPS, or untick"):
+        clusters.update(store, secrets, "prod", plain_http)
+    assert cluster_rows(store) == before
+    assert not clusters.update(store, secrets, "prod", {**plain_http, "tls": True}).tls_verify
+
+
 def test_edit_keeps_password_disable_and_delete(store, secrets):
     clusters.add(store, secrets, {"name": "prod", "fe_host": "10.0.0.1", "password": SECRET})
     clusters.update(
