@@ -223,6 +223,29 @@ sign_in_failures = Table(
 Index("ix_sign_in_failures_name_ts", sign_in_failures.c.name, sign_in_failures.c.ts)
 
 
+# -- machines and browsers that stay signed in ------------------------------------------------
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(8), nullable=False, comment="viewer or admin"),
+    Column("token_hash", String(64), nullable=False, unique=True, comment="SHA-256 hex; never the token"),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True, comment="SHA-256 hex of the cookie's session id"),
+    Column("user_name", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False, comment="UTC epoch seconds"),
+)
+Index("ix_web_sessions_user", web_sessions.c.user_name)
+
+
 # -- several collectors on one server database ---------------------------------------------
 collector_leases = Table(
     "collector_leases",
