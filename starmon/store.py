@@ -399,14 +399,21 @@ def _open_private(path: Path) -> tuple[int, int]:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"cannot create {path.parent}: {exc.strerror}") from exc
+    # An existing file is only stat'ed, never opened: closing any descriptor of a file drops every
+    # POSIX lock this process holds on it, SQLite's included, and another process could then take
+    # itself for the last user and delete the write-ahead log under our open connections.
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)  # an existing file keeps its mode
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        fd = None
     except OSError as exc:
         raise StoreError(f"cannot open database {path}: {exc.strerror}") from exc
+    if fd is not None:
+        os.close(fd)  # new: no connection of ours has it open yet
     try:
-        st = os.fstat(fd)
-    finally:
-        os.close(fd)
+        st = os.stat(path)
+    except OSError as exc:
+        raise StoreError(f"cannot open database {path}: {exc.strerror}") from exc
     return st.st_dev, st.st_ino
 
 

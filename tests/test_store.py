@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 import sqlalchemy as sa
@@ -158,3 +160,21 @@ def test_an_existing_database_keeps_its_mode(tmp_path):
     db.chmod(0o640)  # chosen by the operator, e.g. for a backup group
     Store(f"sqlite:///{db}").close()
     assert stat.S_IMODE(db.stat().st_mode) == 0o640
+
+
+def test_a_second_store_in_the_process_keeps_other_processes_from_deleting_the_log(tmp_path):
+    """Opening the database file to check it, then closing it, dropped every SQLite lock this process
+    held on it: another process closing its own connection then took itself for the last user and
+    deleted the write-ahead log, so everything written after was invisible and lost on restart."""
+    db = tmp_path / "s.db"
+    first = Store(f"sqlite:///{db}")
+    first.sync_clusters((ClusterConfig("one", "10.0.0.1"),))
+    second = Store(f"sqlite:///{db}")  # the dashboard opens a second one: its pages' store
+    read = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); print(*[r[0] for r in c.execute('SELECT name FROM clusters ORDER BY name')]); c.close()"  # noqa: E501
+    subprocess.run([sys.executable, "-c", read, str(db)], check=True, capture_output=True)
+    first.sync_clusters((ClusterConfig("one", "10.0.0.1"), ClusterConfig("two", "10.0.0.1")))
+    seen = subprocess.run([sys.executable, "-c", read, str(db)], check=True, capture_output=True, text=True)
+    assert seen.stdout.split() == ["one", "two"]
+    assert (tmp_path / "s.db-wal").exists()
+    first.close()
+    second.close()
