@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 import streamlit as st
 from starlette.middleware import Middleware
 
+from starmon import api
 from starmon.config import ConfigError
 from starmon.secrets import SecretError
 from starmon.service import Service
@@ -37,7 +38,14 @@ async def lifespan(_app):
         service.stop()
 
 
-app = st.App("starmon/ui/main.py", lifespan=lifespan, middleware=[Middleware(RefuseEndpoints)])
+app = st.App(
+    "starmon/ui/main.py",
+    lifespan=lifespan,
+    middleware=[Middleware(RefuseEndpoints)],
+    routes=[
+        *api.routes(service, oidc=lambda: st.secrets.load_if_toml_exists() and "auth" in st.secrets),  # /api
+    ],
+)
 
 if __name__ == "__main__":
     app.run()

@@ -1,4 +1,5 @@
-"""`python -m starmon overview ...` (the overview for scripts) and `python -m starmon users ...` (accounts)."""
+"""`python -m starmon overview ...` (the overview for scripts), `python -m starmon users ...` (accounts)
+and `python -m starmon tokens ...` (the HTTP API's bearer tokens)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,12 @@ import argparse
 import getpass
 import sys
 
-from . import users
+from . import tokens, users
 from .config import ConfigError, load_config
 from .export import to_json
 from .forecast import describe
 from .health import format_delta, format_value
-from .read import RANGES, Reader, overview
+from .read import RANGES, Reader, _iso, overview
 from .store import Store, StoreError
 
 
@@ -46,6 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     verbs.add_parser("open", help="with no account left, open the dashboard to everyone (no sign-in)")
     remove = verbs.add_parser("delete", help="delete an account")
     remove.add_argument("name")
+    keys = sub.add_parser("tokens", help="bearer tokens for the HTTP API (/api), needed once accounts exist")
+    key_verbs = keys.add_subparsers(dest="verb", required=True)
+    key_add = key_verbs.add_parser("add", help="create a token and print it, once: only its hash is kept")
+    key_add.add_argument("name")
+    key_add.add_argument("--role", choices=users.ROLES, default="viewer", help="admin tokens may also refresh")
+    key_verbs.add_parser("list", help="list tokens: name, role, created, last used")
+    key_revoke = key_verbs.add_parser("revoke", help="delete a token; calls with it are refused at once")
+    key_revoke.add_argument("name")
     args = parser.parse_args(argv)
     try:
         config = load_config()
@@ -57,6 +66,14 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return _users(store, args)
         except users.UserError as exc:
+            print(f"starmon: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            store.close()
+    if args.command == "tokens":
+        try:
+            return _tokens(store, args)
+        except tokens.TokenError as exc:
             print(f"starmon: {exc}", file=sys.stderr)
             return 2
         finally:
@@ -135,6 +152,24 @@ def _users(store: Store, args) -> int:
             print(f"{user.name}\t{user.role}")
         if not accounts:
             print(f"starmon: no accounts: the dashboard is {_WITHOUT_ACCOUNTS[users.access(store)]}", file=sys.stderr)
+    return 0
+
+
+def _tokens(store: Store, args) -> int:
+    if args.verb == "add":
+        token = tokens.create(store, args.name, args.role)
+        print(token)
+        print(f"added token {args.name} ({args.role}); it is shown only now, so keep it", file=sys.stderr)
+    elif args.verb == "revoke":
+        tokens.revoke(store, args.name)
+        print(f"revoked {args.name}")
+    else:
+        when = lambda ts: _iso(ts) if ts is not None else "never"  # noqa: E731
+        listed = tokens.list_tokens(store)
+        for token in listed:
+            print(f"{token.name}\t{token.role}\tcreated {when(token.created_at)}\tlast used {when(token.last_used_at)}")
+        if not listed:
+            print("starmon: no tokens (`tokens add NAME --role viewer|admin` creates one)", file=sys.stderr)
     return 0
 
 

@@ -432,29 +432,57 @@ def health_at(reader: Reader, cluster_id: int, tr: TimeRange, cards: tuple = hea
     return Health(snap, values, reader.dead_nodes(cluster_id, snap), since)
 
 
+def find_cluster(reader: Reader, key: str | int) -> dict:
+    """The clusters-table row named by `key`, its name or its id (a name wins, since names may be
+    digits); LookupError listing the known names otherwise."""
+    known = reader.clusters()
+    match = next((c for c in known if c["name"] == str(key)), None)
+    match = match or next((c for c in known if str(c["id"]) == str(key)), None)
+    if match is None:
+        raise LookupError(f"unknown cluster {str(key)[:80]!r} (known: {', '.join(c['name'] for c in known) or 'none'})")
+    return match
+
+
 def overview(
     reader: Reader,
-    cluster: str,
+    cluster: str | int,
     range_label: str | None,
     cards: tuple = health.CARDS,
     now: float | None = None,
     forecast_days: float = 7,
     start: str | None = None,
     end: str | None = None,
+    *,
+    detail: bool = False,
 ) -> dict:
     """The Overview page as plain data (what `python -m starmon overview --json` prints); a custom
-    range takes ISO `start` and `end` (see parse_range)."""
+    range takes ISO `start` and `end` (see parse_range), `cluster` a name or an id.
+
+    With `detail` (the HTTP API's overview), also `real_time`, the round the cards are read
+    from with every column, and `trends`, the cards' sparkline series bucketed over the range.
+    """
     now = time.time() if now is None else now
     tr = parse_range(range_label, now, start, end)
-    match = next((c for c in reader.clusters() if c["name"] == cluster), None)
-    if match is None:
-        known = ", ".join(c["name"] for c in reader.clusters()) or "none"
-        raise LookupError(f"unknown cluster {cluster!r} (known: {known})")
+    match = find_cluster(reader, cluster)
     state = health_at(reader, match["id"], tr, cards)
+    extra = {}
+    if detail:
+        spark = sorted({c.spark_column(state.snapshot or {}) for c in cards} - {None})
+        extra = {"real_time": state.snapshot, "trends": series_json(reader.series(match["id"], tr, spark), tr)}
+    return extra | {
+        "cluster": match["name"],
+        "range": {"label": tr.label, "start": _iso(tr.start), "end": _iso(tr.end)},
+        **health_json(state, cards),
+        "aggregates": reader.aggregates(match["id"], tr),
+        "aggregate_units": AGGREGATE_UNITS,
+        "forecast": forecast(reader, match["id"], forecast_days, now).headline,
+    }
+
+
+def health_json(state: Health, cards: tuple = health.CARDS) -> dict:
+    """The cards and problems of health_at as JSON: the overview's and the API's health answer."""
     snap = state.snapshot
     return {
-        "cluster": cluster,
-        "range": {"label": tr.label, "start": _iso(tr.start), "end": _iso(tr.end)},
         "collected_at": _iso(snap["ts"]) if snap else None,
         "status": snap["status"] if snap else None,
         "health_cards": [
@@ -472,9 +500,17 @@ def overview(
         ],
         "deltas_since": _iso(state.since) if state.since is not None else None,
         "problems": [text for _, text in state.problems(cards, _iso)],
-        "aggregates": reader.aggregates(match["id"], tr),
-        "aggregate_units": AGGREGATE_UNITS,
-        "forecast": forecast(reader, match["id"], forecast_days, now).headline,
+    }
+
+
+def series_json(df: pd.DataFrame, tr: TimeRange) -> dict:
+    """A bucketed frame (Reader.series) as JSON: `bucket_seconds`, ISO `time`, and one list per
+    column, unknown values as null."""
+    values = df.drop(columns="time").astype(object).where(df.notna(), None)
+    return {
+        "bucket_seconds": tr.bucket,
+        "time": [t.isoformat(timespec="seconds") for t in df["time"]],
+        "series": {name: values[name].tolist() for name in values.columns},
     }
 
 

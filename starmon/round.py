@@ -36,6 +36,9 @@ MAX_NODES = 1000
 # /metrics scrapes in flight per cluster, no more than its HTTP pool holds: requests queued
 # beyond the pool cost httpcore time per queued request.
 MAX_SCRAPES_AT_ONCE = 16
+# The least time between a stored round and a round asked for now (collect_now): the dashboard's
+# Refresh button and the API's refresh both wait this long, so clicks and scripts cannot hammer a cluster.
+REFRESH_COOLDOWN_SECONDS = 10
 _HOST_NAME = re.compile(
     r"(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_\-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_\-]{0,62}))*\.?"
 )

@@ -20,11 +20,10 @@ from starmon import clusters as registry
 from starmon import demo
 from starmon.freshness import Freshness, ago, freshness
 from starmon.read import DEFAULT_RANGE, RANGES, TimeRange, parse_range
-from starmon.round import collect_now
+from starmon.round import REFRESH_COOLDOWN_SECONDS, collect_now
 from starmon.ui import auth, loaders
 from starmon.ui.text import plain
 
-REFRESH_COOLDOWN_SECONDS = 10
 _RANGE_OPTIONS = list(RANGES) + ["custom"]
 
 
