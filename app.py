@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 import streamlit as st
 from starlette.middleware import Middleware
 
-from starmon import api
+from starmon import api, selfmetrics
 from starmon.config import ConfigError
 from starmon.secrets import SecretError
 from starmon.service import Service
@@ -43,6 +43,11 @@ app = st.App(
     lifespan=lifespan,
     middleware=[Middleware(RefuseEndpoints)],
     routes=[
+        selfmetrics.route(  # /metrics, for Prometheus; closed as /api is
+            service.store,
+            service.config.forecast_window_days,
+            oidc=lambda: st.secrets.load_if_toml_exists() and "auth" in st.secrets,
+        ),
         *api.routes(service, oidc=lambda: st.secrets.load_if_toml_exists() and "auth" in st.secrets),  # /api
     ],
 )
