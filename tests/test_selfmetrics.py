@@ -59,6 +59,22 @@ def test_headline_values_in_base_units(seeded_with_problems):
     assert "# TYPE starmon_cluster_rounds_last_hour gauge" in text
 
 
+def test_the_reads_work_on_every_engine(db_url):
+    store = Store(db_url)
+    try:
+        newest = seed_rounds(store, add_cluster(store), hours=0.5, dead=None, newest={"qps": 7.5})
+        store.write_round(add_cluster(store, "dark", "10.9.0.1"), {"ts": newest, "status": "down", "collect_ms": 1}, [])
+        _, value = scrape(store, newest + 5)
+    finally:
+        store.close()
+    assert value("starmon_cluster_queries_per_second", {"cluster": "prod"}) == 7.5
+    assert value("starmon_cluster_rounds_last_hour", {"cluster": "prod", "status": "ok"}) == 30
+    assert (value("starmon_cluster_up", {"cluster": "prod"}), value("starmon_cluster_up", {"cluster": "dark"})) == (
+        1,
+        0,
+    )
+
+
 def test_a_down_cluster_is_up_0_and_unknown_values_are_left_out(env):
     store = env["store"]
     cid = add_cluster(store, "dark", "10.9.0.1")
