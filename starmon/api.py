@@ -14,6 +14,7 @@ without reading anything else.
 
 import hashlib
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from typing import Annotated, Literal
 from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 from starlette.routing import Mount
@@ -427,9 +429,21 @@ def create_app(
             "reason": result.reason,
         }
 
+    for route in app.routes:
+        if isinstance(route, APIRoute):  # the token is needed only once accounts exist: `{}` says so
+            route.openapi_extra = {"security": [{}]}  # appended to FastAPI's [{"token": []}]
     return app
+
+
+class _Mount(Mount):
+    """Starlette's Mount, also for paths with a newline (`%0A`) below it: its `.*` stops at one,
+    and such a path fell through to Streamlit's plain-text 404 instead of the API's JSON one."""
+
+    def __init__(self, path: str, app) -> None:
+        super().__init__(path, app=app)
+        self.path_regex = re.compile(self.path_regex.pattern, re.DOTALL)
 
 
 def routes(service, *, oidc: Callable[[], bool] = lambda: False) -> list[Mount]:
     """The API for st.App's routes: mounted at /api, over the Service's store, config and key."""
-    return [Mount("/api", app=create_app(service.store, service.config, service.secrets, oidc=oidc))]
+    return [_Mount("/api", create_app(service.store, service.config, service.secrets, oidc=oidc))]

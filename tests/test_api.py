@@ -125,6 +125,7 @@ def test_performance_resources_and_data_stats(server):
         ("/clusters/prod/overview", {"range": "24h", "start": "2026-01-02"}, 400, "bad_request"),
         ("/clusters/prod/overview/data-stats", {"limit": "0"}, 422, "invalid_request"),
         ("/nothing/here", {}, 404, "not_found"),
+        ("/clusters/a%0Ab/overview", {}, 404, "not_found"),  # a newline in the path stays the API's
     ],
 )
 def test_errors_are_json(server, path, params, status, code):
