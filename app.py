@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 import streamlit as st
 from starlette.middleware import Middleware
 
-from starmon import api, selfmetrics
+from starmon import api, selfmetrics, signin
 from starmon.config import ConfigError
 from starmon.secrets import SecretError
 from starmon.service import Service
@@ -43,6 +43,7 @@ app = st.App(
     lifespan=lifespan,
     middleware=[Middleware(RefuseEndpoints)],
     routes=[
+        *signin.routes(service),  # /signin and /signout: local accounts' session cookie
         selfmetrics.route(  # /metrics, for Prometheus; closed as /api is
             service.store,
             service.config.forecast_window_days,

@@ -52,6 +52,13 @@ SETTINGS = (
     Setting("retention_days", 7, "Days raw snapshots (and their node rows) are kept.", 1, 3650),
     Setting("rollup_retention_days", 90, "Days hourly and daily rollups and table-size history are kept.", 1, 3650),
     Setting("forecast_window_days", 7, "Days of history the disk-full forecast fits.", 1, 365),
+    Setting(
+        "session_hours",
+        12,
+        "Hours a dashboard sign-in lasts (reloads, new tabs and browser restarts included); then sign in again.",
+        1,
+        720,
+    ),
 )
 # A cluster's whole round may take this many `timeout_seconds` (its requests overlap).
 ROUND_DEADLINE_TIMEOUTS = 3
@@ -154,6 +161,7 @@ class Config:
     retention_days: int = _default("retention_days")
     rollup_retention_days: int = _default("rollup_retention_days")
     forecast_window_days: int = _default("forecast_window_days")
+    session_hours: int = _default("session_hours")
     source: str = "defaults"
     thresholds: tuple = ()  # health cards with [thresholds.<card>] overrides applied
     admin_emails: tuple = ()  # [access] admin_emails: OpenID Connect users who may edit clusters

@@ -8,6 +8,8 @@ generated on first use with owner-only permissions.
 from __future__ import annotations
 
 import errno
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -29,6 +31,7 @@ class Secrets:
             self._fernet = Fernet(key)
         except (ValueError, TypeError) as exc:
             raise SecretError(f"{source} is not a valid Fernet key (32 url-safe base64 bytes)") from exc
+        self._key = key
 
     @classmethod
     def from_environment(cls, key_file: Path, environ: dict | None = None) -> Secrets:
@@ -51,6 +54,11 @@ class Secrets:
         except OSError as exc:
             raise SecretError(f"cannot read the key file {key_file}: {_why(exc, key_file)}") from None
         return cls(key.strip(), source=f"the key file {key_file}")
+
+    def derive(self, purpose: str) -> bytes:
+        """A key for another use (signing session cookies), so one key file serves every secret
+        and replacing it ends what each of them protects."""
+        return hmac.new(self._key, purpose.encode(), hashlib.sha256).digest()
 
     def encrypt(self, password: str) -> str:
         return self._fernet.encrypt(password.encode()).decode()

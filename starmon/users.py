@@ -108,6 +108,7 @@ def set_password(store: Store, name: str, password: str) -> None:
 
     def update(conn: sa.Connection) -> int:
         change = schema.users.update().where(schema.users.c.name == name)
+        _end_sessions(conn, name)  # a new password (after a leak, say) signs out every browser
         return conn.execute(change.values(password_hash=hash_password(password))).rowcount
 
     if not store.write(update):
@@ -129,8 +130,14 @@ def delete(store: Store, name: str) -> None:
     def remove(conn: sa.Connection) -> None:
         if not conn.execute(schema.users.delete().where(schema.users.c.name == name)).rowcount:
             raise UserError(f"no user {name!r}")
+        _end_sessions(conn, name)  # else a new account of the same name would inherit them
 
     store.write(remove)
+
+
+def _end_sessions(conn: sa.Connection, name: str) -> None:
+    """Delete the account's browser sessions (starmon/sessions.py), in the caller's transaction."""
+    conn.execute(schema.web_sessions.delete().where(schema.web_sessions.c.user_name == name))
 
 
 def list_users(store: Store) -> list[User]:

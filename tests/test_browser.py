@@ -132,13 +132,13 @@ def test_a_deleted_account_stops_getting_fresh_numbers_without_a_click(tmp_path,
     users.add(store, "bob", "admin", "battery staple")  # an account stays: sign-in stays on
     try:
         with dashboard_server(tmp_path, env) as url:
-            visit(page, url)
+            page.goto(url)  # sent to the sign-in page, and back
             page.get_by_role("textbox", name="User name").fill("ann")
             page.get_by_role("textbox", name="Password").fill("correct horse")
             page.get_by_role("button", name="Sign in").click()
             expect(page.get_by_text("Signed in as ann (viewer)")).to_be_visible(timeout=30000)
             users.delete(store, "ann")
-            # without a click: the sign-in form replaces the numbers, and says why
+            # without a click: the sign-in page replaces the numbers, and says why
             expect(page.get_by_role("textbox", name="User name")).to_be_visible(timeout=(4 * interval + 10) * 1000)
             expect(page.get_by_test_id("stMetric")).to_have_count(0)
             expect(page.get_by_text("your account no longer exists")).to_be_visible()

@@ -2,21 +2,26 @@
 
 - `[auth]` in .streamlit/secrets.toml: OpenID Connect; `[access] admin_emails` in
   starmon.toml names the admins, everyone else who signs in is a viewer.
-- Else, accounts made with `python -m starmon users add`: a sign-in form.
+- Else, accounts made with `python -m starmon users add`: the session cookie set by the
+  server's sign-in page (starmon/signin.py), looked up on every run (starmon/sessions.py);
+  without a valid one, the browser is sent to that page and, once signed in, back here.
 - Else, if sign-in was turned on before (users.access): a closed page, nothing else.
 - Else: open, every visitor may do everything (the README says so).
 """
 
 from __future__ import annotations
 
+import html
+from urllib.parse import urlencode
+
 import streamlit as st
 
-from starmon import users
+from starmon import sessions, signin, users
 from starmon.ui import loaders
 from starmon.ui.text import plain
 
-_KEY = "signed_in_user"
-_SIGNED_OUT = "signed_out_because"  # why the session was signed out, shown until the next sign-in
+_KEY = "signed_in_user"  # who the last run found signed in, to tell a session that just ended
+_SIGNED_OUT = "signed_out_because"  # why it ended: kept, since two auto-refreshing parts may each rerun the app
 
 
 def _oidc_configured() -> bool:
@@ -26,9 +31,10 @@ def _oidc_configured() -> bool:
         return False
 
 
-def gate() -> users.User | None:
-    """The signed-in user, or None when the dashboard is open; else stops the run at the sign-in form
-    (or at the closed page, when sign-in was turned on but the database has no account)."""
+def gate(pages: dict[str, st.Page]) -> users.User | None:
+    """The signed-in user, or None when the dashboard is open; else stops the run, sending the browser
+    to the sign-in page and, through it, back to the page of `pages` it asked for (or stops at the
+    closed page, when sign-in was turned on but the database has no account)."""
     if _oidc_configured():
         if not st.user.is_logged_in:
             st.title("starmon")
@@ -44,34 +50,58 @@ def gate() -> users.User | None:
         st.session_state.pop(_KEY, None)
         _closed()
         st.stop()
-    if _KEY in st.session_state:  # checked again on every run: a deleted account or a lowered role acts at once
-        user = users.find(store, st.session_state[_KEY].name)
-        if user is not None:
-            st.session_state[_KEY] = user
-            return user
-        del st.session_state[_KEY]
-        # kept in the session: two auto-refreshing parts may each rerun the app, and the second
-        # run must still say why the form is back
-        st.session_state[_SIGNED_OUT] = "You were signed out: your account no longer exists."
-    _sign_in_form(st.session_state.get(_SIGNED_OUT))
+    user = _session_user()  # on every run: a deleted account, a lowered role or a sign-out elsewhere acts at once
+    if user is not None:
+        st.session_state[_KEY] = user
+        st.session_state.pop(_SIGNED_OUT, None)
+        return user
+    held = st.session_state.pop(_KEY, None)
+    if held is not None:
+        st.session_state[_SIGNED_OUT] = "gone" if users.find(store, held.name) is None else "ended"
+    _to_sign_in(pages, st.session_state.get(_SIGNED_OUT))
     st.stop()
 
 
 def recheck() -> None:
     """For a fragment redrawing on its own timer: if who may see the page changed, rerun the app.
 
-    A fragment's rerun skips gate(), so without this an account deleted (or demoted, or a
-    dashboard whose accounts vanished) would go on receiving fresh numbers until its next click.
+    A fragment's rerun skips gate(), so without this an account deleted (or demoted, or signed out
+    in another tab, or a dashboard whose accounts vanished) would go on receiving fresh numbers
+    until its next click.
     """
     if _oidc_configured():
         return
-    store = loaders.store()
-    access = users.access(store)
-    held = st.session_state.get(_KEY)
+    access = users.access(loaders.store())
     if access == "open":
         return
-    if access == "closed" or held is None or users.find(store, held.name) != held:
+    if access == "closed" or _session_user() != st.session_state.get(_KEY):
         st.rerun(scope="app")
+
+
+def _cookie() -> str | None:
+    """The session cookie as the browser sent it when this tab connected (a client without
+    cookies, such as AppTest's stand-in, reads as none)."""
+    value = st.context.cookies.get(sessions.COOKIE)
+    return value if isinstance(value, str) else None
+
+
+def _key() -> bytes:
+    return loaders.secrets().derive(sessions.KEY_PURPOSE)
+
+
+def _session_user() -> users.User | None:
+    return sessions.find(loaders.store(), _key(), _cookie())
+
+
+def _to_sign_in(pages: dict[str, st.Page], reason: str | None) -> None:
+    """Send the browser to the sign-in page, which leads back to the page and query asked for."""
+    asked = st.navigation(list(pages.values()), position="hidden")  # only to name it, never run
+    query = urlencode([(k, v) for k in st.query_params for v in st.query_params.get_all(k)])
+    target = signin.url(f"/{asked.url_path}" + (f"?{query}" if query else ""), reason)
+    st.title("starmon")
+    st.markdown(f"Signing in… [Sign in]({target}) if nothing happens.")
+    # A meta refresh works where a script would not: Streamlit runs none of a page's HTML.
+    st.markdown(f'<meta http-equiv="refresh" content="0;url={html.escape(target)}">', unsafe_allow_html=True)
 
 
 def _closed() -> None:
@@ -86,35 +116,17 @@ def _closed() -> None:
     )
 
 
-def _sign_in_form(notice: str | None) -> None:
-    st.title("starmon")
-    if notice:
-        st.warning(notice, icon=":material/logout:")
-    with st.form("sign-in"):
-        name = st.text_input("User name", key="sign-in-name")
-        password = st.text_input("Password", type="password", key="sign-in-password")
-        submitted = st.form_submit_button("Sign in", type="primary", icon=":material/login:")
-    if submitted:
-        try:
-            st.session_state[_KEY] = users.sign_in(loaders.store(), name.strip(), password)
-            st.session_state.pop(_SIGNED_OUT, None)
-        except users.UserError as exc:
-            st.error(plain(exc))
-            return
-        st.rerun()
-
-
 def sidebar(user: users.User | None) -> None:
-    """Who is signed in, and the way out."""
+    """Who is signed in, and the way out: for local accounts a form posting to the server's
+    sign-out route, which ends the session in every tab and clears the cookie."""
     if user is None:
         return
     st.sidebar.caption(f"Signed in as {plain(user.name)} ({user.role})")
-    if st.sidebar.button("Sign out", key="sign-out", icon=":material/logout:"):
-        st.session_state.pop(_KEY, None)
-        if _oidc_configured():
+    if _oidc_configured():
+        if st.sidebar.button("Sign out", key="sign-out", icon=":material/logout:"):
             st.logout()  # sends the browser to /auth/logout; a rerun here would drop that message
-            return
-        st.rerun()
+        return
+    st.sidebar.html(signin.signout_form(_key(), _cookie() or ""))
 
 
 def may_edit(user: users.User | None) -> bool:

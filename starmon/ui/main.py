@@ -11,17 +11,17 @@ PAGES = Path(__file__).resolve().parents[2] / "pages"
 # A file, not ":material/monitoring:": for a Material icon Streamlit fetches the favicon from
 # fonts.gstatic.com, and the dashboard must work air-gapped (tests/test_offline.py).
 st.set_page_config(page_title="starmon", page_icon=Path(__file__).with_name("favicon.svg"), layout="wide")
-user = auth.gate()
-st.session_state["user"] = user
-
 pages = {
     "overview": st.Page(PAGES / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
     "performance": st.Page(PAGES / "performance.py", title="Performance", icon=":material/speed:"),
     "resources": st.Page(PAGES / "resources.py", title="Resources", icon=":material/memory:"),
     "data": st.Page(PAGES / "data.py", title="Data", icon=":material/database:"),
+    "clusters": st.Page(PAGES / "clusters.py", title="Clusters", icon=":material/dns:"),
 }
-if auth.may_edit(user):  # viewers never get the page registered, so no URL reaches it
-    pages["clusters"] = st.Page(PAGES / "clusters.py", title="Clusters", icon=":material/dns:")
+user = auth.gate(pages)  # signed out, it stops here: `pages` only names the page to come back to
+st.session_state["user"] = user
+if not auth.may_edit(user):  # viewers never get the page registered, so no URL reaches it
+    del pages["clusters"]
 st.session_state["pages"] = pages
 navigation = st.navigation(list(pages.values()), position="top")
 frame.sidebar(navigation)
