@@ -15,7 +15,7 @@ from starmon import sessions, users
 from starmon.config import ClusterConfig
 from starmon.store import Store
 
-from .browser import browser, dashboard_server, needs_chromium, settle  # noqa: F401
+from .browser import SCREENSHOTS, browser, dashboard_server, needs_chromium, settle  # noqa: F401
 
 pytestmark = needs_chromium
 INTERVAL = 3  # the freshness badge redraws (and checks the session) this often
@@ -54,6 +54,8 @@ def _sign_in(page, url: str, path: str = "/") -> None:
     page.wait_for_url(re.compile(r"/signin\?next="), timeout=60000)
     page.get_by_role("textbox", name="User name").fill("ann")
     page.get_by_role("textbox", name="Password").fill("correct horse")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "signin.png")
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(url + path, timeout=30000)
     _expect_signed_in(page)
@@ -81,6 +83,7 @@ def test_a_deep_link_leads_through_sign_in_and_the_session_outlives_reload_tabs_
     page = context.new_page()
     _sign_in(page, url, DEEP)  # exactly the page and query asked for
     expect(page.get_by_role("heading", name="Performance")).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / "signed-in.png")
     cookie = _session_cookie(context)
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["expires"] > time.time() + 11.9 * 3600
     page.reload()
