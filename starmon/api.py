@@ -31,6 +31,7 @@ from starlette.routing import Mount
 from . import api_models as m
 from . import clusters as registry
 from . import read, tokens, users
+from .answers import SharedAnswers
 from .config import Config
 from .read import Reader, TimeRange
 from .round import REFRESH_COOLDOWN_SECONDS, collect_now
@@ -153,6 +154,7 @@ def create_app(
     reader = Reader(store)
     limiter = limiter or tokens.FailureLimiter()
     refreshing: dict[int, threading.Lock] = {}
+    answers = SharedAnswers()  # by ETag: callers asking the same question share one read
     app = FastAPI(
         title="starmon",
         version="1",
@@ -219,6 +221,7 @@ def create_app(
     def cached(request: Request, response: Response, parts: tuple) -> bool:
         """Set the ETag made of `parts` (the newest round and the question); True if the client has it."""
         etag = 'W/"' + hashlib.sha256(repr((request.url.path, *parts)).encode()).hexdigest()[:32] + '"'
+        request.state.etag = etag  # names the answer too: see `answers`
         response.headers["ETag"] = etag
         response.headers["Cache-Control"] = "private, no-cache"
         return _matches(request.headers.get("if-none-match"), etag)
@@ -272,19 +275,23 @@ def create_app(
         if ready is None:
             return not_modified(response)
         cluster, tr, now = ready
-        data = read.overview(
-            reader,
-            cluster["id"],
-            span.label,
-            config.cards,
-            now,
-            config.forecast_window_days,
-            span.start,
-            span.end,
-            detail=True,
-        )
-        data["aggregated"] = data.pop("aggregates")
-        return data | {"cluster_id": cluster["id"], "timestamp": data["collected_at"]}
+
+        def compute() -> dict:
+            data = read.overview(
+                reader,
+                cluster["id"],
+                span.label,
+                config.cards,
+                now,
+                config.forecast_window_days,
+                span.start,
+                span.end,
+                detail=True,
+            )
+            data["aggregated"] = data.pop("aggregates")
+            return data | {"cluster_id": cluster["id"], "timestamp": data["collected_at"]}
+
+        return answers.get(request.state.etag, compute)
 
     @app.get(
         "/clusters/{id}/overview/health", response_model=m.Health, responses=READ_ERRORS, summary="the health cards"

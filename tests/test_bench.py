@@ -29,5 +29,7 @@ def test_quick_benchmarks_run_and_agree():
     assert len(parse_rows) == 3 and all("identical: yes" in r for r in parse_rows), parse_rows
     rounds = re.findall(r"starmon [\d.]+ s \((\d+)/(\d+) ok", done.stdout)
     assert rounds and all(ok == total for ok, total in rounds), rounds
+    api = [r for r in rows if r.startswith("| GET /api/")]
+    assert len(api) == 2 and all("(0 errors)" in r for r in api), api  # every call of the load answered
     [retention] = [r for r in rows if r.startswith("| Retention pass")]
     assert ("skipped" in retention) == (not os.environ.get("STARMON_TEST_PG_URL")), retention
