@@ -223,6 +223,22 @@ sign_in_failures = Table(
 Index("ix_sign_in_failures_name_ts", sign_in_failures.c.name, sign_in_failures.c.ts)
 
 
+# -- what changed: events derived from consecutive rounds and statistics passes -------------------
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("cluster_id", Integer, ForeignKey("clusters.id"), nullable=False),
+    Column("ts", Float, nullable=False, comment="UTC epoch seconds of the round or pass that showed it"),
+    Column("kind", String(32), nullable=False, comment="node_down, node_up, node_restarted, leader_changed, ..."),
+    Column("subject", String(255), nullable=False, comment="what it happened to: 'BE 10.0.0.7', a table, ''"),
+    Column("severity", String(8), nullable=False, comment="info, warning or critical"),
+    Column("details", Text, comment="JSON object: before/after values, durations; never secrets"),
+    UniqueConstraint("cluster_id", "ts", "kind", "subject", name="uq_events_once"),
+)
+Index("ix_events_cluster_ts", events.c.cluster_id, events.c.ts)
+
+
 # -- machines and browsers that stay signed in ------------------------------------------------
 api_tokens = Table(
     "api_tokens",
