@@ -277,3 +277,61 @@ collectors = Table(
     Column("owner", String(128), primary_key=True),
     Column("heartbeat_at", Float, nullable=False),
 )
+
+
+# -- alerts: their lifecycle, silences, and the outbox notifications leave through ----------------
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("cluster_id", Integer, ForeignKey("clusters.id"), nullable=False),
+    Column("rule", String(64), nullable=False, comment="a rule of starmon.alerts.RULES"),
+    Column("subject", String(255), nullable=False, comment="what it is about: 'BE 10.0.0.7', an MV, ''"),
+    Column("state", String(8), nullable=False, comment="pending, firing or resolved"),
+    Column("severity", String(8), nullable=False, comment="warning or critical: the highest reached"),
+    Column("message", Text, nullable=False, comment="the condition in words, as the Overview says it"),
+    Column("value", Float, comment="the newest value, in the rule's unit"),
+    Column("threshold", Float),
+    Column("unit", String(16)),
+    Column("peak", Float, comment="the worst value while open"),
+    Column("started_at", Float, nullable=False, comment="first round the condition held"),
+    Column("fired_at", Float),
+    Column("resolved_at", Float, comment="also set when a pending alert's condition went away"),
+    Column("last_seen_at", Float, nullable=False),
+    Column("last_sent_at", Float, comment="when it last went out (or would have, silenced): repeats count from it"),
+    Column("notifications", Integer, nullable=False, default=0, comment="messages delivered about it"),
+    Column("silenced", Boolean, nullable=False, default=False, comment="a silence held it back when it fired"),
+)
+Index("ix_alerts_cluster_state", alerts.c.cluster_id, alerts.c.state)
+Index("ix_alerts_cluster_started", alerts.c.cluster_id, alerts.c.started_at)
+
+alert_silences = Table(
+    "alert_silences",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("cluster_id", Integer, ForeignKey("clusters.id"), comment="NULL: every cluster"),
+    Column("rule", String(64), comment="NULL: every rule"),
+    Column("until", Float, nullable=False, comment="UTC epoch seconds"),
+    Column("reason", Text, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+alert_outbox = Table(
+    "alert_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("cluster_id", Integer, ForeignKey("clusters.id"), nullable=False),
+    Column("channel", String(64), nullable=False, comment="a channel's name; its URL stays in the config"),
+    Column("alert_ids", Text, nullable=False, comment="JSON list of the alerts the message is about"),
+    Column("notify_type", String(8), nullable=False, comment="apprise's info, success, warning or failure"),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("next_attempt_at", Float, nullable=False, comment="due from then; a sender claims a row by moving it on"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("sent_at", Float),
+    Column("given_up_at", Float),
+    Column("last_error", Text, comment="why the last attempt failed, in words; never the channel's URL"),
+)
+Index("ix_alert_outbox_due", alert_outbox.c.sent_at, alert_outbox.c.next_attempt_at)
