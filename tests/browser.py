@@ -57,6 +57,21 @@ def page(browser):
     context.close()
 
 
+def dashboard_env(tmp: Path, *, demo: bool, collector: bool = True, config: str = "") -> dict[str, str]:
+    """The environment of a dashboard over `tmp`: its starmon.toml (written with `config`), its SQLite
+    file `starmon.db` and its key file; the demo and the embedded collector on or off."""
+    (tmp / "starmon.toml").write_text(config)
+    env = {
+        "STARMON_DB_URL": f"sqlite:///{tmp / 'starmon.db'}",
+        "STARMON_CONFIG": str(tmp / "starmon.toml"),
+        "STARMON_SECRET_KEY_FILE": str(tmp / "secret.key"),
+        "STARMON_DEMO": "1" if demo else "0",
+    }
+    if not collector:
+        env["STARMON_EMBEDDED_COLLECTOR"] = "0"
+    return env
+
+
 @contextmanager
 def dashboard_server(
     tmp: Path,

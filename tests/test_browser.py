@@ -14,7 +14,7 @@ from starmon import users
 from starmon.config import ClusterConfig
 from starmon.store import Store
 
-from .browser import SCREENSHOTS, browser, dashboard_server, needs_chromium, page, settle, visit  # noqa: F401
+from .browser import SCREENSHOTS, browser, dashboard_env, dashboard_server, needs_chromium, page, settle, visit  # noqa: F401
 from .fixtures import PAGES
 
 # Where each page lives in the URL: the Overview at the root, the others under their names.
@@ -27,13 +27,7 @@ pytestmark = needs_chromium
 def dashboard(tmp_path_factory):
     """`streamlit run app.py` with no clusters configured: the demo starts and is collected."""
     tmp = tmp_path_factory.mktemp("dashboard")
-    (tmp / "starmon.toml").write_text("")
-    env = {
-        "STARMON_DB_URL": f"sqlite:///{tmp / 'starmon.db'}",
-        "STARMON_CONFIG": str(tmp / "starmon.toml"),
-        "STARMON_DEMO": "1",
-    }
-    with dashboard_server(tmp, env, ready=lambda: _snapshots(tmp / "starmon.db") > 0) as url:
+    with dashboard_server(tmp, dashboard_env(tmp, demo=True), ready=lambda: _snapshots(tmp / "starmon.db") > 0) as url:
         yield url
 
 
@@ -85,19 +79,14 @@ def test_narrow_window(dashboard, page):
 
 def _one_uncollected_cluster(tmp_path: Path, interval: int) -> tuple[str, dict[str, str]]:
     """A database URL and dashboard environment: cluster "prod" in starmon.toml, no demo, no collector."""
-    (tmp_path / "starmon.toml").write_text(
-        f'interval_seconds = {interval}\n[[clusters]]\nname = "prod"\n'
-        'fe_host = "127.0.0.1"\nhttp_port = 1\nquery_port = 1\n'
+    env = dashboard_env(
+        tmp_path,
+        demo=False,
+        collector=False,
+        config=f'interval_seconds = {interval}\n[[clusters]]\nname = "prod"\n'
+        'fe_host = "127.0.0.1"\nhttp_port = 1\nquery_port = 1\n',
     )
-    db_url = f"sqlite:///{tmp_path / 'starmon.db'}"
-    env = {
-        "STARMON_DB_URL": db_url,
-        "STARMON_CONFIG": str(tmp_path / "starmon.toml"),
-        "STARMON_DEMO": "0",
-        "STARMON_EMBEDDED_COLLECTOR": "0",
-        "STARMON_SECRET_KEY_FILE": str(tmp_path / "secret.key"),
-    }
-    return db_url, env
+    return env["STARMON_DB_URL"], env
 
 
 def test_freshness_badge_turns_stale_without_a_reload(tmp_path, page):

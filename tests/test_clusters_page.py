@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 from playwright.sync_api import expect
 
-from .browser import browser, dashboard_server, needs_chromium, page, settle, visit  # noqa: F401
+from .browser import browser, dashboard_env, dashboard_server, needs_chromium, page, settle, visit  # noqa: F401
 
 pytestmark = needs_chromium
 
@@ -20,15 +20,7 @@ TOAST_SECONDS = 4
 def dashboard(tmp_path_factory):
     """`streamlit run app.py` with no cluster, no demo and no collector: the page is all there is."""
     tmp = tmp_path_factory.mktemp("clusters-page")
-    (tmp / "starmon.toml").write_text("")
-    env = {
-        "STARMON_DB_URL": f"sqlite:///{tmp / 'starmon.db'}",
-        "STARMON_CONFIG": str(tmp / "starmon.toml"),
-        "STARMON_SECRET_KEY_FILE": str(tmp / "secret.key"),
-        "STARMON_DEMO": "0",
-        "STARMON_EMBEDDED_COLLECTOR": "0",
-    }
-    with dashboard_server(tmp, env) as url:
+    with dashboard_server(tmp, dashboard_env(tmp, demo=False, collector=False)) as url:
         yield url, tmp / "starmon.db"
 
 

@@ -29,7 +29,7 @@ from starmon.export import to_csv
 from starmon.round import fetch_statistics
 from starmon.store import Store
 
-from .browser import SCREENSHOTS, browser, dashboard_server, needs_chromium, page, visit  # noqa: F401
+from .browser import SCREENSHOTS, browser, dashboard_env, dashboard_server, needs_chromium, page, visit  # noqa: F401
 from .fixtures import HOSTILE_BOLD, HOSTILE_HTML, add_cluster, open_page, seed_rounds, unescape
 
 USER_TABLES = [t for t in catalog.TABLES if t.db != "_statistics_"]
@@ -255,8 +255,9 @@ def test_data_page_in_a_browser(tmp_path, emulator, page):
     """What the user sees: sizes like the cards, "n/a" and never "None", Title-Case headers, sorting
     by number, the whole error as text, and a CSV in bytes."""
     model = emulator(ClusterSpec("prod")).cluster("prod")
-    (tmp_path / "starmon.toml").write_text('[[clusters]]\nname = "prod"\nfe_host = "127.0.0.1"\nhttp_port = 1\n')
-    db_url = f"sqlite:///{tmp_path / 'starmon.db'}"
+    config = '[[clusters]]\nname = "prod"\nfe_host = "127.0.0.1"\nhttp_port = 1\n'
+    env = dashboard_env(tmp_path, demo=False, collector=False, config=config)
+    db_url = env["STARMON_DB_URL"]
     store = Store(db_url)
     store.sync_clusters((ClusterConfig("prod", "127.0.0.1", 1),))
     cid = store.cluster_ids()["prod"]
@@ -264,13 +265,6 @@ def test_data_page_in_a_browser(tmp_path, emulator, page):
     now = time.time()
     passes(store, cid, model, [now - 86100, now - 60])
     store.close()
-    env = {
-        "STARMON_DB_URL": db_url,
-        "STARMON_CONFIG": str(tmp_path / "starmon.toml"),
-        "STARMON_DEMO": "0",
-        "STARMON_EMBEDDED_COLLECTOR": "0",
-        "STARMON_SECRET_KEY_FILE": str(tmp_path / "secret.key"),
-    }
     page.add_init_script(RECORD_CANVAS_TEXT)
     page.set_viewport_size({"width": 1440, "height": 900})
     with dashboard_server(tmp_path, env) as url:

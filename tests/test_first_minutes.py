@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from starmon.demo import HISTORY_DAYS
 
-from .browser import SCREENSHOTS, browser, dashboard_server, needs_chromium, page, settle  # noqa: F401
+from .browser import SCREENSHOTS, browser, dashboard_env, dashboard_server, needs_chromium, page, settle  # noqa: F401
 from .fixtures import ROOT
 
 pytestmark = needs_chromium
@@ -33,12 +33,7 @@ def _qps_points(page) -> int:
 
 
 def test_first_minutes_of_the_demo(tmp_path, page, capsys):
-    (tmp_path / "starmon.toml").write_text("")
-    env = {
-        "STARMON_DB_URL": f"sqlite:///{tmp_path / 'starmon.db'}",
-        "STARMON_CONFIG": str(tmp_path / "starmon.toml"),
-        "STARMON_DEMO": "1",
-    }
+    env = dashboard_env(tmp_path, demo=True)
     console: list[str] = []
     page.on("console", lambda message: console.append(message.text))
     page.set_viewport_size({"width": 1440, "height": 900})

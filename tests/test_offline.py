@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from .browser import browser, dashboard_server, needs_chromium, visit  # noqa: F401
+from .browser import browser, dashboard_env, dashboard_server, needs_chromium, visit  # noqa: F401
 from .fixtures import PAGES
 
 pytestmark = needs_chromium
@@ -26,14 +26,7 @@ URL_PATH = {name: "" if name == "overview" else name for name in PAGES}
 def dashboard(tmp_path_factory):
     """`streamlit run app.py` with nothing configured: the demo, so every page has charts and tables."""
     tmp = tmp_path_factory.mktemp("offline")
-    (tmp / "starmon.toml").write_text("")
-    env = {
-        "STARMON_DB_URL": f"sqlite:///{tmp / 'starmon.db'}",
-        "STARMON_CONFIG": str(tmp / "starmon.toml"),
-        "STARMON_SECRET_KEY_FILE": str(tmp / "secret.key"),
-        "STARMON_DEMO": "1",
-    }
-    with dashboard_server(tmp, env, ready=lambda: _collected(tmp / "starmon.db")) as url:
+    with dashboard_server(tmp, dashboard_env(tmp, demo=True), ready=lambda: _collected(tmp / "starmon.db")) as url:
         yield url
 
 

@@ -25,7 +25,7 @@ from starmon.ui import charts
 from starmon.ui.held import Held, why_empty
 from starmon.ui.nodes import table
 
-from .browser import SCREENSHOTS, browser, dashboard_server, needs_chromium, settle  # noqa: F401
+from .browser import SCREENSHOTS, browser, dashboard_env, dashboard_server, needs_chromium, settle  # noqa: F401
 from .fixtures import add_cluster, open_page, seed_rounds
 
 SHANGHAI = timezone(timedelta(hours=8))  # the FE default time zone, and the emulator's
@@ -195,12 +195,7 @@ VIEWER_ZONE = "America/New_York"  # not the cluster's UTC+08:00, not the machine
 def dashboard(tmp_path_factory):
     """`streamlit run app.py` with the demo, once its replayed week is in (the Capacity chart needs it)."""
     tmp = tmp_path_factory.mktemp("resources")
-    (tmp / "starmon.toml").write_text("")
-    env = {
-        "STARMON_DB_URL": f"sqlite:///{tmp / 'starmon.db'}",
-        "STARMON_CONFIG": str(tmp / "starmon.toml"),
-        "STARMON_DEMO": "1",
-    }
+    env = dashboard_env(tmp, demo=True)
     with dashboard_server(tmp, env, ready=lambda: _days_held(tmp / "starmon.db") > 6, wait_seconds=180) as url:
         yield url
 

@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 from starmon import read, selfmetrics, tokens, users
 from starmon.store import Store
 
-from .browser import dashboard_server
+from .browser import dashboard_env, dashboard_server
 from .fixtures import ROOT, add_cluster, seed_rounds
 
 PROMTOOL = shutil.which("promtool")
@@ -198,16 +198,10 @@ def test_promtool_accepts_the_collector_output(seeded_with_problems):
 def server(tmp_path_factory):
     """`streamlit run app.py` over a store with a seeded cluster and a token; no demo, no collector."""
     tmp = tmp_path_factory.mktemp("selfmetrics")
-    (tmp / "starmon.toml").write_text("")
-    db_url = f"sqlite:///{tmp / 'starmon.db'}"
+    env = dashboard_env(tmp, demo=False, collector=False)
+    db_url = env["STARMON_DB_URL"]
     store = Store(db_url)
     seed_rounds(store, add_cluster(store), hours=8, step=300, dead=None)
-    env = {
-        "STARMON_DB_URL": db_url,
-        "STARMON_CONFIG": str(tmp / "starmon.toml"),
-        "STARMON_DEMO": "0",
-        "STARMON_EMBEDDED_COLLECTOR": "0",
-    }
     with dashboard_server(tmp, env) as url:
         yield url, store
     store.close()

@@ -15,7 +15,7 @@ from starmon import sessions, users
 from starmon.config import ClusterConfig
 from starmon.store import Store
 
-from .browser import SCREENSHOTS, browser, dashboard_server, needs_chromium, settle  # noqa: F401
+from .browser import SCREENSHOTS, browser, dashboard_env, dashboard_server, needs_chromium, settle  # noqa: F401
 
 pytestmark = needs_chromium
 INTERVAL = 3  # the freshness badge redraws (and checks the session) this often
@@ -26,18 +26,10 @@ DEEP = "/performance?cluster=prod&range=7d"
 def dashboard(tmp_path_factory):
     """Cluster "prod" with one round, accounts ann (viewer) and bob (admin), nobody collecting."""
     tmp = tmp_path_factory.mktemp("signin")
-    (tmp / "starmon.toml").write_text(
-        f'interval_seconds = {INTERVAL}\n[[clusters]]\nname = "prod"\nfe_host = "127.0.0.1"\n'
-        "http_port = 1\nquery_port = 1\n"
-    )
+    config = f'interval_seconds = {INTERVAL}\n[[clusters]]\nname = "prod"\nfe_host = "127.0.0.1"\n'
+    config += "http_port = 1\nquery_port = 1\n"
+    env = dashboard_env(tmp, demo=False, collector=False, config=config)
     db = tmp / "starmon.db"
-    env = {
-        "STARMON_DB_URL": f"sqlite:///{db}",
-        "STARMON_CONFIG": str(tmp / "starmon.toml"),
-        "STARMON_DEMO": "0",
-        "STARMON_EMBEDDED_COLLECTOR": "0",
-        "STARMON_SECRET_KEY_FILE": str(tmp / "secret.key"),
-    }
     store = Store(env["STARMON_DB_URL"])
     store.sync_clusters((ClusterConfig("prod", "127.0.0.1", 1, 1),))
     store.write_round(store.cluster_ids()["prod"], {"ts": time.time(), "status": "ok", "collect_ms": 1}, [])
