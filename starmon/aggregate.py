@@ -211,6 +211,7 @@ def _be_node(
         "last_heartbeat": column(row, "LastHeartbeat"),
         "last_start_time": column(row, "LastStartTime"),
         "error": column(row, "ErrMsg") or None,
+        "decommissioned": parse_bool(column(row, "SystemDecommissioned")),
         "cpu_pct": cpu_pct,
         "mem_used_bytes": _int(mem_used),
         # A dead node's usage columns are stale or zeroed by the FE: unknown, not 0.

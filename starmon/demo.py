@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from . import parse, rollup, schema
+from . import events, parse, rollup, schema
 from .aggregate import build_round
 from .config import ClusterConfig, Config, env_setting
 from .emulator import ClusterSpec, Emulator, exposition, proc, sqlviews
@@ -176,6 +176,7 @@ def _replay(
     times = backfill_times(model.now(), oldest, days)
     previous: PreviousRound | None = None
     pending: list[tuple[Snapshot, tuple[NodeReading, ...]]] = []
+    changes: list[events.Event] = []  # of the pending rounds, stored with them
     rolled_to = times[0] if times else 0.0  # hours before this are rolled up
     next_stats = times[0] if times else 0
     with asyncio.Runner() as runner:  # one event loop for every replayed round
@@ -183,17 +184,18 @@ def _replay(
             source = ReplaySource(model, t)
             snapshot, nodes = build_round(runner.run(fetch_round(source, t, REPLAY_DEADLINE)), previous)
             pending.append((dataclasses.replace(snapshot, collect_ms=0), nodes))
-            previous = PreviousRound(t, nodes)
+            changes += events.derive_round(previous, snapshot, nodes, REPLAY_INTERVAL_SECONDS)
+            previous = events.remember(previous, snapshot, nodes)
             if t >= next_stats:
                 stats, sizes = runner.run(fetch_statistics(source))
                 store.write_statistics(cluster_id, {**stats, "ts": t, "collect_ms": 0}, sizes)
                 next_stats = t + 3600
             if len(pending) >= batch or i == len(times) - 1:
-                store.write_rounds(cluster_id, pending)
+                store.write_rounds(cluster_id, pending, events=changes)
                 # the hours and days this batch completed, so every tier fills as history does
                 rollup.roll_up_span(store, cluster_id, rolled_to, t, REPLAY_INTERVAL_SECONDS)
                 rolled_to = t // rollup.HOUR * rollup.HOUR
-                pending = []
+                pending, changes = [], []
                 _loading[cluster_id] = (i + 1) / len(times)
                 progress(_loading[cluster_id])
                 if stop is not None and stop.is_set():

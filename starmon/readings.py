@@ -66,6 +66,8 @@ NodeReading = dataclasses.make_dataclass(
         ("last_heartbeat", str | None, field(default=None)),
         ("last_start_time", str | None, field(default=None)),
         ("error", str | None, field(default=None)),
+        # SystemDecommissioned of a BE or CN: kept in memory for events, not stored (None when unknown)
+        ("decommissioned", bool | None, field(default=None)),
         *_metric_fields(NODE_METRICS),
     ],
     frozen=True,
@@ -110,7 +112,11 @@ def node_from_row(row: dict) -> NodeReading:
 
 @dataclass(frozen=True)
 class PreviousRound:
-    """What the last stored round of a cluster said, for counter deltas."""
+    """What the last stored round of a cluster said, for counter deltas and events (starmon.events)."""
 
     ts: float
     nodes: tuple[NodeReading, ...]
+    status: str | None = None  # None when not known: no cluster event is derived from it
+    listed: tuple[NodeReading, ...] = ()  # the newest node list seen, when this round had none (down)
+    # node key, or ("cluster", ""), -> ts of the first round that found it down, for how long it was
+    down_since: dict = field(default_factory=dict)

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from . import datastats
+from . import datastats, events
 from .aggregate import BE_METRICS, FE_METRICS, MAX_DELTA_GAP_SECONDS, build_round, unread_round
 from .config import ClusterConfig, Config
 from .connections import http_client
@@ -250,13 +250,16 @@ async def collect_once(
     previous: PreviousRound | None = None,
     owner: str | None = None,
     new_series: bool = False,
+    interval: float | None = None,
 ) -> tuple[ClusterResult, PreviousRound | None]:
     """Fetch, aggregate and store one round of one cluster; its result, and the round as the next
     one's previous (None if it was not stored).
 
     `previous` is the round kept in memory, if any; without one fresh enough, the stored one is
     read. With `new_series` (the cluster's address changed) no earlier round is comparable: its
-    counters start new series. Nothing a cluster sends makes this raise; a lost database does.
+    counters start new series. The events since the previous round (starmon.events; a gap
+    needs the collection `interval`) are stored with the round, in its transaction.
+    Nothing a cluster sends makes this raise; a lost database does.
     """
     cluster = client.cluster
     started = time.monotonic()
@@ -271,8 +274,9 @@ async def collect_once(
         reason = f"starmon could not read this round ({type(exc).__name__}; see the collector's log)"
         snapshot, nodes = unread_round(ts, reason), ()
     snapshot = dataclasses.replace(snapshot, collect_ms=int((time.monotonic() - started) * 1000))
+    changes = events.derive_round(previous, snapshot, nodes, interval)
     try:
-        await asyncio.to_thread(store.write_round, cluster_id, snapshot, nodes, owner)
+        await asyncio.to_thread(store.write_round, cluster_id, snapshot, nodes, owner, changes)
     except DatabaseLost:
         raise  # nothing more can be stored: the caller stops rather than collect into nothing
     except LeaseLost as exc:
@@ -284,7 +288,7 @@ async def collect_once(
     if snapshot.status != Status.OK:
         log.warning("cluster %s: %s (%s)", cluster.name, snapshot.status, snapshot.error)
     result = ClusterResult(cluster.name, snapshot.status, snapshot.collect_ms, snapshot.error)
-    return result, PreviousRound(ts=snapshot.ts, nodes=nodes)
+    return result, events.remember(previous, snapshot, nodes)
 
 
 def collect_now(store: Store, config: Config, cluster_id: int, cluster: ClusterConfig) -> ClusterResult:
@@ -295,7 +299,12 @@ def collect_now(store: Store, config: Config, cluster_id: int, cluster: ClusterC
         async with http_client(cluster) as http:
             client = ClusterClient(cluster, http, config.timeout_seconds)
             result, _ = await collect_once(
-                store, cluster_id, client, ts=time.time(), deadline=config.round_deadline_seconds
+                store,
+                cluster_id,
+                client,
+                ts=time.time(),
+                deadline=config.round_deadline_seconds,
+                interval=config.interval_seconds,
             )
             return result
 

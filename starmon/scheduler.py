@@ -145,6 +145,7 @@ class Collector:
                 previous=self._previous.get(cluster_id),
                 owner=self._owner,
                 new_series=moved,
+                interval=self.config.interval_seconds,
             )
             if stored is not None:
                 self._previous[cluster_id] = stored

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
@@ -25,6 +25,9 @@ from sqlalchemy.engine import Engine, make_url
 from . import schema
 from .config import ClusterConfig, env_setting
 from .readings import NodeReading, PreviousRound, Snapshot, node_from_row
+
+if TYPE_CHECKING:
+    from .events import Event
 
 _NODE_KEYS = {"id", "snapshot_id", "cluster_id", "ts"}  # set by the store, not by a reading
 _SNAPSHOT_COLUMNS = tuple(c.name for c in schema.metrics_snapshots.c if c.name != "cluster_id")
@@ -254,17 +257,47 @@ class Store:
 
     # -- rounds ------------------------------------------------------------------------------
     def previous_round(self, cluster_id: int) -> PreviousRound | None:
-        """The newest stored round of a cluster with its node rows, or None."""
-        s, n = schema.metrics_snapshots, schema.node_snapshots
+        """The newest stored round of a cluster with its node rows, or None.
+
+        With what events need across rounds (starmon.events.remember): its status, the newest
+        node list when it had none (it found the cluster down), and since when what is down was.
+        """
+        s, n, e = schema.metrics_snapshots, schema.node_snapshots, schema.events
         with self.reader.connect() as conn:
             last = conn.execute(
-                sa.select(s.c.id, s.c.ts).where(s.c.cluster_id == cluster_id).order_by(s.c.ts.desc()).limit(1)
+                sa.select(s.c.id, s.c.ts, s.c.status)
+                .where(s.c.cluster_id == cluster_id)
+                .order_by(s.c.ts.desc())
+                .limit(1)
             ).first()
             if last is None:
                 return None
-            rows = conn.execute(sa.select(n).where(n.c.snapshot_id == last.id))
-            nodes = tuple(node_from_row(dict(r._mapping)) for r in rows)
-        return PreviousRound(ts=last.ts, nodes=nodes)
+            nodes = tuple(
+                node_from_row(dict(r._mapping)) for r in conn.execute(sa.select(n).where(n.c.snapshot_id == last.id))
+            )
+            listed = nodes
+            if not nodes:
+                newest = (
+                    sa.select(n.c.snapshot_id).where(n.c.cluster_id == cluster_id).order_by(n.c.ts.desc()).limit(1)
+                ).scalar_subquery()
+                listed = tuple(
+                    node_from_row(dict(r._mapping)) for r in conn.execute(sa.select(n).where(n.c.snapshot_id == newest))
+                )
+            began = dict(
+                conn.execute(
+                    sa.select(e.c.subject, sa.func.max(e.c.ts))
+                    .where(e.c.cluster_id == cluster_id, e.c.kind.in_(("node_down", "cluster_unreachable")))
+                    .group_by(e.c.subject)
+                ).all()
+            )
+        down_since = {
+            node.key: began[f"{node.role} {node.host}"]
+            for node in nodes
+            if node.alive is False and f"{node.role} {node.host}" in began
+        }
+        if last.status == "down" and "" in began:
+            down_since["cluster", ""] = began[""]
+        return PreviousRound(ts=last.ts, nodes=nodes, status=last.status, listed=listed, down_since=down_since)
 
     def last_round_times(self, cluster_ids: list[int]) -> dict[int, float]:
         """Cluster id -> ts of its newest stored round, for the clusters that have one."""
@@ -277,17 +310,25 @@ class Store:
         with self.reader.connect() as conn:
             return dict(conn.execute(query).all())
 
-    def write_round(self, cluster_id: int, snapshot: dict, nodes: list[dict], lease_owner: str | None = None) -> int:
-        """Store one round atomically; returns the snapshot id."""
-        return self.write_rounds(cluster_id, [(snapshot, nodes)], lease_owner)[0]
+    def write_round(
+        self,
+        cluster_id: int,
+        snapshot: dict,
+        nodes: list[dict],
+        lease_owner: str | None = None,
+        events: Sequence[Event] = (),
+    ) -> int:
+        """Store one round and the events it showed atomically; returns the snapshot id."""
+        return self.write_rounds(cluster_id, [(snapshot, nodes)], lease_owner, events)[0]
 
     def write_rounds(
         self,
         cluster_id: int,
         rounds: list[tuple[Snapshot | dict, Sequence[NodeReading | dict]]],
         lease_owner: str | None = None,
+        events: Sequence[Event] = (),
     ) -> list[int]:
-        """Store several rounds of one cluster in one transaction (all or none).
+        """Store several rounds of one cluster, and the events they showed, in one transaction (all or none).
 
         Snapshots and node readings become rows here and only here; a field that is no column
         of its table raises ValueError, so a misspelled key can never be stored as NULL.
@@ -317,12 +358,26 @@ class Store:
                     keys = {"snapshot_id": snap_id, "cluster_id": cluster_id, "ts": snapshot["ts"]}
                     conn.execute(schema.node_snapshots.insert(), [{**node, **keys} for node in nodes])
                 ids.append(snap_id)
+            self._insert_events(conn, cluster_id, events)
         return ids
 
-    def write_statistics(self, cluster_id: int, stats: dict, tables: list[dict]) -> None:
-        """Store one statistics pass and its per-table sizes atomically."""
+    def write_events(self, cluster_id: int, events: Sequence[Event]) -> None:
+        """Store events that come with no round (alerts, settings edits: see starmon.events)."""
+        with self.writer.begin() as conn:
+            self._insert_events(conn, cluster_id, events)
+
+    def _insert_events(self, conn: sa.Connection, cluster_id: int, events: Sequence[Event]) -> None:
+        """Insert events, skipping any already stored (same cluster, time, kind and subject): once each."""
+        if events:
+            conn.execute(
+                self.insert_ignoring_duplicates(schema.events), [{**e.row(), "cluster_id": cluster_id} for e in events]
+            )
+
+    def write_statistics(self, cluster_id: int, stats: dict, tables: list[dict], events: Sequence[Event] = ()) -> None:
+        """Store one statistics pass, its per-table sizes and the events it showed atomically."""
         row = {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in stats.items()}
         with self.writer.begin() as conn:
+            self._insert_events(conn, cluster_id, events)
             conn.execute(schema.data_statistics.insert().values(cluster_id=cluster_id, **row))
             if tables:
                 conn.execute(

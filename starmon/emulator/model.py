@@ -114,6 +114,8 @@ class Node:
     cpu_base: float = 0.25  # mean busy fraction
     tablets: int = 0
     down_since: float | None = None
+    version: str | None = None  # None: the profile's; set by an upgrade of this node alone
+    decommissioned: bool = False  # BE/CN: SystemDecommissioned
     _events: tuple[int, int, int] = (0, 0, 0)  # memo: (last window, error bursts, slow bursts)
 
 
@@ -157,6 +159,7 @@ class ClusterModel:
         ]
         role = "CN" if profile.shared_data else "BE"
         self.backends = [self._backend(role, i, host, now) for i, host in enumerate(be_hosts)]
+        self.leader_index = 0  # which FE leads; move_leader changes it
 
     def _backend(self, role: str, i: int, host: str, now: float) -> Node:
         capacity = int((1.8 + 0.2 * (i % 3)) * TB)
@@ -190,6 +193,49 @@ class ClusterModel:
         """Simulate an FE process restart: its counters start again from zero."""
         self.frontends[index].started_at = self.now()
 
+    def restart_be(self, index: int) -> None:
+        """Simulate a BE or CN process restart: a new LastStartTime, counters from zero."""
+        self._backend_at(index).started_at = self.now()
+
+    def move_leader(self, index: int) -> None:
+        """Make another FE the leader, as an election after a failover would."""
+        if not 0 <= index < len(self.frontends):
+            raise ValueError(f"cluster {self.name!r} has no FE {index}")
+        self.leader_index = index
+
+    def set_version(self, role: str, index: int, version: str) -> None:
+        """Upgrade (or downgrade) one node: it reports `version` from now on."""
+        node = self.frontends[index] if role == "FE" else self._backend_at(index)
+        node.version = version
+
+    def node_version(self, node: Node) -> str:
+        return node.version or self.profile.node_version
+
+    def add_backend(self, host: str) -> Node:
+        """A new BE (or CN on shared-data) joins, empty, just started."""
+        role = "CN" if self.profile.shared_data else "BE"
+        node = self._backend(role, max((b.index for b in self.backends), default=-1) + 1, host, self.now())
+        node.started_at = self.now()
+        self.backends.append(node)
+        return node
+
+    def decommission(self, index: int) -> None:
+        """Start decommissioning a BE or CN: it stays listed, flagged, until drop_backend."""
+        self._backend_at(index).decommissioned = True
+
+    def drop_backend(self, index: int) -> int:
+        """Remove a BE or CN from the node lists; returns its position in `backends`."""
+        node = self._backend_at(index)
+        position = self.backends.index(node)
+        del self.backends[position]
+        return position
+
+    def _backend_at(self, index: int) -> Node:
+        node = next((b for b in self.backends if b.index == index), None)
+        if node is None:
+            raise ValueError(f"cluster {self.name!r} has no BE/CN {index}")
+        return node
+
     def set_faults(self, changes: dict) -> None:
         """Apply fault switches and record when nodes went down."""
         self.faults.update(changes)
@@ -207,7 +253,7 @@ class ClusterModel:
 
     @property
     def leader(self) -> Node:
-        return self.frontends[0]
+        return self.frontends[self.leader_index]
 
     # -- FE query workload -----------------------------------------------------------------
     def _fe_queries(self, fe: Node, t: float) -> float:

@@ -62,7 +62,7 @@ def _backend_values(model: ClusterModel, be: Node, t: float) -> dict[str, str]:
         "LastStartTime": fe_time(be.started_at),
         "LastHeartbeat": _heartbeat(model, be, t),
         "Alive": str(alive).lower(),
-        "SystemDecommissioned": "false",
+        "SystemDecommissioned": str(be.decommissioned).lower(),
         "ClusterDecommissioned": "false",
         "TabletNum": str(be.tablets),
         "DataUsedCapacity": size_string(disk["data_used"]),
@@ -71,7 +71,7 @@ def _backend_values(model: ClusterModel, be: Node, t: float) -> dict[str, str]:
         "UsedPct": _pct(100 * used / disk["total"]),
         "MaxDiskUsedPct": _pct(100 * used / disk["total"] * 1.03),
         "ErrMsg": err,
-        "Version": model.profile.node_version,
+        "Version": model.node_version(be),
         "Status": json.dumps({"lastSuccessReportTabletsTime": report}, separators=(",", ":")),
         "DataTotalCapacity": size_string(data_total),
         "DataUsedPct": _pct(100 * disk["data_used"] / data_total),
@@ -130,7 +130,7 @@ def frontends(model: ClusterModel, answering: Node, t: float) -> Rows:
                 "true" if fe.index == 0 else "false",
                 "" if alive else "java.net.ConnectException: Connection refused",
                 fe_time(fe.started_at) if alive else "NULL",
-                model.profile.node_version,
+                model.node_version(fe),
             ]
         )
     return FRONTEND_COLUMNS, rows

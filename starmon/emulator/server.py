@@ -75,6 +75,7 @@ class Emulator:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
+        self._added = 0  # nodes added by change("add_node"), for their addresses
 
     # -- layout ----------------------------------------------------------------------------
     def _addresses(self) -> list[list[str]]:
@@ -201,6 +202,13 @@ class Emulator:
     def restart_fe(self, name: str, index: int) -> None:
         self._call(self._restart_fe(name, index))
 
+    def change(self, name: str, action: str, **args) -> None:
+        """A change that produces events (starmon.events), from any thread: `restart` (role "FE",
+        "BE" or "CN", index), `version` (role, index, version), `leader` (index), `add_node`,
+        `decommission` (index) and `drop_node` (index, ending a decommission). The control API
+        takes the same as POST /clusters/<name>/<action> with the arguments as a JSON object."""
+        self._call(self._change(name, action, args))
+
     def _call(self, coro):
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(30)
 
@@ -218,6 +226,32 @@ class Emulator:
         for group in ("fe_http", "fe_sql"):  # a restart drops every open connection
             await self._listeners[name][group][index].stop()
         await self._apply_sockets(name)
+
+    async def _change(self, name: str, action: str, args: dict) -> None:
+        model, groups = self.clusters[name], self._listeners[name]
+        index = int(args.get("index", 0))
+        if action == "restart":
+            if args.get("role", "FE") == "FE":
+                await self._restart_fe(name, index)
+            else:
+                model.restart_be(index)
+        elif action == "version":
+            model.set_version(args.get("role", "BE"), index, str(args["version"]))
+        elif action == "leader":
+            model.move_leader(index)
+        elif action == "add_node":
+            self._added += 1  # past every cluster's own addresses
+            host = str(ipaddress.IPv4Address(self.host) + 200 + self._added)
+            node = model.add_backend(host)
+            listener = Listener(host, model.be_http_port, http_client_cb(be_handler(model, node)))
+            await listener.start()
+            groups["be_http"].append(listener)
+        elif action == "decommission":
+            model.decommission(index)
+        elif action == "drop_node":
+            await groups["be_http"].pop(model.drop_backend(index)).stop()
+        else:
+            raise KeyError(action)
 
     async def _apply_sockets(self, name: str) -> None:
         model, groups = self.clusters[name], self._listeners[name]
@@ -250,6 +284,8 @@ class Emulator:
                 await self._restart_fe(name, int(body.get("index", 0)))
             elif action == "advance":
                 model.advance(float(body["seconds"]))
+            elif action in EVENT_ACTIONS:
+                await self._change(name, action, body)
             elif action == "workload":
                 for key, value in body.items():
                     if not hasattr(model.workload, key):
@@ -262,6 +298,9 @@ class Emulator:
             return _json(400, {"error": str(exc)})
 
 
+EVENT_ACTIONS = ("restart", "version", "leader", "add_node", "decommission", "drop_node")
+
+
 def _describe(model: ClusterModel) -> dict:
     return {
         "name": model.name,
@@ -272,6 +311,7 @@ def _describe(model: ClusterModel) -> dict:
         "query_port": model.query_port,
         "be_http_port": model.be_http_port,
         "frontends": [fe.host for fe in model.frontends],
+        "leader": model.leader.host,
         "backends": [{"role": be.role, "host": be.host} for be in model.backends],
         "faults": model.faults.as_dict(),
         "workload": {k: v for k, v in vars(model.workload).items()},
