@@ -179,6 +179,7 @@ def _replay(
     changes: list[events.Event] = []  # of the pending rounds, stored with them
     rolled_to = times[0] if times else 0.0  # hours before this are rolled up
     next_stats = times[0] if times else 0
+    last_stats: dict | None = None
     with asyncio.Runner() as runner:  # one event loop for every replayed round
         for i, t in enumerate(times):
             source = ReplaySource(model, t)
@@ -188,7 +189,9 @@ def _replay(
             previous = events.remember(previous, snapshot, nodes)
             if t >= next_stats:
                 stats, sizes = runner.run(fetch_statistics(source))
-                store.write_statistics(cluster_id, {**stats, "ts": t, "collect_ms": 0}, sizes)
+                stats = {**stats, "ts": t, "collect_ms": 0}
+                store.write_statistics(cluster_id, stats, sizes, events.derive_statistics(last_stats, stats))
+                last_stats = stats
                 next_stats = t + 3600
             if len(pending) >= batch or i == len(times) - 1:
                 store.write_rounds(cluster_id, pending, events=changes)

@@ -41,6 +41,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "schema_change_finished": ("info", "a schema change job finished"),
     "schema_change_failed": ("warning", "a schema change job was cancelled"),
 }
+RETENTION_DAYS = 90  # events are small and the timeline is wanted for months: kept past the raw rounds
 GAP_INTERVALS = 3  # rounds missed before a gap is an event
 _CLUSTER = ("cluster", "")  # the key under which the cluster's own down time is remembered
 

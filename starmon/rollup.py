@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from . import schema
+from . import events, schema
 from .columns import NODE_METRICS, SNAPSHOT_METRICS
 from .readings import Status
 from .store import Store
@@ -240,7 +240,8 @@ def _delete_batched(store: Store, table: sa.Table, condition) -> int:
 
 
 def apply_retention(store: Store, raw_days: float, rollup_days: float, now: float | None = None) -> dict:
-    """Delete raw rounds older than `raw_days` and rollups older than `rollup_days`.
+    """Delete raw rounds older than `raw_days`, rollups older than `rollup_days` and events older
+    than events.RETENTION_DAYS (90: the timeline outlives the raw rounds it was derived from).
 
     Every condition names the clusters (all of them, disabled ones too), so each table's
     (cluster_id, ts) index finds the old rows: with `ts < cut` alone, PostgreSQL scans the
@@ -254,11 +255,13 @@ def apply_retention(store: Store, raw_days: float, rollup_days: float, now: floa
         return sa.and_(table.c.cluster_id.in_(ids), table.c.ts < cut)
 
     n, s, d, h = schema.node_snapshots, schema.metrics_snapshots, schema.data_statistics, schema.table_size_history
+    e = schema.events
     out = {
         "node_snapshots": _delete_batched(store, n, older(n, raw_cut)),
         "metrics_snapshots": _delete_batched(store, s, older(s, raw_cut)),
         "data_statistics": _delete_batched(store, d, older(d, rollup_cut)),
         "table_size_history": _delete_batched(store, h, older(h, rollup_cut)),
+        "events": _delete_batched(store, e, older(e, now - events.RETENTION_DAYS * DAY)),
     }
     cut_day = datetime.fromtimestamp(rollup_cut, UTC).date().isoformat()
     daily = schema.daily_snapshots

@@ -21,7 +21,7 @@ from typing import Protocol
 
 import schedule
 
-from . import rollup
+from . import events, rollup
 from .clusters import UNDECRYPTABLE, collectable, undecryptable
 from .config import ClusterConfig, Config, ConfigError, load_config
 from .connections import Connections
@@ -163,7 +163,9 @@ class Collector:
 
         async def one(cluster_id: int, cluster: ClusterConfig) -> None:
             stats, tables = await fetch_statistics(ClusterClient(cluster, None, self.config.timeout_seconds))
-            await asyncio.to_thread(self.store.write_statistics, cluster_id, stats, tables)
+            previous = await asyncio.to_thread(self.store.previous_statistics, cluster_id)
+            changes = events.derive_statistics(previous, stats)
+            await asyncio.to_thread(self.store.write_statistics, cluster_id, stats, tables, changes)
             if stats["status"] != Status.OK:
                 log.warning("cluster %s statistics: %s (%s)", cluster.name, stats["status"], stats["error"])
 

@@ -373,6 +373,17 @@ class Store:
                 self.insert_ignoring_duplicates(schema.events), [{**e.row(), "cluster_id": cluster_id} for e in events]
             )
 
+    def previous_statistics(self, cluster_id: int) -> dict | None:
+        """The newest statistics pass of a cluster, its lists decoded, for the next pass's events."""
+        d = schema.data_statistics
+        query = sa.select(d).where(d.c.cluster_id == cluster_id).order_by(d.c.ts.desc()).limit(1)
+        with self.reader.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        lists = ("top_tables", "materialized_views", "schema_changes")
+        return {k: json.loads(v) if k in lists and v is not None else v for k, v in row._mapping.items()}
+
     def write_statistics(self, cluster_id: int, stats: dict, tables: list[dict], events: Sequence[Event] = ()) -> None:
         """Store one statistics pass, its per-table sizes and the events it showed atomically."""
         row = {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in stats.items()}

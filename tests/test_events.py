@@ -3,6 +3,7 @@ with the right subject and time; never on a normal round. Pure tests of the deri
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -235,3 +236,39 @@ def test_statistics_events():
         (3, "mv_recovered", "s.mv1"),
         (3, "schema_change_failed", "s.t"),
     ]
+
+
+def test_statistics_pass_events_through_the_emulator(cluster, monkeypatch):
+    from starmon.emulator import catalog
+
+    c = cluster
+    c.collector.run_statistics()
+    assert c.events() == [], "a first pass has nothing to compare with"
+    c.collector.run_statistics()
+    assert c.events() == [], "an unchanged pass stores no event"
+    mv = catalog.MATERIALIZED_VIEWS[0]
+    broken = dataclasses.replace(mv, state="FAILED", error="Memory of process exceed limit")
+    monkeypatch.setattr(catalog, "MATERIALIZED_VIEWS", (broken, *catalog.MATERIALIZED_VIEWS[1:]))
+    job = dataclasses.replace(catalog.SCHEMA_CHANGES[0], job_id=1, table="customers", create_time="2026-11-26 10:00:00")
+    monkeypatch.setattr(catalog, "SCHEMA_CHANGES", (*catalog.SCHEMA_CHANGES, job))
+    c.collector.run_statistics()
+    got = [(e["kind"], e["subject"]) for e in c.events()]
+    assert got == [("mv_refresh_failed", f"{mv.db}.{mv.name}"), ("schema_change_started", "sales.customers")]
+    assert json.loads(c.events()[0]["details"])["error"] == "Memory of process exceed limit"
+
+
+def test_events_kept_90_days_and_deleted_with_their_cluster(cluster):
+    from starmon import clusters, rollup
+
+    c = cluster
+    now = c.model.now()
+    c.collector.store.write_events(
+        c.cluster_id,
+        [events.event(now - 91 * 86400, "node_down", "BE x"), events.event(now - 89 * 86400, "node_up", "BE x")],
+    )
+    rollup.apply_retention(c.collector.store, 7, 90, now)
+    assert [e["kind"] for e in c.events()] == ["node_up"]
+    store = c.collector.store
+    store.write(lambda conn: conn.execute(schema.clusters.update().values(source="ui")))
+    clusters.delete(store, "c1")
+    assert store.read(lambda conn: conn.execute(sa.select(sa.func.count()).select_from(schema.events)).scalar()) == 0
