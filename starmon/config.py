@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .alerts import AlertSettings, parse_settings
 from .health import CARDS, with_overrides
 
 
@@ -165,6 +166,7 @@ class Config:
     source: str = "defaults"
     thresholds: tuple = ()  # health cards with [thresholds.<card>] overrides applied
     admin_emails: tuple = ()  # [access] admin_emails: OpenID Connect users who may edit clusters
+    alerts: AlertSettings = AlertSettings()  # [alerts]: rules, their overrides, channels
 
     @property
     def cards(self) -> tuple:
@@ -252,7 +254,7 @@ def load_config(environ: dict | None = None) -> Config:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     except OSError as exc:  # a directory, or a file this user may not read
         raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
-    known = {s.name for s in SETTINGS} | {"clusters", "thresholds", "access"}
+    known = {s.name for s in SETTINGS} | {"clusters", "thresholds", "access", "alerts"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(known))})")
@@ -277,11 +279,16 @@ def load_config(environ: dict | None = None) -> Config:
     admins = access.get("admin_emails", []) if isinstance(access, dict) else None
     if not isinstance(admins, list) or not all(isinstance(a, str) for a in admins) or set(access) - {"admin_emails"}:
         raise ConfigError(f'{path}: [access] takes admin_emails = ["name@example.com", ...]')
+    try:
+        alerts = parse_settings(raw.get("alerts", {}), env)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     return Config(
         db_url=db_url,
         clusters=tuple(clusters),
         source=str(path),
         thresholds=cards,
         admin_emails=tuple(admins),
+        alerts=alerts,
         **settings,
     )

@@ -307,20 +307,37 @@ def _in_sentence(title: str) -> str:
     return f"{first if first.isupper() else first.lower()} {rest}".strip()
 
 
-def problems(
-    snapshot: dict, dead_nodes: list[dict], table: tuple[Card, ...] = CARDS, when: Callable[[float], str] = str
-) -> list[tuple[str, str]]:
-    """What is wrong now, in words, worst first: [(status, sentence)].
+@dataclass(frozen=True)
+class Condition:
+    """One thing wrong in a round: the Overview says `text`, and the alert rule `rule` fires on it.
 
-    `dead_nodes` are {role, host, since} for nodes not alive in the newest round; `when`
-    formats their `since` epoch seconds (local clock time on the dashboard).
+    Both read these, so "what is wrong now" and the alerts cannot disagree. `subject` tells
+    apart conditions of one rule ("BE 10.0.0.3"); `value` and `threshold` are in `unit`.
     """
-    found: list[tuple[str, str]] = []
+
+    rule: str
+    subject: str
+    severity: str
+    text: str
+    value: float | None = None
+    threshold: float | None = None
+    unit: str = ""
+    since: float | None = None  # when it began, where the store knows (a node's dead streak)
+
+
+def conditions(snapshot: dict, dead_nodes: list[dict], table: tuple[Card, ...] = CARDS) -> list[Condition]:
+    """What is wrong in a round, in the order found: the cluster, its nodes, the cards, partial collection.
+
+    `dead_nodes` are {role, host, since} for nodes not alive in the round.
+    """
+    found: list[Condition] = []
     if snapshot.get("status") == Status.DOWN:
-        found.append((CRITICAL, f"cluster unreachable: {snapshot.get('error') or 'no endpoint answered'}"))
+        why = snapshot.get("error") or "no endpoint answered"
+        found.append(Condition("cluster_down", "", CRITICAL, f"cluster unreachable: {why}", 2, 2, "level"))
     for node in dead_nodes:
-        since = f" since {when(node['since'])}" if node.get("since") else ""
-        found.append((CRITICAL if node["role"] == "FE" else WARNING, f"{node['role']} {node['host']} down{since}"))
+        subject = f"{node['role']} {node['host']}"
+        severity = CRITICAL if node["role"] == "FE" else WARNING
+        found.append(Condition("node_down", subject, severity, f"{subject} down", since=node.get("since")))
     for card in table:
         if card.key == "cluster_status" or card.counts:  # said above, node by node
             continue
@@ -329,13 +346,24 @@ def problems(
         if status in (WARNING, CRITICAL):
             limit = card.critical if status == CRITICAL else card.warning
             sign = ">" if card.bad == "high" else "<"
-            found.append(
-                (
-                    status,
-                    f"{_in_sentence(card.title)} {format_value(value, card.unit)} {sign} "
-                    f"{format_value(limit, card.unit)}",
-                )
+            text = (
+                f"{_in_sentence(card.title)} {format_value(value, card.unit)} {sign} {format_value(limit, card.unit)}"
             )
+            found.append(Condition(card.key, "", status, text, value, limit, card.unit))
     if snapshot.get("status") == Status.PARTIAL and snapshot.get("error") and not dead_nodes:
-        found.append((WARNING, f"partial collection: {snapshot['error']}"))
+        found.append(Condition("partial_collection", "", WARNING, f"partial collection: {snapshot['error']}"))
+    return found
+
+
+def problems(
+    snapshot: dict, dead_nodes: list[dict], table: tuple[Card, ...] = CARDS, when: Callable[[float], str] = str
+) -> list[tuple[str, str]]:
+    """What is wrong now, in words, worst first: [(status, sentence)], from `conditions`.
+
+    `when` formats a dead node's `since` epoch seconds (local clock time on the dashboard).
+    """
+    found = [
+        (c.severity, c.text + (f" since {when(c.since)}" if c.since else ""))
+        for c in conditions(snapshot, dead_nodes, table)
+    ]
     return sorted(found, key=lambda p: p[0] != CRITICAL)

@@ -21,7 +21,9 @@ from typing import Protocol
 
 import schedule
 
-from . import events, rollup
+from . import alert_store, events, rollup
+from .alert_delivery import Deliverer
+from .alert_store import AlertEngine
 from .clusters import UNDECRYPTABLE, collectable, undecryptable
 from .config import ClusterConfig, Config, ConfigError, load_config
 from .connections import Connections
@@ -103,6 +105,7 @@ class Collector:
         self._stop = threading.Event()
         self._jobs: dict[str, threading.Thread] = {}
         self._owner: str | None = None  # the lease owner, while run_forever shares clusters through leases
+        self.alerts = AlertEngine(store, config, clock)
 
     def clusters(self) -> list[tuple[int, ClusterConfig]]:
         """Enabled clusters with their ids: the config file's, the dashboard's and the demo."""
@@ -149,9 +152,19 @@ class Collector:
             )
             if stored is not None:
                 self._previous[cluster_id] = stored
+                await asyncio.to_thread(self._evaluate, cluster_id, cluster.name)
             return result
 
         return list(await asyncio.gather(*(one(cid, c) for cid, c in clusters)))
+
+    def _evaluate(self, cluster_id: int, name: str) -> None:
+        """Evaluate the alert rules on the round just stored: only who stores a round evaluates it."""
+        try:
+            self.alerts.after_round(cluster_id, name)
+        except DatabaseLost:
+            raise
+        except Exception:  # alerts must never cost a round
+            log.exception("cluster %s: alert evaluation failed", name)
 
     def run_statistics(self, clusters: list[tuple[int, ClusterConfig]] | None = None) -> None:
         """One data-statistics pass over every (or the given) cluster.
@@ -179,6 +192,7 @@ class Collector:
         c = self.config
         ids = list(self.store.cluster_ids().values()) if cluster_ids is None else cluster_ids
         rollup.maintain(self.store, ids, c.interval_seconds, c.retention_days, c.rollup_retention_days, now)
+        alert_store.apply_retention(self.store, now)
 
     # -- loop ---------------------------------------------------------------------------------
     def ownership(self) -> Ownership:
@@ -209,6 +223,8 @@ class Collector:
         ids = lambda: [c for c, _ in mine] if shared else None  # noqa: E731
         maintenance = lambda: self._background("maintenance", lambda: self.run_maintenance(cluster_ids=ids()))  # noqa: E731
         running: dict[int, Future] = {}  # cluster id -> its round in flight
+        deliverer = Deliverer(self.store, self.config.alerts, self.clock).start()  # never waited for by a round
+        stale_checked = 0.0
         try:
             while not self._stop.is_set():
                 self._reap(running)
@@ -249,10 +265,15 @@ class Collector:
                     jobs.every(self.config.statistics_interval_seconds).seconds.do(statistics)
                     jobs.every(MAINTENANCE_SECONDS).seconds.do(maintenance)
                 jobs.run_pending()
+                if mine and self.clock() - stale_checked >= interval:
+                    stale_checked = self.clock()
+                    owned = [(cid, c.name) for cid, c in mine]
+                    self._background("stale-data check", lambda owned=owned: self.alerts.check_stale(owned))
                 soonest = min(due.values(), default=self.clock() + ownership.tick_seconds) - self.clock()
                 self._stop.wait(max(0.0, min(ownership.tick_seconds, soonest)))
         finally:
             wait(list(running.values()), timeout=self.config.round_deadline_seconds + 5)
+            deliverer.stop()
             try:
                 ownership.release()
             except Exception:
@@ -351,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for result in collector.run_round(clusters):
             print(result.line(), flush=True)
+        Deliverer(store, config.alerts).run_pending()  # what this round made due; the rest waits for the loop
         if args.statistics:
             collector.run_statistics(clusters)
     except StoreError as exc:
