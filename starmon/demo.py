@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from . import events, parse, rollup, schema
+from . import parse, rollup, schema
 from .aggregate import build_round
 from .config import ClusterConfig, Config, env_setting
 from .emulator import ClusterSpec, Emulator, exposition, proc, sqlviews
@@ -116,8 +116,10 @@ class ReplaySource:
         node = next((n for n in nodes if n.host == host), None)
         if node is None:
             raise FetchError("connection refused")
-        render = exposition.fe_metrics if fe else exposition.be_metrics
-        return parse.parse_prometheus(render(self.model, node, self.t), only)
+        # answers are mostly names the collector skips: render only the ones it reads
+        if fe:
+            return parse.parse_prometheus(exposition.fe_metrics(self.model, node, self.t, only), only)
+        return parse.parse_prometheus(exposition.be_metrics(self.model, node, self.t, only), only)
 
     async def addresses(self) -> list[str]:
         return [self.model.leader.host]
@@ -176,29 +178,24 @@ def _replay(
     times = backfill_times(model.now(), oldest, days)
     previous: PreviousRound | None = None
     pending: list[tuple[Snapshot, tuple[NodeReading, ...]]] = []
-    changes: list[events.Event] = []  # of the pending rounds, stored with them
     rolled_to = times[0] if times else 0.0  # hours before this are rolled up
     next_stats = times[0] if times else 0
-    last_stats: dict | None = None
     with asyncio.Runner() as runner:  # one event loop for every replayed round
         for i, t in enumerate(times):
             source = ReplaySource(model, t)
             snapshot, nodes = build_round(runner.run(fetch_round(source, t, REPLAY_DEADLINE)), previous)
             pending.append((dataclasses.replace(snapshot, collect_ms=0), nodes))
-            changes += events.derive_round(previous, snapshot, nodes, REPLAY_INTERVAL_SECONDS)
-            previous = events.remember(previous, snapshot, nodes)
+            previous = PreviousRound(t, nodes)
             if t >= next_stats:
                 stats, sizes = runner.run(fetch_statistics(source))
-                stats = {**stats, "ts": t, "collect_ms": 0}
-                store.write_statistics(cluster_id, stats, sizes, events.derive_statistics(last_stats, stats))
-                last_stats = stats
+                store.write_statistics(cluster_id, {**stats, "ts": t, "collect_ms": 0}, sizes)
                 next_stats = t + 3600
             if len(pending) >= batch or i == len(times) - 1:
-                store.write_rounds(cluster_id, pending, events=changes)
+                store.write_rounds(cluster_id, pending)
                 # the hours and days this batch completed, so every tier fills as history does
                 rollup.roll_up_span(store, cluster_id, rolled_to, t, REPLAY_INTERVAL_SECONDS)
                 rolled_to = t // rollup.HOUR * rollup.HOUR
-                pending, changes = [], []
+                pending = []
                 _loading[cluster_id] = (i + 1) / len(times)
                 progress(_loading[cluster_id])
                 if stop is not None and stop.is_set():

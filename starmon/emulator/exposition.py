@@ -11,7 +11,11 @@ from __future__ import annotations
 import heapq
 
 from . import catalog
-from .model import ClusterModel, Node
+from .exposition_be import be_metrics
+from .families import release
+from .model import ClusterModel, Node, unit_hash
+
+__all__ = ["be_metrics", "fe_metrics", "java_double"]
 
 _JVM_HELP = (
     ("jvm_heap_size_bytes", "jvm heap stat"),
@@ -53,7 +57,30 @@ _HELP = {
     "snmp": "All TCP packets retransmitted",
     "table_num": "count of table",
     "database_num": "count of database",
+    "txn_reject": "counter of rejected transactions",
+    "image_write": "counter of image generated",
+    "image_push": "counter of image succeeded in pushing to other frontends",
+    "report_queue_size": "report queue size",
+    "thread_pool": "thread_pool statistics",
+    "routine_load_max_lag_of_partition": "routine load kafka lag",
+    "txn_running": "number of running transactions",
+    "query_internal_err": "total internal error query",
 }
+# MetricRepo: a load-job gauge per EtlJobType but MINI and UNKNOWN, per loadv2 JobState.
+_LOAD_TYPES = ("HADOOP", "INSERT", "BROKER", "DELETE", "SPARK", "ROUTINE_LOAD", "STREAM_LOAD")
+_LOAD_STATES = ("UNKNOWN", "PENDING", "ETL", "LOADING", "COMMITTED", "FINISHED", "CANCELLED")
+_ROUTINE_LOAD_JOBS = (  # name, database, table, state: one paused, as the alert rules look for
+    ("orders_kafka", "sales", "orders_fact", "RUNNING"),
+    ("clicks_kafka", "web_analytics", "page_views", "PAUSED"),
+)
+# FE ThreadPoolManager pools (a sample of a 3.x leader's names).
+_FE_POOLS = (
+    "starrocks-mysql-nio-pool",
+    "thrift-server-pool",
+    "load-etl-pool",
+    "export-exporting-job-pool",
+    "query-queue-pool",
+)
 _COUNTERS = {
     "request_total",
     "query_total",
@@ -67,6 +94,10 @@ _COUNTERS = {
     "txn_begin",
     "txn_success",
     "txn_failed",
+    "txn_reject",
+    "image_write",
+    "image_push",
+    "query_internal_err",
 }
 
 
@@ -86,28 +117,41 @@ def _labels(pairs: tuple[tuple[str, str], ...], sep: str) -> str:
     return "{" + sep.join(f'{k}="{v}"' for k, v in pairs) + "}"
 
 
-def fe_metrics(model: ClusterModel, fe: Node, t: float) -> str:
-    """The body of one FE's `GET /metrics` at time t."""
+def fe_metrics(model: ClusterModel, fe: Node, t: float, only: frozenset[str] | None = None) -> str:
+    """The body of one FE's `GET /metrics` at time t; with `only`, just those families (as be_metrics)."""
+
+    def keep(full: str) -> bool:
+        return only is None or full in only
+
     leader = fe is model.leader
     lead = 1 if leader else 0
     out: list[str] = []
     used, heap_max = model.fe_heap(fe, t)
+    # Eden fills between young GCs (every 40 s); it never holds more than the young maximum,
+    # and young plus old is the heap's used total.
+    young_max = heap_max // 4
+    young_used = min(used, int(young_max * (((t - fe.started_at) % 40) / 40)))
     jvm = {
         "jvm_heap_size_bytes": (("max", heap_max), ("committed", heap_max), ("used", used)),
         "jvm_non_heap_size_bytes": (("committed", 262733824), ("used", 251870312)),
-        "jvm_young_size_bytes": (("committed", 1 << 30), ("used", used // 3), ("peak_used", 1 << 30), ("max", 1 << 30)),
+        "jvm_young_size_bytes": (
+            ("committed", young_max),
+            ("used", young_used),
+            ("peak_used", young_max),
+            ("max", young_max),
+        ),
         "jvm_old_size_bytes": (
-            ("committed", heap_max // 2),
-            ("used", used // 2),
-            ("peak_used", heap_max // 2),
-            ("max", heap_max),
+            ("committed", heap_max - young_max),
+            ("used", used - young_used),
+            ("peak_used", heap_max - young_max),
+            ("max", heap_max - young_max),
         ),
         "jvm_direct_buffer_pool_size_bytes": (("count", 41), ("used", 3424513), ("capacity", 3424512)),
         "jvm_young_gc": (("count", int((t - fe.started_at) / 40)), ("time", int((t - fe.started_at) / 2))),
-        "jvm_old_gc": (("count", 0), ("time", 0)),
+        "jvm_old_gc": (("count", int((t - fe.started_at) / 86400)), ("time", int((t - fe.started_at) / 86400) * 850)),
         "jvm_thread": (("count", 431 + fe.index), ("peak_count", 468)),
     }
-    for name, help_text in _JVM_HELP:
+    for name, help_text in (h for h in _JVM_HELP if keep(h[0])):
         out.append(f"# HELP  {name} {help_text}")
         out.append(f"# TYPE  {name} gauge")
         out.extend(f'{name}{{type="{k}"}} {v}' for k, v in jvm[name])
@@ -116,13 +160,10 @@ def fe_metrics(model: ClusterModel, fe: Node, t: float) -> str:
     txn = model.txn_counters(t)
     latency = model.fe_latency(fe, t)
     series: list[tuple[str, tuple, object]] = [("connection_total", (), model.fe_connections(fe, t))]
-    for etl, state, value in (
-        ("BROKER", "PENDING", 0),
-        ("BROKER", "LOADING", txn["txn_running"]),
-        ("INSERT", "FINISHED", txn["load_finished"]),
-        ("STREAM_LOAD", "LOADING", 1),
-    ):
-        series.append(("job", (("job", "load"), ("type", etl), ("state", state)), value * lead))
+    for etl in _LOAD_TYPES:
+        for state in _LOAD_STATES:
+            value = _load_jobs(model, txn, etl, state, t)
+            series.append(("job", (("job", "load"), ("type", etl), ("state", state)), value * lead))
     running_sc = sum(1 for sc in catalog.SCHEMA_CHANGES if sc.state == "RUNNING")
     series.append(("job", (("job", "alter"), ("type", "SCHEMA_CHANGE"), ("state", "running")), running_sc * lead))
     series.append(("job", (("job", "alter"), ("type", "ROLLUP"), ("state", "running")), 0))
@@ -136,8 +177,7 @@ def fe_metrics(model: ClusterModel, fe: Node, t: float) -> str:
         ("max_journal_id", (), 2_380_000 + int(t - model.origin)),
         ("meta_log_count", (), 31_944),
         ("scheduled_tablet_num", (), 0),
-        ("routine_load_jobs", (("state", "RUNNING"),), 2 * lead),
-        ("routine_load_jobs", (("state", "PAUSED"),), 0),
+        ("report_queue_size", (), int(3 * unit_hash(model.workload.seed, model.name, "rq", int(t // 15))) * lead),
         ("qps", (), model.fe_qps_gauge(fe, t)),
         ("rps", (), model.fe_qps_gauge(fe, t) * 1.4),
         ("query_err_rate", (), model.fe_qps_gauge(fe, t) * model.workload.error_fraction),
@@ -158,6 +198,18 @@ def fe_metrics(model: ClusterModel, fe: Node, t: float) -> str:
         ("edit_log_write", (), 2_380_000 + int(t - model.origin)),
     ]
     series += [(k, (), txn[k] * lead) for k in ("txn_begin", "txn_success", "txn_failed")]
+    series += [
+        ("txn_reject", (), int((t - fe.started_at) / 43200) * lead),
+        ("image_write", (), int((t - fe.started_at) / 3600) * lead),
+        ("image_push", (), int((t - fe.started_at) / 3600) * (len(model.frontends) - 1) * lead),
+    ]
+    if release(model.profile) >= (3, 3, 3):
+        series.append(("query_internal_err", (), counters["query_err"] // 20))
+    for pool in _FE_POOLS:
+        size = 4 + int(60 * unit_hash(model.workload.seed, fe.index, pool))
+        busy = int(size * unit_hash(model.workload.seed, fe.index, pool, int(t // 15)))
+        kinds = {"pool_size": size, "active_thread_num": busy, "task_in_queue": 0}
+        series += [("thread_pool", (("name", pool), ("type", k)), v) for k, v in kinds.items()]
     series += [("snmp", (("name", "tcp_retrans_segs"),), 1212), ("snmp", (("name", "tcp_in_errs"),), 0)]
 
     # The FE keeps its metrics in a PriorityQueue and prints its backing array as is.
@@ -167,6 +219,8 @@ def fe_metrics(model: ClusterModel, fe: Node, t: float) -> str:
     seen: set[str] = set()
     for name, _seq, labels, value in heap:
         full = f"starrocks_fe_{name}"
+        if not keep(full):  # after the heap is built: which are kept must not change the order
+            continue
         if name not in seen:
             seen.add(name)
             out.append(f"# HELP {full} {_HELP[name]}")
@@ -174,7 +228,7 @@ def fe_metrics(model: ClusterModel, fe: Node, t: float) -> str:
         text = java_double(value) if isinstance(value, float) else str(value)
         out.append(f"{full}{_labels(labels, ', ')} {text}")
 
-    if model.profile.name != "2.5":
+    if model.profile.name != "2.5" and keep("starrocks_fe_table_num"):
         out += ["# HELP starrocks_fe_table_num count of table", "# TYPE starrocks_fe_table_num gauge"]
         for db in catalog.DATABASES:
             n = sum(1 for tb in catalog.TABLES if tb.db == db)
@@ -185,23 +239,37 @@ def fe_metrics(model: ClusterModel, fe: Node, t: float) -> str:
             f"starrocks_fe_database_num {len(catalog.DATABASES)}",
         ]
 
+    # Codahale histograms, in name order: editlog.write.latency.ms, then query.latency.ms.
+    writes = 2_380_000 + int(t - model.origin)
+    editlog = {"0.75": 1.0, "0.95": 2.0, "0.98": 3.0, "0.99": 4.0, "0.999": 9.0}
+    if keep("starrocks_fe_editlog_write_latency_ms"):
+        out += _summary("editlog_write_latency_ms", editlog, writes * 1.2, writes)
+    p95, p99 = latency["95_quantile"], latency["99_quantile"]
+    query = {
+        "0.75": latency["75_quantile"],
+        "0.95": p95,
+        "0.98": round(p95 + 0.75 * (p99 - p95), 2),  # between p95 and p99, as a histogram's is
+        "0.99": p99,
+        "0.999": latency["999_quantile"],
+    }
     total = counters["query_total"]
-    out += ["# HELP starrocks_fe_query_latency_ms ", "# TYPE starrocks_fe_query_latency_ms summary"]
-    for q, key in (
-        ("0.75", "75_quantile"),
-        ("0.95", "95_quantile"),
-        ("0.98", "99_quantile"),
-        ("0.99", "99_quantile"),
-        ("0.999", "999_quantile"),
-    ):
-        out.append(f'starrocks_fe_query_latency_ms{{quantile="{q}"}} {java_double(latency[key])}')
-    out.append(f"starrocks_fe_query_latency_ms_sum {java_double(total * latency['mean'])}")
-    out.append(f"starrocks_fe_query_latency_ms_count {total}")
+    if keep("starrocks_fe_query_latency_ms"):
+        out += _summary("query_latency_ms", query, total * latency["mean"], total)
+    if only is None:  # none of these is read by the collector
+        out += _routine_load_and_txns(model, fe, t, txn)
 
+    if keep("node_info"):
+        out += _node_info(model, leader)
+    return "\n".join(out) + "\n"
+
+
+def _node_info(model: ClusterModel, leader: bool) -> list[str]:
+    """The FE's node counts, printed last and unprefixed like the JVM gauges."""
+    out = ["# TYPE  node_info gauge"]
     alive_fes = sum(model.alive(f) for f in model.frontends)
     bes = [b for b in model.backends if b.role == "BE"]
     cns = [b for b in model.backends if b.role == "CN"]
-    out.append("# TYPE  node_info gauge")
+
     node_info = [
         ("fe_node_num", "total", len(model.frontends)),
         ("fe_node_num", "alive", alive_fes),
@@ -215,62 +283,52 @@ def fe_metrics(model: ClusterModel, fe: Node, t: float) -> str:
     out += [f'node_info{{type="{k}", state="{s}"}} {v}' for k, s, v in node_info]
     if leader:
         out.append('node_info{type="is_master"} 1')
-    return "\n".join(out) + "\n"
+    return out
 
 
-def be_metrics(model: ClusterModel, be: Node, t: float) -> str:
-    """The body of one BE's (or CN's) `GET /metrics`: TYPE lines only, `,` between labels."""
-    disk = model.be_disk(be, t)
-    half_total = disk["total"] // 2
-    paths = {"/data1/starrocks/storage": 0.97, "/data2/starrocks/storage": 1.03}
-    mem_bytes = int(be.mem_limit * model.be_mem_pct(be, t) / 100)
-    score = model.be_compaction_score(be, t)
-    span = t - be.started_at
-    families: dict[str, tuple[str, list[tuple[tuple, object]]]] = {
-        "cpu": ("counter", [((("mode", k),), v) for k, v in sorted(model.be_cpu_jiffies(be, t).items())]),
-        "disks_total_capacity": ("gauge", [((("path", p),), half_total) for p in paths]),
-        "disks_avail_capacity": (
-            "gauge",
-            [((("path", p),), int(disk["avail"] / 2 * (2 - f))) for p, f in paths.items()],
-        ),
-        "disks_data_used_capacity": (
-            "gauge",
-            [((("path", p),), int(disk["data_used"] / 2 * f)) for p, f in paths.items()],
-        ),
-        "disks_state": ("gauge", [((("path", p),), 1) for p in paths]),
-        "process_mem_bytes": ("gauge", [((), mem_bytes)]),
-        "query_mem_bytes": ("gauge", [((), mem_bytes // 5)]),
-        "load_mem_bytes": ("gauge", [((), mem_bytes // 12)]),
-        "metadata_mem_bytes": ("gauge", [((), mem_bytes // 20)]),
-        "compaction_mem_bytes": ("gauge", [((), mem_bytes // 30)]),
-        "storage_page_cache_mem_bytes": ("gauge", [((), mem_bytes // 3)]),
-        "jemalloc_allocated_bytes": ("gauge", [((), int(mem_bytes * 0.9))]),
-        "tablet_base_max_compaction_score": ("gauge", [((), max(1, score // 4))]),
-        "tablet_cumulative_max_compaction_score": ("gauge", [((), score)]),
-        "max_tablet_rowset_num": ("gauge", [((), 12 + score)]),
-        "query_scan_bytes": ("counter", [((), int(span * 52_000_000))]),
-        "query_scan_rows": ("counter", [((), int(span * 410_000))]),
-        "fragment_requests_total": ("counter", [((), int(span * 3.1))]),
-        "fragment_request_duration_us": ("counter", [((), int(span * 3.1 * 8200))]),
-        "plan_fragment_count": ("gauge", [((), model.be_running_queries(be, t))]),
-        "network_receive_bytes": ("counter", [((("device", "eth0"),), int(span * 2_100_000))]),
-        "network_send_bytes": ("counter", [((("device", "eth0"),), int(span * 1_800_000))]),
-        "engine_requests_total": (
-            "counter",
-            [
-                ((("type", "base_compaction"), ("status", "failed")), 0),
-                ((("type", "base_compaction"), ("status", "total")), int(span / 700)),
-                ((("type", "cumulative_compaction"), ("status", "failed")), int(span / 90000)),
-                ((("type", "cumulative_compaction"), ("status", "total")), int(span / 30)),
-            ],
-        ),
-        "process_fd_num_used": ("gauge", [((), 1024 + be.index)]),
-        "process_thread_num": ("gauge", [((), 812)]),
-    }
-    out = []
-    for name in sorted(families):
-        kind, rows = families[name]
-        full = f"starrocks_be_{name}"
-        out.append(f"# TYPE {full} {kind}")
-        out.extend(f"{full}{_labels(labels, ',')} {value}" for labels, value in rows)
-    return "\n".join(out) + "\n"
+def _summary(name: str, quantiles: dict[str, float], total: float, count: int) -> list[str]:
+    """One Codahale histogram as the FE's visitHistogram prints it (an empty HELP text)."""
+    full = f"starrocks_fe_{name}"
+    out = [f"# HELP {full} ", f"# TYPE {full} summary"]
+    out += [f'{full}{{quantile="{q}"}} {java_double(v)}' for q, v in quantiles.items()]
+    return [*out, f"{full}_sum {java_double(total)}", f"{full}_count {count}"]
+
+
+def _load_jobs(model: ClusterModel, txn: dict[str, int], etl: str, state: str, t: float) -> int:
+    """Load jobs of one type in one state, as the leader's LoadManager counts them."""
+    if etl == "INSERT" and state == "FINISHED":
+        return txn["load_finished"]
+    if etl == "BROKER" and state == "LOADING":
+        return txn["txn_running"]
+    if state in ("FINISHED", "CANCELLED") and etl in ("BROKER", "STREAM_LOAD", "ROUTINE_LOAD"):
+        span = t - model.leader.started_at
+        return int(span / (600 if state == "FINISHED" else 86400))
+    if state in ("PENDING", "LOADING") and etl in ("STREAM_LOAD", "ROUTINE_LOAD"):
+        return int(3 * unit_hash(model.workload.seed, model.name, etl, state, int(t // 60)))
+    return 0
+
+
+def _routine_load_and_txns(model: ClusterModel, fe: Node, t: float, txn: dict[str, int]) -> list[str]:
+    """What MetricRepo visits after the histograms: routine-load lag and states, running txns.
+
+    The lag series exist with enable_routine_load_lag_metrics on (the alert rules assume it);
+    job states and running transactions come from the leader only.
+    """
+    seed = model.workload.seed
+    out = ["# HELP starrocks_fe_routine_load_max_lag_of_partition routine load kafka lag"]
+    out.append("# TYPE starrocks_fe_routine_load_max_lag_of_partition gauge")
+    for job, _db, _table, _state in _ROUTINE_LOAD_JOBS:
+        lag = int(2_000 + 40_000 * unit_hash(seed, model.name, job, int(t // 60)))
+        out.append(f'starrocks_fe_routine_load_max_lag_of_partition{{job_name="{job}"}} {lag}')
+    if fe is not model.leader:
+        return out
+    out += ["# HELP starrocks_fe_routine_load_jobs routine load jobs", "# TYPE starrocks_fe_routine_load_jobs gauge"]
+    for job, db, table, state in _ROUTINE_LOAD_JOBS:
+        labels = f'name="{job}", table="{table}", database="{db}", state="{state}"'
+        out.append(f"starrocks_fe_routine_load_jobs{{{labels}}} 1")
+    if release(model.profile) >= (3, 3):
+        out += ["# HELP starrocks_fe_txn_running number of running transactions"]
+        out.append("# TYPE starrocks_fe_txn_running gauge")
+        for i, db in enumerate(catalog.DATABASES):
+            out.append(f'starrocks_fe_txn_running{{db="{db}"}} {txn["txn_running"] if i == 0 else 0}')
+    return out
