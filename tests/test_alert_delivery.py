@@ -7,7 +7,9 @@ exact without waiting for them.
 
 from __future__ import annotations
 
+import email
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -83,15 +85,10 @@ def setup(emulator, receiver, tmp_path):
     """An emulated cluster serving exact numbers, a collector and a deliverer over one SQLite file."""
     made = []
 
-    def make(rules: dict | None = None):
+    def make(rules: dict | None = None, channels: list[dict] | None = None):
         emu = emulator(ClusterSpec(workload=Workload(noise=0.0, events=False)))
-        settings = parse_settings(
-            {
-                "public_url": "http://starmon.test",
-                "rules": rules or {},
-                "channels": [{"name": "hook", "url": receiver.url}],
-            }
-        )
+        channels = channels or [{"name": "hook", "url": receiver.url}]
+        settings = parse_settings({"public_url": "http://starmon.test", "rules": rules or {}, "channels": channels})
         url = f"sqlite:///{tmp_path / 'starmon.db'}"
         clock = Clock()
         config = Config(url, cluster_configs(emu), interval_seconds=INTERVAL, timeout_seconds=2.0, alerts=settings)
@@ -235,3 +232,33 @@ def test_a_silence_keeps_the_record_but_sends_nothing(setup, receiver):
         0,
         "BE 127.0.0.4",
     )
+
+
+def test_an_e_mail_channel_delivers_to_a_real_smtp_server(setup):
+    from aiosmtpd.controller import Controller
+
+    class Inbox:
+        def __init__(self):
+            self.mails: list[email.message.Message] = []
+
+        async def handle_DATA(self, server, session, envelope):
+            self.mails.append(email.message_from_bytes(envelope.content))
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        url = f"mailto://127.0.0.1:{port}?mode=insecure&from=starmon@example.com&to=ops@example.com&user=&pass="
+        emu, collector, deliverer, clock = setup({"node_down": {"for": 0}}, [{"name": "mail", "url": url}])
+        emu.set_faults("demo", {"be_down": [1]})
+        rounds(collector, deliverer, clock)
+        [mail] = inbox.mails
+        assert mail["Subject"] == "[starmon] demo: 1 firing" and mail["To"] == "ops@example.com"
+        text = next(p for p in mail.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+        assert "[FIRING] warning node_down: BE 127.0.0.4 down" in text
+    finally:
+        smtp.stop()
