@@ -237,3 +237,11 @@ def test_one_message_groups_a_rounds_alerts_with_value_threshold_since_and_link(
     assert lines[2].startswith("[RESOLVED] warning avg_cpu_usage")
     assert lines[-1] == "https://starmon.example.com/?cluster=prod&range=1h"
     assert [backoff(n) for n in (1, 2, 3, 10)] == [10, 20, 40, 900]
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.name)
+def test_every_rule_is_documented_with_its_defaults(rule):
+    from .fixtures import ROOT
+
+    row = next((ln for ln in (ROOT / "README.md").read_text().splitlines() if ln.startswith(f"| `{rule.name}` |")), "")
+    assert f"| {rule.severity or 'by level'} | {rule.for_seconds:g} s |" in row
