@@ -1,5 +1,6 @@
-"""`python -m starmon overview ...` (the overview for scripts), `python -m starmon users ...` (accounts)
-and `python -m starmon tokens ...` (the HTTP API's bearer tokens)."""
+"""`python -m starmon overview ...` (the overview for scripts), `python -m starmon events ...` (what
+changed), `python -m starmon users ...` (accounts) and `python -m starmon tokens ...` (the HTTP API's
+bearer tokens)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import argparse
 import getpass
 import sys
 
-from . import alert_cli, tokens, users
+from . import timeline, tokens, users
 from .config import ConfigError, load_config
 from .export import to_json
 from .forecast import describe
@@ -31,7 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ov.add_argument("--end", help="with --range custom: where it ends (a date means that day's midnight)")
     ov.add_argument("--json", action="store_true", help="print JSON instead of text")
-    alert_cli.add_parser(sub)
+    ev = sub.add_parser("events", help="what changed in one cluster: nodes down, restarts, upgrades, leader moves ...")
+    ev.add_argument("--cluster", required=True, help="cluster name")
+    ev.add_argument("--range", default="24h", help=f"one of {', '.join(RANGES)} (default 24h), or custom")
+    ev.add_argument("--start", help="with --range custom: where the range starts, as for overview")
+    ev.add_argument("--end", help="with --range custom: where it ends")
+    ev.add_argument("--json", action="store_true", help="print [{ts, kind, subject, severity, details}]")
     accounts = sub.add_parser("users", help="dashboard accounts (once one exists, everyone signs in)")
     verbs = accounts.add_subparsers(dest="verb", required=True)
     add = verbs.add_parser("add", help="add an account; prompts for the password")
@@ -63,11 +69,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, StoreError) as exc:
         print(f"starmon: {exc}", file=sys.stderr)
         return 2
-    if args.command == "alerts":
-        try:
-            return alert_cli.run(store, config, args)
-        finally:
-            store.close()
     if args.command == "users":
         try:
             return _users(store, args)
@@ -82,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         except tokens.TokenError as exc:
             print(f"starmon: {exc}", file=sys.stderr)
             return 2
+        finally:
+            store.close()
+    if args.command == "events":
+        try:
+            return _events(store, args)
         finally:
             store.close()
     try:
@@ -118,6 +124,25 @@ def main(argv: list[str] | None = None) -> int:
     if data["collected_at"] is None:  # every value is null: say why, and let a script tell
         print(f"starmon: no round of {args.cluster} was stored by the end of the range", file=sys.stderr)
         return 1
+    return 0
+
+
+def _events(store: Store, args) -> int:
+    try:
+        if args.range != "custom" and (args.start or args.end):
+            raise ValueError("--start and --end need --range custom")
+        _cluster, _tr, found = timeline.events_of(
+            Reader(store), args.cluster, args.range, start=args.start, end=args.end
+        )
+    except (LookupError, ValueError) as exc:
+        print(f"starmon: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(to_json(found))
+        return 0
+    for event in found:
+        details = ", ".join(f"{k}={v}" for k, v in event["details"].items() if v is not None)
+        print(f"{event['ts']}  {event['severity']:<8} {event['kind']:<22} {event['subject'] or '(cluster)'}  {details}")
     return 0
 
 

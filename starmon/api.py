@@ -30,7 +30,7 @@ from starlette.routing import Mount
 
 from . import api_models as m
 from . import clusters as registry
-from . import read, tokens, users
+from . import read, timeline, tokens, users
 from .answers import SharedAnswers
 from .config import Config
 from .read import Reader, TimeRange
@@ -388,6 +388,29 @@ def create_app(
             return not_modified(response)
         _cluster, tr, _now = ready
         return _data_stats(reader, cluster, stats, tr, limit)
+
+    @app.get(
+        "/clusters/{id}/events",
+        response_model=m.Events,
+        responses=READ_ERRORS,
+        summary="what changed: nodes down, back, restarted, upgraded, leader moves, gaps, MVs (README: Events)",
+    )
+    def cluster_events(
+        request: Request, response: Response, key: ClusterKey, span: Annotated[RangeQuery, Depends()], _who: Caller
+    ):
+        cluster = cluster_of(key)
+        newest = timeline.newest_event_id(reader, cluster["id"])  # a statistics pass adds events too
+        ready = prepared(request, response, key, span, newest)
+        if ready is None:
+            return not_modified(response)
+        _cluster, tr, _now = ready
+        rows = timeline.events_in(reader, cluster["id"], tr)
+        return {
+            "cluster_id": cluster["id"],
+            "cluster": cluster["name"],
+            "range": _range(tr),
+            "events": [timeline.event_json(row) for row in rows],
+        }
 
     @app.post(
         "/clusters/{id}/refresh",

@@ -229,6 +229,21 @@ class DataStats(BaseModel):
     schema_changes: list[SchemaChange]
 
 
+class Event(BaseModel):
+    ts: str = Field(description="the round or statistics pass that showed it")
+    kind: str = Field(description="node_down, node_up, node_restarted, leader_changed, ... (README: Events)")
+    subject: str = Field(description='what it happened to: "BE 10.0.0.7", "sales.mv_daily", "" for the cluster')
+    severity: Literal["info", "warning", "critical"]
+    details: dict = Field(description="before and after values, durations in seconds; never secrets")
+
+
+class Events(BaseModel):
+    cluster_id: int
+    cluster: str
+    range: Range
+    events: list[Event] = Field(description="oldest first")
+
+
 class Refreshed(BaseModel):
     cluster_id: int
     cluster: str

@@ -8,10 +8,12 @@ is open; `signed_in` then adds an account, which closes the API to calls without
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
-from starmon import tokens, users
+from starmon import events, tokens, users
 from starmon.config import ClusterConfig
 from starmon.round import REFRESH_COOLDOWN_SECONDS
 from starmon.store import Store
@@ -85,6 +87,35 @@ def test_overview_is_the_seeded_rounds(server):
     assert trends["bucket_seconds"] == 58 and 0 < len(trends["time"]) <= 1500
     assert all(len(v) == len(trends["time"]) for v in trends["series"].values())
     assert max(trends["series"]["qps"]) > 86  # the newest round's 123.4, alone or averaged with one of <= 56
+
+
+def test_events_of_the_range(server):
+    cid, now = server["ids"]["prod"], time.time()
+    server["store"].write_events(
+        cid,
+        [
+            events.event(now - 2 * 86400, "node_down", "BE 10.0.0.9"),  # outside 24h
+            events.event(now - 600, "node_down", "BE 10.0.0.9", error="<b>x</b>"),
+            events.event(now - 300, "node_up", "BE 10.0.0.9", down_seconds=300, restarted=False),
+        ],
+    )
+    answer = get(server, "/clusters/prod/events", params={"range": "24h"})
+    assert answer.status_code == 200, answer.text
+    data = answer.json()
+    assert data["cluster_id"] == cid and data["cluster"] == "prod" and data["range"]["label"] == "24h"
+    assert [(e["kind"], e["subject"], e["severity"]) for e in data["events"]] == [
+        ("node_down", "BE 10.0.0.9", "critical"),
+        ("node_up", "BE 10.0.0.9", "info"),
+    ]
+    assert data["events"][0]["details"] == {"error": "<b>x</b>"}
+    assert data["events"][1]["details"] == {"down_seconds": 300, "restarted": False}
+    assert len(get(server, f"/clusters/{cid}/events", params={"range": "7d"}).json()["events"]) == 3
+    etag = answer.headers["ETag"]
+    assert get(server, "/clusters/prod/events", headers={"If-None-Match": etag}).status_code == 304
+    server["store"].write_events(cid, [events.event(now - 60, "leader_changed", "FE 10.0.0.2", previous="FE 10.0.0.1")])
+    assert get(server, "/clusters/prod/events", headers={"If-None-Match": etag}).status_code == 200
+    assert_error(get(server, "/clusters/prd/events"), 404, "not_found")
+    assert_error(get(server, "/clusters/prod/events", params={"range": "2y"}), 422, "invalid_request")
 
 
 def test_the_cli_and_the_api_read_the_same_overview(server):

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 import time
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -23,7 +27,7 @@ class Cluster:
     """One emulated cluster on a frozen clock and a collector over it; a round every `INTERVAL` s."""
 
     def __init__(self, emulator, make_collector, **spec):
-        start = time.time()
+        start = time.time() - 3600  # rounds an hour ago and since: in the past, where ranges end
         self.emu = emulator(ClusterSpec("c1", workload=exact_workload(qps=20.0), **spec), clock=lambda: start)
         self.model = self.emu.cluster("c1")
         self.collector = make_collector(cluster_configs(self.emu), timeout=1.0)
@@ -272,3 +276,34 @@ def test_events_kept_90_days_and_deleted_with_their_cluster(cluster):
     store.write(lambda conn: conn.execute(schema.clusters.update().values(source="ui")))
     clusters.delete(store, "c1")
     assert store.read(lambda conn: conn.execute(sa.select(sa.func.count()).select_from(schema.events)).scalar()) == 0
+
+
+def test_cli_prints_the_events_as_json(cluster, tmp_path):
+    c = cluster
+    c.emu.change("c1", "leader", index=1)
+    ts = c.round()
+    (tmp_path / "none.toml").write_text("")
+    env = {
+        **os.environ,
+        "STARMON_DB_URL": c.collector.store.url,
+        "STARMON_CONFIG": str(tmp_path / "none.toml"),
+        "STARMON_SECRET_KEY_FILE": str(tmp_path / "secret.key"),
+    }
+    run = lambda *args: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "starmon", "events", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+    done = run("--cluster", "c1", "--range", "24h", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [
+        {
+            "ts": datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds"),
+            "kind": "leader_changed",
+            "subject": f"FE {c.model.frontends[1].host}",
+            "severity": "warning",
+            "details": {"previous": f"FE {c.model.frontends[0].host}"},
+        }
+    ]
+    text = run("--cluster", "c1")
+    assert text.returncode == 0 and "leader_changed" in text.stdout and "previous=FE" in text.stdout
+    unknown = run("--cluster", "nope")
+    assert unknown.returncode == 2 and "unknown cluster 'nope'" in unknown.stderr
