@@ -76,9 +76,9 @@ def run(quick: bool = False) -> list[dict]:
             }
         ]
     engine = sa.create_engine(url)
-    schema.metadata.drop_all(engine)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+    found = sa.MetaData()  # every table there, also ones another version of starmon left
+    found.reflect(engine)
+    found.drop_all(engine)
     engine.dispose()
     store = Store(url)
     try:

@@ -98,9 +98,11 @@ def fresh_url(engine: str, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'starmon.db'}"
     url = os.environ["STARMON_TEST_PG_URL"]
     engine_ = sa.create_engine(url)
-    schema.metadata.drop_all(engine_)
-    with engine_.begin() as conn:
-        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+    # Every table there, not only today's schema's: a table another version of starmon left (one
+    # referencing clusters) would otherwise block dropping the rest.
+    found = sa.MetaData()
+    found.reflect(engine_)
+    found.drop_all(engine_)
     engine_.dispose()
     return url
 
