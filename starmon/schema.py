@@ -49,6 +49,7 @@ clusters = Table(
     Column("enabled", Boolean, nullable=False, default=True),
     Column("source", String(8), nullable=False, comment="'file' (starmon.toml), 'ui' or 'demo'"),
     Column("updated_at", Float, nullable=False),
+    Column("tags", Text, nullable=False, default="[]", comment="JSON list of tags: 'prod', 'eu'"),
 )
 
 metrics_snapshots = Table(
