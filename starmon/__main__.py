@@ -8,7 +8,7 @@ import argparse
 import getpass
 import sys
 
-from . import timeline, tokens, users
+from . import alert_cli, timeline, tokens, users
 from .config import ConfigError, load_config
 from .export import to_json
 from .forecast import describe
@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--start", help="with --range custom: where the range starts, as for overview")
     ev.add_argument("--end", help="with --range custom: where it ends")
     ev.add_argument("--json", action="store_true", help="print [{ts, kind, subject, severity, details}]")
+    alert_cli.add_parser(sub)
     accounts = sub.add_parser("users", help="dashboard accounts (once one exists, everyone signs in)")
     verbs = accounts.add_subparsers(dest="verb", required=True)
     add = verbs.add_parser("add", help="add an account; prompts for the password")
@@ -69,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, StoreError) as exc:
         print(f"starmon: {exc}", file=sys.stderr)
         return 2
+    if args.command == "alerts":
+        try:
+            return alert_cli.run(store, config, args)
+        finally:
+            store.close()
     if args.command == "users":
         try:
             return _users(store, args)
