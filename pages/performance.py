@@ -28,29 +28,38 @@ def performance() -> None:
         ),
         newest,
     )
+    marks = frame.marks(cluster["id"], tr, newest)
+    mark = lambda fig: charts.with_events(fig, marks, zone)  # noqa: E731
     st.caption(f"{tr.title}, {tr.bucket} s buckets, times in {zone}.")
     left, right = st.columns(2)
     left.plotly_chart(
-        charts.lines(df, {"qps": "QPS", "rps": "RPS"}, "Queries and requests per second", zone, why), key="qps"
+        mark(charts.lines(df, {"qps": "QPS", "rps": "RPS"}, "Queries and requests per second", zone, why)), key="qps"
     )
     right.plotly_chart(
-        charts.lines(
-            df,
-            {"query_latency_p50": "p50", "query_latency_p95": "p95", "query_latency_p99": "p99"},
-            "Query latency",
-            zone,
-            why,
+        mark(
+            charts.lines(
+                df,
+                {"query_latency_p50": "p50", "query_latency_p95": "p95", "query_latency_p99": "p99"},
+                "Query latency",
+                zone,
+                why,
+            )
         ),
         key="latency",
     )
     left.plotly_chart(
-        charts.lines(df, {"query_error_rate": "errors", "query_timeout_rate": "timeouts"}, "Failed queries", zone, why),
+        mark(
+            charts.lines(
+                df, {"query_error_rate": "errors", "query_timeout_rate": "timeouts"}, "Failed queries", zone, why
+            )
+        ),
         key="errors",
     )
     fes = loaders.node_series(cluster["id"], tr.start, tr.end, ("qps", "query_latency_p99"), "FE", newest)
-    right.plotly_chart(charts.per_node(fes, "qps", "QPS per FE", zone, average=False, why=why), key="fe_qps")
+    right.plotly_chart(mark(charts.per_node(fes, "qps", "QPS per FE", zone, average=False, why=why)), key="fe_qps")
     st.plotly_chart(
-        charts.per_node(fes, "query_latency_p99", "p99 latency per FE", zone, average=False, why=why), key="fe_p99"
+        mark(charts.per_node(fes, "query_latency_p99", "p99 latency per FE", zone, average=False, why=why)),
+        key="fe_p99",
     )
 
 

@@ -24,16 +24,20 @@ def resources() -> None:
     )
     workers = series[series["role"] != "FE"].copy()
     workers["disk_pct"] = 100 * workers["disk_used_bytes"] / workers["disk_total_bytes"]
+    marks = frame.marks(cluster["id"], tr, newest)
+    mark = lambda fig: charts.with_events(fig, marks, zone)  # noqa: E731
     st.caption(f"{tr.title}, {tr.bucket} s buckets, times in {zone}; dashed lines are the cluster average.")
     left, right = st.columns(2)
-    left.plotly_chart(charts.per_node(workers, "cpu_pct", "CPU per node", zone, why=why), key="cpu")
-    right.plotly_chart(charts.per_node(workers, "mem_pct", "Memory per node", zone, why=why), key="mem")
-    left.plotly_chart(charts.per_node(workers, "disk_pct", "Disk used per node", zone, why=why), key="disk")
+    left.plotly_chart(mark(charts.per_node(workers, "cpu_pct", "CPU per node", zone, why=why)), key="cpu")
+    right.plotly_chart(mark(charts.per_node(workers, "mem_pct", "Memory per node", zone, why=why)), key="mem")
+    left.plotly_chart(mark(charts.per_node(workers, "disk_pct", "Disk used per node", zone, why=why)), key="disk")
     fes = loaders.node_series(
         cluster["id"], tr.start, tr.end, ("jvm_heap_used_bytes", "jvm_heap_max_bytes"), "FE", newest
     )
     fes["heap_pct"] = 100 * fes["jvm_heap_used_bytes"] / fes["jvm_heap_max_bytes"]
-    right.plotly_chart(charts.per_node(fes, "heap_pct", "FE JVM heap used", zone, average=False, why=why), key="heap")
+    right.plotly_chart(
+        mark(charts.per_node(fes, "heap_pct", "FE JVM heap used", zone, average=False, why=why)), key="heap"
+    )
 
     st.subheader("Capacity")
     window = loaders.config().forecast_window_days

@@ -134,3 +134,41 @@ def test_the_95_and_100_labels_sit_on_either_side_of_their_lines():
     assert notes["95 %"].yanchor == "top" and notes["95 %"].y == 95
     assert notes["85 %"].yanchor == "top"
     assert {a.xanchor for a in notes.values()} == {"left"}  # where the history is, below the levels
+
+
+# -- event markers (issue 16) -------------------------------------------------------------------------------------
+
+
+def _event(ts, kind, subject, severity="warning"):
+    return {"ts": ts, "kind": kind, "subject": subject, "severity": severity, "details": {}}
+
+
+def test_events_are_marked_at_their_times_with_the_worst_colour_and_escaped_hover():
+    fig = charts.lines(_series("qps"), {"qps": "QPS"}, "t", "UTC")
+    marked = charts.with_events(
+        fig,
+        [
+            _event(30, "node_restarted", "BE 10.0.0.7"),
+            _event(30, "node_down", "BE <b>x</b>", "critical"),
+            _event(45, "leader_changed", "FE 10.0.0.2", "info"),
+        ],
+        "UTC",
+    )
+    lines = [s for s in marked.layout.shapes if s.type == "line"]
+    assert [(pd.Timestamp(s.x0).timestamp(), s.line.color) for s in lines] == [
+        (30, charts.SEVERITY_COLORS["critical"]),
+        (45, charts.SEVERITY_COLORS["info"]),
+    ]
+    (markers,) = [t for t in marked.data if t.name == "events"]
+    assert list(markers.text) == [
+        "node_restarted BE 10.0.0.7<br>node_down BE &lt;b&gt;x&lt;/b&gt;",
+        "leader_changed FE 10.0.0.2",
+    ]
+    assert markers.yaxis == "y9" and marked.layout.yaxis9.visible is False
+
+
+def test_no_events_or_an_empty_chart_leave_the_figure_as_it_was():
+    fig = charts.lines(_series("qps"), {"qps": "QPS"}, "t", "UTC")
+    assert charts.with_events(fig, [], "UTC") is fig and len(fig.data) == 1
+    empty = charts.empty("t")
+    assert not charts.with_events(empty, [_event(30, "node_down", "BE a")], "UTC").layout.shapes

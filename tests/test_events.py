@@ -307,3 +307,39 @@ def test_cli_prints_the_events_as_json(cluster, tmp_path):
     assert text.returncode == 0 and "leader_changed" in text.stdout and "previous=FE" in text.stdout
     unknown = run("--cluster", "nope")
     assert unknown.returncode == 2 and "unknown cluster 'nope'" in unknown.stderr
+
+
+# -- where people see them: the Events page and the charts' markers, through AppTest --------------------------
+
+
+def test_events_page_filters_and_charts_mark_them(seeded_with_problems):
+    from .fixtures import HOSTILE_HTML, app, figures, open_page
+
+    env, now = seeded_with_problems, seeded_with_problems["newest_ts"]
+    env["store"].write_events(
+        env["cluster_id"],
+        [
+            events.event(now - 1800, "node_restarted", "BE 10.0.0.2", previous_start="a", start="b"),
+            events.event(now - 600, "node_down", f"BE {HOSTILE_HTML}", error="refused"),
+            events.event(now - 300, "leader_changed", "FE 10.0.0.1", previous="FE 10.0.0.9"),
+        ],
+    )
+    at = app().run()
+    at.switch_page("../../pages/events.py").run()
+    assert not at.exception, at.exception
+    (shown,) = at.dataframe
+    assert list(shown.value["kind"]) == ["leader_changed", "node_down", "node_restarted"]  # newest first
+    assert list(shown.value["subject"])[1] == f"BE {HOSTILE_HTML}"  # a cell: text, never HTML
+    at.multiselect(key="event_kinds").set_value(["node_down", "node_restarted"]).run()
+    at.multiselect(key="event_subjects").set_value(["BE 10.0.0.2"]).run()
+    (shown,) = at.dataframe
+    assert list(shown.value["kind"]) == ["node_restarted"]
+    assert [b.label for b in at.get("download_button")] == ["Download CSV"]
+
+    figs = figures(open_page("performance"))
+    marked = [t for t in figs["Query latency"]["data"] if t["name"] == "events"]
+    assert len(marked) == 1 and len(marked[0]["x"]) == 3
+    assert "BE &lt;img" in marked[0]["text"][1]
+    at = open_page("performance")
+    at.toggle(key="show_events").set_value(False).run()
+    assert all(t["name"] != "events" for fig in figures(at).values() for t in fig["data"])

@@ -112,6 +112,55 @@ def lines(df: pd.DataFrame, columns: dict[str, str], title: str, zone: str, why:
     return _layout(fig, title, unit)
 
 
+# Event markers: a dotted vertical line per event time, coloured by the worst severity there, and
+# one invisible-axis marker per time at the plot's top whose hover lists what happened.
+SEVERITY_COLORS = {"critical": "#d62728", "warning": "#e0a800", "info": "#7f7f7f"}
+_SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+MAX_EVENT_LINES = 200  # shapes cost the browser per redraw; past this, the markers alone show the rest
+
+
+def with_events(fig: go.Figure, events: list[dict], zone: str) -> go.Figure:
+    """The figure with the events (timeline.events_in rows) marked at their times; an empty chart,
+    or one whose range holds no event, is returned as it is. Kinds and subjects come from the
+    cluster (node hosts, table names): they are escaped, as `_label` does, never rendered as HTML."""
+    if not events or not fig.data:
+        return fig
+    by_time: dict[float, list[dict]] = {}
+    for event in events:
+        by_time.setdefault(event["ts"], []).append(event)
+    times = sorted(by_time)
+    worst = [max((e["severity"] for e in by_time[t]), key=lambda s: _SEVERITY_RANK.get(s, 0)) for t in times]
+    x = pd.to_datetime([round(t * 1000) for t in times], unit="ms", utc=True).tz_convert(zone)  # whole ms for Plotly
+    texts = ["<br>".join(_label(f"{e['kind']} {e['subject']}".strip()) for e in by_time[t]) for t in times]
+    for when, severity in list(zip(x, worst))[-MAX_EVENT_LINES:]:
+        fig.add_shape(
+            type="line",
+            x0=when,
+            x1=when,
+            xref="x",
+            y0=0,
+            y1=1,
+            yref="paper",
+            line=dict(color=SEVERITY_COLORS.get(severity, "#7f7f7f"), width=1, dash="dot"),
+            layer="below",
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=[1] * len(times),
+            yaxis="y9",
+            name="events",
+            mode="markers",
+            marker=dict(symbol="triangle-down", size=9, color=[SEVERITY_COLORS.get(s, "#7f7f7f") for s in worst]),
+            text=texts,
+            hovertemplate="%{text}<extra>events</extra>",
+            showlegend=False,
+        )
+    )
+    fig.update_layout(yaxis9=dict(overlaying="y", range=[0, 1.02], visible=False, fixedrange=True))
+    return fig
+
+
 def node_colors(hosts: list[str]) -> dict[str, str]:
     return {host: PALETTE[i % len(PALETTE)] for i, host in enumerate(sorted(hosts))}
 

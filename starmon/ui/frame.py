@@ -204,6 +204,12 @@ def sidebar(here: st.Page) -> Selection:
         key="auto_refresh",
         help="Redraw cards and charts when the collector stores a new round.",
     )
+    st.sidebar.toggle(
+        "Events on charts",
+        value=True,
+        key="show_events",
+        help="Mark restarts, nodes down, leader moves and other events on every time chart.",
+    )
     if cluster is not None:
         if st.sidebar.button(
             "Refresh now",
@@ -300,6 +306,14 @@ def live(draw: Callable[..., None], every: int | None = None) -> Callable[..., N
         draw(*args, **kwargs)
 
     return st.fragment(functools.wraps(draw)(checked), run_every=every if every is not None else run_every())
+
+
+def marks(cluster_id: int, tr: TimeRange, newest: int | None) -> list[dict]:
+    """The events to mark on the page's time charts: those of the range, or none when the sidebar's
+    toggle hides them."""
+    if not st.session_state.get("show_events", True):
+        return []
+    return loaders.events(cluster_id, tr.start, tr.end, newest)
 
 
 def zone() -> str:

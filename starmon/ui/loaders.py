@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from starmon import read
+from starmon import read, timeline
 from starmon.config import Config, load_config
 from starmon.read import Reader, TimeRange
 from starmon.secrets import SecretError, Secrets
@@ -70,6 +70,12 @@ def node_series(
     cluster_id: int, start: float, end: float, columns: tuple[str, ...], role: str | None, newest: int | None
 ) -> pd.DataFrame:
     return reader().node_series(cluster_id, TimeRange(start, end, ""), list(columns), role)
+
+
+@st.cache_data(ttl="15m", max_entries=256, show_spinner=False)
+def events(cluster_id: int, start: float, end: float, newest: int | None) -> list[dict]:
+    """Stored events of the range (timeline.events_in), re-read when a new round lands."""
+    return timeline.events_in(reader(), cluster_id, TimeRange(start, end, ""))
 
 
 @st.cache_data(ttl="15m", max_entries=64, show_spinner=False)

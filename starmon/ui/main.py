@@ -16,6 +16,7 @@ pages = {
     "performance": st.Page(PAGES / "performance.py", title="Performance", icon=":material/speed:"),
     "resources": st.Page(PAGES / "resources.py", title="Resources", icon=":material/memory:"),
     "data": st.Page(PAGES / "data.py", title="Data", icon=":material/database:"),
+    "events": st.Page(PAGES / "events.py", title="Events", icon=":material/event_note:"),
     "clusters": st.Page(PAGES / "clusters.py", title="Clusters", icon=":material/dns:"),
 }
 user = auth.gate(pages)  # signed out, it stops here: `pages` only names the page to come back to
