@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
+from starmon import alert_store, demo
 from starmon import clusters as registry
-from starmon import demo
 from starmon.freshness import Freshness, ago, freshness
 from starmon.read import DEFAULT_RANGE, RANGES, TimeRange, parse_range
 from starmon.round import REFRESH_COOLDOWN_SECONDS, collect_now
@@ -136,6 +136,21 @@ def freshness_badge(cluster: dict) -> None:
     st.badge(state.label, color=color, icon=icon)
 
 
+def firing_alerts() -> None:
+    """How many alerts fire now, over every cluster, linked to the Alerts page; nothing when none.
+
+    In its own fragment, redrawn every interval like the freshness badge: a count frozen at page
+    load would hide an alert that fired since.
+    """
+    count = alert_store.firing_count(loaders.store())
+    if count:
+        st.page_link(
+            st.session_state["pages"]["alerts"],
+            label=f"{count} alert{'' if count == 1 else 's'} firing",
+            icon=":material/notifications_active:",
+        )
+
+
 def history_progress(cluster: dict) -> None:
     """While a cluster's past is still being replayed: how far along, redrawn every 2 s; then
     the whole page once more, so every chart, card and delta has the history it was missing."""
@@ -228,6 +243,8 @@ def sidebar(here: st.Page) -> Selection:
             )
         if cluster["source"] == "demo":
             _demo_banner(here)
+    with st.sidebar:
+        live(firing_alerts, every=loaders.config().interval_seconds)()
     selection = Selection(cluster, tr, auto)
     st.session_state["selection"] = selection
     return selection

@@ -17,6 +17,7 @@ pages = {
     "resources": st.Page(PAGES / "resources.py", title="Resources", icon=":material/memory:"),
     "data": st.Page(PAGES / "data.py", title="Data", icon=":material/database:"),
     "events": st.Page(PAGES / "events.py", title="Events", icon=":material/event_note:"),
+    "alerts": st.Page(PAGES / "alerts.py", title="Alerts", icon=":material/notifications:"),
     "clusters": st.Page(PAGES / "clusters.py", title="Clusters", icon=":material/dns:"),
 }
 user = auth.gate(pages)  # signed out, it stops here: `pages` only names the page to come back to
