@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from starmon.ui import charts, frame, held, loaders
+from starmon.coverage import why_empty
+from starmon.ui import charts, frame, loaders
 
 cluster = frame.page("Performance").cluster
 
@@ -12,7 +13,7 @@ def performance() -> None:
     tr = frame.live_range()
     newest = loaders.newest_id(cluster["id"])
     zone = frame.zone()
-    why = held.why_empty(tr, held.held(cluster["id"], tr.start, tr.end, newest), frame.local_time)
+    why = why_empty(tr, loaders.held(cluster["id"], tr.start, tr.end, newest), frame.local_time)
     df = loaders.series(
         cluster["id"],
         tr.start,

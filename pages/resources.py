@@ -6,8 +6,9 @@ import time
 import streamlit as st
 
 from starmon import forecast
+from starmon.coverage import why_empty
 from starmon.read import TimeRange
-from starmon.ui import charts, frame, held, loaders, nodes
+from starmon.ui import charts, frame, loaders, nodes
 from starmon.ui.text import plain
 
 cluster = frame.page("Resources").cluster
@@ -18,7 +19,7 @@ def resources() -> None:
     tr = frame.live_range()
     newest = loaders.newest_id(cluster["id"])
     zone = frame.zone()
-    why = held.why_empty(tr, held.held(cluster["id"], tr.start, tr.end, newest), frame.local_time)
+    why = why_empty(tr, loaders.held(cluster["id"], tr.start, tr.end, newest), frame.local_time)
     series = loaders.node_series(
         cluster["id"], tr.start, tr.end, ("cpu_pct", "mem_pct", "disk_used_bytes", "disk_total_bytes"), None, newest
     )
@@ -56,7 +57,7 @@ def resources() -> None:
             capacity.history,
             capacity.fits,
             zone,
-            why=held.why_empty(fitted, held.held(cluster["id"], fitted.start, fitted.end, newest), frame.local_time),
+            why=why_empty(fitted, loaders.held(cluster["id"], fitted.start, fitted.end, newest), frame.local_time),
         ),
         key="capacity",
     )

@@ -20,9 +20,8 @@ import pytest
 from playwright.sync_api import expect
 
 from starmon import clock
+from starmon.coverage import ALL_NA, Held, why_empty
 from starmon.read import TimeRange
-from starmon.ui import charts
-from starmon.ui.held import Held, why_empty
 from starmon.ui.nodes import table
 
 from .browser import SCREENSHOTS, browser, dashboard_env, dashboard_server, needs_chromium, settle  # noqa: F401
@@ -161,7 +160,7 @@ HELD = Held(first_raw=NOW - 3 * DAY + 120, first_hourly=NOW - 3 * DAY, last=NOW 
             Held(NOW - 2 * DAY, NOW - 2 * DAY, NOW, rounds=40, down=40),
             "The cluster was down at every round of this range: nothing answered.",
         ),
-        (TimeRange(NOW - DAY, NOW, "24h"), Held(NOW - 2 * DAY, NOW - 2 * DAY, NOW, rounds=40, down=3), charts.ALL_NA),
+        (TimeRange(NOW - DAY, NOW, "24h"), Held(NOW - 2 * DAY, NOW - 2 * DAY, NOW, rounds=40, down=3), ALL_NA),
         (
             TimeRange(NOW - 2 * DAY, NOW - DAY, "custom"),
             HELD,

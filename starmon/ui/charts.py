@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from starmon.columns import unit_of
+from starmon.coverage import ALL_NA
 
 # One colour per node, stable across charts: nodes are coloured by their sorted position.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
@@ -19,10 +20,6 @@ _HOVER_NAME = "<extra>%{fullData.name}</extra>"
 HEIGHT = 300
 NO_DATA = "No data in this range"
 NOTHING = "Nothing was collected in this range."
-ALL_NA = (
-    "The cluster sent no value for it in any round of this range (n/a): this StarRocks version "
-    "does not report it, or starmon could not read it."
-)
 
 
 def _label(name: str) -> str:

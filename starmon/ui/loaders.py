@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from starmon import read, timeline
+from starmon import coverage, read, timeline
 from starmon.config import Config, load_config
 from starmon.read import Reader, TimeRange
 from starmon.secrets import SecretError, Secrets
@@ -81,6 +81,12 @@ def events(cluster_id: int, start: float, end: float, newest: int | None) -> lis
 @st.cache_data(ttl="15m", max_entries=64, show_spinner=False)
 def table_growth(cluster_id: int, start: float, end: float, newest: int | None) -> pd.DataFrame:
     return reader().table_growth(cluster_id, TimeRange(start, end, ""))
+
+
+@st.cache_data(ttl="15m", max_entries=64, show_spinner=False)
+def held(cluster_id: int, start: float, end: float, newest: int | None) -> coverage.Held:
+    """What is held of the cluster over a range (coverage.held), re-read when a new round lands."""
+    return coverage.held(store(), cluster_id, start, end)
 
 
 @st.cache_data(ttl="15m", max_entries=64, show_spinner=False)

@@ -12,13 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-import streamlit as st
 
-from starmon import schema
-from starmon.read import RAW_SPAN, TimeRange
-from starmon.readings import Status
-from starmon.ui import loaders
-from starmon.ui.charts import ALL_NA
+from . import schema
+from .read import RAW_SPAN, TimeRange
+from .readings import Status
+from .store import Store
+
+ALL_NA = (
+    "The cluster sent no value for it in any round of this range (n/a): this StarRocks version "
+    "does not report it, or starmon could not read it."
+)
 
 HOUR = 3600
 
@@ -44,10 +47,9 @@ class Held:
         return self.first_hourly
 
 
-@st.cache_data(ttl="15m", max_entries=64, show_spinner=False)
-def held(cluster_id: int, start: float, end: float, newest: int | None) -> Held:
+def held(store: Store, cluster_id: int, start: float, end: float) -> Held:
     """What is held of the cluster, its rounds from `start` to `end` read from the tier the charts
-    read (TimeRange.hourly); re-read when a new round lands (`newest`)."""
+    read (TimeRange.hourly)."""
     raw, hourly = schema.metrics_snapshots, schema.hourly_snapshots
     if TimeRange(start, end, "").hourly:
         counts = sa.select(sa.func.sum(hourly.c.rounds), sa.func.sum(hourly.c.down_rounds)).where(
@@ -68,7 +70,7 @@ def held(cluster_id: int, start: float, end: float, newest: int | None) -> Held:
         rounds, down = conn.execute(counts).one()
         return Held(first_raw, first_hourly, last, int(rounds or 0), int(down or 0))
 
-    return loaders.reader().store.read(read)
+    return store.read(read)
 
 
 def why_empty(tr: TimeRange, held: Held, when: Callable[[float], str]) -> str:
