@@ -9,6 +9,7 @@ live round, so trends and forecasts have data from the first minute.
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import json
 import logging
@@ -18,11 +19,11 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from . import parse, rollup, schema
+from . import events, parse, rollup, schema
 from .aggregate import build_round
 from .config import ClusterConfig, Config, env_setting
 from .emulator import ClusterSpec, Emulator, exposition, proc, sqlviews
-from .emulator.model import ClusterModel
+from .emulator.model import ClusterModel, Node
 from .fetch import FetchError
 from .readings import NodeReading, PreviousRound, RawRound, Snapshot
 from .round import fetch_round, fetch_statistics
@@ -125,6 +126,47 @@ class ReplaySource:
         return [self.model.leader.host]
 
 
+# The demo week's scripted changes, in days before now, so its Events timeline is not empty: what
+# the emulator's switches (Emulator.change) do live, applied to a copy of the model as the replay
+# passes each moment. The copy ends where the live model is (every node on the profile's version,
+# FE 0 leading, the added BE gone), so the first live round sees no change.
+_OLD_VERSION = "3.3.4-2d6ebb1"
+_ADDED_HOST = "127.0.0.250"
+
+
+def _script(model: ClusterModel) -> list[tuple[float, Callable[[ClusterModel, float], None]]]:
+    """(days ago, change at time t) for the demo week: a rolling upgrade, restarts, a BE down for
+    25 minutes, a leader moving and back, a BE added, decommissioned and removed."""
+
+    def version(node: Node, value: str | None) -> Callable[[ClusterModel, float], None]:
+        return lambda m, t: setattr(node, "version", value)
+
+    def started(node: Node) -> Callable[[ClusterModel, float], None]:
+        return lambda m, t: setattr(node, "started_at", t)
+
+    def down(node: Node, since: bool) -> Callable[[ClusterModel, float], None]:
+        return lambda m, t: setattr(node, "down_since", t if since else None)
+
+    def added(m: ClusterModel, t: float) -> None:
+        m.add_backend(_ADDED_HOST).started_at = t
+
+    def decommissioned(m: ClusterModel, t: float) -> None:
+        m.decommission(m.backends[-1].index)
+
+    def removed(m: ClusterModel, t: float) -> None:
+        m.drop_backend(m.backends[-1].index)
+
+    nodes = [*model.backends, *model.frontends]  # BEs first, as StarRocks' upgrade guide says
+    steps: list[tuple[float, Callable[[ClusterModel, float], None]]] = [(99.0, version(n, _OLD_VERSION)) for n in nodes]
+    steps += [(6.2 - i * 0.01, version(n, None)) for i, n in enumerate(nodes)]  # ~15 minutes apart
+    be, fe = model.backends[1 % len(model.backends)] if model.backends else None, model.frontends[-1]
+    if be is not None:
+        steps += [(5.3, started(be)), (4.4, down(be, True)), (4.4 - 25 / 1440, down(be, False))]
+    steps += [(3.6, lambda m, t: m.move_leader(len(m.frontends) - 1)), (3.5, lambda m, t: m.move_leader(0))]
+    steps += [(2.7, added), (2.2, decommissioned), (2.1, removed), (1.6, started(fe))]
+    return sorted(steps, key=lambda step: -step[0])
+
+
 def replay_round(model: ClusterModel, t: float) -> RawRound:
     """What a live round would have read at time t (one event loop per call: for tests; the
     backfill keeps one loop for all its rounds)."""
@@ -176,26 +218,37 @@ def _replay(
         lambda conn: conn.execute(sa.select(sa.func.min(s.c.ts)).where(s.c.cluster_id == cluster_id)).scalar()
     )
     times = backfill_times(model.now(), oldest, days)
+    now = model.now()
+    model = copy.deepcopy(model)  # the script changes the past, not the cluster the collector reads live
+    script = [(now - days_ago * 86400, change) for days_ago, change in _script(model)]
     previous: PreviousRound | None = None
     pending: list[tuple[Snapshot, tuple[NodeReading, ...]]] = []
+    changes: list[events.Event] = []  # of the pending rounds, stored with them
     rolled_to = times[0] if times else 0.0  # hours before this are rolled up
     next_stats = times[0] if times else 0
+    last_stats: dict | None = None
     with asyncio.Runner() as runner:  # one event loop for every replayed round
         for i, t in enumerate(times):
+            while script and script[0][0] <= t:
+                when, change = script.pop(0)
+                change(model, when)
             source = ReplaySource(model, t)
             snapshot, nodes = build_round(runner.run(fetch_round(source, t, REPLAY_DEADLINE)), previous)
             pending.append((dataclasses.replace(snapshot, collect_ms=0), nodes))
-            previous = PreviousRound(t, nodes)
+            changes += events.derive_round(previous, snapshot, nodes, REPLAY_INTERVAL_SECONDS)
+            previous = events.remember(previous, snapshot, nodes)
             if t >= next_stats:
                 stats, sizes = runner.run(fetch_statistics(source))
-                store.write_statistics(cluster_id, {**stats, "ts": t, "collect_ms": 0}, sizes)
+                stats = {**stats, "ts": t, "collect_ms": 0}
+                store.write_statistics(cluster_id, stats, sizes, events.derive_statistics(last_stats, stats))
+                last_stats = stats
                 next_stats = t + 3600
             if len(pending) >= batch or i == len(times) - 1:
-                store.write_rounds(cluster_id, pending)
+                store.write_rounds(cluster_id, pending, events=changes)
                 # the hours and days this batch completed, so every tier fills as history does
                 rollup.roll_up_span(store, cluster_id, rolled_to, t, REPLAY_INTERVAL_SECONDS)
                 rolled_to = t // rollup.HOUR * rollup.HOUR
-                pending = []
+                pending, changes = [], []
                 _loading[cluster_id] = (i + 1) / len(times)
                 progress(_loading[cluster_id])
                 if stop is not None and stop.is_set():
