@@ -6,6 +6,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from starmon import clusters as registry
 from starmon.config import ClusterConfig
+from starmon.fleet import parse_tags
 from starmon.probe import check_connection
 from starmon.ui import auth, loaders
 from starmon.ui.text import plain
@@ -38,6 +39,7 @@ if rows:
                     "HTTPS": ("yes, certificate NOT verified" if not r["tls_verify"] else "yes, verified")
                     if r["tls"]
                     else "no",
+                    "Tags": ", ".join(parse_tags(r["tags"])),
                     "Enabled": r["enabled"],
                     "Declared in": {"file": "starmon.toml", "ui": "dashboard", "demo": "demo (emulated)"}[r["source"]],
                 }
@@ -80,6 +82,12 @@ def _form(key: str, current: dict | None) -> tuple[dict, bool, bool, DeltaGenera
             not current.get("tls_verify", True),
             help="Only with HTTPS, for FEs with self-signed certificates; the dashboard flags such clusters.",
         )
+        tags = st.text_input(
+            "Tags",
+            ", ".join(parse_tags(current.get("tags"))),
+            placeholder="prod, eu",
+            help="Comma-separated; the Fleet page filters clusters by them.",
+        )
         said = st.container()
         test = st.form_submit_button("Test connection", icon=":material/network_check:")
         save = st.form_submit_button("Save", type="primary", icon=":material/save:")
@@ -92,6 +100,7 @@ def _form(key: str, current: dict | None) -> tuple[dict, bool, bool, DeltaGenera
         "password": password,
         "tls": tls,
         "tls_verify": not skip_verify,
+        "tags": [tag.strip() for tag in tags.split(",") if tag.strip()],
     }
     return fields, test, save, said
 

@@ -7,6 +7,7 @@ offending key and cluster, so a typo in the TOML file is a one-line fix.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -102,9 +103,12 @@ _CLUSTER_KEYS = {
     "tls",
     "tls_verify",
     "enabled",
+    "tags",
 }
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9\-.:\[\]]{0,252})$")
+_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,31}$")
+MAX_TAGS = 16
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,7 @@ class ClusterConfig:
     tls: bool = False
     tls_verify: bool = True  # verify the FE's certificate; turning it off is an explicit opt-in
     enabled: bool = True
+    tags: tuple[str, ...] = ()  # for the fleet's filter: "prod", "eu"
 
     @property
     def http_base(self) -> str:
@@ -128,12 +133,13 @@ class ClusterConfig:
 
     def row_fields(self) -> dict:
         """The clusters-table columns this cluster sets, name aside; never the password."""
-        return {key: getattr(self, key) for key in _ROW_FIELDS}
+        return {key: getattr(self, key) for key in _ROW_FIELDS} | {"tags": json.dumps(list(self.tags))}
 
     @classmethod
     def from_row(cls, row: dict, password: str = "") -> ClusterConfig:
         """The cluster a clusters-table row describes, with its password found elsewhere."""
-        return cls(name=row["name"], password=password, **{key: row[key] for key in _ROW_FIELDS})
+        tags = tuple(json.loads(row.get("tags") or "[]"))
+        return cls(name=row["name"], password=password, tags=tags, **{key: row[key] for key in _ROW_FIELDS})
 
 
 _ROW_FIELDS = ("fe_host", "http_port", "query_port", "user", "password_env", "tls", "tls_verify", "enabled")
@@ -215,6 +221,8 @@ def validate_cluster(raw: dict, *, where: str = "cluster") -> ClusterConfig:
             if not isinstance(raw[key], bool):
                 raise ConfigError(f"{label}: '{key}' must be true or false")
             values[key] = raw[key]
+    if "tags" in raw:
+        values["tags"] = _tags(raw["tags"], label)
     if "user" in values and not values["user"]:
         raise ConfigError(f"{label}: 'user' must not be empty")
     env = values.get("password_env")
@@ -223,6 +231,25 @@ def validate_cluster(raw: dict, *, where: str = "cluster") -> ClusterConfig:
             raise ConfigError(f"{label}: environment variable {env!r} named by 'password_env' is not set")
         values["password"] = os.environ[env]
     return ClusterConfig(**values)
+
+
+def _tags(tags: object, label: str) -> tuple[str, ...]:
+    """A cluster's tags checked: a list of short names, each once."""
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ConfigError(f'{label}: \'tags\' must be a list of strings, like tags = ["prod", "eu"]')
+    if len(tags) > MAX_TAGS:
+        raise ConfigError(f"{label}: at most {MAX_TAGS} tags, got {len(tags)}")
+    seen: set[str] = set()
+    for tag in tags:
+        if not _TAG.fullmatch(tag):
+            raise ConfigError(
+                f"{label}: tag {tag[:40]!r} must be 1-32 letters, digits, '.', '_', ':' or '-', "
+                "starting with a letter or digit"
+            )
+        if tag.lower() in seen:
+            raise ConfigError(f"{label}: tag {tag!r} is given twice")
+        seen.add(tag.lower())
+    return tuple(tags)
 
 
 def _setting(raw: dict, setting: Setting, path: Path):

@@ -330,7 +330,7 @@ def add_form(at: AppTest, name: str, host: str, http_port: int = 8030, password:
 def test_clusters_page_rejects_bad_input_and_writes_nothing(seeded_with_problems, name, host, message):
     before = cluster_rows(seeded_with_problems["store"])
     at = open_page("clusters")
-    assert [t.label for t in at.text_input] == ["Name", "FE host", "User", "Password"]
+    assert [t.label for t in at.text_input] == ["Name", "FE host", "User", "Password", "Tags"]
     add_form(at, name, host, password="hunter2-secret")
     assert not at.exception
     errors = texts(at.error)

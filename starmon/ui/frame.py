@@ -207,11 +207,26 @@ def _demo_banner(here: st.Page) -> None:
             st.page_link(clusters_page, label="Add a cluster on the Clusters page", icon=":material/add_circle:")
 
 
+def _on_fleet(here: st.Page) -> bool:
+    """Whether `here` is the Fleet, which shows every cluster and so picks none.
+
+    A link naming a cluster (`/?cluster=prod`, from before the Fleet was the landing page) still
+    opens that cluster's Overview when it is the first page of the visit.
+    """
+    fleet = st.session_state["pages"].get("fleet")
+    if fleet is None or here.url_path != fleet.url_path:
+        return False
+    if "cluster" in st.query_params and "selection" not in st.session_state:  # it says if it knows none
+        st.switch_page(st.session_state["pages"]["overview"], query_params=st.query_params.to_dict())
+    st.query_params.pop("cluster", None)
+    return True
+
+
 def sidebar(here: st.Page) -> Selection:
     """Draw the frame's controls (around the page `here`) and return the selection the pages read."""
     st.sidebar.title("starmon")
     clusters = [c for c in loaders.reader().clusters() if c["enabled"]]
-    cluster = _cluster_picker(clusters)
+    cluster = None if _on_fleet(here) else _cluster_picker(clusters)
     tr = _range_picker()
     auto = st.sidebar.toggle(
         "Auto-refresh",
