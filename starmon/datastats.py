@@ -38,6 +38,22 @@ def table_sizes(rows: list[dict]) -> list[dict]:
     return out
 
 
+def ended_jobs(alters: list[dict]) -> list[dict]:
+    """The schema-change jobs a pass saw FINISHED or CANCELLED: not stored (the Data page lists the
+    unfinished), but what tells a finished job from a failed one in the pass's events."""
+    return [
+        {
+            "db": a.get("_db"),
+            "table": column(a, "TableName"),
+            "state": state,
+            "created": _text(column(a, "CreateTime")),
+            "message": _text(column(a, "Msg")),
+        }
+        for a in alters
+        if (state := (column(a, "State") or "").upper()) in ("FINISHED", "CANCELLED")
+    ]
+
+
 def summarize(tables: list[dict], databases: list[str], mvs: list[dict] | None, alters: list[dict] | None) -> dict:
     """Counts and lists for one pass, of the user's `tables` (as table_sizes gives them) and
     databases. A part that could not be read (None) stays NULL."""

@@ -238,9 +238,10 @@ def _replay(
             changes += events.derive_round(previous, snapshot, nodes, REPLAY_INTERVAL_SECONDS)
             previous = events.remember(previous, snapshot, nodes)
             if t >= next_stats:
-                stats, sizes = runner.run(fetch_statistics(source))
+                ended: list[dict] = []
+                stats, sizes = runner.run(fetch_statistics(source, ended))
                 stats = {**stats, "ts": t, "collect_ms": 0}
-                store.write_statistics(cluster_id, stats, sizes, events.derive_statistics(last_stats, stats))
+                store.write_statistics(cluster_id, stats, sizes, events.derive_statistics(last_stats, stats, ended))
                 last_stats = stats
                 next_stats = t + 3600
             if len(pending) >= batch or i == len(times) - 1:

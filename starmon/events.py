@@ -184,8 +184,8 @@ def derive_statistics(previous: Mapping | None, stats: Mapping, ended: Iterable[
     """The events between two statistics passes: MVs and schema-change jobs; none without a previous pass.
 
     `stats` and `previous` are passes as stored (lists as Python values), `ended` the schema-change
-    jobs this pass saw FINISHED or CANCELLED, which a pass does not store. A part a pass could not
-    read (None) says nothing.
+    jobs this pass saw FINISHED or CANCELLED (datastats.ended_jobs), which a pass does not store.
+    A part a pass could not read (None) says nothing.
     """
     if previous is None:
         return []

@@ -311,8 +311,12 @@ def collect_now(store: Store, config: Config, cluster_id: int, cluster: ClusterC
     return asyncio.run(once())
 
 
-async def fetch_statistics(client: ClusterSource) -> tuple[dict, list[dict]]:
-    """One data-statistics pass over MySQL: a statistics row and per-table sizes."""
+async def fetch_statistics(client: ClusterSource, ended: list[dict] | None = None) -> tuple[dict, list[dict]]:
+    """One data-statistics pass over MySQL: a statistics row and per-table sizes.
+
+    A given `ended` list receives the schema-change jobs the pass saw finished or cancelled
+    (datastats.ended_jobs), which the row does not keep but its events need.
+    """
     started = time.time()
     stats: dict = {"ts": started, "status": Status.OK, "error": None}
     problems: list[str] = []
@@ -351,6 +355,8 @@ async def fetch_statistics(client: ClusterSource) -> tuple[dict, list[dict]]:
         except FetchError as exc:
             problems.append(str(exc))
     summary = datastats.summarize(sizes, databases, mvs if isinstance(mvs, list) else None, alters)
+    if ended is not None and alters is not None:
+        ended += datastats.ended_jobs(alters)
     if not isinstance(tables, list):
         summary.update(database_count=None, table_count=None, total_data_bytes=None, total_rows=None)
     stats.update(summary)

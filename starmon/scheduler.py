@@ -175,9 +175,10 @@ class Collector:
         clusters = self.clusters() if clusters is None else clusters
 
         async def one(cluster_id: int, cluster: ClusterConfig) -> None:
-            stats, tables = await fetch_statistics(ClusterClient(cluster, None, self.config.timeout_seconds))
+            ended: list[dict] = []
+            stats, tables = await fetch_statistics(ClusterClient(cluster, None, self.config.timeout_seconds), ended)
             previous = await asyncio.to_thread(self.store.previous_statistics, cluster_id)
-            changes = events.derive_statistics(previous, stats)
+            changes = events.derive_statistics(previous, stats, ended)
             await asyncio.to_thread(self.store.write_statistics, cluster_id, stats, tables, changes)
             if stats["status"] != Status.OK:
                 log.warning("cluster %s statistics: %s (%s)", cluster.name, stats["status"], stats["error"])

@@ -254,11 +254,17 @@ def test_statistics_pass_events_through_the_emulator(cluster, monkeypatch):
     broken = dataclasses.replace(mv, state="FAILED", error="Memory of process exceed limit")
     monkeypatch.setattr(catalog, "MATERIALIZED_VIEWS", (broken, *catalog.MATERIALIZED_VIEWS[1:]))
     job = dataclasses.replace(catalog.SCHEMA_CHANGES[0], job_id=1, table="customers", create_time="2026-11-26 10:00:00")
-    monkeypatch.setattr(catalog, "SCHEMA_CHANGES", (*catalog.SCHEMA_CHANGES, job))
+    jobs = catalog.SCHEMA_CHANGES
+    monkeypatch.setattr(catalog, "SCHEMA_CHANGES", (*jobs, job))
     c.collector.run_statistics()
     got = [(e["kind"], e["subject"]) for e in c.events()]
     assert got == [("mv_refresh_failed", f"{mv.db}.{mv.name}"), ("schema_change_started", "sales.customers")]
     assert json.loads(c.events()[0]["details"])["error"] == "Memory of process exceed limit"
+    monkeypatch.setattr(catalog, "SCHEMA_CHANGES", (*jobs, dataclasses.replace(job, state="CANCELLED", msg="timeout")))
+    c.collector.run_statistics()
+    c.collector.run_statistics()  # once each: the next pass changes nothing
+    assert [(e["kind"], e["subject"]) for e in c.events()][2:] == [("schema_change_failed", "sales.customers")]
+    assert json.loads(c.events()[2]["details"]) == {"message": "timeout"}
 
 
 def test_events_kept_90_days_and_deleted_with_their_cluster(cluster):
