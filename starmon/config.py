@@ -103,8 +103,11 @@ _CLUSTER_KEYS = {
     "tls",
     "tls_verify",
     "enabled",
+    "audit_table",
     "tags",
 }
+# db.table of the AuditLoader plugin's table: names as StarRocks allows them, no quoting needed
+_AUDIT_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}\.[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9\-.:\[\]]{0,252})$")
 _TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,31}$")
@@ -125,6 +128,7 @@ class ClusterConfig:
     tls: bool = False
     tls_verify: bool = True  # verify the FE's certificate; turning it off is an explicit opt-in
     enabled: bool = True
+    audit_table: str | None = None  # the AuditLoader plugin's db.table; None: its default (starmon.workload)
     tags: tuple[str, ...] = ()  # for the fleet's filter: "prod", "eu"
 
     @property
@@ -142,7 +146,17 @@ class ClusterConfig:
         return cls(name=row["name"], password=password, tags=tags, **{key: row[key] for key in _ROW_FIELDS})
 
 
-_ROW_FIELDS = ("fe_host", "http_port", "query_port", "user", "password_env", "tls", "tls_verify", "enabled")
+_ROW_FIELDS = (
+    "fe_host",
+    "http_port",
+    "query_port",
+    "user",
+    "password_env",
+    "tls",
+    "tls_verify",
+    "enabled",
+    "audit_table",
+)
 
 
 def url_host(host: str) -> str:
@@ -225,6 +239,11 @@ def validate_cluster(raw: dict, *, where: str = "cluster") -> ClusterConfig:
         values["tags"] = _tags(raw["tags"], label)
     if "user" in values and not values["user"]:
         raise ConfigError(f"{label}: 'user' must not be empty")
+    if "audit_table" in raw:
+        audit = raw["audit_table"]
+        if not isinstance(audit, str) or not _AUDIT_TABLE.fullmatch(audit):
+            raise ConfigError(f"{label}: 'audit_table' must be db.table (letters, digits, '_'), got {audit!r}")
+        values["audit_table"] = audit
     env = values.get("password_env")
     if env is not None:
         if env not in os.environ:

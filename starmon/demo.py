@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from . import events, parse, rollup, schema
+from . import events, parse, rollup, schema, workload
 from .aggregate import build_round
 from .config import ClusterConfig, Config, env_setting
 from .emulator import ClusterSpec, Emulator, exposition, proc, sqlviews
@@ -243,6 +243,7 @@ def _replay(
                 stats = {**stats, "ts": t, "collect_ms": 0}
                 store.write_statistics(cluster_id, stats, sizes, events.derive_statistics(last_stats, stats, ended))
                 last_stats = stats
+                runner.run(workload.audit_pass(store, cluster_id, source, None, t))
                 next_stats = t + 3600
             if len(pending) >= batch or i == len(times) - 1:
                 store.write_rounds(cluster_id, pending, events=changes)

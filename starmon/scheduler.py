@@ -21,7 +21,7 @@ from typing import Protocol
 
 import schedule
 
-from . import alert_store, events, rollup
+from . import alert_store, events, rollup, workload
 from .alert_delivery import Deliverer
 from .alert_store import AlertEngine
 from .clusters import UNDECRYPTABLE, collectable, undecryptable
@@ -182,6 +182,13 @@ class Collector:
             await asyncio.to_thread(self.store.write_statistics, cluster_id, stats, tables, changes)
             if stats["status"] != Status.OK:
                 log.warning("cluster %s statistics: %s (%s)", cluster.name, stats["status"], stats["error"])
+            try:  # the workload (issue 17) must never cost the statistics pass
+                client = ClusterClient(cluster, None, self.config.timeout_seconds)
+                await workload.audit_pass(self.store, cluster_id, client, cluster.audit_table)
+            except DatabaseLost:
+                raise
+            except Exception:
+                log.exception("cluster %s: audit log pass failed", cluster.name)
 
         async def everything() -> None:
             await asyncio.gather(*(one(cid, c) for cid, c in clusters))
@@ -194,6 +201,7 @@ class Collector:
         ids = list(self.store.cluster_ids().values()) if cluster_ids is None else cluster_ids
         rollup.maintain(self.store, ids, c.interval_seconds, c.retention_days, c.rollup_retention_days, now)
         alert_store.apply_retention(self.store, now)
+        workload.apply_retention(self.store, now)
 
     # -- loop ---------------------------------------------------------------------------------
     def ownership(self) -> Ownership:

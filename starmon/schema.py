@@ -50,6 +50,7 @@ clusters = Table(
     Column("source", String(8), nullable=False, comment="'file' (starmon.toml), 'ui' or 'demo'"),
     Column("updated_at", Float, nullable=False),
     Column("tags", Text, nullable=False, default="[]", comment="JSON list of tags: 'prod', 'eu'"),
+    Column("audit_table", String(255), comment="db.table of the AuditLoader plugin's table; NULL: its default"),
 )
 
 metrics_snapshots = Table(
@@ -336,3 +337,91 @@ alert_outbox = Table(
     Column("last_error", Text, comment="why the last attempt failed, in words; never the channel's URL"),
 )
 Index("ix_alert_outbox_due", alert_outbox.c.sent_at, alert_outbox.c.next_attempt_at)
+
+
+# -- the workload, from the audit log (issue 17): starmon's own hourly aggregates --------------
+audit_watermarks = Table(
+    "audit_watermarks",
+    metadata,
+    Column("cluster_id", Integer, ForeignKey("clusters.id"), primary_key=True),
+    Column("audit_ts", String(32), comment="the last row read: its `timestamp` as the cluster wrote it"),
+    Column("query_id", String(64), comment="and its queryId, the tiebreak within one second"),
+    Column("status", String(16), nullable=False, comment="ok, not_installed, forbidden or error"),
+    Column("message", Text, comment="why not ok, in words"),
+    Column("checked_at", Float, nullable=False, comment="UTC epoch seconds of the last pass"),
+    Column("rows_read", BigInteger, nullable=False, default=0, comment="audit rows counted so far"),
+    Column("unparsed", BigInteger, nullable=False, default=0, comment="of them, statements sqlglot could not read"),
+)
+
+workload_table_access = Table(
+    "workload_table_access",
+    metadata,
+    Column("cluster_id", Integer, ForeignKey("clusters.id"), primary_key=True),
+    Column("ts", Float, primary_key=True, comment="UTC epoch seconds at the start of the hour"),
+    Column("catalog", String(128), primary_key=True),
+    Column("db_name", String(255), primary_key=True),
+    Column("table_name", String(255), primary_key=True),
+    Column("user_name", String(128), primary_key=True),
+    Column("accesses", BigInteger, nullable=False, comment="statements that read or wrote the table"),
+    Column("last_access", Float, nullable=False),
+)
+
+workload_users = Table(
+    "workload_users",
+    metadata,
+    Column("cluster_id", Integer, ForeignKey("clusters.id"), primary_key=True),
+    Column("ts", Float, primary_key=True, comment="UTC epoch seconds at the start of the hour"),
+    Column("user_name", String(128), primary_key=True),
+    Column("queries", BigInteger, nullable=False),
+    Column("failed", BigInteger, nullable=False),
+    Column("query_ms", BigInteger, nullable=False, comment="ms, summed"),
+    Column("cpu_ns", BigInteger, nullable=False, comment="ns, summed (cpuCostNs)"),
+    Column("scan_bytes", BigInteger, nullable=False, comment="bytes, summed"),
+    Column("last_seen", Float, nullable=False),
+)
+
+workload_digests = Table(
+    "workload_digests",
+    metadata,
+    Column("cluster_id", Integer, ForeignKey("clusters.id"), primary_key=True),
+    Column("ts", Float, primary_key=True, comment="UTC epoch seconds at the start of the hour"),
+    Column("digest", String(64), primary_key=True, comment="the audit log's digest, else a normalised hash"),
+    Column("kind", String(16), nullable=False, comment="SELECT, INSERT, DDL, ... or UNPARSED"),
+    Column("queries", BigInteger, nullable=False),
+    Column("failed", BigInteger, nullable=False),
+    Column("query_ms", BigInteger, nullable=False, comment="ms, summed"),
+    Column("max_ms", BigInteger, nullable=False),
+    Column("cpu_ns", BigInteger, nullable=False),
+    Column("scan_bytes", BigInteger, nullable=False),
+    Column("sample", Text, comment="one statement of the shape, its first 1,000 characters"),
+)
+
+workload_mix = Table(
+    "workload_mix",
+    metadata,
+    Column("cluster_id", Integer, ForeignKey("clusters.id"), primary_key=True),
+    Column("ts", Float, primary_key=True, comment="UTC epoch seconds at the start of the hour"),
+    Column("kind", String(16), primary_key=True),
+    Column("error_code", String(96), primary_key=True, comment="'' for a statement that succeeded"),
+    Column("queries", BigInteger, nullable=False),
+)
+
+slow_queries = Table(
+    "slow_queries",
+    metadata,
+    Column("cluster_id", Integer, ForeignKey("clusters.id"), primary_key=True),
+    Column("query_id", String(64), primary_key=True),
+    Column("ts", Float, nullable=False, comment="UTC epoch seconds the query started"),
+    Column("user_name", String(128)),
+    Column("db_name", String(255)),
+    Column("query_ms", BigInteger),
+    Column("scan_bytes", BigInteger),
+    Column("scan_rows", BigInteger),
+    Column("cpu_ns", BigInteger),
+    Column("mem_bytes", BigInteger),
+    Column("state", String(16)),
+    Column("error_code", String(96)),
+    Column("stmt", Text, comment="its first 1,000 characters"),
+)
+Index("ix_slow_queries_cluster_ts", slow_queries.c.cluster_id, slow_queries.c.ts)
+WORKLOAD_TABLES = (workload_table_access, workload_users, workload_digests, workload_mix, slow_queries)

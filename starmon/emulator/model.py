@@ -98,6 +98,17 @@ class Faults:
 
 
 @dataclass
+class AuditLog:
+    """The AuditLoader plugin's table the cluster serves (emulator.auditlog); tests flip these."""
+
+    installed: bool = True  # False: no plugin, so no table (the profile without it starts so)
+    readable: bool = True  # False: SELECT on it is refused, as for a user without the GRANT
+    per_hour: float = 120.0  # statements logged per hour
+    table: str = "starrocks_audit_db__.starrocks_audit_tbl__"
+    extra: list[tuple[float, dict]] = field(default_factory=list)  # (epoch ts, row) rows a test added
+
+
+@dataclass
 class Node:
     """One FE, BE or CN process: identity plus the constants its workload scales by."""
 
@@ -139,6 +150,7 @@ class ClusterModel:
         self.profile = profile
         self.workload = workload or Workload()
         self.faults = Faults()
+        self.audit = AuditLog(installed=profile.audit_columns is not None)
         self.http_port, self.query_port, self.be_http_port = http_port, query_port, be_http_port
         self._clock = clock
         self.offset = 0.0

@@ -161,6 +161,43 @@ _MV_COLUMNS = (
 )
 
 
+# The AuditLoader plugin's table (fe-plugins-auditloader's CREATE TABLE): the newest, and the
+# older plugin's for StarRocks 2.4-3.1, before catalog, digest and the planner's costs were logged.
+AUDIT_COLUMNS_NEW = (
+    "queryId",
+    "timestamp",
+    "queryType",
+    "clientIp",
+    "user",
+    "authorizedUser",
+    "resourceGroup",
+    "catalog",
+    "db",
+    "state",
+    "errorCode",
+    "queryTime",
+    "scanBytes",
+    "scanRows",
+    "returnRows",
+    "cpuCostNs",
+    "memCostBytes",
+    "stmtId",
+    "isQuery",
+    "feIp",
+    "stmt",
+    "digest",
+    "planCpuCosts",
+    "planMemCosts",
+    "candidateMvs",
+    "hitMVs",
+)
+AUDIT_COLUMNS_OLD = tuple(
+    c
+    for c in AUDIT_COLUMNS_NEW
+    if c not in ("catalog", "digest", "planCpuCosts", "planMemCosts", "candidateMvs", "hitMVs")
+)
+
+
 @dataclass(frozen=True)
 class Profile:
     """Everything that differs between the StarRocks releases the emulator can play."""
@@ -175,6 +212,7 @@ class Profile:
     mv_columns: tuple[str, ...]
     has_partitions_meta: bool
     shared_data: bool = False
+    audit_columns: tuple[str, ...] | None = AUDIT_COLUMNS_NEW  # None: the AuditLoader plugin is not installed
 
     @property
     def node_version(self) -> str:
@@ -193,6 +231,7 @@ PROFILES: dict[str, Profile] = {
         processlist_columns=PROCESSLIST_OLD,
         mv_columns=_MV_COLUMNS[:21],
         has_partitions_meta=False,
+        audit_columns=None,
     ),
     "3.1": Profile(
         name="3.1",
@@ -204,6 +243,7 @@ PROFILES: dict[str, Profile] = {
         processlist_columns=PROCESSLIST_3X,
         mv_columns=_MV_COLUMNS[:22],
         has_partitions_meta=True,
+        audit_columns=AUDIT_COLUMNS_OLD,
     ),
     "3.3": Profile(
         name="3.3",

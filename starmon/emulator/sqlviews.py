@@ -13,7 +13,7 @@ import sqlglot
 from sqlglot.executor import Table as SqlTable
 from sqlglot.executor import execute
 
-from . import catalog, proc
+from . import auditlog, catalog, proc
 from .model import ClusterModel, Node
 from .profiles import PROFILES
 
@@ -107,6 +107,8 @@ _CURRENT_VERSION = re.compile(r"^\s*select\s+current_version\(\s*\)\s*(?:as\s+`?
 _SHOW_NODES = re.compile(r"^\s*show\s+(backends|frontends|compute\s+nodes)\s*;?\s*$", re.I)
 _SHOW_PROC = re.compile(r"""^\s*show\s+proc\s+['"]([^'"]*)['"]\s*;?\s*$""", re.I)
 _SHOW_DATABASES = re.compile(r"^\s*show\s+databases\s*;?\s*$", re.I)
+_NOW = re.compile(r"^\s*select\s+now\(\s*\)\s*;?\s*$", re.I)
+_DESCRIBE = re.compile(r"^\s*desc(?:ribe)?\s+\S+\s*;?\s*$", re.I)
 _PROCESSLIST = re.compile(r"^\s*show\s+(full\s+)?processlist\s*;?\s*$", re.I)
 # FROM db, or FROM `db` with a backquote inside written twice, as MySQL reads quoted identifiers
 _ALTER_COLUMN = re.compile(
@@ -397,6 +399,13 @@ def answer(
         quoted, bare = m.groups()
         rows, columns = show_alter_column(model, quoted.replace("``", "`") if quoted else bare or database)
         return rows, list(columns)
+    if _NOW.match(sql):
+        return [(proc.fe_time(t),)], ["now()"]
+    if auditlog.names(model, sql):  # the AuditLoader plugin's table
+        try:
+            return auditlog.describe(model) if _DESCRIBE.match(sql) else auditlog.query(model, sql, t)
+        except auditlog.Refused as exc:
+            raise SqlError(str(exc), code=exc.code) from exc
     if re.search(r"\binformation_schema\b", sql, re.I) or (database or "").lower() == "information_schema":
         return query_information_schema(model, sql, t)
     return None
