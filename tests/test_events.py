@@ -383,3 +383,17 @@ def test_the_demo_week_has_a_timeline_and_the_live_model_is_left_as_it_was(tmp_p
     finally:
         emu.stop()
         store.close()
+
+
+def test_a_round_whose_lease_was_lost_stores_none_of_its_events(cluster):
+    from starmon.store import LeaseLost
+
+    c, store = cluster, cluster.collector.store
+    lease = schema.collector_leases
+    store.write(lambda conn: conn.execute(lease.insert().values(cluster_id=c.cluster_id, owner="a", expires_at=9e9)))
+    snapshot = Snapshot(ts=c.model.now() + 30, status=Status.OK, collect_ms=1)
+    with pytest.raises(LeaseLost):
+        store.write_round(c.cluster_id, snapshot, (), "b", [events.event(snapshot.ts, "node_down", "BE x")])
+    assert c.events() == []
+    store.write_round(c.cluster_id, snapshot, (), "a", [events.event(snapshot.ts, "node_down", "BE x")])
+    assert [e["kind"] for e in c.events()] == ["node_down"]
