@@ -251,6 +251,7 @@ async def collect_once(
     owner: str | None = None,
     new_series: bool = False,
     interval: float | None = None,
+    derive_events: bool = True,
 ) -> tuple[ClusterResult, PreviousRound | None]:
     """Fetch, aggregate and store one round of one cluster; its result, and the round as the next
     one's previous (None if it was not stored).
@@ -258,7 +259,8 @@ async def collect_once(
     `previous` is the round kept in memory, if any; without one fresh enough, the stored one is
     read. With `new_series` (the cluster's address changed) no earlier round is comparable: its
     counters start new series. The events since the previous round (starmon.events; a gap
-    needs the collection `interval`) are stored with the round, in its transaction.
+    needs the collection `interval`) are stored with the round, in its transaction, unless
+    `derive_events` is off (an extra round between the collector's: see collect_now).
     Nothing a cluster sends makes this raise; a lost database does.
     """
     cluster = client.cluster
@@ -274,7 +276,7 @@ async def collect_once(
         reason = f"starmon could not read this round ({type(exc).__name__}; see the collector's log)"
         snapshot, nodes = unread_round(ts, reason), ()
     snapshot = dataclasses.replace(snapshot, collect_ms=int((time.monotonic() - started) * 1000))
-    changes = events.derive_round(previous, snapshot, nodes, interval)
+    changes = events.derive_round(previous, snapshot, nodes, interval) if derive_events else []
     try:
         await asyncio.to_thread(store.write_round, cluster_id, snapshot, nodes, owner, changes)
     except DatabaseLost:
@@ -293,7 +295,11 @@ async def collect_once(
 
 def collect_now(store: Store, config: Config, cluster_id: int, cluster: ClusterConfig) -> ClusterResult:
     """One round of one cluster right now (the dashboard's Refresh), with connections of its own
-    that last only as long: no thread pool, no kept connections, the process's TLS contexts."""
+    that last only as long: no thread pool, no kept connections, the process's TLS contexts.
+
+    It stores no events: the collector's next round compares with the collector's own last one,
+    which this round does not replace, so a change would be stored twice, at two times.
+    """
 
     async def once() -> ClusterResult:
         async with http_client(cluster) as http:
@@ -304,7 +310,7 @@ def collect_now(store: Store, config: Config, cluster_id: int, cluster: ClusterC
                 client,
                 ts=time.time(),
                 deadline=config.round_deadline_seconds,
-                interval=config.interval_seconds,
+                derive_events=False,
             )
             return result
 

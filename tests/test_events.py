@@ -397,3 +397,15 @@ def test_a_round_whose_lease_was_lost_stores_none_of_its_events(cluster):
     assert c.events() == []
     store.write_round(c.cluster_id, snapshot, (), "a", [events.event(snapshot.ts, "node_down", "BE x")])
     assert [e["kind"] for e in c.events()] == ["node_down"]
+
+
+def test_a_refresh_between_rounds_does_not_store_a_change_twice(cluster):
+    from starmon.round import collect_now
+
+    c = cluster
+    c.emu.set_faults("c1", {"be_down": [1]})
+    c.model.advance(10)
+    (cid, config), *_ = c.collector.clusters()
+    assert collect_now(c.collector.store, c.collector.config, cid, config).status == "partial"
+    ts = c.round()
+    assert c.new_events(0) == [(ts, "node_down", f"BE {c.model.backends[1].host}")]
