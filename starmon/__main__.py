@@ -8,7 +8,7 @@ import argparse
 import getpass
 import sys
 
-from . import alert_cli, timeline, tokens, users
+from . import alert_cli, queries, timeline, tokens, users
 from .config import ConfigError, load_config
 from .export import to_json
 from .forecast import describe
@@ -38,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--start", help="with --range custom: where the range starts, as for overview")
     ev.add_argument("--end", help="with --range custom: where it ends")
     ev.add_argument("--json", action="store_true", help="print [{ts, kind, subject, severity, details}]")
+    qu = sub.add_parser("queries", help="the workload from the audit log: top tables, slow queries, active users")
+    qu.add_argument("--cluster", required=True, help="cluster name")
+    qu.add_argument("--range", default="24h", help=f"one of {', '.join(RANGES)} (default 24h), or custom")
+    qu.add_argument("--start", help="with --range custom: where the range starts, as for overview")
+    qu.add_argument("--end", help="with --range custom: where it ends")
+    qu.add_argument("--json", action="store_true", help="print JSON (top_tables_by_access, slow_queries, ...)")
     alert_cli.add_parser(sub)
     accounts = sub.add_parser("users", help="dashboard accounts (once one exists, everyone signs in)")
     verbs = accounts.add_subparsers(dest="verb", required=True)
@@ -96,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
             return _events(store, args)
         finally:
             store.close()
+    if args.command == "queries":
+        try:
+            return _queries(store, args)
+        finally:
+            store.close()
     try:
         if args.range != "custom" and (args.start or args.end):
             raise ValueError("--start and --end need --range custom")
@@ -149,6 +160,29 @@ def _events(store: Store, args) -> int:
     for event in found:
         details = ", ".join(f"{k}={v}" for k, v in event["details"].items() if v is not None)
         print(f"{event['ts']}  {event['severity']:<8} {event['kind']:<22} {event['subject'] or '(cluster)'}  {details}")
+    return 0
+
+
+def _queries(store: Store, args) -> int:
+    try:
+        if args.range != "custom" and (args.start or args.end):
+            raise ValueError("--start and --end need --range custom")
+        data = queries.report(Reader(store), args.cluster, args.range, start=args.start, end=args.end)
+    except (LookupError, ValueError) as exc:
+        print(f"starmon: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(to_json(data))
+        return 0
+    print(
+        f"{data['cluster']}: audit log {data['audit']}"
+        + (f": {data['audit_message']}" if data["audit_message"] else "")
+    )
+    print(f"  active users: {data['active_users_1h']} in the last hour, {data['active_users_24h']} in 24 h")
+    for row in data["top_tables_by_access"]:
+        print(f"  {row['access_count']:>9,}  {row['database']}.{row['table']}  {row['unique_users']} users")
+    for row in data["slow_queries"][:5]:
+        print(f"  {row['query_ms']:>9,} ms  {row['user_name']}  {row['stmt'][:80]!r}")
     return 0
 
 

@@ -45,7 +45,14 @@ def watermark(store: Store, cluster_id: int) -> Watermark | None:
     return Watermark(row.audit_ts, row.query_id or "") if row is not None and row.audit_ts else None
 
 
-async def audit_pass(store: Store, cluster_id: int, client, audit_table: str | None, now: float | None = None) -> str:
+async def audit_pass(
+    store: Store,
+    cluster_id: int,
+    client,
+    audit_table: str | None,
+    now: float | None = None,
+    limit: int = audit.MAX_ROWS_PER_PASS,
+) -> str:
     """Read, aggregate and store one pass of the cluster's audit log; its status (audit.OK, ...).
 
     Nothing the cluster answers makes this raise: no plugin, a refused SELECT or a failed read
@@ -54,7 +61,7 @@ async def audit_pass(store: Store, cluster_id: int, client, audit_table: str | N
     now = time.time() if now is None else now
     table = table_of(audit_table)
     after = await asyncio.to_thread(watermark, store, cluster_id)
-    batch = await audit.read_audit(client, table, after, now)
+    batch = await audit.read_audit(client, table, after, now, limit)
     cache = _caches.setdefault(cluster_id, ShapeCache())
     folded = audit.aggregate(batch.rows, cache, batch.utc_offset) if batch.status == audit.OK else Aggregates()
     previous = await asyncio.to_thread(status, store, cluster_id)

@@ -19,6 +19,7 @@ pages = {
     "performance": st.Page(PAGES / "performance.py", title="Performance", icon=":material/speed:"),
     "resources": st.Page(PAGES / "resources.py", title="Resources", icon=":material/memory:"),
     "data": st.Page(PAGES / "data.py", title="Data", icon=":material/database:"),
+    "queries": st.Page(PAGES / "queries.py", title="Queries", icon=":material/query_stats:"),
     "events": st.Page(PAGES / "events.py", title="Events", icon=":material/event_note:"),
     "alerts": st.Page(PAGES / "alerts.py", title="Alerts", icon=":material/notifications:"),
     "clusters": st.Page(PAGES / "clusters.py", title="Clusters", icon=":material/dns:"),

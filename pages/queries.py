@@ -1,0 +1,104 @@
+"""Queries: what the cluster ran, from its audit log (tables by access, slow queries, users, the mix)."""
+
+import pandas as pd
+import streamlit as st
+
+from starmon import queries
+from starmon.health import format_value
+from starmon.ui import frame, loaders
+from starmon.ui.text import plain
+
+selection = frame.page("Queries")
+cluster, tr = selection.cluster, selection.range
+data = queries.summary(loaders.reader(), cluster, tr, tr.end)
+if data["audit"] != "ok":
+    st.info(plain(data["audit_message"]), icon=":material/info:")
+    if data["audit"] != "error" or not data["top_users"]:
+        st.stop()
+
+with st.container(horizontal=True):
+    st.metric("Active users, last hour", data["active_users_1h"], border=True)
+    st.metric("Active users, last 24 h", data["active_users_24h"], border=True)
+    total = sum(r["queries"] for r in data["query_mix"])
+    failed = sum(r["failed"] for r in data["query_mix"])
+    st.metric("Statements in range", format_value(total, "count"), border=True)
+    st.metric("Failed", format_value(failed, "count"), border=True)
+
+st.subheader("Top tables by access")
+st.dataframe(
+    pd.DataFrame(
+        data["top_tables_by_access"],
+        columns=["database", "table", "access_count", "unique_users", "last_access", "catalog"],
+    ),
+    hide_index=True,
+    column_config={
+        "access_count": st.column_config.NumberColumn("Accesses", format="localized"),
+        "unique_users": st.column_config.NumberColumn("Distinct users"),
+        "last_access": st.column_config.TextColumn("Last access (UTC)"),
+    },
+)
+
+st.subheader("Slow queries")
+slow = pd.DataFrame(
+    data["slow_queries"],
+    columns=[
+        "ts",
+        "user_name",
+        "db_name",
+        "query_ms",
+        "scan_bytes",
+        "scan_rows",
+        "cpu_ns",
+        "mem_bytes",
+        "state",
+        "error_code",
+        "stmt",
+    ],
+)
+slow["cpu_s"] = slow.pop("cpu_ns") / 1e9
+slow["stmt"] = slow["stmt"].str.slice(0, queries.STMT_SHOWN)
+st.dataframe(
+    slow,
+    hide_index=True,
+    column_config={
+        "ts": st.column_config.TextColumn("Started (UTC)"),
+        "user_name": "User",
+        "db_name": "Database",
+        "query_ms": st.column_config.NumberColumn("Time (ms)", format="localized"),
+        "scan_bytes": st.column_config.NumberColumn("Scanned", format="bytes"),
+        "scan_rows": st.column_config.NumberColumn("Rows scanned", format="compact"),
+        "cpu_s": st.column_config.NumberColumn("CPU (s)", format="%.1f"),
+        "mem_bytes": st.column_config.NumberColumn("Memory", format="bytes"),
+        "stmt": st.column_config.TextColumn("Statement (first 200 characters)", width="large"),
+    },
+)
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Top users")
+    users = pd.DataFrame(
+        data["top_users"], columns=["user", "queries", "failed", "cpu_seconds", "scan_bytes", "query_ms"]
+    )
+    st.dataframe(
+        users,
+        hide_index=True,
+        column_config={
+            "cpu_seconds": st.column_config.NumberColumn("CPU (s)", format="%.1f"),
+            "scan_bytes": st.column_config.NumberColumn("Scanned", format="bytes"),
+            "query_ms": st.column_config.NumberColumn("Time (ms)", format="compact"),
+        },
+    )
+with right:
+    st.subheader("Query mix")
+    mix = pd.DataFrame(data["query_mix"], columns=["kind", "queries", "failed"])
+    st.dataframe(mix, hide_index=True)
+
+st.subheader("Failed statements by error code")
+fails = pd.DataFrame(data["failures"], columns=["ts", "error_code", "queries"])
+if fails.empty:
+    st.caption("No failed statements in this range.")
+else:
+    wide = fails.pivot_table(index="ts", columns="error_code", values="queries", aggfunc="sum", fill_value=0)
+    st.bar_chart(wide, x_label="hour (UTC)", y_label="failed statements")
+if data["unparsed_statements"]:
+    st.caption(f"{data['unparsed_statements']:,} statements so far could not be parsed; their tables are not counted.")

@@ -1,0 +1,183 @@
+"""The workload from the audit log (issue 17), against the emulator over real sockets: incremental
+reading counts each row once (across passes and collector restarts), no plugin and a refused SELECT
+say so without failing the pass, the CLI prints what the emulator served, and statement text from
+the cluster is shown literally."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+
+import pytest
+import sqlalchemy as sa
+
+from starmon import __main__ as cli
+from starmon import audit, schema, workload
+from starmon.config import ClusterConfig
+from starmon.emulator import ClusterSpec, auditlog
+from starmon.emulator.proc import fe_time
+from starmon.fetch import ClusterClient
+from starmon.store import Store
+
+from .fixtures import HOSTILE, add_cluster, app, seed_rounds
+
+
+def client_of(model) -> ClusterClient:
+    return ClusterClient(ClusterConfig(model.name, model.leader.host, model.http_port, model.query_port), None, 5.0)
+
+
+def one_pass(store: Store, cid: int, model, limit: int = audit.MAX_ROWS_PER_PASS) -> str:
+    return asyncio.run(workload.audit_pass(store, cid, client_of(model), None, model.now(), limit))
+
+
+def served(model, lo: float, hi: float) -> list[dict]:
+    """The statements (session rows left out) the emulator's table holds between lo and hi."""
+    return [r for r in auditlog.rows_between(model, lo, hi) if r["queryType"] not in ("connection", "disconnection")]
+
+
+def totals(store: Store, cid: int) -> tuple[int, int]:
+    u, w = schema.workload_users, schema.audit_watermarks
+    with store.reader.connect() as conn:
+        queries = conn.execute(sa.select(sa.func.sum(u.c.queries)).where(u.c.cluster_id == cid)).scalar()
+        rows = conn.execute(sa.select(w.c.rows_read).where(w.c.cluster_id == cid)).scalar()
+    return queries, rows
+
+
+@pytest.fixture
+def cluster(emulator, tmp_path):
+    model = emulator(ClusterSpec("prod")).cluster("prod")
+    model.audit.per_hour = 60.0  # a day is 1,440 statements: quick, and several per hour and user
+    store = Store(f"sqlite:///{tmp_path / 'starmon.db'}")
+    cid = add_cluster(store, "prod", model.leader.host)
+    yield model, store, cid, tmp_path
+    store.close()
+
+
+def test_passes_count_every_row_once_across_passes_limits_and_restarts(cluster):
+    model, store, cid, tmp_path = cluster
+    start = int(model.now())
+    assert one_pass(store, cid, model, limit=500) == "ok"  # the first day, 500 rows at a time
+    while totals(store, cid)[1] < len(served(model, start - 86400, start - audit.SETTLE_SECONDS)):
+        before = totals(store, cid)[1]
+        one_pass(store, cid, model, limit=500)
+        assert 0 < totals(store, cid)[1] - before <= 500
+    model.advance(1800)
+    one_pass(store, cid, model)
+    store.close()  # a collector restart: a new process, its cache and connections gone
+    workload._caches.clear()
+    store = Store(f"sqlite:///{tmp_path / 'starmon.db'}")
+    model.advance(1800)
+    one_pass(store, cid, model)
+    one_pass(store, cid, model)  # nothing new: nothing added
+    expected = served(model, start - 86400, int(model.now()) - audit.SETTLE_SECONDS)
+    assert totals(store, cid) == (len(expected), len(expected))
+    a = schema.workload_table_access
+    with store.reader.connect() as conn:
+        counted = dict(
+            conn.execute(sa.select(a.c.table_name, sa.func.sum(a.c.accesses)).group_by(a.c.table_name)).all()
+        )
+    known = Counter(name.rsplit(".", 1)[1] for r in expected for name in r["template"].tables)
+    assert counted == dict(known)
+    store.close()
+
+
+def test_the_first_pass_reads_the_last_day_only(cluster):
+    model, store, cid, _ = cluster
+    now = int(model.now())
+    one_pass(store, cid, model)
+    assert totals(store, cid)[1] == len(served(model, now - 86400, now - audit.SETTLE_SECONDS))
+    assert workload.watermark(store, cid).audit_ts <= fe_time(now - audit.SETTLE_SECONDS)
+
+
+def test_no_plugin_and_no_grant_say_so_once_and_the_statistics_pass_still_runs(cluster, make_collector, caplog):
+    model, store, _, _ = cluster
+    collector = make_collector([client_of(model).cluster])
+    cid = collector.store.cluster_ids()["prod"]
+    model.audit.installed = False
+    collector.run_statistics()
+    collector.run_statistics()
+    assert workload.status(collector.store, cid)["status"] == "not_installed"
+    assert sum("audit log" in r.message for r in caplog.records) == 1  # said once, not every pass
+    with collector.store.reader.connect() as conn:
+        passes = conn.execute(sa.select(sa.func.count()).select_from(schema.data_statistics)).scalar()
+    assert passes == 2
+    model.audit.installed, model.audit.readable = True, False
+    collector.run_statistics()
+    assert workload.status(collector.store, cid)["status"] == "forbidden"
+
+
+def run_cli(capsys, *args: str) -> tuple[int, dict | str]:
+    code = cli.main(["queries", *args])
+    out = capsys.readouterr()
+    return code, json.loads(out.out) if "--json" in args and code == 0 else out.err
+
+
+def test_cli_prints_what_the_emulator_served(cluster, capsys, monkeypatch):
+    model, store, cid, tmp_path = cluster
+    monkeypatch.setenv("STARMON_DB_URL", f"sqlite:///{tmp_path / 'starmon.db'}")
+    (tmp_path / "starmon.toml").write_text("")
+    monkeypatch.setenv("STARMON_CONFIG", str(tmp_path / "starmon.toml"))
+    now = int(model.now())
+    one_pass(store, cid, model)
+    code, data = run_cli(capsys, "--cluster", "prod", "--range", "24h", "--json")
+    assert code == 0, data
+    assert data["audit"] == "ok" and data["audit_message"] is None
+    rows = served(model, now - 86400, now - audit.SETTLE_SECONDS)
+    accesses, users = Counter(), {}
+    for r in rows:
+        for name in r["template"].tables:
+            accesses[name] += 1
+            users.setdefault(name, set()).add(r["user"])
+    top = {f"{t['catalog']}.{t['database']}.{t['table']}": t for t in data["top_tables_by_access"]}
+    assert {k: v["access_count"] for k, v in top.items()} == dict(accesses)
+    assert {k: v["unique_users"] for k, v in top.items()} == {k: len(v) for k, v in users.items()}
+    assert set(data["top_tables_by_access"][0]) >= {"database", "table", "access_count", "unique_users", "last_access"}
+    slowest = sorted(rows, key=lambda r: -r["queryTime"])[0]
+    assert data["slow_queries"][0]["query_ms"] == slowest["queryTime"]
+    assert data["slow_queries"][0]["stmt"] == slowest["stmt"][:200]
+    assert data["active_users_24h"] == len({r["user"] for r in rows})
+    recent = [r for r in rows if r["timestamp"] >= fe_time(now - 3600)]
+    assert data["active_users_1h"] == len({r["user"] for r in recent})
+    by_user = Counter(r["user"] for r in rows)
+    assert {u["user"]: u["queries"] for u in data["top_users"]} == dict(by_user.most_common(10))
+    failed = Counter(r["errorCode"] for r in rows if r["state"] == "ERR")
+    assert Counter({f["error_code"]: 0 for f in data["failures"]}) + failed == failed
+    assert sum(f["queries"] for f in data["failures"]) == sum(failed.values()) > 0
+    model.audit.installed = False
+    model.advance(600)
+    one_pass(store, cid, model)
+    code, data = run_cli(capsys, "--cluster", "prod", "--range", "24h", "--json")
+    assert data["audit"] == "not_installed" and "INSTALL PLUGIN" in data["audit_message"]
+    assert run_cli(capsys, "--cluster", "nope", "--json")[0] == 2
+
+
+def test_statement_text_from_the_cluster_is_shown_literally(cluster, env):
+    model, store, cid, _ = cluster  # the same database file as the dashboard's (env)
+    seed_rounds(store, cid, hours=0.5, dead_rounds=0)
+    t = int(model.now()) - 3600
+    for i, text in enumerate(HOSTILE):
+        row = {c: None for c in model.profile.audit_columns}
+        row.update(
+            queryId=f"hostile-{i}",
+            timestamp=fe_time(t + i),
+            queryType="slow_query",
+            user=text,
+            db="sales",
+            state="EOF",
+            queryTime=10_000_000 + i,
+            stmt=f"SELECT '{text}' FROM `{text}`",
+        )
+        model.audit.extra.append((t + i, row))
+    one_pass(store, cid, model)
+    at = app(cluster="prod", range="24h").run()
+    at.switch_page("../../pages/queries.py").run()
+    assert not at.exception
+    frames = [el.value for el in at.dataframe]
+    slow = next(f for f in frames if "stmt" in f.columns)
+    for text in HOSTILE:
+        assert f"SELECT '{text}' FROM `{text}`" in set(slow["stmt"])
+        assert text in set(slow["user_name"])
+    shown = " ".join(str(getattr(el, "value", "")) for kind in ("markdown", "caption", "info") for el in at.get(kind))
+    for text in HOSTILE:
+        assert text not in shown
