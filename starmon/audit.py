@@ -94,7 +94,7 @@ def fe_time(value: object) -> str | None:
 
 
 def _naive_epoch(text: str) -> float:
-    return datetime.strptime(text[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
+    return datetime.fromisoformat(text[:19]).replace(tzinfo=UTC).timestamp()  # strptime costs 4x
 
 
 def _quote(name: str) -> str:
@@ -175,7 +175,10 @@ class Aggregates:
 
 
 def _number(row: dict, key: str) -> int:
-    value = parse_int(row.get(key))
+    value = row.get(key)
+    if type(value) is int:  # what the driver gives for BIGINT: skip the text parser
+        return value if value >= 0 else 0
+    value = parse_int(value)
     return value if value is not None and value >= 0 else 0
 
 
