@@ -181,3 +181,16 @@ def test_statement_text_from_the_cluster_is_shown_literally(cluster, env):
     shown = " ".join(str(getattr(el, "value", "")) for kind in ("markdown", "caption", "info") for el in at.get(kind))
     for text in HOSTILE:
         assert text not in shown
+
+
+@pytest.mark.parametrize("profile,status", [("3.1", "ok"), ("2.5", "not_installed")])
+def test_older_plugins_are_read_by_their_columns_and_no_plugin_is_said(emulator, tmp_path, profile, status):
+    model = emulator(ClusterSpec("old", profile=profile)).cluster("old")
+    model.audit.per_hour = 60.0
+    store = Store(f"sqlite:///{tmp_path / 'starmon.db'}")
+    cid = add_cluster(store, "old", model.leader.host)
+    now = int(model.now())
+    assert one_pass(store, cid, model) == status
+    expected = len(served(model, now - 86400, now - audit.SETTLE_SECONDS)) if status == "ok" else 0
+    assert totals(store, cid)[1] == expected
+    store.close()
