@@ -3,7 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from starmon import queries
+from starmon import clusters as registry
+from starmon import queries, running
+from starmon.fetch import FetchError
 from starmon.health import format_value
 from starmon.ui import frame, loaders
 from starmon.ui.text import plain
@@ -11,6 +13,33 @@ from starmon.ui.text import plain
 selection = frame.page("Queries")
 cluster, tr = selection.cluster, selection.range
 data = queries.summary(loaders.reader(), cluster, tr, tr.end)
+
+st.subheader("Running now")
+config = loaders.config()
+target = registry.config_of(cluster, config.clusters, loaders.secrets())
+try:
+    running_rows = running.running_now(target, config.timeout_seconds) if target else None
+except FetchError as exc:
+    st.caption(plain(f"The running queries could not be read: {exc}"))
+else:
+    if running_rows is None:
+        st.caption("Not asked: the cluster is disabled, or its stored password cannot be decrypted.")
+    elif not running_rows:
+        st.caption(f"No query is running on {plain(target.fe_host)} now.")
+    else:
+        st.dataframe(
+            pd.DataFrame(running_rows).drop(columns=["fe"]),
+            hide_index=True,
+            column_config={
+                "exec_seconds": st.column_config.NumberColumn("Running (s)", format="%.1f"),
+                "cpu_seconds": st.column_config.NumberColumn("CPU (s)", format="%.1f"),
+                "scan_bytes": st.column_config.NumberColumn("Scanned", format="bytes"),
+                "scan_rows": st.column_config.NumberColumn("Rows scanned", format="compact"),
+                "memory_bytes": st.column_config.NumberColumn("Memory", format="bytes"),
+            },
+        )
+        st.caption(f"Queries sent to {plain(target.fe_host)}, as its SHOW PROC '/current_queries' lists them.")
+
 if data["audit"] != "ok":
     st.info(plain(data["audit_message"]), icon=":material/info:")
     if data["audit"] != "error" or not data["top_users"]:

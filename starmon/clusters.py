@@ -131,6 +131,20 @@ def password_to_test(stored: dict, edited: dict, secrets: Secrets) -> str:
         raise ClusterError(f"The {UNDECRYPTABLE}.") from None
 
 
+def config_of(row: dict, file_clusters: tuple[ClusterConfig, ...], secrets: Secrets) -> ClusterConfig | None:
+    """One enabled cluster's row as the collector would ask it, password included, for a live question
+    a page asks (Running now); None when it is disabled or its password cannot be had. Unlike
+    collectable it writes nothing, so opening a page never changes the clusters table."""
+    if not row["enabled"]:
+        return None
+    if row["source"] == "file":
+        return next((c for c in file_clusters if c.name == row["name"]), None)
+    try:
+        return ClusterConfig.from_row(row, _stored_password(row, secrets))
+    except SecretError:
+        return None
+
+
 def _stored_password(row: dict, secrets: Secrets) -> str:
     """A dashboard cluster's password: from its environment variable, else decrypted (SecretError)."""
     if row["password_env"]:

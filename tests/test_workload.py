@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from starmon import __main__ as cli
-from starmon import audit, schema, workload
+from starmon import audit, running, schema, workload
 from starmon.config import ClusterConfig
 from starmon.emulator import ClusterSpec, auditlog
 from starmon.emulator.proc import fe_time
@@ -194,3 +194,13 @@ def test_older_plugins_are_read_by_their_columns_and_no_plugin_is_said(emulator,
     expected = len(served(model, now - 86400, now - audit.SETTLE_SECONDS)) if status == "ok" else 0
     assert totals(store, cid)[1] == expected
     store.close()
+
+
+@pytest.mark.parametrize("profile", ["3.1", "3.4"])
+def test_running_now_reads_either_layout_of_current_queries(emulator, profile):
+    model = emulator(ClusterSpec("live", profile=profile)).cluster("live")
+    found = running.running_now(client_of(model).cluster, 5.0)
+    assert found and all(r["user"] == "analyst" and r["scan_bytes"] > 10**9 for r in found)
+    seconds = [r["exec_seconds"] for r in found]
+    assert seconds == sorted(seconds, reverse=True) and 1.4 < seconds[-1] < 1.6  # 1.5 s, in ms or "1.500 s"
+    assert all(r["cpu_seconds"] == pytest.approx(r["exec_seconds"] * 0.8, abs=0.01) for r in found)
