@@ -77,7 +77,7 @@ def run(quick: bool = False) -> list[dict]:
             "met": cached > 10 * uncached,
         },
         {
-            "what": f"one statistics pass over {len(rows):,} new audit rows (aggregate and store; the MySQL read aside)",
+            "what": f"one statistics pass over {len(rows):,} new audit rows (aggregated and stored, MySQL aside)",
             "compared_with": "",
             "target": "a few seconds, memory bounded",
             "figures": f"{seconds:.1f} s; aggregating peaks at {peak / 1e6:.1f} MB beyond the rows read",
