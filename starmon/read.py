@@ -383,6 +383,10 @@ def forecast(reader: Reader, cluster_id: int, window_days: float, now: float | N
     now = time.time() if now is None else now
     tr = TimeRange(now - window_days * 86400, now, "forecast")
     cluster_df, node_df = reader.disk_history(cluster_id, tr, FORECAST_BUCKET)
+    newest = reader.latest(cluster_id, before=now)
+    members = reader.nodes(newest["id"])["host"] if newest is not None else pd.Series(dtype=object)
+    if len(members):  # a BE removed in the window has history but no future: no forecast of its own
+        node_df = node_df[node_df["host"].isin(set(members))]
     # (history, subject, capacity): the cluster against its newest total, each BE against its own
     series = [(cluster_df, "cluster", float(cluster_df["total"].iloc[-1]) if len(cluster_df) else 0.0)]
     series += [(part, f"BE {host}", float(part["total"].iloc[-1])) for host, part in node_df.groupby("host", sort=True)]
