@@ -19,38 +19,6 @@ locked = registry.undecryptable(rows, loaders.secrets())
 _ICON = {"ok": ":material/check_circle:", "warning": ":material/warning:", "failed": ":material/error:"}
 _DONE = "clusters-done"  # (place, message): what the last change did, kept across the rerun that shows it
 
-if rows:
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "Name": r["name"],
-                    "FE host": r["fe_host"],
-                    "HTTP port": r["http_port"],
-                    "MySQL port": r["query_port"],
-                    "User": r["user"],
-                    "Password": "stored, but the current key cannot decrypt it"
-                    if r["name"] in locked
-                    else "stored (encrypted)"
-                    if r["password_encrypted"]
-                    else f"from ${r['password_env']}"
-                    if r["password_env"]
-                    else "none",
-                    "HTTPS": ("yes, certificate NOT verified" if not r["tls_verify"] else "yes, verified")
-                    if r["tls"]
-                    else "no",
-                    "Tags": ", ".join(parse_tags(r["tags"])),
-                    "Enabled": r["enabled"],
-                    "Declared in": {"file": "starmon.toml", "ui": "dashboard", "demo": "demo (emulated)"}[r["source"]],
-                }
-                for r in rows
-            ]
-        ),
-        hide_index=True,
-        key="cluster-table",
-    )
-else:
-    st.info("No clusters yet: add one below, or declare them in starmon.toml.", icon=":material/info:")
 for name in locked:
     st.error(plain(f"{name} is not collected: its {registry.UNDECRYPTABLE}."), icon=":material/key_off:")
 
@@ -184,3 +152,46 @@ with edit:
         if right.button("Delete", disabled=not confirm, type="secondary", key="delete"):
             registry.delete(store, row["name"])
             _done("edit-buttons", f"Deleted {row['name']} and its history.")
+
+
+def _watched() -> None:
+    """The clusters starmon watches, below the forms: a cluster added or deleted grows or shrinks
+    this table without moving the form and its message out of view."""
+    st.subheader("Watched clusters")
+    if rows:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "Name": r["name"],
+                        "FE host": r["fe_host"],
+                        "HTTP port": r["http_port"],
+                        "MySQL port": r["query_port"],
+                        "User": r["user"],
+                        "Password": "stored, but the current key cannot decrypt it"
+                        if r["name"] in locked
+                        else "stored (encrypted)"
+                        if r["password_encrypted"]
+                        else f"from ${r['password_env']}"
+                        if r["password_env"]
+                        else "none",
+                        "HTTPS": ("yes, certificate NOT verified" if not r["tls_verify"] else "yes, verified")
+                        if r["tls"]
+                        else "no",
+                        "Tags": ", ".join(parse_tags(r["tags"])),
+                        "Enabled": r["enabled"],
+                        "Declared in": {"file": "starmon.toml", "ui": "dashboard", "demo": "demo (emulated)"}[
+                            r["source"]
+                        ],
+                    }
+                    for r in rows
+                ]
+            ),
+            hide_index=True,
+            key="cluster-table",
+        )
+    else:
+        st.info("No clusters yet: add one above, or declare them in starmon.toml.", icon=":material/info:")
+
+
+_watched()
