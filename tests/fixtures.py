@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = Path(__file__).resolve().parent / "samples"
 # The dashboard's frame script, and its pages as AppTest.switch_page wants them (relative to the frame).
 MAIN = str(ROOT / "starmon" / "ui" / "main.py")
-PAGES = ("overview", "performance", "resources", "data", "clusters")
+PAGES = ("overview", "performance", "resources", "data", "events", "queries", "alerts", "clusters")
 PAGE = {name: f"../../pages/{name}.py" for name in PAGES}
 
 # Text a cluster (or a link) could send that markdown, HTML or an autolink would act on.
