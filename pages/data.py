@@ -10,19 +10,21 @@ from starmon import read
 from starmon.datastats import SYSTEM_DATABASES
 from starmon.health import format_value
 from starmon.readings import Status
-from starmon.ui import frame, loaders, widgets
+from starmon.ui import charts, frame, loaders, widgets
 from starmon.ui.text import plain
 
 MISSING = "n/a"  # what a table shows for a value the cluster did not give (the README's promise)
 
 
 def sizes_as_text(tables: pd.DataFrame) -> Styler:
-    """The tables with sizes shown as the cards show them ("5.9 TB"), growth signed ("+59.1 GB"):
-    only the text on screen changes, so the columns still sort as numbers and the CSV keeps bytes."""
+    """The tables with sizes shown as the cards show them ("5.9 TB"), growth signed ("+59.1 GB"),
+    shares as "42.0 %": only the text on screen changes, so the columns still sort as numbers and
+    the CSV keeps bytes."""
     return tables.style.format(
         {
             "size_bytes": lambda v: format_value(v, "bytes"),
             "growth_bytes": lambda v: ("+" if v > 0 else "") + format_value(v, "bytes"),
+            "share": lambda v: f"{v:.1f} %",
         },
         na_rep=MISSING,
     )
@@ -78,8 +80,42 @@ with st.container(horizontal=True):
     )
     st.metric("Rows", format_value(stats["total_rows"], "count"), border=True)
 
-st.subheader("Tables")
+st.subheader("Size over time")
+zone = frame.zone()
+sizes = loaders.data_size(cluster["id"], tr.start, tr.end, loaders.newest_id(cluster["id"]))
+every = loaders.config().statistics_interval_seconds // 60
+why = (
+    f"No statistics pass read the data size in {tr.phrase}. The collector runs one every {every} minutes; "
+    f"the newest was {frame.local_time(stats['ts'])}."
+)
+st.plotly_chart(charts.data_size(sizes, zone, why), key="data-size")
+
 first, last = loaders.reader().growth_span(cluster["id"], tr)
+st.subheader("Databases")
+if last is None:
+    st.caption(f"No statistics pass with table sizes in {tr.phrase}.")
+else:
+    databases = loaders.database_sizes(cluster["id"], last)
+    whole = databases["size_bytes"].sum()
+    databases["share"] = 100 * databases["size_bytes"] / whole if whole else None
+    st.caption(
+        f"Sizes as of {frame.local_time(last)}, summed over each database's tables, largest first "
+        f"(StarRocks' own databases, {plain(own)}, left out)."
+    )
+    widgets.table(
+        sizes_as_text(databases),
+        "databases",
+        column_config={
+            "database": "Database",
+            "tables": st.column_config.NumberColumn("Tables", format="localized"),
+            "size_bytes": st.column_config.NumberColumn("Size", help="DATA_LENGTH, every replica included."),
+            "rows": st.column_config.NumberColumn("Rows", format="localized"),
+            "share": st.column_config.NumberColumn("Share", help="Of the sizes summed here."),
+        },
+        placeholder=MISSING,
+    )
+
+st.subheader("Tables")
 tables = loaders.table_growth(cluster["id"], tr.start, tr.end, loaders.newest_id(cluster["id"]))
 listed = f"the {len(tables):,} largest tables" if len(tables) == read.TABLES_SHOWN else "every table"
 if last is None:

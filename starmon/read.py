@@ -300,6 +300,40 @@ class Reader:
         whole = {"size_bytes": "Int64", "rows": "Int64", "growth_bytes": "Int64"}  # a gap stays a gap, not 1.0e12
         return df.rename(columns=names)[columns].astype(whole)
 
+    def data_size(self, cluster_id: int, tr: TimeRange) -> pd.DataFrame:
+        """The total data size (`total_data_bytes`, user tables, every replica) at each statistics
+        pass of the range that read it, oldest first: how fast the cluster's data grows, which the
+        newest pass alone cannot say. A failed pass stored no size and is left out, not drawn as 0."""
+        d = schema.data_statistics
+        query = (
+            sa.select(d.c.ts, d.c.total_data_bytes)
+            .where(
+                d.c.cluster_id == cluster_id, d.c.ts >= tr.start, d.c.ts <= tr.end, d.c.total_data_bytes.is_not(None)
+            )
+            .order_by(d.c.ts)
+        )
+        return _times(self._frame(query)).astype({"total_data_bytes": "float64"})[["time", "total_data_bytes"]]
+
+    def database_sizes(self, cluster_id: int, ts: float) -> pd.DataFrame:
+        """Size, rows and tables per user database at the pass taken at `ts`, largest first: which
+        databases hold the total. StarRocks' own databases are left out, as table_growth does."""
+        h = schema.table_size_history
+        size = sa.func.sum(h.c.data_bytes).label("size_bytes")
+        query = (
+            sa.select(
+                h.c.db_name.label("database"),
+                sa.func.count().label("tables"),
+                size,
+                sa.func.sum(h.c.row_count).label("rows"),
+            )
+            .where(h.c.cluster_id == cluster_id, h.c.ts == ts, h.c.db_name.not_in(sorted(SYSTEM_DATABASES)))
+            .group_by(h.c.db_name)
+            .order_by(size.desc().nulls_last(), h.c.db_name)
+        )
+        df = self._frame(query)
+        columns = ["database", "tables", "size_bytes", "rows"]
+        return df.reindex(columns=columns).astype({"tables": "Int64", "size_bytes": "Int64", "rows": "Int64"})
+
     def disk_history(self, cluster_id: int, tr: TimeRange, step: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Used and total disk bytes per `step` seconds: for the cluster, and per BE (`ts`, `used`, `total`)."""
         s, n = schema.metrics_snapshots, schema.node_snapshots

@@ -30,7 +30,7 @@ from starmon.round import fetch_statistics
 from starmon.store import Store
 
 from .browser import SCREENSHOTS, browser, dashboard_env, dashboard_server, needs_chromium, page, visit  # noqa: F401
-from .fixtures import HOSTILE_BOLD, HOSTILE_HTML, add_cluster, open_page, seed_rounds, unescape
+from .fixtures import HOSTILE_BOLD, HOSTILE_HTML, add_cluster, open_page, seed_rounds, trace_values, unescape
 
 USER_TABLES = [t for t in catalog.TABLES if t.db != "_statistics_"]
 # A refresh error longer than any cell, with text markdown and HTML would act on.
@@ -82,7 +82,8 @@ def frames(at) -> dict[str, object]:
     out = {}
     for element in at.dataframe:
         labels = labels_of(element)
-        key = "tables" if "size_bytes" in labels else "schema" if "progress" in labels else "views"
+        key = "databases" if "share" in labels else "tables" if "size_bytes" in labels else "views"
+        key = "schema" if "progress" in labels else key
         out.setdefault(key, []).append(element)
     return out
 
@@ -136,8 +137,74 @@ def test_growth_is_shown_beside_size_in_one_table(catalogue):
     cells = shown_cells(tables).set_index(df.index)
     assert cells.loc["page_views", "growth_bytes"] == "+" + decimal(grown)
     assert cells.loc["customers", "growth_bytes"] == "0 B"
-    assert [s.value for s in at.subheader] == ["Tables", "Materialized views", "Schema changes"]
+    assert [s.value for s in at.subheader] == [
+        "Size over time",
+        "Databases",
+        "Tables",
+        "Materialized views",
+        "Schema changes",
+    ]
     assert labels_of(tables)["growth_bytes"] == "Growth over 24h"
+
+
+def test_total_size_over_time_is_each_passes_total(catalogue):
+    """The size chart draws one point per statistics pass of the range, each the pass's total
+    (user tables only), on an axis in decimal bytes."""
+    at = open_page("data")
+    assert not at.exception, at.exception
+    model, first, last = catalogue["model"], catalogue["first"], catalogue["last"]
+    [chart] = [
+        c for c in at.get("plotly_chart") if json.loads(c.proto.spec)["layout"]["title"]["text"] == "Total data size"
+    ]
+    figure = json.loads(chart.proto.spec)
+    [trace] = figure["data"]
+    sizes = trace_values(trace["y"])
+    assert sizes == [sum(size_at(model, t.name, when) for t in USER_TABLES) for when in (first, last)]
+    assert sizes[1] > sizes[0]  # page_views and friends take loads
+    assert "markers" in trace["mode"]
+    assert figure["layout"]["yaxis"]["ticksuffix"] == "B" and figure["layout"]["yaxis"]["tickformat"] == ".3s"
+
+
+def test_size_over_time_says_why_a_range_has_no_pass(env, emulator):
+    """A range with no pass draws no axes: it says no pass read a size there, and when the newest was;
+    the Databases section says it has no sizes either."""
+    model = emulator(ClusterSpec("prod")).cluster("prod")
+    store = env["store"]
+    cid = add_cluster(store)
+    seed_rounds(store, cid, hours=0.5, dead_rounds=0)
+    passes(store, cid, model, [time.time() - 3 * 3600])
+    at = open_page("data", range="1h")
+    assert not at.exception, at.exception
+    [chart] = at.get("plotly_chart")
+    [note] = json.loads(chart.proto.spec)["layout"]["annotations"]
+    assert note["text"].startswith("<b>No data in this range</b>")
+    assert "No statistics pass read the data size in the last 1h." in note["text"].replace("<br>", " ")
+    assert "No statistics pass with table sizes in the last 1h." in [c.value for c in at.caption]
+    assert "databases" not in frames(at)
+
+
+def test_databases_sum_their_tables_at_the_last_pass(catalogue):
+    at = open_page("data")
+    model, last = catalogue["model"], catalogue["last"]
+    [databases] = frames(at)["databases"]
+    df = databases.value.set_index("database")
+    expected = {}
+    for t in USER_TABLES:
+        size, count = expected.get(t.db, (0, 0))
+        expected[t.db] = (size + size_at(model, t.name, last), count + 1)
+    assert set(df.index) == set(expected)  # _statistics_ is StarRocks' own: not a user database
+    for db, (size, count) in expected.items():
+        assert (df.loc[db, "size_bytes"], df.loc[db, "tables"]) == (size, count), db
+    assert list(df["size_bytes"]) == sorted(df["size_bytes"], reverse=True)
+    total = sum(size for size, _ in expected.values())
+    assert df["share"].sum() == pytest.approx(100)
+    cells = shown_cells(databases).set_index(df.index)
+    biggest = df.index[0]
+    assert cells.loc[biggest, "size_bytes"] == decimal(expected[biggest][0])
+    assert cells.loc[biggest, "share"] == f"{100 * expected[biggest][0] / total:.1f} %"
+    assert labels_of(databases)["share"] == "Share"
+    [caption] = [unescape(c.value) for c in at.caption if c.value.startswith("Sizes as of") and "database" in c.value]
+    assert "_statistics_, information_schema" in caption  # literally, not "statistics" in italics
 
 
 def test_growth_says_since_when_history_began_inside_the_range(env, emulator):
@@ -164,6 +231,7 @@ def test_headers_are_words_and_downloads_keep_machine_names(catalogue):
     at = open_page("data")
     found = frames(at)
     assert len(found["tables"]) == 1 and len(found["views"]) == 2 and len(found["schema"]) == 1
+    assert len(found["databases"]) == 1
     for element in at.dataframe:
         columns = list(element.value.columns)
         assert all(re.fullmatch(r"[a-z_]+", c) for c in columns), columns  # what the CSV is written with
@@ -270,17 +338,23 @@ def test_data_page_in_a_browser(tmp_path, emulator, page):
     with dashboard_server(tmp_path, env) as url:
         visit(page, f"{url}/data?cluster=prod")
         grids = page.get_by_test_id("stDataFrame")
-        expect(grids.first).to_be_visible()
+        tables = grids.nth(1)  # the Databases grid comes first
+        expect(tables).to_be_visible()
         page.wait_for_timeout(1000)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "data-tables.png"))
 
-        # Sorting by Size is by number (as text, "398.5 MB" would sort after "2.7 TB"); before
-        # anything scrolls, so the header is where it was drawn.
-        _, x, y = [d for d in page.evaluate("window.__drawn") if d[0] == "Size"][-1]
-        page.mouse.click(x + 5, y)
+        # Sorting by Size is by number (as text, "398.5 MB" would sort after "2.7 TB"). The grid sits
+        # below the size chart and the Databases grid: its header is found where it was drawn, before
+        # anything scrolls, then clicked at the same place in the grid once scrolled into view.
+        box = tables.bounding_box()
+        headers = [d for d in page.evaluate("window.__drawn") if d[0] == "Size" and box["y"] <= d[2] <= box["y"] + 60]
+        _, x, y = headers[-1]
+        tables.scroll_into_view_if_needed()
+        moved = tables.bounding_box()
+        page.mouse.click(moved["x"] + x - box["x"] + 5, moved["y"] + y - box["y"])
         page.wait_for_timeout(800)
-        sizes = grids.first.locator("tbody td[aria-colindex='3']").all_inner_texts()  # the grid's own values
+        sizes = tables.locator("tbody td[aria-colindex='3']").all_inner_texts()  # the grid's own values
         order = [int(size) for size in sizes]
         assert len(order) > 3 and order == sorted(order), sizes
 
@@ -302,7 +376,7 @@ def test_data_page_in_a_browser(tmp_path, emulator, page):
 
         # The CSV holds bytes under machine names.
         with page.expect_download() as download:
-            page.get_by_role("button", name="Download CSV").first.click()
+            page.get_by_role("button", name="Download CSV").nth(1).click()
         rows = list(csv.reader(io.StringIO(open(download.value.path()).read())))
         assert rows[0] == ["database", "table", "size_bytes", "rows", "growth_bytes"]
         csv_rows = {r[1]: r for r in rows[1:]}

@@ -84,12 +84,15 @@ def broken_at_gaps(df: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([df, holes], ignore_index=True).sort_values("time", kind="stable", ignore_index=True)
 
 
-def lines(df: pd.DataFrame, columns: dict[str, str], title: str, zone: str, why: str | None = None) -> go.Figure:
+def lines(
+    df: pd.DataFrame, columns: dict[str, str], title: str, zone: str, why: str | None = None, unit: str | None = None
+) -> go.Figure:
     """One line per column of a cluster series; `columns` maps column -> legend label. The axis
-    takes the unit the metric registry gives the first column. With no rows, or no value in any
+    takes `unit`, else the unit the metric registry gives the first column (a series that is no
+    metric, like the statistics passes' sizes, names its own). With no rows, or no value in any
     of the columns, the chart says so instead, and why: the page's `why` (it knows the range and
     what was collected), else what the data shows."""
-    unit = unit_of(next(iter(columns)))
+    unit = unit or unit_of(next(iter(columns)))
     if not len(df) or df[list(columns)].isna().all(axis=None):
         return empty(title, why or (ALL_NA if len(df) else None))
     fig = go.Figure()
@@ -107,6 +110,19 @@ def lines(df: pd.DataFrame, columns: dict[str, str], title: str, zone: str, why:
             )
         )
     return _layout(fig, title, unit)
+
+
+DATA_SIZE_TITLE = "Total data size"
+
+
+def data_size(df: pd.DataFrame, zone: str, why: str | None = None) -> go.Figure:
+    """The total data size at each statistics pass (Reader.data_size), in decimal units as the
+    cards show it. Passes come minutes to an hour apart, so each is marked: a line alone would draw
+    nothing for a range holding one pass, and the hover reads "6.60 TB", not 6.6e12 bytes."""
+    fig = lines(df, {"total_data_bytes": "total size"}, DATA_SIZE_TITLE, zone, why, unit="bytes")
+    if fig.data:
+        fig.update_traces(mode="lines+markers", hovertemplate=f"%{{y:.3s}}B{_HOVER_NAME}")
+    return fig
 
 
 # Event markers: a dotted vertical line per event time, coloured by the worst severity there, and

@@ -84,6 +84,17 @@ def table_growth(cluster_id: int, start: float, end: float, newest: int | None) 
 
 
 @st.cache_data(ttl="15m", max_entries=64, show_spinner=False)
+def data_size(cluster_id: int, start: float, end: float, newest: int | None) -> pd.DataFrame:
+    return reader().data_size(cluster_id, TimeRange(start, end, ""))
+
+
+@st.cache_data(ttl="15m", max_entries=64, show_spinner=False)
+def database_sizes(cluster_id: int, ts: float) -> pd.DataFrame:
+    """Per-database sizes of one pass: a pass never changes, so its time alone is the key."""
+    return reader().database_sizes(cluster_id, ts)
+
+
+@st.cache_data(ttl="15m", max_entries=64, show_spinner=False)
 def held(cluster_id: int, start: float, end: float, newest: int | None) -> coverage.Held:
     """What is held of the cluster over a range (coverage.held), re-read when a new round lands."""
     return coverage.held(store(), cluster_id, start, end)
