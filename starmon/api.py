@@ -30,7 +30,7 @@ from starlette.routing import Mount
 
 from . import api_models as m
 from . import clusters as registry
-from . import read, timeline, tokens, users
+from . import queries, read, timeline, tokens, users, workload
 from .answers import SharedAnswers
 from .config import Config
 from .read import Reader, TimeRange
@@ -112,8 +112,15 @@ def _rows(df) -> list[dict]:
     return df.astype(object).where(df.notna(), None).to_dict("records")
 
 
-def _data_stats(reader: Reader, cluster: dict, stats: dict | None, tr: TimeRange, limit: int) -> dict:
-    """The Data page's numbers: the newest statistics pass, and table sizes and growth over the range."""
+WORKLOAD_KEYS = ("audit", "audit_message", "top_tables_by_access", "slow_queries", "active_users_1h")
+WORKLOAD_KEYS += ("active_users_24h", "top_users")
+
+
+def _data_stats(reader: Reader, cluster: dict, stats: dict | None, tr: TimeRange, limit: int, now: float) -> dict:
+    """The Data page's numbers: the newest statistics pass, and table sizes and growth over the
+    range; with the workload the Queries page and `python -m starmon queries` show (one read,
+    queries.summary, so the three agree)."""
+    work = queries.summary(reader, cluster, tr, now)
     stats = stats or {}
     first, last = reader.growth_span(cluster["id"], tr)
     tables = reader.table_growth(cluster["id"], tr)
@@ -130,6 +137,7 @@ def _data_stats(reader: Reader, cluster: dict, stats: dict | None, tr: TimeRange
         "fastest_growing": _rows(growing.head(limit)),
         "materialized_views": stats.get("materialized_views") or [],
         "schema_changes": stats.get("schema_changes") or [],
+        **{k: work[k] for k in WORKLOAD_KEYS},
     }
 
 
@@ -371,7 +379,8 @@ def create_app(
         "/clusters/{id}/overview/data-stats",
         response_model=m.DataStats,
         responses=READ_ERRORS,
-        summary="databases, tables and their sizes, largest and fastest-growing tables, MVs, schema changes",
+        summary="databases, tables and their sizes, largest and fastest-growing tables, MVs, schema changes, "
+        "and the workload: tables by access, slow queries, active and top users (README: Queries)",
     )
     def data_stats(
         request: Request,
@@ -383,11 +392,12 @@ def create_app(
     ):
         cluster = cluster_of(key)
         stats = reader.statistics(cluster["id"])
-        ready = prepared(request, response, key, span, stats and stats["id"], limit)
+        audited = workload.status(store, cluster["id"]).get("checked_at")  # the audit pass lands after its stats
+        ready = prepared(request, response, key, span, stats and stats["id"], audited, limit)
         if ready is None:
             return not_modified(response)
-        _cluster, tr, _now = ready
-        return _data_stats(reader, cluster, stats, tr, limit)
+        _cluster, tr, now = ready
+        return _data_stats(reader, cluster, stats, tr, limit, now)
 
     @app.get(
         "/clusters/{id}/events",

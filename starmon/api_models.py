@@ -205,6 +205,39 @@ class SchemaChange(BaseModel):
     message: str | None = None
 
 
+class TableAccess(BaseModel):
+    catalog: str | None = Field(description="default_catalog, or the external catalog the table is in")
+    database: str
+    table: str
+    access_count: int = Field(description="statements that read or wrote it in the range's hours")
+    unique_users: int
+    last_access: str | None
+
+
+class SlowQuery(BaseModel):
+    query_id: str
+    ts: str = Field(description="when it started")
+    user_name: str | None
+    db_name: str | None
+    query_ms: int | None
+    scan_bytes: int | None
+    scan_rows: int | None
+    cpu_ns: int | None
+    mem_bytes: int | None
+    state: str | None
+    error_code: str | None
+    stmt: str = Field(description="its first 200 characters, as the cluster logged them: text, never markup")
+
+
+class UserLoad(BaseModel):
+    user: str
+    queries: int
+    failed: int
+    query_ms: int | None
+    cpu_seconds: float
+    scan_bytes: int | None
+
+
 class DataStats(BaseModel):
     cluster_id: int
     cluster: str
@@ -227,6 +260,15 @@ class DataStats(BaseModel):
     schema_change_running: int | None
     schema_change_pending: int | None
     schema_changes: list[SchemaChange]
+    audit: Literal["ok", "not_installed", "forbidden", "error", "pending"] = Field(
+        description="whether the audit log (README: Queries) could be read at the last pass; pending before one"
+    )
+    audit_message: str | None = Field(description="what to do when audit is not ok: the INSTALL PLUGIN or GRANT")
+    top_tables_by_access: list[TableAccess] = Field(description="most accessed first, over the range's hours")
+    slow_queries: list[SlowQuery] = Field(description="the slowest that started in the range, slowest first")
+    active_users_1h: int = Field(description="users who ran a statement in the last hour")
+    active_users_24h: int
+    top_users: list[UserLoad] = Field(description="by statements run in the range's hours")
 
 
 class Event(BaseModel):

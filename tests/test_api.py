@@ -13,9 +13,12 @@ import time
 import httpx
 import pytest
 
-from starmon import events, tokens, users
+from starmon import audit, events, queries, tokens, users, workload
 from starmon.config import ClusterConfig
+from starmon.emulator import ClusterSpec, auditlog
+from starmon.read import Reader
 from starmon.round import REFRESH_COOLDOWN_SECONDS
+from starmon.statements import ShapeCache
 from starmon.store import Store
 
 from .browser import dashboard_server
@@ -119,7 +122,7 @@ def test_events_of_the_range(server):
 
 
 def test_the_cli_and_the_api_read_the_same_overview(server):
-    from starmon.read import Reader, overview  # what `python -m starmon overview` prints
+    from starmon.read import overview  # what `python -m starmon overview` prints
 
     now_api = get(server, "/clusters/prod/overview/health", params={"range": "6h"}).json()
     cli = overview(Reader(server["store"]), "prod", "6h")
@@ -139,6 +142,31 @@ def test_performance_resources_and_data_stats(server):
     assert res["forecast"]["cluster"]["subject"] == "cluster"
     stats = get(server, "/clusters/prod/overview/data-stats").json()
     assert stats["collected_at"] is None and stats["largest_tables"] == []  # no statistics pass was seeded
+
+
+def test_data_stats_carry_the_workload_the_queries_page_shows(server, emulator):
+    """Tables by access, slow queries, active and top users and the audit status: one read with
+    the Queries page and the CLI (queries.summary), over a day of the emulator's audit rows."""
+    store, cid = server["store"], server["ids"]["prod"]
+    before = get(server, "/clusters/prod/overview/data-stats").json()
+    assert before["audit"] == "pending" and before["top_tables_by_access"] == [] and before["active_users_24h"] == 0
+    model = emulator(ClusterSpec("prod")).cluster("prod")
+    model.audit.per_hour = 60.0
+    now = time.time()
+    rows = [{k: v for k, v in r.items() if k != "template"} for r in auditlog.rows_between(model, now - 86400, now)]
+    workload.write_pass(store, cid, audit.OK, None, audit.aggregate(rows, ShapeCache()), now)
+
+    stats = get(server, "/clusters/prod/overview/data-stats", params={"range": "24h"}).json()
+    cli = queries.report(Reader(store), "prod", "24h")
+    assert stats["audit"] == "ok" and stats["audit_message"] is None
+    for key in ("top_tables_by_access", "slow_queries", "top_users", "active_users_1h", "active_users_24h"):
+        assert stats[key] == cli[key], key
+    assert stats["top_tables_by_access"] and stats["slow_queries"] and stats["active_users_24h"] > 1
+    slowest = stats["slow_queries"][0]
+    assert slowest["query_ms"] == max(r["query_ms"] for r in stats["slow_queries"]) and len(slowest["stmt"]) <= 200
+    busiest = stats["top_tables_by_access"][0]
+    assert busiest["access_count"] == max(t["access_count"] for t in stats["top_tables_by_access"])
+    assert stats["collected_at"] is None  # still no statistics pass: the workload comes from the audit pass
 
 
 @pytest.mark.parametrize(
