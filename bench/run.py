@@ -14,6 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_alerts  # noqa: E402
 import bench_api  # noqa: E402
 import bench_audit  # noqa: E402
 import bench_collect  # noqa: E402
@@ -27,7 +28,16 @@ def main() -> int:
     quick = "--quick" in sys.argv
     started = time.perf_counter()
     rows = []
-    for module in (bench_parse, bench_collect, bench_read, bench_retention, bench_selfmetrics, bench_api, bench_audit):
+    for module in (
+        bench_parse,
+        bench_collect,
+        bench_alerts,
+        bench_read,
+        bench_retention,
+        bench_selfmetrics,
+        bench_api,
+        bench_audit,
+    ):
         rows += module.run(quick=quick)
     print(
         f"starmon benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
