@@ -7,19 +7,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from starmon import __main__ as cli
-from starmon import audit, running, schema, workload
+from starmon import audit, queries, running, schema, workload
 from starmon.config import ClusterConfig
 from starmon.emulator import ClusterSpec, auditlog
 from starmon.emulator.proc import fe_time
 from starmon.fetch import ClusterClient
+from starmon.read import Reader
 from starmon.store import Store
 
+from .browser import SCREENSHOTS, browser, dashboard_env, dashboard_server, needs_chromium, page, visit  # noqa: F401
 from .fixtures import HOSTILE, add_cluster, app, seed_rounds
 
 
@@ -204,3 +209,63 @@ def test_running_now_reads_either_layout_of_current_queries(emulator, profile):
     seconds = [r["exec_seconds"] for r in found]
     assert seconds == sorted(seconds, reverse=True) and 1.4 < seconds[-1] < 1.6  # 1.5 s, in ms or "1.500 s"
     assert all(r["cpu_seconds"] == pytest.approx(r["exec_seconds"] * 0.8, abs=0.01) for r in found)
+
+
+def _workload_stored(db: Path) -> bool:
+    """Whether the demo's replayed audit passes have stored slow queries yet (its backfill runs after start)."""
+    try:
+        with sqlite3.connect(db) as conn:
+            return conn.execute("SELECT count(*) FROM slow_queries").fetchone()[0] > 0
+    except sqlite3.Error:  # the schema is still being created
+        return False
+
+
+def _grid(page, header: str):
+    """The rows a dataframe holds (its accessible table, which the canvas draws) under the column `header`."""
+    for grid in page.get_by_test_id("stDataFrame").all():
+        headers = grid.locator("thead th").all_inner_texts()
+        if header in headers:
+            return headers, [row.locator("td").all_inner_texts() for row in grid.locator("tbody tr").all()]
+    raise AssertionError(f"no dataframe has a column {header!r}")
+
+
+def _report(db_url: str) -> dict:
+    """What `python -m starmon queries --cluster demo --range 7d` reads of the two lists the test checks."""
+    store = Store(db_url)
+    try:
+        found = queries.report(Reader(store), "demo", "7d")
+    finally:
+        store.close()
+    return {key: found[key] for key in ("audit", "top_tables_by_access", "slow_queries")}
+
+
+@needs_chromium
+def test_the_demos_queries_page_shows_top_tables_and_slow_queries(tmp_path, page):
+    """In Chromium, on the demo: the tables read most and the slowest queries the replayed audit
+    passes stored, the same ones `python -m starmon queries` reads. The demo replays its week
+    while the page is open, so the page is compared with a read that no pass changed around it."""
+    env = dashboard_env(tmp_path, demo=True)
+    db = tmp_path / "starmon.db"
+    with dashboard_server(tmp_path, env, ready=lambda: _workload_stored(db), wait_seconds=240) as url:
+        visit(page, f"{url}/queries?range=7d")
+        expect(page.get_by_text("days of history for demo")).to_have_count(0, timeout=180000)
+        for _ in range(3):
+            expected = _report(env["STARMON_DB_URL"])
+            visit(page, f"{url}/queries?range=7d")
+            assert page.get_by_test_id("stException").count() == 0
+            expect(page.get_by_text("Top tables by access")).to_be_visible()
+            tables = _grid(page, "Accesses")
+            slow = _grid(page, "Statement (first 200 characters)")
+            if _report(env["STARMON_DB_URL"]) == expected:
+                break
+        else:
+            pytest.fail("a statistics pass landed during every one of three visits")
+        assert expected["audit"] == "ok" and expected["top_tables_by_access"] and expected["slow_queries"]
+        top = dict(zip(tables[0], tables[1][0]))
+        first = expected["top_tables_by_access"][0]
+        assert (top["database"], top["table"]) == (first["database"], first["table"])
+        assert top["Accesses"].replace(",", "") == str(first["access_count"])
+        slowest = dict(zip(slow[0], slow[1][0]))
+        assert slowest["Statement (first 200 characters)"] == expected["slow_queries"][0]["stmt"]
+        assert slowest["Time (ms)"].replace(",", "") == str(expected["slow_queries"][0]["query_ms"])
+        page.screenshot(path=str(SCREENSHOTS / "queries-demo.png"), full_page=True)
