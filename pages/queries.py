@@ -31,11 +31,15 @@ else:
             pd.DataFrame(running_rows).drop(columns=["fe"]),
             hide_index=True,
             column_config={
+                "query_id": "Query ID",
+                "user": "User",
+                "database": "Database",
                 "exec_seconds": st.column_config.NumberColumn("Running (s)", format="%.1f"),
                 "cpu_seconds": st.column_config.NumberColumn("CPU (s)", format="%.1f"),
                 "scan_bytes": st.column_config.NumberColumn("Scanned", format="bytes"),
                 "scan_rows": st.column_config.NumberColumn("Rows scanned", format="compact"),
                 "memory_bytes": st.column_config.NumberColumn("Memory", format="bytes"),
+                "start_time": st.column_config.TextColumn("Started", help="As the FE reports it, in its time zone."),
             },
         )
         st.caption(f"Queries sent to {plain(target.fe_host)}, as its SHOW PROC '/current_queries' lists them.")
@@ -61,9 +65,12 @@ st.dataframe(
     ),
     hide_index=True,
     column_config={
+        "database": "Database",
+        "table": "Table",
         "access_count": st.column_config.NumberColumn("Accesses", format="localized"),
         "unique_users": st.column_config.NumberColumn("Distinct users"),
         "last_access": st.column_config.TextColumn("Last access (UTC)"),
+        "catalog": "Catalog",
     },
 )
 
@@ -91,6 +98,8 @@ st.dataframe(
     hide_index=True,
     column_config={
         "ts": st.column_config.TextColumn("Started (UTC)"),
+        "state": "State",
+        "error_code": "Error code",
         "user_name": "User",
         "db_name": "Database",
         "query_ms": st.column_config.NumberColumn("Time (ms)", format="localized"),
@@ -112,6 +121,9 @@ with left:
         users,
         hide_index=True,
         column_config={
+            "user": "User",
+            "queries": st.column_config.NumberColumn("Statements", format="localized"),
+            "failed": st.column_config.NumberColumn("Failed", format="localized"),
             "cpu_seconds": st.column_config.NumberColumn("CPU (s)", format="%.1f"),
             "scan_bytes": st.column_config.NumberColumn("Scanned", format="bytes"),
             "query_ms": st.column_config.NumberColumn("Time (ms)", format="compact"),
@@ -120,7 +132,15 @@ with left:
 with right:
     st.subheader("Query mix")
     mix = pd.DataFrame(data["query_mix"], columns=["kind", "queries", "failed"])
-    st.dataframe(mix, hide_index=True)
+    st.dataframe(
+        mix,
+        hide_index=True,
+        column_config={
+            "kind": "Kind",
+            "queries": st.column_config.NumberColumn("Statements", format="localized"),
+            "failed": st.column_config.NumberColumn("Failed", format="localized"),
+        },
+    )
 
 st.subheader("Failed statements by error code")
 fails = pd.DataFrame(data["failures"], columns=["ts", "error_code", "queries"])

@@ -188,6 +188,22 @@ def test_statement_text_from_the_cluster_is_shown_literally(cluster, env):
         assert text not in shown
 
 
+def test_the_queries_pages_headers_are_words(cluster, env):
+    """Every column a table of the Queries page shows has a header in words, as on the other pages."""
+    model, store, cid, _ = cluster
+    seed_rounds(store, cid, hours=0.5, dead_rounds=0)
+    one_pass(store, cid, model)
+    at = app(cluster="prod", range="24h").run()
+    at.switch_page("../../pages/queries.py").run()
+    assert not at.exception
+    assert len(at.dataframe) >= 4  # top tables, slow queries, top users, the mix (running now when asked)
+    for element in at.dataframe:
+        columns = json.loads(element.proto.columns)
+        for name in element.value.columns:
+            header = columns.get(name, {}).get("label", name)
+            assert "_" not in header and header[0].isupper(), (name, header)
+
+
 @pytest.mark.parametrize("profile,status", [("3.1", "ok"), ("2.5", "not_installed")])
 def test_older_plugins_are_read_by_their_columns_and_no_plugin_is_said(emulator, tmp_path, profile, status):
     model = emulator(ClusterSpec("old", profile=profile)).cluster("old")
@@ -263,7 +279,7 @@ def test_the_demos_queries_page_shows_top_tables_and_slow_queries(tmp_path, page
         assert expected["audit"] == "ok" and expected["top_tables_by_access"] and expected["slow_queries"]
         top = dict(zip(tables[0], tables[1][0]))
         first = expected["top_tables_by_access"][0]
-        assert (top["database"], top["table"]) == (first["database"], first["table"])
+        assert (top["Database"], top["Table"]) == (first["database"], first["table"])
         assert top["Accesses"].replace(",", "") == str(first["access_count"])
         slowest = dict(zip(slow[0], slow[1][0]))
         assert slowest["Statement (first 200 characters)"] == expected["slow_queries"][0]["stmt"]
