@@ -30,7 +30,7 @@ def performance() -> None:
         newest,
     )
     marks = frame.marks(cluster["id"], tr, newest)
-    mark = lambda fig: charts.with_events(fig, marks, zone)  # noqa: E731
+    mark = lambda fig: charts.spanning(charts.with_events(fig, marks, zone), tr.start, tr.end, zone)  # noqa: E731
     st.caption(f"{tr.title}, {tr.bucket} s buckets, times in {zone}.")
     left, right = st.columns(2)
     left.plotly_chart(

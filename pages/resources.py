@@ -26,7 +26,7 @@ def resources() -> None:
     workers = series[series["role"] != "FE"].copy()
     workers["disk_pct"] = 100 * workers["disk_used_bytes"] / workers["disk_total_bytes"]
     marks = frame.marks(cluster["id"], tr, newest)
-    mark = lambda fig: charts.with_events(fig, marks, zone)  # noqa: E731
+    mark = lambda fig: charts.spanning(charts.with_events(fig, marks, zone), tr.start, tr.end, zone)  # noqa: E731
     st.caption(f"{tr.title}, {tr.bucket} s buckets, times in {zone}; dashed lines are the cluster average.")
     left, right = st.columns(2)
     left.plotly_chart(mark(charts.per_node(workers, "cpu_pct", "CPU per node", zone, why=why)), key="cpu")

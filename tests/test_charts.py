@@ -172,3 +172,32 @@ def test_no_events_or_an_empty_chart_leave_the_figure_as_it_was():
     assert charts.with_events(fig, [], "UTC") is fig and len(fig.data) == 1
     empty = charts.empty("t")
     assert not charts.with_events(empty, [_event(30, "node_down", "BE a")], "UTC").layout.shapes
+
+
+def test_a_range_holding_one_round_spans_the_range_and_shows_its_point():
+    """One round in a 24h range: the axis runs over the 24 hours (not ticks a millisecond apart
+    around the point) and the round is drawn as a marker (a line of one point draws nothing)."""
+    end = 1_800_000_000.0
+    df = pd.DataFrame({"time": pd.to_datetime([end - 60], unit="s", utc=True), "qps": [27.9], "rps": [30.0]})
+    fig = charts.spanning(charts.lines(df, {"qps": "QPS", "rps": "RPS"}, "QPS", "UTC"), end - 86400, end, "UTC")
+    start, stop = (pd.Timestamp(t) for t in fig.layout.xaxis.range)
+    assert (start.timestamp(), stop.timestamp()) == (end - 86400, end)
+    assert all("markers" in trace.mode for trace in fig.data)
+    nodes = pd.DataFrame(
+        {
+            "time": pd.to_datetime([end - 60], unit="s", utc=True),
+            "role": ["BE"],
+            "host": ["10.0.0.2"],
+            "cpu_pct": [12.0],
+        }
+    )
+    assert "markers" in charts.per_node(nodes, "cpu_pct", "CPU", "UTC").data[0].mode
+
+
+def test_a_longer_series_is_drawn_as_lines_and_an_empty_chart_keeps_its_message():
+    end = 1_800_000_000.0
+    times = pd.to_datetime([end - 120, end - 60], unit="s", utc=True)
+    fig = charts.lines(pd.DataFrame({"time": times, "qps": [1.0, 2.0]}), {"qps": "QPS"}, "QPS", "UTC")
+    assert [t.mode for t in fig.data] == ["lines"]
+    empty = charts.spanning(charts.empty("QPS", "why"), end - 3600, end, "UTC")
+    assert not empty.data and empty.layout.xaxis.range is None

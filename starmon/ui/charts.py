@@ -104,7 +104,7 @@ def lines(
                 x=x,
                 y=df[column],
                 name=label,
-                mode="lines",
+                mode=_mode(df[column]),
                 connectgaps=False,
                 hovertemplate=f"%{{y:,.2f}}{_UNIT_SUFFIX.get(unit, '')}{_HOVER_NAME}",
             )
@@ -130,6 +130,21 @@ def data_size(df: pd.DataFrame, zone: str, why: str | None = None) -> go.Figure:
 SEVERITY_COLORS = {"critical": "#d62728", "warning": "#e0a800", "info": "#7f7f7f"}
 _SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 MAX_EVENT_LINES = 200  # shapes cost the browser per redraw; past this, the markers alone show the rest
+
+
+def spanning(fig: go.Figure, start: float, end: float, zone: str) -> go.Figure:
+    """The figure's time axis over the whole range asked for, not just the data in it: a range
+    holding one round (a new cluster, history still loading) drew ticks a millisecond apart
+    ("00:03:49.9995") around that one point. An empty chart is returned as it is."""
+    if fig.data:
+        bounds = [pd.Timestamp(t, unit="s", tz="UTC").tz_convert(zone) for t in (start, end)]
+        fig.update_xaxes(range=bounds)
+    return fig
+
+
+def _mode(values: pd.Series) -> str:
+    """Lines, with markers when a series has a single value: a line of one point draws nothing."""
+    return "lines" if values.notna().sum() > 1 else "lines+markers"
 
 
 def with_events(fig: go.Figure, events: list[dict], zone: str) -> go.Figure:
@@ -197,7 +212,7 @@ def per_node(
                 x=part["time"],
                 y=part[column],
                 name=_label(node),
-                mode="lines",
+                mode=_mode(part[column]),
                 line=dict(color=colors[node]),
                 hovertemplate=f"%{{y:,.1f}}{suffix}{_HOVER_NAME}",
             )
