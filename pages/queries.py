@@ -7,7 +7,7 @@ from starmon import clusters as registry
 from starmon import queries, running
 from starmon.fetch import FetchError
 from starmon.health import format_value
-from starmon.ui import frame, loaders
+from starmon.ui import charts, frame, loaders
 from starmon.ui.text import plain
 
 selection = frame.page("Queries")
@@ -57,11 +57,23 @@ with st.container(horizontal=True):
     st.metric("Statements in range", format_value(total, "count"), border=True)
     st.metric("Failed", format_value(failed, "count"), border=True)
 
+zone = frame.zone()
+WHEN = st.column_config.DatetimeColumn  # audit times are stored in UTC; shown in the viewer's zone
+
+
+def _local(df: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The ISO UTC times of a column as datetimes in the viewer's zone, as every page shows times."""
+    return df.assign(**{column: pd.to_datetime(df[column], utc=True).dt.tz_convert(zone)})
+
+
 st.subheader("Top tables by access")
 st.dataframe(
-    pd.DataFrame(
-        data["top_tables_by_access"],
-        columns=["database", "table", "access_count", "unique_users", "last_access", "catalog"],
+    _local(
+        pd.DataFrame(
+            data["top_tables_by_access"],
+            columns=["database", "table", "access_count", "unique_users", "last_access", "catalog"],
+        ),
+        "last_access",
     ),
     hide_index=True,
     column_config={
@@ -69,7 +81,7 @@ st.dataframe(
         "table": "Table",
         "access_count": st.column_config.NumberColumn("Accesses", format="localized"),
         "unique_users": st.column_config.NumberColumn("Distinct users"),
-        "last_access": st.column_config.TextColumn("Last access (UTC)"),
+        "last_access": WHEN("Last access", format="MMM DD HH:mm", help=f"In {zone}."),
         "catalog": "Catalog",
     },
 )
@@ -94,10 +106,10 @@ slow = pd.DataFrame(
 slow["cpu_s"] = slow.pop("cpu_ns") / 1e9
 slow["stmt"] = slow["stmt"].str.slice(0, queries.STMT_SHOWN)
 st.dataframe(
-    slow,
+    _local(slow, "ts"),
     hide_index=True,
     column_config={
-        "ts": st.column_config.TextColumn("Started (UTC)"),
+        "ts": WHEN("Started", format="MMM DD HH:mm:ss", help=f"In {zone}."),
         "state": "State",
         "error_code": "Error code",
         "user_name": "User",
@@ -147,7 +159,6 @@ fails = pd.DataFrame(data["failures"], columns=["ts", "error_code", "queries"])
 if fails.empty:
     st.caption("No failed statements in this range.")
 else:
-    wide = fails.pivot_table(index="ts", columns="error_code", values="queries", aggfunc="sum", fill_value=0)
-    st.bar_chart(wide, x_label="hour (UTC)", y_label="failed statements")
+    st.plotly_chart(charts.failures(fails, zone), key="failures")
 if data["unparsed_statements"]:
     st.caption(f"{data['unparsed_statements']:,} statements so far could not be parsed; their tables are not counted.")

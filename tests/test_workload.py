@@ -11,6 +11,7 @@ import sqlite3
 from collections import Counter
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
@@ -25,7 +26,7 @@ from starmon.read import Reader
 from starmon.store import Store
 
 from .browser import SCREENSHOTS, browser, dashboard_env, dashboard_server, needs_chromium, page, visit  # noqa: F401
-from .fixtures import HOSTILE, add_cluster, app, seed_rounds
+from .fixtures import HOSTILE, add_cluster, app, seed_rounds, trace_values
 
 
 def client_of(model) -> ClusterClient:
@@ -202,6 +203,27 @@ def test_the_queries_pages_headers_are_words(cluster, env):
         for name in element.value.columns:
             header = columns.get(name, {}).get("label", name)
             assert "_" not in header and header[0].isupper(), (name, header)
+
+
+def test_the_queries_page_shows_times_in_the_viewer_s_zone_and_charts_failures_with_plotly(cluster, env):
+    """Audit times are stored in UTC and shown, like every time on the dashboard, in the viewer's
+    zone; failed statements are a Plotly chart (Streamlit's Vega charts log warnings on every load)."""
+    model, store, cid, _ = cluster
+    seed_rounds(store, cid, hours=0.5, dead_rounds=0)
+    one_pass(store, cid, model)
+    data = queries.report(Reader(store), "prod", "24h")
+    at = app(cluster="prod", range="24h").run()
+    at.switch_page("../../pages/queries.py").run()
+    assert not at.exception
+    tables = {tuple(el.value.columns)[:2]: el.value for el in at.dataframe}
+    top = tables[("database", "table")]
+    first = data["top_tables_by_access"][0]
+    assert top["last_access"].iloc[0] == pd.Timestamp(first["last_access"])  # the same moment
+    assert str(top["last_access"].dt.tz) == "UTC"  # AppTest's browser zone; the page converts to it
+    figures = {json.loads(el.proto.spec)["layout"]["title"]["text"]: el for el in at.get("plotly_chart")}
+    bars = json.loads(figures["Failed statements per hour"].proto.spec)["data"]
+    assert sum(sum(trace_values(b["y"])) for b in bars) == sum(f["queries"] for f in data["failures"])
+    assert {b["name"] for b in bars} == {str(f["error_code"]) for f in data["failures"]}
 
 
 @pytest.mark.parametrize("profile,status", [("3.1", "ok"), ("2.5", "not_installed")])

@@ -132,6 +132,23 @@ _SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 MAX_EVENT_LINES = 200  # shapes cost the browser per redraw; past this, the markers alone show the rest
 
 
+def failures(df: pd.DataFrame, zone: str) -> go.Figure:
+    """Failed statements per hour, stacked by error code (Queries page): Plotly like every chart
+    here, with hours in the viewer's zone; codes come from the cluster, so they are escaped."""
+    fig = go.Figure()
+    for code, part in df.groupby("error_code", sort=True):
+        fig.add_trace(
+            go.Bar(
+                x=pd.to_datetime(part["ts"], utc=True).dt.tz_convert(zone),
+                y=part["queries"],
+                name=_label(str(code)),
+                hovertemplate=f"%{{y:,}} failed{_HOVER_NAME}",
+            )
+        )
+    fig.update_layout(barmode="stack")
+    return _layout(fig, "Failed statements per hour", "statements")
+
+
 def spanning(fig: go.Figure, start: float, end: float, zone: str) -> go.Figure:
     """The figure's time axis over the whole range asked for, not just the data in it: a range
     holding one round (a new cluster, history still loading) drew ticks a millisecond apart
