@@ -21,7 +21,7 @@ from starmon.round import REFRESH_COOLDOWN_SECONDS
 from starmon.statements import ShapeCache
 from starmon.store import Store
 
-from .browser import dashboard_server
+from .browser import dashboard_env, dashboard_server
 from .fixtures import free_port, seed_rounds
 
 HOURS = 2
@@ -35,20 +35,12 @@ def server(tmp_path_factory):
         f'[[clusters]]\nname = "{name}"\nfe_host = "127.0.0.1"\nhttp_port = {closed}\nquery_port = {closed}\n'
         for name in ("prod", "spare")
     )
-    (tmp / "starmon.toml").write_text(clusters)
-    db_url = f"sqlite:///{tmp / 'starmon.db'}"
+    env = dashboard_env(tmp, demo=False, collector=False, config=clusters) | {"HOME": str(tmp)}
+    db_url = env["STARMON_DB_URL"]
     store = Store(db_url)
     store.sync_clusters(tuple(ClusterConfig(n, "127.0.0.1", closed, closed) for n in ("prod", "spare")))
     ids = store.cluster_ids()
     newest = seed_rounds(store, ids["prod"], hours=HOURS, newest={"qps": 123.4, "query_latency_p99": 456.0})
-    env = {
-        "HOME": str(tmp),
-        "STARMON_DB_URL": db_url,
-        "STARMON_CONFIG": str(tmp / "starmon.toml"),
-        "STARMON_DEMO": "0",
-        "STARMON_EMBEDDED_COLLECTOR": "0",
-        "STARMON_SECRET_KEY_FILE": str(tmp / "secret.key"),
-    }
     with dashboard_server(tmp, env) as url:
         yield {"url": url + "/api", "store": store, "ids": ids, "newest": newest, "log": tmp / "streamlit.log"}
     store.close()

@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from starmon.config import ClusterConfig
 from starmon.store import Store
 
-from .browser import dashboard_server
+from .browser import dashboard_env, dashboard_server
 from .fixtures import free_port, seed_rounds
 
 EXAMPLES = 25
@@ -28,22 +28,13 @@ EXAMPLES = 25
 def api(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("api-schema")
     closed = free_port()
-    (tmp / "starmon.toml").write_text(
-        f'[[clusters]]\nname = "prod"\nfe_host = "127.0.0.1"\nhttp_port = {closed}\nquery_port = {closed}\n'
-    )
-    db_url = f"sqlite:///{tmp / 'starmon.db'}"
+    config = f'[[clusters]]\nname = "prod"\nfe_host = "127.0.0.1"\nhttp_port = {closed}\nquery_port = {closed}\n'
+    env = dashboard_env(tmp, demo=False, collector=False, config=config) | {"HOME": str(tmp)}
+    db_url = env["STARMON_DB_URL"]
     store = Store(db_url)
     store.sync_clusters((ClusterConfig("prod", "127.0.0.1", closed, closed),))
     seed_rounds(store, store.cluster_ids()["prod"], hours=1)
     store.close()
-    env = {
-        "HOME": str(tmp),
-        "STARMON_DB_URL": db_url,
-        "STARMON_CONFIG": str(tmp / "starmon.toml"),
-        "STARMON_DEMO": "0",
-        "STARMON_EMBEDDED_COLLECTOR": "0",
-        "STARMON_SECRET_KEY_FILE": str(tmp / "secret.key"),
-    }
     with dashboard_server(tmp, env) as url:
         yield url + "/api"
 
