@@ -102,6 +102,8 @@ class Collector:
         self.connections = Connections(config.timeout_seconds)
         self._previous: dict[int, PreviousRound] = {}
         self._where: dict[int, tuple[str, int, int]] = {}  # the address each cluster was last collected at
+        self._evaluations: dict[int, threading.Thread] = {}  # the loop's alert evaluations in flight
+        self._defer_evaluation = False  # run_forever: a round does not wait for its evaluation
         self._stop = threading.Event()
         self._jobs: dict[str, threading.Thread] = {}
         self._owner: str | None = None  # the lease owner, while run_forever shares clusters through leases
@@ -152,10 +154,32 @@ class Collector:
             )
             if stored is not None:
                 self._previous[cluster_id] = stored
-                await asyncio.to_thread(self._evaluate, cluster_id, cluster.name)
+                if self._defer_evaluation:
+                    self._evaluate_soon(cluster_id, cluster.name)
+                else:
+                    await asyncio.to_thread(self._evaluate, cluster_id, cluster.name)
             return result
 
         return list(await asyncio.gather(*(one(cid, c) for cid, c in clusters)))
+
+    def _evaluate_soon(self, cluster_id: int, name: str) -> None:
+        """Evaluate the round just stored in a thread of its own, so the loop's next round is not
+        held back by it (beside busy dashboard readers an evaluation outlasted a 1 s interval and
+        the next round was skipped). One still running for the cluster makes this one skip: the
+        next evaluation reads the newest round anyway."""
+        running = self._evaluations.get(cluster_id)
+        if running is not None and running.is_alive():
+            return
+
+        def evaluate() -> None:
+            try:
+                self._evaluate(cluster_id, name)
+            except DatabaseLost:  # the next round's write says so to the loop, which stops
+                pass
+
+        thread = threading.Thread(target=evaluate, name=f"starmon-alerts-{cluster_id}", daemon=True)
+        self._evaluations[cluster_id] = thread
+        thread.start()
 
     def _evaluate(self, cluster_id: int, name: str) -> None:
         """Evaluate the alert rules on the round just stored: only who stores a round evaluates it."""
@@ -232,6 +256,7 @@ class Collector:
         ids = lambda: [c for c, _ in mine] if shared else None  # noqa: E731
         maintenance = lambda: self._background("maintenance", lambda: self.run_maintenance(cluster_ids=ids()))  # noqa: E731
         running: dict[int, Future] = {}  # cluster id -> its round in flight
+        self._defer_evaluation = True
         deliverer = Deliverer(self.store, self.config.alerts, self.clock).start()  # never waited for by a round
         stale_checked = 0.0
         try:
@@ -282,6 +307,8 @@ class Collector:
                 self._stop.wait(max(0.0, min(ownership.tick_seconds, soonest)))
         finally:
             wait(list(running.values()), timeout=self.config.round_deadline_seconds + 5)
+            for evaluation in list(self._evaluations.values()):
+                evaluation.join(self.config.round_deadline_seconds + 5)
             deliverer.stop()
             try:
                 ownership.release()
