@@ -338,6 +338,16 @@ alert_outbox = Table(
 )
 Index("ix_alert_outbox_due", alert_outbox.c.sent_at, alert_outbox.c.next_attempt_at)
 
+alert_rule_edits = Table(
+    "alert_rule_edits",
+    metadata,
+    Column("rule", String(64), primary_key=True, comment="a rule of starmon.alerts.RULES"),
+    Column("cluster_glob", String(255), primary_key=True, comment="'*': every cluster; else a cluster name glob"),
+    Column("changes", Text, nullable=False, comment="JSON: the [alerts.rules] keys the Alerts page set"),
+    Column("updated_by", String(64), nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
 
 # -- the workload, from the audit log (issue 17): starmon's own hourly aggregates --------------
 audit_watermarks = Table(
