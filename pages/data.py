@@ -10,7 +10,7 @@ from starmon import read
 from starmon.datastats import SYSTEM_DATABASES
 from starmon.health import format_value
 from starmon.readings import Status
-from starmon.ui import charts, frame, loaders, widgets
+from starmon.ui import charts, frame, grids, loaders, widgets
 from starmon.ui.text import plain
 
 MISSING = "n/a"  # what a table shows for a value the cluster did not give (the README's promise)
@@ -105,13 +105,13 @@ else:
     widgets.table(
         sizes_as_text(databases),
         "databases",
-        column_config={
-            "database": "Database",
-            "tables": st.column_config.NumberColumn("Tables", format="localized"),
-            "size_bytes": st.column_config.NumberColumn("Size", help="DATA_LENGTH, every replica included."),
-            "rows": st.column_config.NumberColumn("Rows", format="localized"),
-            "share": st.column_config.NumberColumn("Share", help="Of the sizes summed here."),
-        },
+        column_config=grids.config(
+            "database",
+            "size_bytes",
+            "rows",
+            tables=st.column_config.NumberColumn("Tables", format="localized"),
+            share=st.column_config.NumberColumn("Share", help="Of the sizes summed here."),
+        ),
         placeholder=MISSING,
     )
 
@@ -134,13 +134,13 @@ else:
 widgets.table(
     sizes_as_text(tables),
     "tables",
-    column_config={
-        "database": "Database",
-        "table": "Table",
-        "size_bytes": st.column_config.NumberColumn("Size", help="DATA_LENGTH, every replica included."),
-        "rows": st.column_config.NumberColumn("Rows", format="localized"),
-        "growth_bytes": st.column_config.NumberColumn(growth_header(tr, first, last)),
-    },
+    column_config=grids.config(
+        "database",
+        "table",
+        "size_bytes",
+        "rows",
+        growth_bytes=st.column_config.NumberColumn(growth_header(tr, first, last)),
+    ),
     placeholder=MISSING,
 )
 

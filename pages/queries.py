@@ -7,7 +7,7 @@ from starmon import clusters as registry
 from starmon import queries, running
 from starmon.fetch import FetchError
 from starmon.health import format_value
-from starmon.ui import charts, frame, loaders
+from starmon.ui import charts, frame, grids, loaders
 from starmon.ui.text import plain
 
 selection = frame.page("Queries")
@@ -30,17 +30,17 @@ else:
         st.dataframe(
             pd.DataFrame(running_rows).drop(columns=["fe"]),
             hide_index=True,
-            column_config={
-                "query_id": "Query ID",
-                "user": "User",
-                "database": "Database",
-                "exec_seconds": st.column_config.NumberColumn("Running (s)", format="%.1f"),
-                "cpu_seconds": st.column_config.NumberColumn("CPU (s)", format="%.1f"),
-                "scan_bytes": st.column_config.NumberColumn("Scanned", format="bytes"),
-                "scan_rows": st.column_config.NumberColumn("Rows scanned", format="compact"),
-                "memory_bytes": st.column_config.NumberColumn("Memory", format="bytes"),
-                "start_time": st.column_config.TextColumn("Started", help="As the FE reports it, in its time zone."),
-            },
+            column_config=grids.config(
+                "user",
+                "database",
+                "cpu_seconds",
+                "scan_bytes",
+                "scan_rows",
+                "memory_bytes",
+                query_id="Query ID",
+                exec_seconds=st.column_config.NumberColumn("Running (s)", format="%.1f"),
+                start_time=st.column_config.TextColumn("Started", help="As the FE reports it, in its time zone."),
+            ),
         )
         st.caption(f"Queries sent to {plain(target.fe_host)}, as its SHOW PROC '/current_queries' lists them.")
 
@@ -76,14 +76,14 @@ st.dataframe(
         "last_access",
     ),
     hide_index=True,
-    column_config={
-        "database": "Database",
-        "table": "Table",
-        "access_count": st.column_config.NumberColumn("Accesses", format="localized"),
-        "unique_users": st.column_config.NumberColumn("Distinct users"),
-        "last_access": WHEN("Last access", format="MMM DD HH:mm", help=f"In {zone}."),
-        "catalog": "Catalog",
-    },
+    column_config=grids.config(
+        "database",
+        "table",
+        access_count=st.column_config.NumberColumn("Accesses", format="localized"),
+        unique_users=st.column_config.NumberColumn("Distinct users"),
+        last_access=WHEN("Last access", format="MMM DD HH:mm", help=f"In {zone}."),
+        catalog="Catalog",
+    ),
 )
 
 st.subheader("Slow queries")
@@ -103,24 +103,25 @@ slow = pd.DataFrame(
         "stmt",
     ],
 )
-slow["cpu_s"] = slow.pop("cpu_ns") / 1e9
+slow["cpu_seconds"] = slow.pop("cpu_ns") / 1e9
+slow = slow.rename(columns={"mem_bytes": "memory_bytes"})
 slow["stmt"] = slow["stmt"].str.slice(0, queries.STMT_SHOWN)
 st.dataframe(
     _local(slow, "ts"),
     hide_index=True,
-    column_config={
-        "ts": WHEN("Started", format="MMM DD HH:mm:ss", help=f"In {zone}."),
-        "state": "State",
-        "error_code": "Error code",
-        "user_name": "User",
-        "db_name": "Database",
-        "query_ms": st.column_config.NumberColumn("Time (ms)", format="localized"),
-        "scan_bytes": st.column_config.NumberColumn("Scanned", format="bytes"),
-        "scan_rows": st.column_config.NumberColumn("Rows scanned", format="compact"),
-        "cpu_s": st.column_config.NumberColumn("CPU (s)", format="%.1f"),
-        "mem_bytes": st.column_config.NumberColumn("Memory", format="bytes"),
-        "stmt": st.column_config.TextColumn("Statement (first 200 characters)", width="large"),
-    },
+    column_config=grids.config(
+        "user_name",
+        "db_name",
+        "query_ms",
+        "scan_bytes",
+        "scan_rows",
+        "cpu_seconds",
+        "memory_bytes",
+        ts=WHEN("Started", format="MMM DD HH:mm:ss", help=f"In {zone}."),
+        state="State",
+        error_code="Error code",
+        stmt=st.column_config.TextColumn("Statement (first 200 characters)", width="large"),
+    ),
 )
 
 left, right = st.columns(2)
@@ -132,14 +133,14 @@ with left:
     st.dataframe(
         users,
         hide_index=True,
-        column_config={
-            "user": "User",
-            "queries": st.column_config.NumberColumn("Statements", format="localized"),
-            "failed": st.column_config.NumberColumn("Failed", format="localized"),
-            "cpu_seconds": st.column_config.NumberColumn("CPU (s)", format="%.1f"),
-            "scan_bytes": st.column_config.NumberColumn("Scanned", format="bytes"),
-            "query_ms": st.column_config.NumberColumn("Time (ms)", format="compact"),
-        },
+        column_config=grids.config(
+            "user",
+            "queries",
+            "failed",
+            "cpu_seconds",
+            "scan_bytes",
+            query_ms=st.column_config.NumberColumn("Time (ms)", format="compact"),
+        ),
     )
 with right:
     st.subheader("Query mix")
@@ -147,11 +148,7 @@ with right:
     st.dataframe(
         mix,
         hide_index=True,
-        column_config={
-            "kind": "Kind",
-            "queries": st.column_config.NumberColumn("Statements", format="localized"),
-            "failed": st.column_config.NumberColumn("Failed", format="localized"),
-        },
+        column_config=grids.config("queries", "failed", kind="Kind"),
     )
 
 st.subheader("Failed statements by error code")
