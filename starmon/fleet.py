@@ -6,9 +6,10 @@ one per cluster; the statement count stays the same whatever the number of clust
 
 Days to 95 % use the Overview's fit (starmon.forecast: a robust line per BE and for the
 cluster, the first BE to fill leads) on the hourly tier rather than 10-minute averages of
-raw rounds: 168 points a week per series instead of 20,160 raw rows per cluster, so all 200
-fit in one read. The current hour is rolled up once it ends, so the fleet's date can trail the
-Overview's by up to an hour of growth.
+raw rounds: 168 points a week per series instead of 20,160 raw rows per cluster. Even so a fit
+costs more than the rest of a cluster's line, so fits are kept and a read refits only some
+(Fleet._disk_forecasts). The current hour is rolled up once it ends, so the fleet's date can
+trail the Overview's by up to an hour of growth.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from .store import Store
 
 TREND_POINTS = 48  # a sparkline needs no more
 HOURLY_FROM = 86400  # ranges this long or longer draw their trend from the hourly tier
-FITS_KEPT = 8  # disk forecasts remembered, per (database, clusters, window, hourly tier's state)
-_fits: dict[tuple, dict[int, dict]] = {}
+FITS_KEPT = 8  # (database, forecast window) pairs whose disk forecasts are remembered
+FITS_PER_READ = 50  # disk forecasts a read refits at most (see Fleet._disk_forecasts)
+PENDING = f"not fitted yet: the fleet fits {FITS_PER_READ} clusters' disk forecasts per read"
+_fits: dict[tuple, dict[int, tuple]] = {}
 LEVEL = {health.OK: 0, health.UNKNOWN: 0, health.WARNING: 1, health.CRITICAL: 2}
 _NODE_COUNTS = (("frontend_total", "frontend_alive"), ("backend_total", "backend_alive"))
 _COMPUTE = ("compute_total", "compute_alive")
@@ -163,6 +166,7 @@ class Fleet:
             alive, total = _nodes(snap)
             p99, errors = snap.get("query_latency_p99"), snap.get("query_error_rate")
             lead = disks.get(r.id)
+            said = (fc.describe(lead) if lead else "n/a") if r.id in disks else PENDING
             out.append(
                 Cluster(
                     r.id,
@@ -178,7 +182,7 @@ class Fleet:
                     errors,
                     snap.get("disk_usage_pct"),
                     _days_to_95(lead),
-                    fc.describe(lead) if lead else "n/a",
+                    said,
                     alerts.get(r.id, 0),
                     events.get(r.id, 0),
                     trends.get(r.id, []),
@@ -223,23 +227,44 @@ class Fleet:
         )
         return dict(conn.execute(query).all())
 
-    def _disk_forecasts(self, conn: sa.Connection, ids: list[int], now: float, days: float) -> dict[int, dict]:
-        """The forecast of every cluster, the first disk to fill leading, fitted on hourly disk use.
+    def _disk_forecasts(self, conn: sa.Connection, ids: list[int], now: float, days: float) -> dict[int, dict | None]:
+        """Every cluster's forecast lead (None: no forecast), fitted on hourly disk use; a cluster
+        left out is still waiting for its first fit.
 
-        Fitting 800 series (200 clusters, 3 BEs each) costs several times a whole Overview, and
-        the hourly tier only changes once an hour: the fits are kept until it changes (a row
-        more, or a newer hour) or the hour turns, one statement telling which.
+        A fit costs ~3.5 ms a cluster (its hourly rows and each BE's, 4 robust fits), so all 200
+        would cost several Overviews. A cluster's fit is kept until its hourly tier changes (a row
+        more, a newer hour: one grouped statement tells) or the hour turns, and a read refits at
+        most FITS_PER_READ clusters, those never fitted first, then the longest kept: when every
+        hourly tier changes at once, the rest show their previous hour's fit for a read or two.
         """
         h = schema.hourly_snapshots
-        state = conn.execute(
-            sa.select(sa.func.count(), sa.func.max(h.c.ts)).where(h.c.cluster_id.in_(ids), h.c.ts >= now - days * 86400)
-        ).one()
-        key = (self.store.url, tuple(ids), days, tuple(state), now // 3600)
+        hour = now // 3600
+        states = {
+            cid: (count, newest, hour)
+            for cid, count, newest in conn.execute(
+                sa.select(h.c.cluster_id, sa.func.count(), sa.func.max(h.c.ts))
+                .where(h.c.cluster_id.in_(ids), h.c.ts >= now - days * 86400)
+                .group_by(h.c.cluster_id)
+            )
+        }
+        key = (self.store.url, days)
         if key not in _fits:
             while len(_fits) >= FITS_KEPT:
                 _fits.pop(next(iter(_fits)))
-            _fits[key] = self._fit_disks(conn, ids, now, days)
-        return _fits[key]
+            _fits[key] = {}
+        kept = _fits[key]  # cluster id -> (its hourly state when fitted, its lead), longest kept first
+        wanted = set(ids)
+        for gone in [cid for cid in kept if cid not in wanted]:
+            del kept[gone]
+        never = [cid for cid in ids if cid not in kept]
+        stale = [cid for cid, (state, _) in kept.items() if state != states.get(cid, (0, None, hour))]
+        refit = (never + stale)[:FITS_PER_READ]
+        if refit:
+            leads = self._fit_disks(conn, refit, now, days)
+            for cid in refit:
+                kept.pop(cid, None)  # to the end: the longest kept are refitted first
+                kept[cid] = (states.get(cid, (0, None, hour)), leads.get(cid))
+        return {cid: kept[cid][1] for cid in ids if cid in kept}
 
     def _fit_disks(self, conn: sa.Connection, ids: list[int], now: float, days: float) -> dict[int, dict]:
         """The fits of every cluster: the cluster's and each BE's, two statements for all clusters."""
