@@ -3,7 +3,7 @@
 `run(quick=False)` returns rows like bench/run.py's; `python bench/bench_api.py [--quick]` prints
 them. Nothing is asserted.
 
-The server is `streamlit run app.py` as a user starts it, over a SQLite file holding bench_read's
+The server is `streamlit run app.py` as a user starts it, over a SQLite file holding benchdb's
 7 days of rounds of one cluster (2 FEs, 3 BEs, every 30 s), which starmon.toml points at an
 emulated cluster: the embedded collector stores a live round every 5 s throughout, so answers
 keep changing (no conditional requests: every call gets the whole overview). The baseline is
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT.parent))
 
-import bench_read  # noqa: E402
+import benchdb  # noqa: E402
 
 from starmon import read  # noqa: E402
 from starmon.emulator import ClusterSpec, Emulator  # noqa: E402
@@ -45,7 +45,7 @@ def _p(values: list[float], q: float) -> float:
 def _server(work: Path, db: Path, emulator: Emulator) -> tuple[subprocess.Popen, str]:
     d = emulator.describe()[0]
     (work / "starmon.toml").write_text(
-        f"interval_seconds = {INTERVAL}\n[[clusters]]\nname = {bench_read.cluster_name(0)!r}\n"
+        f"interval_seconds = {INTERVAL}\n[[clusters]]\nname = {benchdb.cluster_name(0)!r}\n"
         f"fe_host = {d['fe_host']!r}\nhttp_port = {d['http_port']}\nquery_port = {d['query_port']}\n".replace("'", '"')
     )
     port = 8700 + os.getpid() % 200
@@ -101,20 +101,20 @@ def run(quick: bool = False) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="starmon-bench-api-") as tmp:
         work = Path(tmp)
         db = work / "api.db"
-        bench_read.build_one(db, time.time())
-        emulator = Emulator([ClusterSpec(bench_read.cluster_name(0))]).start()
+        benchdb.build_one(db, time.time())
+        emulator = Emulator([ClusterSpec(benchdb.cluster_name(0))]).start()
         proc, url = _server(work, db, emulator)
         try:
             store = Store(f"sqlite:///{db}")
             reader = read.Reader(store)
             for label in ("24h", "7d"):
-                api = f"{url}/api/clusters/{bench_read.cluster_name(0)}/overview?range={label}"
+                api = f"{url}/api/clusters/{benchdb.cluster_name(0)}/overview?range={label}"
                 httpx.get(api, timeout=60)  # warm: imports, caches, the forecast's first fit
                 latencies, errors = asyncio.run(_load(api, seconds))
                 inproc = []
                 for _ in range(10 if quick else 30):
                     t0 = time.perf_counter()
-                    read.overview(reader, bench_read.cluster_name(0), label, detail=True)
+                    read.overview(reader, benchdb.cluster_name(0), label, detail=True)
                     inproc.append(time.perf_counter() - t0)
                 api_p95, base_p95 = _p(latencies, 95), _p(inproc, 95)
                 rows.append(

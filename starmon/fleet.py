@@ -18,6 +18,7 @@ import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import groupby
 
 import sqlalchemy as sa
 
@@ -56,6 +57,7 @@ class Cluster:
     disk_pct: float | None = None
     days_to_95: float | None = None  # 0 when already above 95 %
     disk_forecast: str = "n/a"  # the forecast in words (forecast.describe), or why there is none
+    forecast_at: float | None = None  # when the disk forecast shown was fitted; None before its first fit
     critical_alerts: int = 0
     events: int = 0
     qps_trend: list[float] = field(default_factory=list)
@@ -165,7 +167,7 @@ class Fleet:
             snap = newest.get(r.id, {})
             alive, total = _nodes(snap)
             p99, errors = snap.get("query_latency_p99"), snap.get("query_error_rate")
-            lead = disks.get(r.id)
+            fitted_at, lead = disks.get(r.id, (None, None))
             said = (fc.describe(lead) if lead else "n/a") if r.id in disks else PENDING
             out.append(
                 Cluster(
@@ -183,6 +185,7 @@ class Fleet:
                     snap.get("disk_usage_pct"),
                     _days_to_95(lead),
                     said,
+                    fitted_at,
                     alerts.get(r.id, 0),
                     events.get(r.id, 0),
                     trends.get(r.id, []),
@@ -227,8 +230,8 @@ class Fleet:
         )
         return dict(conn.execute(query).all())
 
-    def _disk_forecasts(self, conn: sa.Connection, ids: list[int], now: float, days: float) -> dict[int, dict | None]:
-        """Every cluster's forecast lead (None: no forecast), fitted on hourly disk use; a cluster
+    def _disk_forecasts(self, conn: sa.Connection, ids: list[int], now: float, days: float) -> dict[int, tuple]:
+        """Every cluster's (time fitted, forecast lead or None), fitted on hourly disk use; a cluster
         left out is still waiting for its first fit.
 
         A fit costs ~3.5 ms a cluster (its hourly rows and each BE's, 4 robust fits), so all 200
@@ -252,63 +255,60 @@ class Fleet:
             while len(_fits) >= FITS_KEPT:
                 _fits.pop(next(iter(_fits)))
             _fits[key] = {}
-        kept = _fits[key]  # cluster id -> (its hourly state when fitted, its lead), longest kept first
+        kept = _fits[key]  # cluster id -> (its hourly state, time fitted, lead), longest kept first
         wanted = set(ids)
         for gone in [cid for cid in kept if cid not in wanted]:
             del kept[gone]
         never = [cid for cid in ids if cid not in kept]
-        stale = [cid for cid, (state, _) in kept.items() if state != states.get(cid, (0, None, hour))]
+        stale = [cid for cid, (state, *_) in kept.items() if state != states.get(cid, (0, None, hour))]
         refit = (never + stale)[:FITS_PER_READ]
         if refit:
             leads = self._fit_disks(conn, refit, now, days)
             for cid in refit:
                 kept.pop(cid, None)  # to the end: the longest kept are refitted first
-                kept[cid] = (states.get(cid, (0, None, hour)), leads.get(cid))
-        return {cid: kept[cid][1] for cid in ids if cid in kept}
+                kept[cid] = (states.get(cid, (0, None, hour)), now, leads.get(cid))
+        return {cid: kept[cid][1:] for cid in ids if cid in kept}
 
     def _fit_disks(self, conn: sa.Connection, ids: list[int], now: float, days: float) -> dict[int, dict]:
-        """The fits of every cluster: the cluster's and each BE's, two statements for all clusters."""
+        """The forecast leads of these clusters: the first BE to fill, else the cluster's own fit
+        (read only for clusters with no BE filling); two statements at most for all of them."""
         h, n = schema.hourly_snapshots, schema.node_hourly
         start = now - days * 86400
-        cluster_rows = conn.execute(
-            sa.select(h.c.cluster_id, h.c.ts, h.c.disk_used_bytes, h.c.disk_total_bytes)
-            .where(h.c.cluster_id.in_(ids), h.c.ts >= start, h.c.ts <= now, h.c.disk_used_bytes.is_not(None))
-            .order_by(h.c.cluster_id, h.c.ts)
-        ).all()
-        node_rows = conn.execute(
-            sa.select(n.c.cluster_id, n.c.host, n.c.ts, n.c.disk_used_bytes, n.c.disk_total_bytes)
-            .where(
-                n.c.cluster_id.in_(ids),
-                n.c.role == "BE",
-                n.c.ts >= start,
-                n.c.ts <= now,
-                n.c.disk_used_bytes.is_not(None),
-            )
-            .order_by(n.c.cluster_id, n.c.host, n.c.ts)
-        ).all()
-        series: dict[int, dict[str, list]] = defaultdict(dict)
-        for cid, ts, used, total in cluster_rows:
-            series[cid].setdefault("cluster", []).append((ts, used, total))
-        for cid, host, ts, used, total in node_rows:
-            series[cid].setdefault(f"BE {host}", []).append((ts, used, total))
-        return {cid: _headline(by_subject, now) for cid, by_subject in series.items() if "cluster" in by_subject}
+
+        def rows(t: sa.Table, subject, wanted: list[int], *only) -> list:
+            window = sa.and_(t.c.ts >= start, t.c.ts <= now, t.c.disk_used_bytes.is_not(None), *only)
+            query = sa.select(t.c.cluster_id, subject, t.c.ts, t.c.disk_used_bytes, t.c.disk_total_bytes)
+            query = query.where(t.c.cluster_id.in_(wanted), window)
+            return conn.execute(query.order_by(t.c.cluster_id, subject, t.c.ts)).all()
+
+        nodes = _fitted(rows(n, n.c.host, ids, n.c.role == "BE"), "BE ", now)
+        leads = {cid: _lead(first, first) for cid, fits in nodes.items() if (first := fc.first_to_fill(fits))}
+        rest = [cid for cid in ids if cid not in leads]
+        if rest:
+            own = _fitted(rows(h, sa.literal("cluster"), rest), "", now)
+            leads |= {cid: _lead(fit, None) for cid, (fit,) in own.items()}
+        return leads
 
 
-def _headline(by_subject: dict[str, list[tuple]], now: float) -> dict:
-    """forecast.headline's lead (what forecast.describe reads), fitted on hourly points.
+def _fitted(rows: list, prefix: str, now: float) -> dict[int, list[fc.Forecast]]:
+    """Each cluster's fits of (cluster id, subject, ts, used, total) rows ordered by cluster, subject
+    and time: one per subject, named `prefix` + subject.
 
-    The hourly tier keeps each hour's highest disk use, which a growing disk reaches at the
-    hour's end: the point goes there.
+    The hourly tier keeps each hour's highest disk use, which a growing disk reaches at the hour's
+    end: the point goes there. As many hourly points are asked for as hours the Overview asks of
+    its 10-minute points.
     """
-    fits = {}
-    for subject, points in by_subject.items():
-        ts, used, total = zip(*points)
+    out: dict[int, list[fc.Forecast]] = defaultdict(list)
+    for (cid, subject), points in groupby(rows, key=lambda row: (row[0], row[1])):
+        _, _, ts, used, total = zip(*points)
         capacity = float(total[-1] or 0)
-        # hourly points: as many hours as the Overview asks of its 10-minute points
-        fits[subject] = fc.fit([t + 3600 for t in ts], used, capacity, subject, now=now, min_points=int(fc.MIN_HOURS))
-    cluster = fits.pop("cluster")
-    first = fc.first_to_fill(list(fits.values()))
-    lead = first if first is not None else cluster
+        hour_ends = [t + 3600 for t in ts]
+        out[cid].append(fc.fit(hour_ends, used, capacity, prefix + subject, now=now, min_points=int(fc.MIN_HOURS)))
+    return out
+
+
+def _lead(lead: fc.Forecast, first: fc.Forecast | None) -> dict:
+    """forecast.headline's lead, the fields forecast.describe reads."""
     fields = ("status", "days_to_95", "at_95", "interval_days", "message")
     return {key: getattr(lead, key) for key in fields} | {"first_node": first.subject if first else None}
 
