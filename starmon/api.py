@@ -30,7 +30,7 @@ from starlette.routing import Mount
 
 from . import api_models as m
 from . import clusters as registry
-from . import queries, read, timeline, tokens, users, workload
+from . import queries, read, size_history, timeline, tokens, users, workload
 from .answers import SharedAnswers
 from .config import Config
 from .read import Reader, TimeRange
@@ -122,8 +122,8 @@ def _data_stats(reader: Reader, cluster: dict, stats: dict | None, tr: TimeRange
     queries.summary, so the three agree)."""
     work = queries.summary(reader, cluster, tr, now)
     stats = stats or {}
-    first, last = reader.growth_span(cluster["id"], tr)
-    tables = reader.table_growth(cluster["id"], tr)
+    first, last = size_history.growth_span(reader, cluster["id"], tr)
+    tables = size_history.table_growth(reader, cluster["id"], tr)
     growing = tables[tables["growth_bytes"].notna()].sort_values("growth_bytes", ascending=False, kind="stable")
     keys = ("database_count", "table_count", "total_data_bytes", "total_rows", "status", "error")
     keys += ("mv_total", "mv_active", "mv_inactive", "mv_failed", "schema_change_running", "schema_change_pending")
@@ -388,7 +388,7 @@ def create_app(
         key: ClusterKey,
         span: Annotated[RangeQuery, Depends()],
         _who: Caller,
-        limit: Annotated[int, Query(ge=1, le=read.TABLES_SHOWN, description="tables per list")] = 100,
+        limit: Annotated[int, Query(ge=1, le=size_history.TABLES_SHOWN, description="tables per list")] = 100,
     ):
         cluster = cluster_of(key)
         stats = reader.statistics(cluster["id"])

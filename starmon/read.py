@@ -20,7 +20,6 @@ import sqlalchemy as sa
 from . import forecast as fc
 from . import health, schema
 from .columns import NODE_BY_NAME, SNAPSHOT_BY_NAME
-from .datastats import SYSTEM_DATABASES
 from .readings import Status
 from .store import Store
 
@@ -39,7 +38,6 @@ MAX_POINTS = 1500
 MIN_BUCKET = 30
 MAX_CUSTOM_DAYS = 90
 FORECAST_BUCKET = 600  # the forecast fits 10-minute averages
-TABLES_SHOWN = 1000  # the Data page lists this many of the largest tables
 
 
 @dataclass(frozen=True)
@@ -123,7 +121,8 @@ def _computed(s: sa.Table, name: str) -> sa.ColumnElement:
     raise KeyError(f"no cluster series {name!r}")
 
 
-def _times(df: pd.DataFrame, column: str = "ts") -> pd.DataFrame:
+def as_times(df: pd.DataFrame, column: str = "ts") -> pd.DataFrame:
+    """The frame with its epoch-seconds column replaced by `time`, UTC datetimes."""
     df["time"] = pd.to_datetime(df.pop(column), unit="s", utc=True)
     return df
 
@@ -134,7 +133,9 @@ class Reader:
     def __init__(self, store: Store):
         self.store = store
 
-    def _frame(self, query) -> pd.DataFrame:
+    def frame(self, query) -> pd.DataFrame:
+        """The rows of `query` as a DataFrame, its columns named as selected."""
+
         def frame(conn: sa.Connection) -> pd.DataFrame:
             result = conn.execute(query)
             # Plain tuples: pandas probes every Row for namedtuple fields, which costs more than the query.
@@ -142,7 +143,8 @@ class Reader:
 
         return self.store.read(frame)
 
-    def _one(self, query) -> dict | None:
+    def one(self, query) -> dict | None:
+        """The first row of `query` as a dict, or None."""
         row = self.store.read(lambda conn: conn.execute(query).first())
         return dict(row._mapping) if row is not None else None
 
@@ -155,7 +157,7 @@ class Reader:
     def newest_id(self, cluster_id: int) -> int | None:
         """Id of the newest snapshot: a small cache key that changes when new data lands."""
         s = schema.metrics_snapshots
-        return self._one(sa.select(sa.func.max(s.c.id).label("id")).where(s.c.cluster_id == cluster_id))["id"]
+        return self.one(sa.select(sa.func.max(s.c.id).label("id")).where(s.c.cluster_id == cluster_id))["id"]
 
     def latest(self, cluster_id: int, before: float | None = None) -> dict | None:
         """The newest snapshot (at or before `before`), or None."""
@@ -163,19 +165,19 @@ class Reader:
         query = sa.select(s).where(s.c.cluster_id == cluster_id)
         if before is not None:
             query = query.where(s.c.ts <= before)
-        return self._one(query.order_by(s.c.ts.desc()).limit(1))
+        return self.one(query.order_by(s.c.ts.desc()).limit(1))
 
     def last_good(self, cluster_id: int) -> dict | None:
         """The newest snapshot that was not `down`: what freshness is measured from."""
         s = schema.metrics_snapshots
-        return self._one(
+        return self.one(
             sa.select(s).where(s.c.cluster_id == cluster_id, s.c.status != Status.DOWN).order_by(s.c.ts.desc()).limit(1)
         )
 
     def first_in(self, cluster_id: int, tr: TimeRange) -> dict | None:
         """The oldest snapshot (or hourly row, for long ranges) inside the range, for deltas over it."""
         s = schema.hourly_snapshots if tr.hourly else schema.metrics_snapshots
-        row = self._one(
+        row = self.one(
             sa.select(s)
             .where(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end)
             .order_by(s.c.ts)
@@ -201,7 +203,7 @@ class Reader:
             .group_by(bucket)
             .order_by(bucket)
         )
-        return _times(self._frame(query))
+        return as_times(self.frame(query))
 
     def node_series(self, cluster_id: int, tr: TimeRange, columns: list[str], role: str | None = None) -> pd.DataFrame:
         """Per-node metrics bucketed over the range: `time`, `role`, `host` and the columns."""
@@ -214,12 +216,12 @@ class Reader:
         if role:
             query = query.where(n.c.role == role)
         query = query.group_by(bucket, n.c.role, n.c.host).order_by(bucket, n.c.role, n.c.host)
-        return _times(self._frame(query))
+        return as_times(self.frame(query))
 
     def nodes(self, snapshot_id: int) -> pd.DataFrame:
         """The node rows of one snapshot."""
         n = schema.node_snapshots
-        return self._frame(sa.select(n).where(n.c.snapshot_id == snapshot_id).order_by(n.c.role, n.c.host))
+        return self.frame(sa.select(n).where(n.c.snapshot_id == snapshot_id).order_by(n.c.role, n.c.host))
 
     def dead_nodes(self, cluster_id: int, snapshot: dict) -> list[dict]:
         """Nodes not alive in a snapshot, with the time their dead streak began."""
@@ -255,90 +257,17 @@ class Reader:
     def statistics(self, cluster_id: int) -> dict | None:
         """The newest data-statistics pass with its JSON lists decoded."""
         d = schema.data_statistics
-        row = self._one(sa.select(d).where(d.c.cluster_id == cluster_id).order_by(d.c.ts.desc()).limit(1))
+        row = self.one(sa.select(d).where(d.c.cluster_id == cluster_id).order_by(d.c.ts.desc()).limit(1))
         if row:
             for key in ("top_tables", "materialized_views", "schema_changes"):
                 row[key] = json.loads(row[key]) if row[key] else None
         return row
 
-    def growth_span(self, cluster_id: int, tr: TimeRange) -> tuple[float | None, float | None]:
-        """When the range's first and last statistics passes with table sizes were taken: what
-        table_growth measures growth between (the first may come well after the range starts)."""
-        h = schema.table_size_history
-        span = sa.select(sa.func.min(h.c.ts).label("first"), sa.func.max(h.c.ts).label("last")).where(
-            h.c.cluster_id == cluster_id, h.c.ts >= tr.start, h.c.ts <= tr.end
-        )
-        row = self._one(span)  # an aggregate: always one row, NULLs without a pass
-        return row["first"], row["last"]
-
-    def table_growth(self, cluster_id: int, tr: TimeRange, limit: int = TABLES_SHOWN) -> pd.DataFrame:
-        """The `limit` largest user tables at the range's last pass (unknown sizes last), with their
-        growth since the range's first pass; sizes in bytes.
-
-        A table left out grew by at most the smallest size kept (growth never exceeds a size), so
-        the fastest growers are in. StarRocks' own databases are left out here too, for passes
-        stored before the collector stopped storing them: the list and the Tables count agree.
-        """
-        first_ts, last_ts = self.growth_span(cluster_id, tr)
-        columns = ["database", "table", "size_bytes", "rows", "growth_bytes"]
-        if last_ts is None:
-            return pd.DataFrame(columns=columns)
-        h = schema.table_size_history
-        user = sa.and_(h.c.cluster_id == cluster_id, h.c.db_name.not_in(sorted(SYSTEM_DATABASES)))
-        now = self._frame(
-            sa.select(h.c.db_name, h.c.table_name, h.c.data_bytes, h.c.row_count)
-            .where(user, h.c.ts == last_ts)
-            .order_by(h.c.data_bytes.desc().nulls_last(), h.c.db_name, h.c.table_name)
-            .limit(limit)
-        )
-        then = self._frame(
-            sa.select(h.c.db_name, h.c.table_name, h.c.data_bytes.label("before")).where(user, h.c.ts == first_ts)
-        )
-        df = now.merge(then, on=["db_name", "table_name"], how="left")
-        df["growth_bytes"] = (df["data_bytes"] - df["before"]) if first_ts != last_ts else None
-        names = {"db_name": "database", "table_name": "table", "data_bytes": "size_bytes", "row_count": "rows"}
-        whole = {"size_bytes": "Int64", "rows": "Int64", "growth_bytes": "Int64"}  # a gap stays a gap, not 1.0e12
-        return df.rename(columns=names)[columns].astype(whole)
-
-    def data_size(self, cluster_id: int, tr: TimeRange) -> pd.DataFrame:
-        """The total data size (`total_data_bytes`, user tables, every replica) at each statistics
-        pass of the range that read it, oldest first: how fast the cluster's data grows, which the
-        newest pass alone cannot say. A failed pass stored no size and is left out, not drawn as 0."""
-        d = schema.data_statistics
-        query = (
-            sa.select(d.c.ts, d.c.total_data_bytes)
-            .where(
-                d.c.cluster_id == cluster_id, d.c.ts >= tr.start, d.c.ts <= tr.end, d.c.total_data_bytes.is_not(None)
-            )
-            .order_by(d.c.ts)
-        )
-        return _times(self._frame(query)).astype({"total_data_bytes": "float64"})[["time", "total_data_bytes"]]
-
-    def database_sizes(self, cluster_id: int, ts: float) -> pd.DataFrame:
-        """Size, rows and tables per user database at the pass taken at `ts`, largest first: which
-        databases hold the total. StarRocks' own databases are left out, as table_growth does."""
-        h = schema.table_size_history
-        size = sa.func.sum(h.c.data_bytes).label("size_bytes")
-        query = (
-            sa.select(
-                h.c.db_name.label("database"),
-                sa.func.count().label("tables"),
-                size,
-                sa.func.sum(h.c.row_count).label("rows"),
-            )
-            .where(h.c.cluster_id == cluster_id, h.c.ts == ts, h.c.db_name.not_in(sorted(SYSTEM_DATABASES)))
-            .group_by(h.c.db_name)
-            .order_by(size.desc().nulls_last(), h.c.db_name)
-        )
-        df = self._frame(query)
-        columns = ["database", "tables", "size_bytes", "rows"]
-        return df.reindex(columns=columns).astype({"tables": "Int64", "size_bytes": "Int64", "rows": "Int64"})
-
     def disk_history(self, cluster_id: int, tr: TimeRange, step: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Used and total disk bytes per `step` seconds: for the cluster, and per BE (`ts`, `used`, `total`)."""
         s, n = schema.metrics_snapshots, schema.node_snapshots
         bucket = self.store.bucket(s.c.ts, step).label("ts")
-        cluster = self._frame(
+        cluster = self.frame(
             sa.select(
                 bucket,
                 _rolled(s.c.disk_used_bytes, "avg").label("used"),
@@ -349,7 +278,7 @@ class Reader:
             .order_by(bucket)
         )
         nbucket = self.store.bucket(n.c.ts, step).label("ts")
-        nodes = self._frame(
+        nodes = self.frame(
             sa.select(
                 nbucket,
                 n.c.host,
@@ -379,7 +308,7 @@ class Reader:
             peak, rounds = s.c.qps, sa.func.count()
             up = sa.func.sum(sa.case((s.c.status != Status.DOWN, 1), else_=0))
         in_range = sa.and_(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end)
-        row = self._one(
+        row = self.one(
             sa.select(
                 sa.func.avg(s.c.qps).label("avg_qps"),
                 sa.func.max(peak).label("max_qps"),

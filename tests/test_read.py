@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from starmon import size_history
 from starmon.config import ClusterConfig
 from starmon.health import format_delta
 from starmon.read import MAX_POINTS, Reader, TimeRange, parse_range
@@ -250,18 +251,21 @@ def test_tables_by_growth(db_url):
         )
     reader = Reader(store)
     tr = parse_range("6h", NOW)
-    assert reader.growth_span(cid, tr) == (NOW - 3600, NOW - 60)
-    tables = reader.table_growth(cid, tr)
+    assert size_history.growth_span(reader, cid, tr) == (NOW - 3600, NOW - 60)
+    tables = size_history.table_growth(reader, cid, tr)
     assert list(tables.columns) == ["database", "table", "size_bytes", "rows", "growth_bytes"]
     assert list(tables["table"]) == ["big_slow", "small_fast", "gone_flat", "unknown"]
     assert list(tables["growth_bytes"][:3]) == [100, 4_900, 0]
-    assert list(reader.table_growth(cid, tr, limit=2)["table"]) == ["big_slow", "small_fast"]
+    assert list(size_history.table_growth(reader, cid, tr, limit=2)["table"]) == ["big_slow", "small_fast"]
     last_only = TimeRange(NOW - 600, NOW, "custom")
-    assert reader.growth_span(cid, last_only) == (NOW - 60, NOW - 60)
-    one_pass = reader.table_growth(cid, last_only)
+    assert size_history.growth_span(reader, cid, last_only) == (NOW - 60, NOW - 60)
+    one_pass = size_history.table_growth(reader, cid, last_only)
     assert len(one_pass) == 4 and one_pass["growth_bytes"].isna().all()
     nothing = TimeRange(NOW - 7200, NOW - 7000, "custom")
-    assert reader.growth_span(cid, nothing) == (None, None) and reader.table_growth(cid, nothing).empty
+    assert (
+        size_history.growth_span(reader, cid, nothing) == (None, None)
+        and size_history.table_growth(reader, cid, nothing).empty
+    )
     store.close()
 
 
