@@ -21,6 +21,7 @@ import time
 import sqlalchemy as sa
 
 from . import schema
+from .config import _ROW_FIELDS as ROW_FIELDS
 from .config import ClusterConfig, ConfigError, validate_cluster
 from .events import Event, event
 from .secrets import SecretError, Secrets
@@ -70,20 +71,9 @@ def validated(fields: dict) -> ClusterConfig:
     return cluster
 
 
-# The clusters-table columns a settings event names, in the form's order; never password_encrypted.
-SHOWN_FIELDS = (
-    "name",
-    "fe_host",
-    "http_port",
-    "query_port",
-    "user",
-    "password_env",
-    "tls",
-    "tls_verify",
-    "enabled",
-    "audit_table",
-    "tags",
-)
+# The clusters-table columns a settings event names: the name and what ClusterConfig.row_fields
+# stores, never password_encrypted.
+SHOWN_FIELDS = ("name", *ROW_FIELDS, "tags")
 
 
 def _shown(key: str, value) -> str:
