@@ -7,7 +7,7 @@ The server is `streamlit run app.py` as a user starts it, over a SQLite file hol
 7 days of rounds of one cluster (2 FEs, 3 BEs, every 30 s), which starmon.toml points at an
 emulated cluster: the embedded collector stores a live round every 5 s throughout, so answers
 keep changing (no conditional requests: every call gets the whole overview). The baseline is
-`read.overview(..., detail=True)` called in the benchmark's own process on the same file, one at
+`overview_json.overview(..., detail=True)` called in the benchmark's own process on the same file, one at
 a time: what the API serialises. Target (issue 14): the API's p95 within 3x of the baseline's.
 """
 
@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT.parent))
 
 import benchdb  # noqa: E402
 
-from starmon import read  # noqa: E402
+from starmon import overview_json, read  # noqa: E402
 from starmon.emulator import ClusterSpec, Emulator  # noqa: E402
 from starmon.store import Store  # noqa: E402
 
@@ -114,14 +114,14 @@ def run(quick: bool = False) -> list[dict]:
                 inproc = []
                 for _ in range(10 if quick else 30):
                     t0 = time.perf_counter()
-                    read.overview(reader, benchdb.cluster_name(0), label, detail=True)
+                    overview_json.overview(reader, benchdb.cluster_name(0), label, detail=True)
                     inproc.append(time.perf_counter() - t0)
                 api_p95, base_p95 = _p(latencies, 95), _p(inproc, 95)
                 rows.append(
                     {
                         "what": f"GET /api/clusters/{{id}}/overview?range={label}, {CLIENTS} concurrent clients, "
                         f"collector storing a round every {INTERVAL} s, 7 days held",
-                        "compared_with": "read.overview(detail=True) in-process, one call at a time",
+                        "compared_with": "overview_json.overview(detail=True) in-process, one call at a time",
                         "target": "p95 within 3x of the in-process p95",
                         "figures": f"{len(latencies) / seconds:.1f} requests/s, p50 {_p(latencies, 50) * 1000:.0f} ms, "
                         f"p95 {api_p95 * 1000:.0f} ms ({errors} errors); in-process p50 "

@@ -30,7 +30,7 @@ from starlette.routing import Mount
 
 from . import api_models as m
 from . import clusters as registry
-from . import queries, read, size_history, timeline, tokens, users, workload
+from . import overview_json, queries, read, size_history, timeline, tokens, users, workload
 from .answers import SharedAnswers
 from .config import Config
 from .read import Reader, TimeRange
@@ -103,7 +103,7 @@ def _range(tr: TimeRange) -> dict:
 def _node_series(df, tr: TimeRange) -> list[dict]:
     out = []
     for (role, host), part in df.groupby(["role", "host"], sort=True):
-        out.append({"role": role, "host": host} | read.series_json(part.drop(columns=["role", "host"]), tr))
+        out.append({"role": role, "host": host} | overview_json.series_json(part.drop(columns=["role", "host"]), tr))
     return out
 
 
@@ -286,7 +286,7 @@ def create_app(
         request: Request, response: Response, key: ClusterKey, span: Annotated[RangeQuery, Depends()], _who: Caller
     ):
         def read_overview(cluster: dict, _tr: TimeRange, now: float) -> dict:
-            data = read.overview(
+            data = overview_json.overview(
                 reader,
                 cluster["id"],
                 span.label,
@@ -309,7 +309,7 @@ def create_app(
         request: Request, response: Response, key: ClusterKey, span: Annotated[RangeQuery, Depends()], _who: Caller
     ):
         def read_health(cluster: dict, tr: TimeRange, _now: float) -> dict:
-            data = read.health_json(read.health_at(reader, cluster["id"], tr, config.cards), config.cards)
+            data = overview_json.health_json(read.health_at(reader, cluster["id"], tr, config.cards), config.cards)
             return data | {"timestamp": data["collected_at"]}
 
         return answer(request, response, key, span, read_health)
@@ -326,7 +326,7 @@ def create_app(
         def read_performance(cluster: dict, tr: TimeRange, _now: float) -> dict:
             fes = reader.node_series(cluster["id"], tr, ["qps", "query_latency_p99"], "FE")
             return {
-                "cluster_series": read.series_json(reader.series(cluster["id"], tr, _PERFORMANCE), tr),
+                "cluster_series": overview_json.series_json(reader.series(cluster["id"], tr, _PERFORMANCE), tr),
                 "per_fe": _node_series(fes, tr),
             }
 
@@ -352,7 +352,7 @@ def create_app(
             nodes = reader.nodes(newest["id"]) if newest else None
             average = reader.series(cid, tr, ["avg_cpu_usage", "avg_memory_usage", "disk_usage_pct"])
             return {
-                "average": read.series_json(average, tr),
+                "average": overview_json.series_json(average, tr),
                 "per_node": _node_series(workers, tr),
                 "jvm_heap": _node_series(heap, tr),
                 "nodes": _rows(nodes) if nodes is not None else [],

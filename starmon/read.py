@@ -7,6 +7,7 @@ keeping the maximum where a spike matters (p99 latency, disk), as `metrics.py` s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -47,11 +48,12 @@ class TimeRange:
     start: float
     end: float
     label: str
+    pruned: bool = False  # its raw rounds were pruned while its hourly rows are kept (see on_tier)
 
     @property
     def hourly(self) -> bool:
         """Whether the range is answered from the hourly tier rather than raw rounds."""
-        return self.end - self.start > RAW_SPAN + 3600  # a 7-day window a moment long stays raw
+        return self.pruned or self.end - self.start > RAW_SPAN + 3600  # a 7-day window a moment long stays raw
 
     @property
     def bucket(self) -> int:
@@ -102,6 +104,23 @@ def parse_range(label: str | None, now: float, start: str | None = None, end: st
     if t1 - t0 > MAX_CUSTOM_DAYS * 86400:
         raise ValueError(f"a custom range can span at most {MAX_CUSTOM_DAYS} days")
     return TimeRange(t0, t1, "custom")
+
+
+def on_tier(tr: TimeRange, first_raw: float | None, first_hourly: float | None) -> TimeRange:
+    """The range as a cluster's reads take it, given its oldest raw round and oldest hourly row.
+
+    Long ranges read the hourly tier anyway. A shorter one reads it too when it reaches back past
+    the oldest raw round kept by at least a whole hour the hourly tier holds: its rounds were pruned
+    (retention_days) while their hourly rows are kept longer, so raw rounds would draw nothing, or
+    only the range's end. A cluster's first hour, rolled up while its rounds are still there, never
+    counts: the hour must end before the oldest round.
+    """
+    if tr.hourly or first_hourly is None:
+        return tr
+    raw_from = first_raw if first_raw is not None else math.inf
+    if max(tr.start, first_hourly) <= min(tr.end, raw_from) - 3600:
+        return dataclasses.replace(tr, pruned=True)
+    return tr
 
 
 def _rolled(column: sa.ColumnElement, rollup: str) -> sa.ColumnElement:
@@ -174,8 +193,19 @@ class Reader:
             sa.select(s).where(s.c.cluster_id == cluster_id, s.c.status != Status.DOWN).order_by(s.c.ts.desc()).limit(1)
         )
 
+    def tier(self, cluster_id: int, tr: TimeRange) -> TimeRange:
+        """The range as this cluster's reads take it (on_tier): on the hourly tier where its rounds
+        were pruned. One statement of two index seeks, asked only of ranges short enough for raw rounds."""
+        if tr.hourly:
+            return tr
+        s, h = schema.metrics_snapshots, schema.hourly_snapshots
+        first = lambda t: sa.select(sa.func.min(t.c.ts)).where(t.c.cluster_id == cluster_id).scalar_subquery()  # noqa: E731
+        row = self.one(sa.select(first(s).label("raw"), first(h).label("hourly")))
+        return on_tier(tr, row["raw"], row["hourly"])
+
     def first_in(self, cluster_id: int, tr: TimeRange) -> dict | None:
         """The oldest snapshot (or hourly row, for long ranges) inside the range, for deltas over it."""
+        tr = self.tier(cluster_id, tr)
         s = schema.hourly_snapshots if tr.hourly else schema.metrics_snapshots
         row = self.one(
             sa.select(s)
@@ -191,6 +221,7 @@ class Reader:
     def series(self, cluster_id: int, tr: TimeRange, columns: list[str]) -> pd.DataFrame:
         """Cluster metrics bucketed over the range: columns `time` plus the requested ones, stored
         or derived (`fe_jvm_heap_pct`, `down_pct`)."""
+        tr = self.tier(cluster_id, tr)
         s = schema.hourly_snapshots if tr.hourly else schema.metrics_snapshots
         bucket = self.store.bucket(s.c.ts, tr.bucket).label("ts")
         aggs = [
@@ -207,6 +238,7 @@ class Reader:
 
     def node_series(self, cluster_id: int, tr: TimeRange, columns: list[str], role: str | None = None) -> pd.DataFrame:
         """Per-node metrics bucketed over the range: `time`, `role`, `host` and the columns."""
+        tr = self.tier(cluster_id, tr)
         n = schema.node_hourly if tr.hourly else schema.node_snapshots
         bucket = self.store.bucket(n.c.ts, tr.bucket).label("ts")
         aggs = [_rolled(n.c[c], NODE_BY_NAME[c].rollup).label(c) for c in columns]
@@ -300,6 +332,7 @@ class Reader:
     # -- aggregates -----------------------------------------------------------------------------
     def aggregates(self, cluster_id: int, tr: TimeRange) -> dict:
         """Range summary: average and peak QPS, worst p99, error rate, availability (units: AGGREGATE_UNITS)."""
+        tr = self.tier(cluster_id, tr)
         if tr.hourly:
             s = schema.hourly_snapshots
             peak, rounds, up = s.c.qps_max, sa.func.sum(s.c.rounds), sa.func.sum(s.c.rounds - s.c.down_rounds)
@@ -408,77 +441,6 @@ def find_cluster(reader: Reader, key: str | int) -> dict:
     if match is None:
         raise LookupError(f"unknown cluster {str(key)[:80]!r} (known: {', '.join(c['name'] for c in known) or 'none'})")
     return match
-
-
-def overview(
-    reader: Reader,
-    cluster: str | int,
-    range_label: str | None,
-    cards: tuple = health.CARDS,
-    now: float | None = None,
-    forecast_days: float = 7,
-    start: str | None = None,
-    end: str | None = None,
-    *,
-    detail: bool = False,
-) -> dict:
-    """The Overview page as plain data (what `python -m starmon overview --json` prints); a custom
-    range takes ISO `start` and `end` (see parse_range), `cluster` a name or an id.
-
-    With `detail` (the HTTP API's overview), also `real_time`, the round the cards are read
-    from with every column, and `trends`, the cards' sparkline series bucketed over the range.
-    """
-    now = time.time() if now is None else now
-    tr = parse_range(range_label, now, start, end)
-    match = find_cluster(reader, cluster)
-    state = health_at(reader, match["id"], tr, cards)
-    extra = {}
-    if detail:
-        spark = sorted({c.spark_column(state.snapshot or {}) for c in cards} - {None})
-        extra = {"real_time": state.snapshot, "trends": series_json(reader.series(match["id"], tr, spark), tr)}
-    return extra | {
-        "cluster": match["name"],
-        "range": {"label": tr.label, "start": _iso(tr.start), "end": _iso(tr.end)},
-        **health_json(state, cards),
-        "aggregates": reader.aggregates(match["id"], tr),
-        "aggregate_units": AGGREGATE_UNITS,
-        "forecast": forecast(reader, match["id"], forecast_days, now).headline,
-    }
-
-
-def health_json(state: Health, cards: tuple = health.CARDS) -> dict:
-    """The cards and problems of health_at as JSON: the overview's and the API's health answer."""
-    snap = state.snapshot
-    return {
-        "collected_at": _iso(snap["ts"]) if snap else None,
-        "status": snap["status"] if snap else None,
-        "health_cards": [
-            {
-                "key": v.key,
-                "title": v.title,
-                "value": v.value,
-                "total": v.total,
-                "unit": v.unit,
-                "display": v.display,
-                "status": v.status,
-                "delta": v.delta,
-            }
-            for v in state.cards
-        ],
-        "deltas_since": _iso(state.since) if state.since is not None else None,
-        "problems": [text for _, text in state.problems(cards, _iso)],
-    }
-
-
-def series_json(df: pd.DataFrame, tr: TimeRange) -> dict:
-    """A bucketed frame (Reader.series) as JSON: `bucket_seconds`, ISO `time`, and one list per
-    column, unknown values as null."""
-    values = df.drop(columns="time").astype(object).where(df.notna(), None)
-    return {
-        "bucket_seconds": tr.bucket,
-        "time": [t.isoformat(timespec="seconds") for t in df["time"]],
-        "series": {name: values[name].tolist() for name in values.columns},
-    }
 
 
 def _iso(ts: float) -> str:
