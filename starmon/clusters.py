@@ -307,12 +307,14 @@ def delete(store: Store, name: str, by: str | None = None) -> None:
 
 def file_changes(before: dict | None, after: dict) -> list[Event]:
     """The event of a starmon.toml cluster whose stored row a sync changes (Store.sync_clusters):
-    edited in the file, or disabled because the file no longer declares it. A cluster new to the
-    database is no change of settings: none."""
+    edited in the file, disabled because the file no longer declares it, or enabled when it does
+    again. A cluster new to the database is no change of settings: none."""
     if before is None:
         return []
     changed = changed_fields(before, after)
-    action = "disabled" if before["enabled"] and not after.get("enabled", True) else "edited"
+    was = before["enabled"]
+    now = after.get("enabled", was)
+    action = "edited" if was == now else "enabled" if now else "disabled"
     return [settings_event(before["name"], action, "starmon.toml", changed)] if changed else []
 
 

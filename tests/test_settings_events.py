@@ -94,20 +94,22 @@ def test_a_deleted_cluster_takes_its_events_and_the_log_says_who(store, secrets,
 
 
 def test_starmon_toml_edits_are_events_at_the_next_sync(store, secrets):
-    """A file cluster new to the database is no change; its host edited in the file, or the cluster
-    dropped from it (disabled, history kept), is one event each, by starmon.toml."""
+    """A file cluster new to the database is no change; its host edited in the file, the cluster
+    dropped from it (disabled, history kept) and declared again are one event each, by starmon.toml."""
     clusters.collectable(store, secrets, (ClusterConfig("prod", "10.0.0.1"),))
     assert _settings(store, "prod") == []
     clusters.collectable(store, secrets, (ClusterConfig("prod", "10.0.0.1"),))  # every round: no change
     clusters.collectable(store, secrets, (ClusterConfig("prod", "10.0.0.5", tags=("eu",)),))
     clusters.collectable(store, secrets, ())
-    edited, disabled = _settings(store, "prod")
+    clusters.collectable(store, secrets, (ClusterConfig("prod", "10.0.0.5", tags=("eu",)),))  # back in the file
+    edited, disabled, enabled = _settings(store, "prod")
     assert edited["details"] == {
         "action": "edited",
         "by": "starmon.toml",
         "changed": "fe_host: '10.0.0.1' → '10.0.0.5', tags: none → eu",
     }
     assert disabled["details"] == {"action": "disabled", "by": "starmon.toml", "changed": "enabled: yes → no"}
+    assert enabled["details"] == {"action": "enabled", "by": "starmon.toml", "changed": "enabled: no → yes"}
 
 
 # -- the Clusters page in Chromium -----------------------------------------------------------------
