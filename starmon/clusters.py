@@ -172,8 +172,8 @@ def update(store: Store, secrets: Secrets, name: str, fields: dict, by: str | No
 
 
 def _decrypted(row: dict, secrets: Secrets) -> str | None:
-    """The password stored with a row, or None when there is none or this key cannot read it:
-    retyping the same password is then no change."""
+    """The password stored with a row, so a retyped one is told from a new one; None when there is
+    none or this key cannot read it (any password typed is then a change)."""
     try:
         return secrets.decrypt(row["password_encrypted"]) if row["password_encrypted"] else None
     except SecretError:
