@@ -3,11 +3,11 @@
 `run(quick=False)` returns rows like bench/run.py's; `python bench/bench_api.py [--quick]` prints
 them. Nothing is asserted.
 
-The server is `streamlit run app.py` as a user starts it, over a SQLite file holding bench_read's
+The server is `streamlit run app.py` as a user starts it, over a SQLite file holding benchdb's
 7 days of rounds of one cluster (2 FEs, 3 BEs, every 30 s), which starmon.toml points at an
 emulated cluster: the embedded collector stores a live round every 5 s throughout, so answers
 keep changing (no conditional requests: every call gets the whole overview). The baseline is
-`read.overview(..., detail=True)` called in the benchmark's own process on the same file, one at
+`overview_json.overview(..., detail=True)` called in the benchmark's own process on the same file, one at
 a time: what the API serialises. Target (issue 14): the API's p95 within 3x of the baseline's.
 """
 
@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT.parent))
 
-import bench_read  # noqa: E402
+import benchdb  # noqa: E402
 
-from starmon import read  # noqa: E402
+from starmon import overview_json, read  # noqa: E402
 from starmon.emulator import ClusterSpec, Emulator  # noqa: E402
 from starmon.store import Store  # noqa: E402
 
@@ -45,7 +45,7 @@ def _p(values: list[float], q: float) -> float:
 def _server(work: Path, db: Path, emulator: Emulator) -> tuple[subprocess.Popen, str]:
     d = emulator.describe()[0]
     (work / "starmon.toml").write_text(
-        f"interval_seconds = {INTERVAL}\n[[clusters]]\nname = {bench_read.cluster_name(0)!r}\n"
+        f"interval_seconds = {INTERVAL}\n[[clusters]]\nname = {benchdb.cluster_name(0)!r}\n"
         f"fe_host = {d['fe_host']!r}\nhttp_port = {d['http_port']}\nquery_port = {d['query_port']}\n".replace("'", '"')
     )
     port = 8700 + os.getpid() % 200
@@ -101,27 +101,27 @@ def run(quick: bool = False) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="starmon-bench-api-") as tmp:
         work = Path(tmp)
         db = work / "api.db"
-        bench_read.build_one(db, time.time())
-        emulator = Emulator([ClusterSpec(bench_read.cluster_name(0))]).start()
+        benchdb.build_one(db, time.time())
+        emulator = Emulator([ClusterSpec(benchdb.cluster_name(0))]).start()
         proc, url = _server(work, db, emulator)
         try:
             store = Store(f"sqlite:///{db}")
             reader = read.Reader(store)
             for label in ("24h", "7d"):
-                api = f"{url}/api/clusters/{bench_read.cluster_name(0)}/overview?range={label}"
+                api = f"{url}/api/clusters/{benchdb.cluster_name(0)}/overview?range={label}"
                 httpx.get(api, timeout=60)  # warm: imports, caches, the forecast's first fit
                 latencies, errors = asyncio.run(_load(api, seconds))
                 inproc = []
                 for _ in range(10 if quick else 30):
                     t0 = time.perf_counter()
-                    read.overview(reader, bench_read.cluster_name(0), label, detail=True)
+                    overview_json.overview(reader, benchdb.cluster_name(0), label, detail=True)
                     inproc.append(time.perf_counter() - t0)
                 api_p95, base_p95 = _p(latencies, 95), _p(inproc, 95)
                 rows.append(
                     {
                         "what": f"GET /api/clusters/{{id}}/overview?range={label}, {CLIENTS} concurrent clients, "
                         f"collector storing a round every {INTERVAL} s, 7 days held",
-                        "compared_with": "read.overview(detail=True) in-process, one call at a time",
+                        "compared_with": "overview_json.overview(detail=True) in-process, one call at a time",
                         "target": "p95 within 3x of the in-process p95",
                         "figures": f"{len(latencies) / seconds:.1f} requests/s, p50 {_p(latencies, 50) * 1000:.0f} ms, "
                         f"p95 {api_p95 * 1000:.0f} ms ({errors} errors); in-process p50 "

@@ -4,18 +4,20 @@
 "met"}`); `python bench/bench_fleet.py [--quick]` prints them. Nothing is asserted.
 
 How the data is generated
-  * One cluster, 7 days, a round every 30 s: bench_read.build_one (20,160 snapshots, 100,800 node
+  * One cluster, 7 days, a round every 30 s: benchdb.build_one (20,160 snapshots, 100,800 node
     rows, fixed seed), then its hours rolled up by starmon.rollup (hourly_snapshots, node_hourly).
   * 200 clusters (20 with quick=True): that cluster's `metrics_snapshots`, `hourly_snapshots` and
-    `node_hourly` copied per cluster, interleaved round by round as a collector writes them, floats
-    scaled per cluster; 20 events per cluster over the week and a firing critical alert on every
-    tenth. `node_snapshots` are not copied: the fleet never reads them (the Overview's figure
-    comes from the 1-cluster file, which has them).
+    `node_hourly` copied per cluster (benchdb.copy_clusters), interleaved round by round as a
+    collector writes them, floats scaled per cluster; 20 events per cluster over the week and a
+    firing critical alert on every tenth. `node_snapshots` are not copied: the fleet never reads
+    them (the Overview's figure comes from the 1-cluster file, which has them).
   * The Overview read is bench_read.overview_read (cards, problems, dead nodes, aggregates, 4 series)
     plus read.forecast, the disk forecast the Overview page draws beside them.
-Timings are the best of a few runs with a warm page cache; the first run is shown beside them. The
-fleet's first run also fits every disk forecast, which later runs reuse until the hourly tier
-changes (starmon.fleet keeps them), as a page rerun every 30 s does.
+Timings are the best of a few runs with a warm page cache; the first run is shown beside them. A
+read refits at most fleet.FITS_PER_READ clusters' disk forecasts (starmon.fleet keeps them until a
+cluster's hourly tier changes or the hour turns), so two more rows are timed read by read: a fresh
+process, which has fitted nothing yet, and the hour turning (every kept fit stale at once), each
+until every cluster has its fit.
 """
 
 from __future__ import annotations
@@ -32,65 +34,37 @@ for path in (ROOT, ROOT / "bench"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-import sqlalchemy as sa  # noqa: E402
-from bench_read import (  # noqa: E402
-    SNAP_COLS,
-    SNAP_FLOATS,
-    STEP,
-    _bulk,
-    _new_store,
-    best_of,
-    build_one,
-    cluster_name,
-    ms,
-    overview_read,
-)
+from bench_read import best_of, ms, overview_read  # noqa: E402
+from benchdb import STEP, build_one, bulk, cluster_name, copy_clusters  # noqa: E402
 
-from starmon import rollup, schema  # noqa: E402
+from starmon import fleet, rollup  # noqa: E402
 from starmon.fleet import Fleet  # noqa: E402
 from starmon.read import Reader, parse_range  # noqa: E402
 from starmon.read import forecast as read_forecast  # noqa: E402
 from starmon.store import Store  # noqa: E402
 
-HOURLY_COLS = [c.name for c in schema.hourly_snapshots.c]
-NODE_HOURLY_COLS = [c.name for c in schema.node_hourly.c]
 EVENTS_PER_CLUSTER = 20
-
-
-def _floats(table: sa.Table) -> set[str]:
-    return {c.name for c in table.c if isinstance(c.type, schema.Float)} - {"ts"}
 
 
 def build_fleet(path: Path, template: Path, clusters: int, now: float) -> float:
     """`clusters` copies of the template's rounds and hourly tiers, plus events and alerts; seconds taken."""
     t0 = time.perf_counter()
-    ids = _new_store(path, clusters)
-    with _bulk(path) as con:
-        con.execute("ATTACH DATABASE ? AS tmpl", (str(template),))
-        con.execute("CREATE TEMP TABLE ks (k INTEGER PRIMARY KEY, cid INTEGER, f REAL)")
-        con.executemany(
-            "INSERT INTO ks VALUES (?, ?, ?)", [(k, ids[cluster_name(k)], 1 + 0.004 * k) for k in range(clusters)]
-        )
-
-        def copy(table: str, cols: list[str], floats: set[str], order: str, special: dict[str, str]) -> None:
-            picked = ", ".join(special.get(c, f"t.{c} * k.f" if c in floats else f"t.{c}") for c in cols)
-            con.execute(
-                f"INSERT INTO main.{table} ({','.join(cols)}) SELECT {picked} "
-                f"FROM tmpl.{table} t CROSS JOIN ks k ORDER BY {order}"
-            )
-
+    n = clusters
+    by_round = {"id": f"(t.id - 1) * {n} + k.k + 1", "cluster_id": "k.cid"}
+    tiers = {"cluster_id": "k.cid"}
+    ids = copy_clusters(
+        path,
+        template,
+        clusters,
+        {
+            "metrics_snapshots": ("t.id, k.k", by_round),
+            "hourly_snapshots": ("t.ts, k.k", tiers),
+            "node_hourly": ("t.ts, k.k", tiers),
+        },
+    )
+    week = 7 * 86400
+    with bulk(path) as con:
         con.execute("BEGIN")
-        n = clusters
-        copy(
-            "metrics_snapshots",
-            SNAP_COLS,
-            SNAP_FLOATS,
-            "t.id, k.k",
-            {"id": f"(t.id - 1) * {n} + k.k + 1", "cluster_id": "k.cid"},
-        )
-        copy("hourly_snapshots", HOURLY_COLS, _floats(schema.hourly_snapshots), "t.ts, k.k", {"cluster_id": "k.cid"})
-        copy("node_hourly", NODE_HOURLY_COLS, _floats(schema.node_hourly), "t.ts, k.k", {"cluster_id": "k.cid"})
-        week = 7 * 86400
         con.executemany(
             "INSERT INTO events (cluster_id, ts, kind, subject, severity) VALUES (?, ?, 'node_restarted', ?, 'info')",
             [
@@ -105,8 +79,28 @@ def build_fleet(path: Path, template: Path, clusters: int, now: float) -> float:
             [(ids[cluster_name(k)], now - 600, now) for k in range(0, clusters, 10)],
         )
         con.execute("COMMIT")
-        con.execute("DETACH DATABASE tmpl")
     return time.perf_counter() - t0
+
+
+def refits(store: Store, label: str, now: float, repeat: int) -> tuple[float, float, int]:
+    """The reads after the hour turns, `repeat` times (every kept fit stale at once): the best of the
+    reads that refit FITS_PER_READ clusters, the slowest read of all, and how many reads it took
+    until every cluster was refitted."""
+    refitting, slowest, reads = [], 0.0, 0
+    for turn in range(1, repeat + 1):
+        at = now + turn * 3600  # a later hour: every cluster's hourly window moved
+        done = 0
+        while True:
+            t0 = time.perf_counter()
+            found = Fleet(store).read(parse_range(label, at), now=at)
+            took = time.perf_counter() - t0
+            done += 1
+            slowest = max(slowest, took)
+            if all(c.forecast_at == at for c in found):
+                break
+            refitting.append(took)  # a read that refitted a full share (the last may refit fewer)
+        reads = max(reads, done)
+    return min(refitting or [slowest]), slowest, reads
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -128,30 +122,46 @@ def run(quick: bool = False) -> list[dict]:
         many = work / "fleet.db"
         built = build_fleet(many, one, clusters, now)
         store = Store(f"sqlite:///{many}")
+        cold, found = [], []  # a fresh process: never-fitted clusters are fitted FITS_PER_READ a read
+        while not found or any(c.forecast_at is None for c in found):
+            t0 = time.perf_counter()
+            found = Fleet(store).read(parse_range("7d", now), now=now)
+            cold.append(time.perf_counter() - t0)
         timings = {}
         for label in ("7d", "24h", "1h"):
             tr = parse_range(label, now)
             timings[label] = best_of(lambda tr=tr: Fleet(store).read(tr, now=now), repeat)
-        found = timings["7d"][2]
+        refit, slowest, reads = refits(store, "7d", now, repeat)
         store.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    first, fleet_7d, _ = timings["7d"]
-    ratio = fleet_7d / with_fc
+    fleet_7d = timings["7d"][1]
+    ratio, refit_ratio = fleet_7d / with_fc, refit / with_fc
+    usual = (
+        f"{ms(fleet_7d)} vs {ms(with_fc)} (first {ms(first_fc)}; without the forecast {ms(overview)}, first "
+        f"{ms(first_ov)}) = {ratio:.2f}×; 24h {ms(timings['24h'][1])}, 1h {ms(timings['1h'][1])}; "
+        f"{len(found)} clusters ranked, {len(found[0].qps_trend)} trend points each; DB generated in {built:.1f} s"
+    )
+    refitted = (
+        f"{ms(refit)} (best of the reads refitting {fleet.FITS_PER_READ} clusters after the hour turned, "
+        f"{repeat} turns) vs {ms(with_fc)} = {refit_ratio:.2f}×; every cluster refitted in {reads} reads, the "
+        f"slowest read {ms(slowest)}; a fresh process: {' / '.join(ms(t) for t in cold)} over {len(cold)} reads "
+        "until every cluster had a forecast"
+    )
+    what = (
+        f"Fleet read (starmon.fleet.Fleet.read), 7d, {clusters} clusters × 7 days in one DB: newest round, QPS "
+        "trend, events, firing critical alerts and an hourly disk forecast per cluster, ranked"
+    )
+    compared = "one cluster's Overview read on a 1-cluster DB: bench_read's overview_read plus read.forecast"
     return [
+        {"what": what, "compared_with": compared, "target": "within 3×", "figures": usual, "met": ratio <= 3},
         {
-            "what": f"Fleet read (starmon.fleet.Fleet.read), 7d, {clusters} clusters × 7 days in one DB: newest "
-            "round, QPS trend, events, firing critical alerts and an hourly disk forecast per cluster, ranked",
-            "compared_with": "one cluster's Overview read on a 1-cluster DB: bench_read's overview_read plus "
-            "read.forecast",
+            "what": f"Same, the reads that refit disk forecasts (at most {fleet.FITS_PER_READ} clusters a read)",
+            "compared_with": "the same",
             "target": "within 3×",
-            "figures": f"{ms(fleet_7d)} (first run, fitting every disk: {ms(first)}) vs {ms(with_fc)} "
-            f"(first {ms(first_fc)}; without the "
-            f"forecast {ms(overview)}, first {ms(first_ov)}) = {ratio:.2f}×; 24h {ms(timings['24h'][1])}, 1h "
-            f"{ms(timings['1h'][1])}; {len(found)} clusters ranked, {len(found[0].qps_trend)} trend points each; "
-            f"DB generated in {built:.1f} s",
-            "met": ratio <= 3,
-        }
+            "figures": refitted,
+            "met": refit_ratio <= 3,
+        },
     ]
 
 

@@ -4,7 +4,7 @@
 "met"}`; `python bench/bench_selfmetrics.py [--quick]` prints them. Nothing is asserted.
 
 The database: N clusters (200, or 20 with --quick), each with one day of rounds every 30 s and
-5 node rows per round (bench_read's deterministic generator, copied per cluster and interleaved
+5 node rows per round (benchdb's deterministic generator, copied per cluster and interleaved
 as a collector writes them). One day rather than bench_read's seven keeps the file near 1 GB;
 the forecast's cost per cluster over seven days is bench_read's "Disk-full forecast" row.
 
@@ -28,29 +28,20 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT.parent))
 
-import bench_read  # noqa: E402
+import benchdb  # noqa: E402
 from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
 
 from starmon import selfmetrics  # noqa: E402
 from starmon.store import Store  # noqa: E402
 
-DAY_ROUNDS = 86400 // bench_read.STEP
+DAY_ROUNDS = 86400 // benchdb.STEP
 
 
 def build(work: Path, clusters: int, end_ts: float) -> Path:
-    """The N-cluster database, one day each: a 1-cluster template copied N times (bench_read.build_many)."""
+    """The N-cluster database, one day each: a 1-cluster template copied N times (benchdb.build_many)."""
     template, many = work / "one.db", work / "many.db"
-    bench_read._new_store(template, 1)
-    snaps, nodes = bench_read.make_rounds(DAY_ROUNDS, end_ts)
-    with bench_read._bulk(template) as con:
-        for table, cols, rows in (
-            ("metrics_snapshots", bench_read.SNAP_COLS, snaps),
-            ("node_snapshots", bench_read.NODE_COLS, nodes),
-        ):
-            con.execute("BEGIN")
-            con.executemany(f"INSERT INTO {table} ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})", rows)
-            con.execute("COMMIT")
-    bench_read.build_many(many, template, clusters)
+    benchdb.build_one(template, end_ts, DAY_ROUNDS)
+    benchdb.build_many(many, template, clusters)
     template.unlink()
     return many
 

@@ -18,6 +18,7 @@ rows = loaders.reader().clusters()
 locked = registry.undecryptable(rows, loaders.secrets())
 _ICON = {"ok": ":material/check_circle:", "warning": ":material/warning:", "failed": ":material/error:"}
 _DONE = "clusters-done"  # (place, message): what the last change did, kept across the rerun that shows it
+by = getattr(st.session_state.get("user"), "name", None)  # who the change's event names; None on an open dashboard
 
 for name in locked:
     st.error(plain(f"{name} is not collected: its {registry.UNDECRYPTABLE}."), icon=":material/key_off:")
@@ -108,7 +109,7 @@ with add:
             if test:
                 _test(registry.validated(fields))
             if save:
-                cluster = registry.add(store, loaders.secrets(), fields)
+                cluster = registry.add(store, loaders.secrets(), fields, by)
                 st.session_state["added"] = st.session_state.get("added", 0) + 1
                 _done("add", f"Added {cluster.name}; the collector picks it up on its next round.")
         except registry.ClusterError as exc:
@@ -132,7 +133,7 @@ with edit:
                     password = registry.password_to_test(row, fields, loaders.secrets())
                     _test(registry.validated({**fields, "password": password}))
                 if save:
-                    cluster = registry.update(store, loaders.secrets(), row["name"], fields)
+                    cluster = registry.update(store, loaders.secrets(), row["name"], fields, by)
                     st.session_state["edit-renamed"] = cluster.name
                     _done("edit-form", f"Saved {cluster.name}; the collector uses the change on its next round.")
             except registry.ClusterError as exc:
@@ -140,7 +141,7 @@ with edit:
         _say_done("edit-buttons")
         left, right = st.columns(2)
         if left.button("Enable" if not row["enabled"] else "Disable", key="toggle-enabled"):
-            registry.set_enabled(store, row["name"], not row["enabled"])
+            registry.set_enabled(store, row["name"], not row["enabled"], by)
             _done(
                 "edit-buttons",
                 f"Disabled {row['name']}: no longer collected; its history stays."
@@ -150,7 +151,7 @@ with edit:
         # keyed by cluster, so the tick never carries over to the cluster chosen after a delete
         confirm = right.checkbox("Also delete its whole history", key=f"confirm-delete-{row['id']}")
         if right.button("Delete", disabled=not confirm, type="secondary", key="delete"):
-            registry.delete(store, row["name"])
+            registry.delete(store, row["name"], by)
             _done("edit-buttons", f"Deleted {row['name']} and its history.")
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 from pandas.io.formats.style import Styler
 
-from starmon import read
+from starmon import read, size_history
 from starmon.datastats import SYSTEM_DATABASES
 from starmon.health import format_value
 from starmon.readings import Status
@@ -90,7 +90,7 @@ why = (
 )
 st.plotly_chart(charts.data_size(sizes, zone, why), key="data-size")
 
-first, last = loaders.reader().growth_span(cluster["id"], tr)
+first, last = size_history.growth_span(loaders.reader(), cluster["id"], tr)
 st.subheader("Databases")
 if last is None:
     st.caption(f"No statistics pass with table sizes in {tr.phrase}.")
@@ -117,7 +117,7 @@ else:
 
 st.subheader("Tables")
 tables = loaders.table_growth(cluster["id"], tr.start, tr.end, loaders.newest_id(cluster["id"]))
-listed = f"the {len(tables):,} largest tables" if len(tables) == read.TABLES_SHOWN else "every table"
+listed = f"the {len(tables):,} largest tables" if len(tables) == size_history.TABLES_SHOWN else "every table"
 if last is None:
     st.caption(f"No statistics pass with table sizes in {tr.phrase}.")
 elif first == last:

@@ -13,7 +13,8 @@ from .config import ConfigError, load_config
 from .export import to_json
 from .forecast import describe
 from .health import format_delta, format_value
-from .read import RANGES, Reader, _iso, overview
+from .overview_json import overview
+from .read import RANGES, Reader, _iso
 from .store import Store, StoreError
 
 

@@ -30,7 +30,7 @@ from starlette.routing import Mount
 
 from . import api_models as m
 from . import clusters as registry
-from . import queries, read, timeline, tokens, users, workload
+from . import overview_json, queries, read, size_history, timeline, tokens, users, workload
 from .answers import SharedAnswers
 from .config import Config
 from .read import Reader, TimeRange
@@ -103,7 +103,7 @@ def _range(tr: TimeRange) -> dict:
 def _node_series(df, tr: TimeRange) -> list[dict]:
     out = []
     for (role, host), part in df.groupby(["role", "host"], sort=True):
-        out.append({"role": role, "host": host} | read.series_json(part.drop(columns=["role", "host"]), tr))
+        out.append({"role": role, "host": host} | overview_json.series_json(part.drop(columns=["role", "host"]), tr))
     return out
 
 
@@ -117,20 +117,17 @@ WORKLOAD_KEYS += ("active_users_24h", "top_users")
 
 
 def _data_stats(reader: Reader, cluster: dict, stats: dict | None, tr: TimeRange, limit: int, now: float) -> dict:
-    """The Data page's numbers: the newest statistics pass, and table sizes and growth over the
-    range; with the workload the Queries page and `python -m starmon queries` show (one read,
-    queries.summary, so the three agree)."""
+    """The Data page's numbers (the API's answer adds the cluster and range): the newest statistics
+    pass, and table sizes and growth over the range; with the workload the Queries page and
+    `python -m starmon queries` show (one read, queries.summary, so the three agree)."""
     work = queries.summary(reader, cluster, tr, now)
     stats = stats or {}
-    first, last = reader.growth_span(cluster["id"], tr)
-    tables = reader.table_growth(cluster["id"], tr)
+    first, last = size_history.growth_span(reader, cluster["id"], tr)
+    tables = size_history.table_growth(reader, cluster["id"], tr)
     growing = tables[tables["growth_bytes"].notna()].sort_values("growth_bytes", ascending=False, kind="stable")
     keys = ("database_count", "table_count", "total_data_bytes", "total_rows", "status", "error")
     keys += ("mv_total", "mv_active", "mv_inactive", "mv_failed", "schema_change_running", "schema_change_pending")
     return {k: stats.get(k) for k in keys} | {
-        "cluster_id": cluster["id"],
-        "cluster": cluster["name"],
-        "range": _range(tr),
         "collected_at": read._iso(stats["ts"]) if stats else None,
         "growth_since": read._iso(first) if first is not None and first != last else None,
         "largest_tables": _rows(tables.head(limit)),
@@ -261,14 +258,23 @@ def create_app(
             for c, s in zip(rows, newest)
         ]
 
-    def prepared(request, response, key: str, span: RangeQuery, *extra) -> tuple[dict, TimeRange, float] | None:
-        """Cluster, range and now of a read; None when the client's copy is still current."""
+    def answer(request, response, key: str, span: RangeQuery, read_fn, *version, shared: bool = False):
+        """One read's answer: resolve the cluster (id or name) and the range; 304 when the client's
+        copy is current (the ETag: cluster, newest round, range window and `version`); else the
+        cluster's id and name and the range with what `read_fn(cluster, range, now)` reads. `shared`
+        lets callers asking the same question share one read (SharedAnswers, by ETag)."""
         now = time.time()
         tr = span.parse(now)
         cluster = cluster_of(key)
-        if cached(request, response, (cluster["id"], reader.newest_id(cluster["id"]), window(tr, now), *extra)):
-            return None
-        return cluster, tr, now
+        if cached(request, response, (cluster["id"], reader.newest_id(cluster["id"]), window(tr, now), *version)):
+            return not_modified(response)
+
+        def compute() -> dict:
+            return {"cluster_id": cluster["id"], "cluster": cluster["name"], "range": _range(tr)} | read_fn(
+                cluster, tr, now
+            )
+
+        return answers.get(request.state.etag, compute) if shared else compute()
 
     @app.get(
         "/clusters/{id}/overview",
@@ -279,13 +285,8 @@ def create_app(
     def overview(
         request: Request, response: Response, key: ClusterKey, span: Annotated[RangeQuery, Depends()], _who: Caller
     ):
-        ready = prepared(request, response, key, span)
-        if ready is None:
-            return not_modified(response)
-        cluster, tr, now = ready
-
-        def compute() -> dict:
-            data = read.overview(
+        def read_overview(cluster: dict, _tr: TimeRange, now: float) -> dict:
+            data = overview_json.overview(
                 reader,
                 cluster["id"],
                 span.label,
@@ -297,9 +298,9 @@ def create_app(
                 detail=True,
             )
             data["aggregated"] = data.pop("aggregates")
-            return data | {"cluster_id": cluster["id"], "timestamp": data["collected_at"]}
+            return data | {"timestamp": data["collected_at"]}
 
-        return answers.get(request.state.etag, compute)
+        return answer(request, response, key, span, read_overview, shared=True)
 
     @app.get(
         "/clusters/{id}/overview/health", response_model=m.Health, responses=READ_ERRORS, summary="the health cards"
@@ -307,17 +308,11 @@ def create_app(
     def health(
         request: Request, response: Response, key: ClusterKey, span: Annotated[RangeQuery, Depends()], _who: Caller
     ):
-        ready = prepared(request, response, key, span)
-        if ready is None:
-            return not_modified(response)
-        cluster, tr, _now = ready
-        state = read.health_at(reader, cluster["id"], tr, config.cards)
-        data = read.health_json(state, config.cards)
-        return (
-            data
-            | {"cluster_id": cluster["id"], "cluster": cluster["name"], "timestamp": data["collected_at"]}
-            | {"range": _range(tr)}
-        )
+        def read_health(cluster: dict, tr: TimeRange, _now: float) -> dict:
+            data = overview_json.health_json(read.health_at(reader, cluster["id"], tr, config.cards), config.cards)
+            return data | {"timestamp": data["collected_at"]}
+
+        return answer(request, response, key, span, read_health)
 
     @app.get(
         "/clusters/{id}/overview/performance",
@@ -328,18 +323,14 @@ def create_app(
     def performance(
         request: Request, response: Response, key: ClusterKey, span: Annotated[RangeQuery, Depends()], _who: Caller
     ):
-        ready = prepared(request, response, key, span)
-        if ready is None:
-            return not_modified(response)
-        cluster, tr, _now = ready
-        fes = reader.node_series(cluster["id"], tr, ["qps", "query_latency_p99"], "FE")
-        return {
-            "cluster_id": cluster["id"],
-            "cluster": cluster["name"],
-            "range": _range(tr),
-            "cluster_series": read.series_json(reader.series(cluster["id"], tr, _PERFORMANCE), tr),
-            "per_fe": _node_series(fes, tr),
-        }
+        def read_performance(cluster: dict, tr: TimeRange, _now: float) -> dict:
+            fes = reader.node_series(cluster["id"], tr, ["qps", "query_latency_p99"], "FE")
+            return {
+                "cluster_series": overview_json.series_json(reader.series(cluster["id"], tr, _PERFORMANCE), tr),
+                "per_fe": _node_series(fes, tr),
+            }
+
+        return answer(request, response, key, span, read_performance)
 
     @app.get(
         "/clusters/{id}/overview/resources",
@@ -350,30 +341,25 @@ def create_app(
     def resources(
         request: Request, response: Response, key: ClusterKey, span: Annotated[RangeQuery, Depends()], _who: Caller
     ):
-        ready = prepared(request, response, key, span)
-        if ready is None:
-            return not_modified(response)
-        cluster, tr, now = ready
-        cid = cluster["id"]
-        workers = reader.node_series(cid, tr, _NODE_USAGE)
-        workers = workers[workers["role"] != "FE"]
-        workers = workers.assign(disk_pct=100 * workers["disk_used_bytes"] / workers["disk_total_bytes"])
-        heap = reader.node_series(cid, tr, ["jvm_heap_used_bytes", "jvm_heap_max_bytes"], "FE")
-        heap = heap.assign(heap_pct=100 * heap["jvm_heap_used_bytes"] / heap["jvm_heap_max_bytes"])
-        newest = reader.latest(cid, before=tr.end)
-        nodes = reader.nodes(newest["id"]) if newest else None
-        return {
-            "cluster_id": cid,
-            "cluster": cluster["name"],
-            "range": _range(tr),
-            "average": read.series_json(
-                reader.series(cid, tr, ["avg_cpu_usage", "avg_memory_usage", "disk_usage_pct"]), tr
-            ),
-            "per_node": _node_series(workers, tr),
-            "jvm_heap": _node_series(heap, tr),
-            "nodes": _rows(nodes) if nodes is not None else [],
-            "forecast": read.forecast(reader, cid, config.forecast_window_days, now).headline,
-        }
+        def read_resources(cluster: dict, tr: TimeRange, now: float) -> dict:
+            cid = cluster["id"]
+            workers = reader.node_series(cid, tr, _NODE_USAGE)
+            workers = workers[workers["role"] != "FE"]
+            workers = workers.assign(disk_pct=100 * workers["disk_used_bytes"] / workers["disk_total_bytes"])
+            heap = reader.node_series(cid, tr, ["jvm_heap_used_bytes", "jvm_heap_max_bytes"], "FE")
+            heap = heap.assign(heap_pct=100 * heap["jvm_heap_used_bytes"] / heap["jvm_heap_max_bytes"])
+            newest = reader.latest(cid, before=tr.end)
+            nodes = reader.nodes(newest["id"]) if newest else None
+            average = reader.series(cid, tr, ["avg_cpu_usage", "avg_memory_usage", "disk_usage_pct"])
+            return {
+                "average": overview_json.series_json(average, tr),
+                "per_node": _node_series(workers, tr),
+                "jvm_heap": _node_series(heap, tr),
+                "nodes": _rows(nodes) if nodes is not None else [],
+                "forecast": read.forecast(reader, cid, config.forecast_window_days, now).headline,
+            }
+
+        return answer(request, response, key, span, read_resources)
 
     @app.get(
         "/clusters/{id}/overview/data-stats",
@@ -388,16 +374,13 @@ def create_app(
         key: ClusterKey,
         span: Annotated[RangeQuery, Depends()],
         _who: Caller,
-        limit: Annotated[int, Query(ge=1, le=read.TABLES_SHOWN, description="tables per list")] = 100,
+        limit: Annotated[int, Query(ge=1, le=size_history.TABLES_SHOWN, description="tables per list")] = 100,
     ):
         cluster = cluster_of(key)
         stats = reader.statistics(cluster["id"])
         audited = workload.status(store, cluster["id"]).get("checked_at")  # the audit pass lands after its stats
-        ready = prepared(request, response, key, span, stats and stats["id"], audited, limit)
-        if ready is None:
-            return not_modified(response)
-        _cluster, tr, now = ready
-        return _data_stats(reader, cluster, stats, tr, limit, now)
+        read_stats = lambda cluster, tr, now: _data_stats(reader, cluster, stats, tr, limit, now)  # noqa: E731
+        return answer(request, response, key, span, read_stats, stats and stats["id"], audited, limit)
 
     @app.get(
         "/clusters/{id}/events",
@@ -408,19 +391,11 @@ def create_app(
     def cluster_events(
         request: Request, response: Response, key: ClusterKey, span: Annotated[RangeQuery, Depends()], _who: Caller
     ):
-        cluster = cluster_of(key)
-        newest = timeline.newest_event_id(reader, cluster["id"])  # a statistics pass adds events too
-        ready = prepared(request, response, key, span, newest)
-        if ready is None:
-            return not_modified(response)
-        _cluster, tr, _now = ready
-        rows = timeline.events_in(reader, cluster["id"], tr)
-        return {
-            "cluster_id": cluster["id"],
-            "cluster": cluster["name"],
-            "range": _range(tr),
-            "events": [timeline.event_json(row) for row in rows],
+        newest = timeline.newest_event_id(reader, cluster_of(key)["id"])  # a statistics pass adds events too
+        read_events = lambda cluster, tr, _now: {  # noqa: E731
+            "events": [timeline.event_json(row) for row in timeline.events_in(reader, cluster["id"], tr)]
         }
+        return answer(request, response, key, span, read_events, newest)
 
     @app.post(
         "/clusters/{id}/refresh",

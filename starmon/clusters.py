@@ -3,10 +3,17 @@
 File clusters are read-only in the dashboard (the TOML file owns them). Clusters added in
 the dashboard keep their password encrypted in the database. Every add or edit is
 validated by the same rules as the TOML file, and a rejected change writes nothing.
+
+Every change that is stored is also an event of the cluster (`settings_changed`, in the same
+transaction): who made it and which fields changed, old and new values, so "what changed at
+03:10?" has an answer when the change was starmon's own. A password is never in it, only that
+it changed. A deleted cluster's events go with its history, as the Delete button says; the
+deletion itself is logged (by whom), since no cluster is left to hold an event.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -14,7 +21,9 @@ import time
 import sqlalchemy as sa
 
 from . import schema
+from .config import _ROW_FIELDS as ROW_FIELDS
 from .config import ClusterConfig, ConfigError, validate_cluster
+from .events import Event, event
 from .secrets import SecretError, Secrets
 from .store import Store
 
@@ -62,19 +71,73 @@ def validated(fields: dict) -> ClusterConfig:
     return cluster
 
 
-def add(store: Store, secrets: Secrets, fields: dict) -> ClusterConfig:
+# The clusters-table columns a settings event names: the name and what ClusterConfig.row_fields
+# stores, never password_encrypted.
+SHOWN_FIELDS = ("name", *ROW_FIELDS, "tags")
+
+
+def _shown(key: str, value) -> str:
+    """A setting's value as a settings event says it: yes/no, tags listed, strings quoted, none."""
+    if key == "tags":
+        return ", ".join(json.loads(value or "[]")) or "none"
+    if value is None or value == "":
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def changed_fields(before: dict | None, after: dict, password: str | None = None) -> list[str]:
+    """What a change did to a clusters row in words: "field: old → new" per changed field, or
+    "field: value" per field a new row sets (`before` None), then `password` ("password changed").
+
+    Only SHOWN_FIELDS present in `after` are named, so no secret can slip in; a password is
+    only ever said to have changed, never shown.
+    """
+    if before is None:
+        out = [f"{key}: {_shown(key, after[key])}" for key in SHOWN_FIELDS if after.get(key) not in (None, "", "[]")]
+    else:
+        out = [
+            f"{key}: {_shown(key, before.get(key))} → {_shown(key, after[key])}"
+            for key in SHOWN_FIELDS
+            if key in after and before.get(key) != after[key]
+        ]
+    return out + ([password] if password else [])
+
+
+def settings_event(name: str, action: str, by: str | None, changed: list[str], ts: float | None = None) -> Event:
+    """The event of one stored change of a cluster's settings: `action` added, edited, enabled,
+    disabled; `by` the user (None on an open dashboard, where nobody signs in)."""
+    ts = time.time() if ts is None else ts
+    return event(ts, "settings_changed", name, action=action, by=by, changed=", ".join(changed) or None)
+
+
+def _record(conn: sa.Connection, store: Store, cluster_id: int, change: Event) -> None:
+    """Store a settings event in the transaction that made the change: both or neither."""
+    conn.execute(store.insert_ignoring_duplicates(schema.events), [{**change.row(), "cluster_id": cluster_id}])
+
+
+def add(store: Store, secrets: Secrets, fields: dict, by: str | None = None) -> ClusterConfig:
     """Add a dashboard cluster. `fields` are the TOML keys; the password is encrypted."""
     cluster = validated(fields)
     if _row(store, cluster.name):
         raise ClusterError(f"a cluster named {cluster.name!r} already exists")
     values = _values(cluster, secrets, fields.get("password"))
-    store.write(lambda conn: conn.execute(schema.clusters.insert().values(name=cluster.name, source="ui", **values)))
+    given = {"name": cluster.name, **cluster.row_fields()}
+    password = "password set" if values["password_encrypted"] else None
+    added = settings_event(cluster.name, "added", by, changed_fields(None, given, password))
+
+    def insert(conn: sa.Connection) -> None:
+        new = conn.execute(schema.clusters.insert().values(name=cluster.name, source="ui", **values))
+        _record(conn, store, new.inserted_primary_key[0], added)
+
+    store.write(insert)
     return cluster
 
 
-def update(store: Store, secrets: Secrets, name: str, fields: dict) -> ClusterConfig:
+def update(store: Store, secrets: Secrets, name: str, fields: dict, by: str | None = None) -> ClusterConfig:
     """Edit a dashboard cluster; an empty password keeps the stored one, unless it would
-    then go somewhere new (see may_reuse_password)."""
+    then go somewhere new (see may_reuse_password). Saving unchanged settings stores no event."""
     row = _row(store, name)
     if row is None:
         raise ClusterError(f"no cluster named {name!r}")
@@ -91,8 +154,30 @@ def update(store: Store, secrets: Secrets, name: str, fields: dict) -> ClusterCo
     if password is None and not cluster.password_env:
         values.pop("password_encrypted")
     change = schema.clusters.update().where(schema.clusters.c.id == row["id"]).values(name=cluster.name, **values)
-    store.write(lambda conn: conn.execute(change))
+    if password is not None and password != _decrypted(row, secrets):
+        said = "password changed"
+    elif row["password_encrypted"] and values.get("password_encrypted", row["password_encrypted"]) is None:
+        said = "stored password removed"
+    else:
+        said = None
+    changed = changed_fields(row, {"name": cluster.name, **cluster.row_fields()}, said)
+
+    def write(conn: sa.Connection) -> None:
+        conn.execute(change)
+        if changed:
+            _record(conn, store, row["id"], settings_event(cluster.name, "edited", by, changed))
+
+    store.write(write)
     return cluster
+
+
+def _decrypted(row: dict, secrets: Secrets) -> str | None:
+    """The password stored with a row, so a retyped one is told from a new one; None when there is
+    none or this key cannot read it (any password typed is then a change)."""
+    try:
+        return secrets.decrypt(row["password_encrypted"]) if row["password_encrypted"] else None
+    except SecretError:
+        return None
 
 
 _DESTINATION = ("fe_host", "http_port", "query_port")  # where a password goes
@@ -176,23 +261,31 @@ def _values(cluster: ClusterConfig, secrets: Secrets, password: str | None) -> d
     )
 
 
-def set_enabled(store: Store, name: str, enabled: bool) -> None:
+def set_enabled(store: Store, name: str, enabled: bool, by: str | None = None) -> None:
+    """Enable or disable a dashboard cluster; an event says so when it was the other way."""
     row = _row(store, name)
     if row is None:
         raise ClusterError(f"no cluster named {name!r}")
     if row["source"] == "file":
         raise ClusterError(f"{name!r} is declared in starmon.toml; set enabled = {str(enabled).lower()} there")
-    store.write(
-        lambda conn: conn.execute(
+    changed = changed_fields(row, {"enabled": enabled})
+
+    def write(conn: sa.Connection) -> None:
+        conn.execute(
             schema.clusters.update()
             .where(schema.clusters.c.id == row["id"])
             .values(enabled=enabled, updated_at=time.time())
         )
-    )
+        if changed:
+            action = "enabled" if enabled else "disabled"
+            _record(conn, store, row["id"], settings_event(row["name"], action, by, changed))
+
+    store.write(write)
 
 
-def delete(store: Store, name: str) -> None:
-    """Delete a dashboard cluster and all of its history."""
+def delete(store: Store, name: str, by: str | None = None) -> None:
+    """Delete a dashboard cluster and all of its history, its events included (the page asks for
+    exactly that); the server log keeps who deleted it."""
     row = _row(store, name)
     if row is None:
         raise ClusterError(f"no cluster named {name!r}")
@@ -209,6 +302,20 @@ def delete(store: Store, name: str) -> None:
         conn.execute(schema.clusters.delete().where(schema.clusters.c.id == cid))
 
     store.write(delete_all)
+    log.warning("cluster %r deleted with its history by %s", row["name"], by or "an open dashboard's visitor")
+
+
+def file_changes(before: dict | None, after: dict) -> list[Event]:
+    """The event of a starmon.toml cluster whose stored row a sync changes (Store.sync_clusters):
+    edited in the file, disabled because the file no longer declares it, or enabled when it does
+    again. A cluster new to the database is no change of settings: none."""
+    if before is None:
+        return []
+    changed = changed_fields(before, after)
+    was = before["enabled"]
+    now = after.get("enabled", was)
+    action = "edited" if was == now else "enabled" if now else "disabled"
+    return [settings_event(before["name"], action, "starmon.toml", changed)] if changed else []
 
 
 def collectable(
@@ -220,7 +327,7 @@ def collectable(
     dashboard clusters decrypt theirs. A cluster whose password cannot be had is skipped
     rather than collected with a wrong one; `undecryptable` names those clusters.
     """
-    store.sync_clusters(file_clusters)
+    store.sync_clusters(file_clusters, file_changes)
     by_name = {c.name: c for c in file_clusters}
     out = []
     for row in store.enabled_clusters():

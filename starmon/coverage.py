@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from . import schema
-from .read import RAW_SPAN, TimeRange
+from .read import RAW_SPAN, TimeRange, on_tier
 from .readings import Status
 from .store import Store
 
@@ -49,16 +49,8 @@ class Held:
 
 def held(store: Store, cluster_id: int, start: float, end: float) -> Held:
     """What is held of the cluster, its rounds from `start` to `end` read from the tier the charts
-    read (TimeRange.hourly)."""
+    read (read.on_tier)."""
     raw, hourly = schema.metrics_snapshots, schema.hourly_snapshots
-    if TimeRange(start, end, "").hourly:
-        counts = sa.select(sa.func.sum(hourly.c.rounds), sa.func.sum(hourly.c.down_rounds)).where(
-            hourly.c.cluster_id == cluster_id, hourly.c.ts >= start, hourly.c.ts <= end
-        )
-    else:
-        counts = sa.select(sa.func.count(), sa.func.sum(sa.case((raw.c.status == Status.DOWN, 1), else_=0))).where(
-            raw.c.cluster_id == cluster_id, raw.c.ts >= start, raw.c.ts <= end
-        )
 
     def read(conn: sa.Connection) -> Held:
         first_raw, last = conn.execute(
@@ -67,6 +59,15 @@ def held(store: Store, cluster_id: int, start: float, end: float) -> Held:
         first_hourly = conn.execute(
             sa.select(sa.func.min(hourly.c.ts)).where(hourly.c.cluster_id == cluster_id)
         ).scalar()
+        if on_tier(TimeRange(start, end, ""), first_raw, first_hourly).hourly:
+            counts = sa.select(sa.func.sum(hourly.c.rounds), sa.func.sum(hourly.c.down_rounds)).where(
+                hourly.c.cluster_id == cluster_id, hourly.c.ts >= start, hourly.c.ts <= end
+            )
+        else:
+            down = sa.func.sum(sa.case((raw.c.status == Status.DOWN, 1), else_=0))
+            counts = sa.select(sa.func.count(), down).where(
+                raw.c.cluster_id == cluster_id, raw.c.ts >= start, raw.c.ts <= end
+            )
         rounds, down = conn.execute(counts).one()
         return Held(first_raw, first_hourly, last, int(rounds or 0), int(down or 0))
 
@@ -85,12 +86,14 @@ def why_empty(tr: TimeRange, held: Held, when: Callable[[float], str]) -> str:
         return f"Nothing collected since {when(held.last)}: is the collector running?"
     if held.first is not None and tr.end < held.first:
         return f"The range ends before the first round starmon holds, collected {when(held.first)}."
+    tr = on_tier(tr, held.first_raw, held.first_hourly)  # the tier the chart read
     tier_first = held.first_hourly if tr.hourly else held.first_raw
     if tier_first is None or tr.end < tier_first:
         if tr.hourly:
             return "Hourly averages of this range are not rolled up yet; shorter ranges read the rounds themselves."
         return (  # a round is held (held.last), so first_raw is known
-            f"Rounds before {when(held.first_raw)} are no longer kept (retention_days); ranges longer "
-            f"than {RAW_SPAN // 86400} days read the hourly averages, which are kept longer."
+            f"Rounds before {when(held.first_raw)} are no longer kept (retention_days); the hourly "
+            f"averages, kept longer, are read for ranges longer than {RAW_SPAN // 86400} days and for "
+            "whole hours whose rounds are gone."
         )
     return "Nothing was collected in this range: the collector was not running then."

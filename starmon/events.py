@@ -40,6 +40,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "schema_change_started": ("info", "a schema change job appeared"),
     "schema_change_finished": ("info", "a schema change job finished"),
     "schema_change_failed": ("warning", "a schema change job was cancelled"),
+    "settings_changed": ("info", "a cluster was added, edited, enabled or disabled in starmon (details: by, changed)"),
 }
 RETENTION_DAYS = 90  # events are small and the timeline is wanted for months: kept past the raw rounds
 GAP_INTERVALS = 3  # rounds missed before a gap is an event

@@ -6,9 +6,10 @@ one per cluster; the statement count stays the same whatever the number of clust
 
 Days to 95 % use the Overview's fit (starmon.forecast: a robust line per BE and for the
 cluster, the first BE to fill leads) on the hourly tier rather than 10-minute averages of
-raw rounds: 168 points a week per series instead of 20,160 raw rows per cluster, so all 200
-fit in one read. The current hour is rolled up once it ends, so the fleet's date can trail the
-Overview's by up to an hour of growth.
+raw rounds: 168 points a week per series instead of 20,160 raw rows per cluster. Even so a fit
+costs more than the rest of a cluster's line, so fits are kept and a read refits only some
+(Fleet._disk_forecasts). The current hour is rolled up once it ends, so the fleet's date can
+trail the Overview's by up to an hour of growth.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import groupby
 
 import sqlalchemy as sa
 
@@ -28,8 +30,10 @@ from .store import Store
 
 TREND_POINTS = 48  # a sparkline needs no more
 HOURLY_FROM = 86400  # ranges this long or longer draw their trend from the hourly tier
-FITS_KEPT = 8  # disk forecasts remembered, per (database, clusters, window, hourly tier's state)
-_fits: dict[tuple, dict[int, dict]] = {}
+FITS_KEPT = 8  # (database, forecast window) pairs whose disk forecasts are remembered
+FITS_PER_READ = 50  # disk forecasts a read refits at most (see Fleet._disk_forecasts)
+PENDING = f"not fitted yet: the fleet fits {FITS_PER_READ} clusters' disk forecasts per read"
+_fits: dict[tuple, dict[int, tuple]] = {}
 LEVEL = {health.OK: 0, health.UNKNOWN: 0, health.WARNING: 1, health.CRITICAL: 2}
 _NODE_COUNTS = (("frontend_total", "frontend_alive"), ("backend_total", "backend_alive"))
 _COMPUTE = ("compute_total", "compute_alive")
@@ -53,6 +57,7 @@ class Cluster:
     disk_pct: float | None = None
     days_to_95: float | None = None  # 0 when already above 95 %
     disk_forecast: str = "n/a"  # the forecast in words (forecast.describe), or why there is none
+    forecast_at: float | None = None  # when the disk forecast shown was fitted; None before its first fit
     critical_alerts: int = 0
     events: int = 0
     qps_trend: list[float] = field(default_factory=list)
@@ -162,7 +167,8 @@ class Fleet:
             snap = newest.get(r.id, {})
             alive, total = _nodes(snap)
             p99, errors = snap.get("query_latency_p99"), snap.get("query_error_rate")
-            lead = disks.get(r.id)
+            fitted_at, lead = disks.get(r.id, (None, None))
+            said = (fc.describe(lead) if lead else "n/a") if r.id in disks else PENDING
             out.append(
                 Cluster(
                     r.id,
@@ -178,7 +184,8 @@ class Fleet:
                     errors,
                     snap.get("disk_usage_pct"),
                     _days_to_95(lead),
-                    fc.describe(lead) if lead else "n/a",
+                    said,
+                    fitted_at,
                     alerts.get(r.id, 0),
                     events.get(r.id, 0),
                     trends.get(r.id, []),
@@ -223,67 +230,85 @@ class Fleet:
         )
         return dict(conn.execute(query).all())
 
-    def _disk_forecasts(self, conn: sa.Connection, ids: list[int], now: float, days: float) -> dict[int, dict]:
-        """The forecast of every cluster, the first disk to fill leading, fitted on hourly disk use.
+    def _disk_forecasts(self, conn: sa.Connection, ids: list[int], now: float, days: float) -> dict[int, tuple]:
+        """Every cluster's (time fitted, forecast lead or None), fitted on hourly disk use; a cluster
+        left out is still waiting for its first fit.
 
-        Fitting 800 series (200 clusters, 3 BEs each) costs several times a whole Overview, and
-        the hourly tier only changes once an hour: the fits are kept until it changes (a row
-        more, or a newer hour) or the hour turns, one statement telling which.
+        A fit costs ~3.5 ms a cluster (its hourly rows and each BE's, 4 robust fits), so all 200
+        would cost several Overviews. A cluster's fit is kept until its hourly tier changes (a row
+        more, a newer hour: one grouped statement tells) or the hour turns, and a read refits at
+        most FITS_PER_READ clusters, those never fitted first, then the longest kept: when every
+        hourly tier changes at once, the rest show their previous hour's fit for a read or two.
         """
         h = schema.hourly_snapshots
-        state = conn.execute(
-            sa.select(sa.func.count(), sa.func.max(h.c.ts)).where(h.c.cluster_id.in_(ids), h.c.ts >= now - days * 86400)
-        ).one()
-        key = (self.store.url, tuple(ids), days, tuple(state), now // 3600)
+        hour = now // 3600
+        states = {
+            cid: (count, newest, hour)
+            for cid, count, newest in conn.execute(
+                sa.select(h.c.cluster_id, sa.func.count(), sa.func.max(h.c.ts))
+                .where(h.c.cluster_id.in_(ids), h.c.ts >= now - days * 86400)
+                .group_by(h.c.cluster_id)
+            )
+        }
+        key = (self.store.url, days)
         if key not in _fits:
             while len(_fits) >= FITS_KEPT:
                 _fits.pop(next(iter(_fits)))
-            _fits[key] = self._fit_disks(conn, ids, now, days)
-        return _fits[key]
+            _fits[key] = {}
+        kept = _fits[key]  # cluster id -> (its hourly state, time fitted, lead), longest kept first
+        wanted = set(ids)
+        for gone in [cid for cid in kept if cid not in wanted]:
+            del kept[gone]
+        never = [cid for cid in ids if cid not in kept]
+        stale = [cid for cid, (state, *_) in kept.items() if state != states.get(cid, (0, None, hour))]
+        refit = (never + stale)[:FITS_PER_READ]
+        if refit:
+            leads = self._fit_disks(conn, refit, now, days)
+            for cid in refit:
+                kept.pop(cid, None)  # to the end: the longest kept are refitted first
+                kept[cid] = (states.get(cid, (0, None, hour)), now, leads.get(cid))
+        return {cid: kept[cid][1:] for cid in ids if cid in kept}
 
     def _fit_disks(self, conn: sa.Connection, ids: list[int], now: float, days: float) -> dict[int, dict]:
-        """The fits of every cluster: the cluster's and each BE's, two statements for all clusters."""
+        """The forecast leads of these clusters: the first BE to fill, else the cluster's own fit
+        (read only for clusters with no BE filling); two statements at most for all of them."""
         h, n = schema.hourly_snapshots, schema.node_hourly
         start = now - days * 86400
-        cluster_rows = conn.execute(
-            sa.select(h.c.cluster_id, h.c.ts, h.c.disk_used_bytes, h.c.disk_total_bytes)
-            .where(h.c.cluster_id.in_(ids), h.c.ts >= start, h.c.ts <= now, h.c.disk_used_bytes.is_not(None))
-            .order_by(h.c.cluster_id, h.c.ts)
-        ).all()
-        node_rows = conn.execute(
-            sa.select(n.c.cluster_id, n.c.host, n.c.ts, n.c.disk_used_bytes, n.c.disk_total_bytes)
-            .where(
-                n.c.cluster_id.in_(ids),
-                n.c.role == "BE",
-                n.c.ts >= start,
-                n.c.ts <= now,
-                n.c.disk_used_bytes.is_not(None),
-            )
-            .order_by(n.c.cluster_id, n.c.host, n.c.ts)
-        ).all()
-        series: dict[int, dict[str, list]] = defaultdict(dict)
-        for cid, ts, used, total in cluster_rows:
-            series[cid].setdefault("cluster", []).append((ts, used, total))
-        for cid, host, ts, used, total in node_rows:
-            series[cid].setdefault(f"BE {host}", []).append((ts, used, total))
-        return {cid: _headline(by_subject, now) for cid, by_subject in series.items() if "cluster" in by_subject}
+
+        def rows(t: sa.Table, subject, wanted: list[int], *only) -> list:
+            window = sa.and_(t.c.ts >= start, t.c.ts <= now, t.c.disk_used_bytes.is_not(None), *only)
+            query = sa.select(t.c.cluster_id, subject, t.c.ts, t.c.disk_used_bytes, t.c.disk_total_bytes)
+            query = query.where(t.c.cluster_id.in_(wanted), window)
+            return conn.execute(query.order_by(t.c.cluster_id, subject, t.c.ts)).all()
+
+        nodes = _fitted(rows(n, n.c.host, ids, n.c.role == "BE"), "BE ", now)
+        leads = {cid: _lead(first, first) for cid, fits in nodes.items() if (first := fc.first_to_fill(fits))}
+        rest = [cid for cid in ids if cid not in leads]
+        if rest:
+            own = _fitted(rows(h, sa.literal("cluster"), rest), "", now)
+            leads |= {cid: _lead(fit, None) for cid, (fit,) in own.items()}
+        return leads
 
 
-def _headline(by_subject: dict[str, list[tuple]], now: float) -> dict:
-    """forecast.headline's lead (what forecast.describe reads), fitted on hourly points.
+def _fitted(rows: list, prefix: str, now: float) -> dict[int, list[fc.Forecast]]:
+    """Each cluster's fits of (cluster id, subject, ts, used, total) rows ordered by cluster, subject
+    and time: one per subject, named `prefix` + subject.
 
-    The hourly tier keeps each hour's highest disk use, which a growing disk reaches at the
-    hour's end: the point goes there.
+    The hourly tier keeps each hour's highest disk use, which a growing disk reaches at the hour's
+    end: the point goes there. As many hourly points are asked for as hours the Overview asks of
+    its 10-minute points.
     """
-    fits = {}
-    for subject, points in by_subject.items():
-        ts, used, total = zip(*points)
+    out: dict[int, list[fc.Forecast]] = defaultdict(list)
+    for (cid, subject), points in groupby(rows, key=lambda row: (row[0], row[1])):
+        _, _, ts, used, total = zip(*points)
         capacity = float(total[-1] or 0)
-        # hourly points: as many hours as the Overview asks of its 10-minute points
-        fits[subject] = fc.fit([t + 3600 for t in ts], used, capacity, subject, now=now, min_points=int(fc.MIN_HOURS))
-    cluster = fits.pop("cluster")
-    first = fc.first_to_fill(list(fits.values()))
-    lead = first if first is not None else cluster
+        hour_ends = [t + 3600 for t in ts]
+        out[cid].append(fc.fit(hour_ends, used, capacity, prefix + subject, now=now, min_points=int(fc.MIN_HOURS)))
+    return out
+
+
+def _lead(lead: fc.Forecast, first: fc.Forecast | None) -> dict:
+    """forecast.headline's lead, the fields forecast.describe reads."""
     fields = ("status", "days_to_95", "at_95", "interval_days", "message")
     return {key: getattr(lead, key) for key in fields} | {"first_node": first.subject if first else None}
 

@@ -7,6 +7,7 @@ keeping the maximum where a spike matters (p99 latency, disk), as `metrics.py` s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -20,7 +21,6 @@ import sqlalchemy as sa
 from . import forecast as fc
 from . import health, schema
 from .columns import NODE_BY_NAME, SNAPSHOT_BY_NAME
-from .datastats import SYSTEM_DATABASES
 from .readings import Status
 from .store import Store
 
@@ -39,7 +39,6 @@ MAX_POINTS = 1500
 MIN_BUCKET = 30
 MAX_CUSTOM_DAYS = 90
 FORECAST_BUCKET = 600  # the forecast fits 10-minute averages
-TABLES_SHOWN = 1000  # the Data page lists this many of the largest tables
 
 
 @dataclass(frozen=True)
@@ -49,11 +48,12 @@ class TimeRange:
     start: float
     end: float
     label: str
+    pruned: bool = False  # its raw rounds were pruned while its hourly rows are kept (see on_tier)
 
     @property
     def hourly(self) -> bool:
         """Whether the range is answered from the hourly tier rather than raw rounds."""
-        return self.end - self.start > RAW_SPAN + 3600  # a 7-day window a moment long stays raw
+        return self.pruned or self.end - self.start > RAW_SPAN + 3600  # a 7-day window a moment long stays raw
 
     @property
     def bucket(self) -> int:
@@ -106,6 +106,23 @@ def parse_range(label: str | None, now: float, start: str | None = None, end: st
     return TimeRange(t0, t1, "custom")
 
 
+def on_tier(tr: TimeRange, first_raw: float | None, first_hourly: float | None) -> TimeRange:
+    """The range as a cluster's reads take it, given its oldest raw round and oldest hourly row.
+
+    Long ranges read the hourly tier anyway. A shorter one reads it too when it reaches back past
+    the oldest raw round kept by at least a whole hour the hourly tier holds: its rounds were pruned
+    (retention_days) while their hourly rows are kept longer, so raw rounds would draw nothing, or
+    only the range's end. A cluster's first hour, rolled up while its rounds are still there, never
+    counts: the hour must end before the oldest round.
+    """
+    if tr.hourly or first_hourly is None:
+        return tr
+    raw_from = first_raw if first_raw is not None else math.inf
+    if max(tr.start, first_hourly) <= min(tr.end, raw_from) - 3600:
+        return dataclasses.replace(tr, pruned=True)
+    return tr
+
+
 def _rolled(column: sa.ColumnElement, rollup: str) -> sa.ColumnElement:
     """avg or max of a column as a float (PostgreSQL's avg of integers is a Decimal)."""
     return sa.cast(getattr(sa.func, rollup)(column), sa.Float)
@@ -123,7 +140,8 @@ def _computed(s: sa.Table, name: str) -> sa.ColumnElement:
     raise KeyError(f"no cluster series {name!r}")
 
 
-def _times(df: pd.DataFrame, column: str = "ts") -> pd.DataFrame:
+def as_times(df: pd.DataFrame, column: str = "ts") -> pd.DataFrame:
+    """The frame with its epoch-seconds column replaced by `time`, UTC datetimes."""
     df["time"] = pd.to_datetime(df.pop(column), unit="s", utc=True)
     return df
 
@@ -134,7 +152,9 @@ class Reader:
     def __init__(self, store: Store):
         self.store = store
 
-    def _frame(self, query) -> pd.DataFrame:
+    def frame(self, query) -> pd.DataFrame:
+        """The rows of `query` as a DataFrame, its columns named as selected."""
+
         def frame(conn: sa.Connection) -> pd.DataFrame:
             result = conn.execute(query)
             # Plain tuples: pandas probes every Row for namedtuple fields, which costs more than the query.
@@ -142,7 +162,8 @@ class Reader:
 
         return self.store.read(frame)
 
-    def _one(self, query) -> dict | None:
+    def one(self, query) -> dict | None:
+        """The first row of `query` as a dict, or None."""
         row = self.store.read(lambda conn: conn.execute(query).first())
         return dict(row._mapping) if row is not None else None
 
@@ -155,7 +176,7 @@ class Reader:
     def newest_id(self, cluster_id: int) -> int | None:
         """Id of the newest snapshot: a small cache key that changes when new data lands."""
         s = schema.metrics_snapshots
-        return self._one(sa.select(sa.func.max(s.c.id).label("id")).where(s.c.cluster_id == cluster_id))["id"]
+        return self.one(sa.select(sa.func.max(s.c.id).label("id")).where(s.c.cluster_id == cluster_id))["id"]
 
     def latest(self, cluster_id: int, before: float | None = None) -> dict | None:
         """The newest snapshot (at or before `before`), or None."""
@@ -163,19 +184,30 @@ class Reader:
         query = sa.select(s).where(s.c.cluster_id == cluster_id)
         if before is not None:
             query = query.where(s.c.ts <= before)
-        return self._one(query.order_by(s.c.ts.desc()).limit(1))
+        return self.one(query.order_by(s.c.ts.desc()).limit(1))
 
     def last_good(self, cluster_id: int) -> dict | None:
         """The newest snapshot that was not `down`: what freshness is measured from."""
         s = schema.metrics_snapshots
-        return self._one(
+        return self.one(
             sa.select(s).where(s.c.cluster_id == cluster_id, s.c.status != Status.DOWN).order_by(s.c.ts.desc()).limit(1)
         )
 
+    def tier(self, cluster_id: int, tr: TimeRange) -> TimeRange:
+        """The range as this cluster's reads take it (on_tier): on the hourly tier where its rounds
+        were pruned. One statement of two index seeks, asked only of ranges short enough for raw rounds."""
+        if tr.hourly:
+            return tr
+        s, h = schema.metrics_snapshots, schema.hourly_snapshots
+        first = lambda t: sa.select(sa.func.min(t.c.ts)).where(t.c.cluster_id == cluster_id).scalar_subquery()  # noqa: E731
+        row = self.one(sa.select(first(s).label("raw"), first(h).label("hourly")))
+        return on_tier(tr, row["raw"], row["hourly"])
+
     def first_in(self, cluster_id: int, tr: TimeRange) -> dict | None:
         """The oldest snapshot (or hourly row, for long ranges) inside the range, for deltas over it."""
+        tr = self.tier(cluster_id, tr)
         s = schema.hourly_snapshots if tr.hourly else schema.metrics_snapshots
-        row = self._one(
+        row = self.one(
             sa.select(s)
             .where(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end)
             .order_by(s.c.ts)
@@ -189,6 +221,7 @@ class Reader:
     def series(self, cluster_id: int, tr: TimeRange, columns: list[str]) -> pd.DataFrame:
         """Cluster metrics bucketed over the range: columns `time` plus the requested ones, stored
         or derived (`fe_jvm_heap_pct`, `down_pct`)."""
+        tr = self.tier(cluster_id, tr)
         s = schema.hourly_snapshots if tr.hourly else schema.metrics_snapshots
         bucket = self.store.bucket(s.c.ts, tr.bucket).label("ts")
         aggs = [
@@ -201,10 +234,11 @@ class Reader:
             .group_by(bucket)
             .order_by(bucket)
         )
-        return _times(self._frame(query))
+        return as_times(self.frame(query))
 
     def node_series(self, cluster_id: int, tr: TimeRange, columns: list[str], role: str | None = None) -> pd.DataFrame:
         """Per-node metrics bucketed over the range: `time`, `role`, `host` and the columns."""
+        tr = self.tier(cluster_id, tr)
         n = schema.node_hourly if tr.hourly else schema.node_snapshots
         bucket = self.store.bucket(n.c.ts, tr.bucket).label("ts")
         aggs = [_rolled(n.c[c], NODE_BY_NAME[c].rollup).label(c) for c in columns]
@@ -214,12 +248,12 @@ class Reader:
         if role:
             query = query.where(n.c.role == role)
         query = query.group_by(bucket, n.c.role, n.c.host).order_by(bucket, n.c.role, n.c.host)
-        return _times(self._frame(query))
+        return as_times(self.frame(query))
 
     def nodes(self, snapshot_id: int) -> pd.DataFrame:
         """The node rows of one snapshot."""
         n = schema.node_snapshots
-        return self._frame(sa.select(n).where(n.c.snapshot_id == snapshot_id).order_by(n.c.role, n.c.host))
+        return self.frame(sa.select(n).where(n.c.snapshot_id == snapshot_id).order_by(n.c.role, n.c.host))
 
     def dead_nodes(self, cluster_id: int, snapshot: dict) -> list[dict]:
         """Nodes not alive in a snapshot, with the time their dead streak began."""
@@ -255,90 +289,17 @@ class Reader:
     def statistics(self, cluster_id: int) -> dict | None:
         """The newest data-statistics pass with its JSON lists decoded."""
         d = schema.data_statistics
-        row = self._one(sa.select(d).where(d.c.cluster_id == cluster_id).order_by(d.c.ts.desc()).limit(1))
+        row = self.one(sa.select(d).where(d.c.cluster_id == cluster_id).order_by(d.c.ts.desc()).limit(1))
         if row:
             for key in ("top_tables", "materialized_views", "schema_changes"):
                 row[key] = json.loads(row[key]) if row[key] else None
         return row
 
-    def growth_span(self, cluster_id: int, tr: TimeRange) -> tuple[float | None, float | None]:
-        """When the range's first and last statistics passes with table sizes were taken: what
-        table_growth measures growth between (the first may come well after the range starts)."""
-        h = schema.table_size_history
-        span = sa.select(sa.func.min(h.c.ts).label("first"), sa.func.max(h.c.ts).label("last")).where(
-            h.c.cluster_id == cluster_id, h.c.ts >= tr.start, h.c.ts <= tr.end
-        )
-        row = self._one(span)  # an aggregate: always one row, NULLs without a pass
-        return row["first"], row["last"]
-
-    def table_growth(self, cluster_id: int, tr: TimeRange, limit: int = TABLES_SHOWN) -> pd.DataFrame:
-        """The `limit` largest user tables at the range's last pass (unknown sizes last), with their
-        growth since the range's first pass; sizes in bytes.
-
-        A table left out grew by at most the smallest size kept (growth never exceeds a size), so
-        the fastest growers are in. StarRocks' own databases are left out here too, for passes
-        stored before the collector stopped storing them: the list and the Tables count agree.
-        """
-        first_ts, last_ts = self.growth_span(cluster_id, tr)
-        columns = ["database", "table", "size_bytes", "rows", "growth_bytes"]
-        if last_ts is None:
-            return pd.DataFrame(columns=columns)
-        h = schema.table_size_history
-        user = sa.and_(h.c.cluster_id == cluster_id, h.c.db_name.not_in(sorted(SYSTEM_DATABASES)))
-        now = self._frame(
-            sa.select(h.c.db_name, h.c.table_name, h.c.data_bytes, h.c.row_count)
-            .where(user, h.c.ts == last_ts)
-            .order_by(h.c.data_bytes.desc().nulls_last(), h.c.db_name, h.c.table_name)
-            .limit(limit)
-        )
-        then = self._frame(
-            sa.select(h.c.db_name, h.c.table_name, h.c.data_bytes.label("before")).where(user, h.c.ts == first_ts)
-        )
-        df = now.merge(then, on=["db_name", "table_name"], how="left")
-        df["growth_bytes"] = (df["data_bytes"] - df["before"]) if first_ts != last_ts else None
-        names = {"db_name": "database", "table_name": "table", "data_bytes": "size_bytes", "row_count": "rows"}
-        whole = {"size_bytes": "Int64", "rows": "Int64", "growth_bytes": "Int64"}  # a gap stays a gap, not 1.0e12
-        return df.rename(columns=names)[columns].astype(whole)
-
-    def data_size(self, cluster_id: int, tr: TimeRange) -> pd.DataFrame:
-        """The total data size (`total_data_bytes`, user tables, every replica) at each statistics
-        pass of the range that read it, oldest first: how fast the cluster's data grows, which the
-        newest pass alone cannot say. A failed pass stored no size and is left out, not drawn as 0."""
-        d = schema.data_statistics
-        query = (
-            sa.select(d.c.ts, d.c.total_data_bytes)
-            .where(
-                d.c.cluster_id == cluster_id, d.c.ts >= tr.start, d.c.ts <= tr.end, d.c.total_data_bytes.is_not(None)
-            )
-            .order_by(d.c.ts)
-        )
-        return _times(self._frame(query)).astype({"total_data_bytes": "float64"})[["time", "total_data_bytes"]]
-
-    def database_sizes(self, cluster_id: int, ts: float) -> pd.DataFrame:
-        """Size, rows and tables per user database at the pass taken at `ts`, largest first: which
-        databases hold the total. StarRocks' own databases are left out, as table_growth does."""
-        h = schema.table_size_history
-        size = sa.func.sum(h.c.data_bytes).label("size_bytes")
-        query = (
-            sa.select(
-                h.c.db_name.label("database"),
-                sa.func.count().label("tables"),
-                size,
-                sa.func.sum(h.c.row_count).label("rows"),
-            )
-            .where(h.c.cluster_id == cluster_id, h.c.ts == ts, h.c.db_name.not_in(sorted(SYSTEM_DATABASES)))
-            .group_by(h.c.db_name)
-            .order_by(size.desc().nulls_last(), h.c.db_name)
-        )
-        df = self._frame(query)
-        columns = ["database", "tables", "size_bytes", "rows"]
-        return df.reindex(columns=columns).astype({"tables": "Int64", "size_bytes": "Int64", "rows": "Int64"})
-
     def disk_history(self, cluster_id: int, tr: TimeRange, step: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Used and total disk bytes per `step` seconds: for the cluster, and per BE (`ts`, `used`, `total`)."""
         s, n = schema.metrics_snapshots, schema.node_snapshots
         bucket = self.store.bucket(s.c.ts, step).label("ts")
-        cluster = self._frame(
+        cluster = self.frame(
             sa.select(
                 bucket,
                 _rolled(s.c.disk_used_bytes, "avg").label("used"),
@@ -349,7 +310,7 @@ class Reader:
             .order_by(bucket)
         )
         nbucket = self.store.bucket(n.c.ts, step).label("ts")
-        nodes = self._frame(
+        nodes = self.frame(
             sa.select(
                 nbucket,
                 n.c.host,
@@ -371,6 +332,7 @@ class Reader:
     # -- aggregates -----------------------------------------------------------------------------
     def aggregates(self, cluster_id: int, tr: TimeRange) -> dict:
         """Range summary: average and peak QPS, worst p99, error rate, availability (units: AGGREGATE_UNITS)."""
+        tr = self.tier(cluster_id, tr)
         if tr.hourly:
             s = schema.hourly_snapshots
             peak, rounds, up = s.c.qps_max, sa.func.sum(s.c.rounds), sa.func.sum(s.c.rounds - s.c.down_rounds)
@@ -379,7 +341,7 @@ class Reader:
             peak, rounds = s.c.qps, sa.func.count()
             up = sa.func.sum(sa.case((s.c.status != Status.DOWN, 1), else_=0))
         in_range = sa.and_(s.c.cluster_id == cluster_id, s.c.ts >= tr.start, s.c.ts <= tr.end)
-        row = self._one(
+        row = self.one(
             sa.select(
                 sa.func.avg(s.c.qps).label("avg_qps"),
                 sa.func.max(peak).label("max_qps"),
@@ -479,77 +441,6 @@ def find_cluster(reader: Reader, key: str | int) -> dict:
     if match is None:
         raise LookupError(f"unknown cluster {str(key)[:80]!r} (known: {', '.join(c['name'] for c in known) or 'none'})")
     return match
-
-
-def overview(
-    reader: Reader,
-    cluster: str | int,
-    range_label: str | None,
-    cards: tuple = health.CARDS,
-    now: float | None = None,
-    forecast_days: float = 7,
-    start: str | None = None,
-    end: str | None = None,
-    *,
-    detail: bool = False,
-) -> dict:
-    """The Overview page as plain data (what `python -m starmon overview --json` prints); a custom
-    range takes ISO `start` and `end` (see parse_range), `cluster` a name or an id.
-
-    With `detail` (the HTTP API's overview), also `real_time`, the round the cards are read
-    from with every column, and `trends`, the cards' sparkline series bucketed over the range.
-    """
-    now = time.time() if now is None else now
-    tr = parse_range(range_label, now, start, end)
-    match = find_cluster(reader, cluster)
-    state = health_at(reader, match["id"], tr, cards)
-    extra = {}
-    if detail:
-        spark = sorted({c.spark_column(state.snapshot or {}) for c in cards} - {None})
-        extra = {"real_time": state.snapshot, "trends": series_json(reader.series(match["id"], tr, spark), tr)}
-    return extra | {
-        "cluster": match["name"],
-        "range": {"label": tr.label, "start": _iso(tr.start), "end": _iso(tr.end)},
-        **health_json(state, cards),
-        "aggregates": reader.aggregates(match["id"], tr),
-        "aggregate_units": AGGREGATE_UNITS,
-        "forecast": forecast(reader, match["id"], forecast_days, now).headline,
-    }
-
-
-def health_json(state: Health, cards: tuple = health.CARDS) -> dict:
-    """The cards and problems of health_at as JSON: the overview's and the API's health answer."""
-    snap = state.snapshot
-    return {
-        "collected_at": _iso(snap["ts"]) if snap else None,
-        "status": snap["status"] if snap else None,
-        "health_cards": [
-            {
-                "key": v.key,
-                "title": v.title,
-                "value": v.value,
-                "total": v.total,
-                "unit": v.unit,
-                "display": v.display,
-                "status": v.status,
-                "delta": v.delta,
-            }
-            for v in state.cards
-        ],
-        "deltas_since": _iso(state.since) if state.since is not None else None,
-        "problems": [text for _, text in state.problems(cards, _iso)],
-    }
-
-
-def series_json(df: pd.DataFrame, tr: TimeRange) -> dict:
-    """A bucketed frame (Reader.series) as JSON: `bucket_seconds`, ISO `time`, and one list per
-    column, unknown values as null."""
-    values = df.drop(columns="time").astype(object).where(df.notna(), None)
-    return {
-        "bucket_seconds": tr.bucket,
-        "time": [t.isoformat(timespec="seconds") for t in df["time"]],
-        "series": {name: values[name].tolist() for name in values.columns},
-    }
 
 
 def _iso(ts: float) -> str:

@@ -210,11 +210,17 @@ class Store:
             return fn(conn)
 
     # -- clusters ----------------------------------------------------------------------------
-    def sync_clusters(self, configs: tuple[ClusterConfig, ...]) -> None:
+    def sync_clusters(
+        self,
+        configs: tuple[ClusterConfig, ...],
+        changes_of: Callable[[dict | None, dict], Sequence[Event]] | None = None,
+    ) -> None:
         """Mirror the TOML-declared clusters into the clusters table.
 
         Clusters no longer in the file are disabled, not deleted, so their history stays.
         Passwords are never written; only the name of a password environment variable is.
+        `changes_of(stored row or None, new values)` names the events a changed row is stored
+        with (starmon.clusters.file_changes: the file was edited), in the same transaction.
         """
         t = schema.clusters
         now = time.time()
@@ -230,11 +236,16 @@ class Store:
         with self.writer.begin() as conn:
             for name, values in changes.items():
                 if name in existing:
-                    conn.execute(t.update().where(t.c.id == existing[name]["id"]).values(**values, updated_at=now))
+                    cid = existing[name]["id"]
+                    conn.execute(t.update().where(t.c.id == cid).values(**values, updated_at=now))
                 else:
-                    conn.execute(t.insert().values(name=name, **values, updated_at=now))
+                    cid = conn.execute(t.insert().values(name=name, **values, updated_at=now)).inserted_primary_key[0]
+                if changes_of:
+                    self._insert_events(conn, cid, changes_of(existing.get(name), {"name": name, **values}))
             if gone:
                 conn.execute(t.update().where(t.c.id.in_(gone)).values(enabled=False, updated_at=now))
+            for row in (r for r in existing.values() if changes_of and r["id"] in gone):
+                self._insert_events(conn, row["id"], changes_of(row, {**row, "enabled": False}))
 
     def enabled_clusters(self) -> list[dict]:
         """Every enabled cluster row, by name."""

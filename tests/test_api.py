@@ -114,7 +114,7 @@ def test_events_of_the_range(server):
 
 
 def test_the_cli_and_the_api_read_the_same_overview(server):
-    from starmon.read import overview  # what `python -m starmon overview` prints
+    from starmon.overview_json import overview  # what `python -m starmon overview` prints
 
     now_api = get(server, "/clusters/prod/overview/health", params={"range": "6h"}).json()
     cli = overview(Reader(server["store"]), "prod", "6h")

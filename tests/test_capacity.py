@@ -8,7 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from starmon import demo, forecast
-from starmon.read import Reader, overview
+from starmon.overview_json import overview
+from starmon.read import Reader
 from starmon.read import forecast as read_forecast
 from starmon.store import Store
 from starmon.ui import loaders

@@ -295,8 +295,10 @@ def assert_encrypted(stored: str, password: str, secrets: Secrets) -> None:
 
 
 def reset(store: Store, baseline: list[dict]) -> None:
-    """Put the clusters table back as the fixture made it, so every example starts the same."""
+    """Put the clusters table back as the fixture made it (without the settings events the example
+    stored), so every example starts the same."""
     with store.writer.begin() as conn:
+        conn.execute(schema.events.delete())
         conn.execute(schema.clusters.delete())
         conn.execute(schema.clusters.insert(), baseline)
 

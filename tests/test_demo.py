@@ -9,7 +9,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from starmon import clusters, demo, rollup, schema
+from starmon import clusters, demo, rollup, schema, size_history
 from starmon.aggregate import build_round
 from starmon.config import ClusterConfig, Config
 from starmon.fetch import ClusterClient
@@ -46,7 +46,7 @@ def test_backfill_replays_history_through_the_real_parsers(store):
         with store.reader.connect() as conn:
             passes = conn.execute(sa.select(sa.func.count()).select_from(schema.data_statistics)).scalar()
         assert 23 <= passes <= 25
-        growth = reader.table_growth(cluster_id, tr)
+        growth = size_history.table_growth(reader, cluster_id, tr)
         assert growth.set_index("table").loc["orders_fact", "growth_bytes"] > 0
         # A second backfill adds nothing that already exists.
         assert demo.backfill(store, model, cluster_id, days=1) == 0

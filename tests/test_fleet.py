@@ -14,6 +14,7 @@ from starmon.fleet import Cluster, Fleet, matching, rank
 from starmon.read import Reader, forecast, parse_range
 from starmon.secrets import Secrets
 from starmon.store import Store
+from starmon.ui import fleet_table
 
 from .fixtures import PAGE, add_cluster, app, cluster_rows, seed_rounds, unescape
 
@@ -124,6 +125,32 @@ def test_days_to_95_agree_with_the_overview_forecast(store):
     assert overview["status"] == "ok" and overview["first_node"] == "BE 10.0.0.2"
     assert row.days_to_95 == pytest.approx(overview["days_to_95"], rel=0.1)
     assert row.disk_forecast.startswith("95 % in ~") and row.disk_forecast.endswith("BE 10.0.0.2 first")
+
+
+def test_a_read_refits_a_few_disk_forecasts_and_the_rest_follow(store, monkeypatch):
+    """At most FITS_PER_READ clusters are fitted per read, never-fitted ones first; a cluster
+    waiting says so rather than showing a number, and every fit ends equal to the Overview's."""
+    monkeypatch.setattr(fleet, "FITS_PER_READ", 2)
+    fleet._fits.clear()
+    ids = [add_cluster(store, f"filling-{k}", f"10.8.0.{k}") for k in range(5)]
+    for cid in ids:
+        now = seed_rounds(store, cid, hours=12, step=120, dead=None)
+        rollup.roll_up_span(store, cid, now - 13 * 3600, now, 30)
+    tr = parse_range("7d", now)
+    first = Fleet(store).read(tr, now=now)
+    assert sorted(fleet_table._days(c) for c in first)[-3:] == ["pending"] * 3
+    waiting = [sum(c.forecast_at is None for c in Fleet(store).read(tr, now=now)) for _ in range(3)]
+    assert waiting == [1, 0, 0]
+    rows = {c.id: c for c in Fleet(store).read(tr, now=now)}
+    assert all(rows[cid].days_to_95 is not None for cid in ids)
+    for cid in ids:
+        overview = forecast(Reader(store), cid, 7, now).headline
+        assert rows[cid].days_to_95 == pytest.approx(overview["days_to_95"], rel=0.1)
+
+    later = now + 3600  # the hour turned: every fit is stale; two are refitted, three keep the last hour's
+    moved = {c.id: c.days_to_95 for c in Fleet(store).read(parse_range("7d", later), now=later)}
+    assert sum(moved[cid] != rows[cid].days_to_95 for cid in ids) == 2
+    assert all(moved[cid] is not None for cid in ids)
 
 
 def _statements(store: Store, clusters: int) -> int:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from starmon import coverage, rollup, schema, size_history
 from starmon.config import ClusterConfig
 from starmon.health import format_delta
 from starmon.read import MAX_POINTS, Reader, TimeRange, parse_range
@@ -250,18 +251,21 @@ def test_tables_by_growth(db_url):
         )
     reader = Reader(store)
     tr = parse_range("6h", NOW)
-    assert reader.growth_span(cid, tr) == (NOW - 3600, NOW - 60)
-    tables = reader.table_growth(cid, tr)
+    assert size_history.growth_span(reader, cid, tr) == (NOW - 3600, NOW - 60)
+    tables = size_history.table_growth(reader, cid, tr)
     assert list(tables.columns) == ["database", "table", "size_bytes", "rows", "growth_bytes"]
     assert list(tables["table"]) == ["big_slow", "small_fast", "gone_flat", "unknown"]
     assert list(tables["growth_bytes"][:3]) == [100, 4_900, 0]
-    assert list(reader.table_growth(cid, tr, limit=2)["table"]) == ["big_slow", "small_fast"]
+    assert list(size_history.table_growth(reader, cid, tr, limit=2)["table"]) == ["big_slow", "small_fast"]
     last_only = TimeRange(NOW - 600, NOW, "custom")
-    assert reader.growth_span(cid, last_only) == (NOW - 60, NOW - 60)
-    one_pass = reader.table_growth(cid, last_only)
+    assert size_history.growth_span(reader, cid, last_only) == (NOW - 60, NOW - 60)
+    one_pass = size_history.table_growth(reader, cid, last_only)
     assert len(one_pass) == 4 and one_pass["growth_bytes"].isna().all()
     nothing = TimeRange(NOW - 7200, NOW - 7000, "custom")
-    assert reader.growth_span(cid, nothing) == (None, None) and reader.table_growth(cid, nothing).empty
+    assert (
+        size_history.growth_span(reader, cid, nothing) == (None, None)
+        and size_history.table_growth(reader, cid, nothing).empty
+    )
     store.close()
 
 
@@ -288,3 +292,57 @@ def test_dead_since_is_the_streak_of_the_round_shown(db_url):
     assert dead_as_of(150) == []
     assert dead_as_of(400) == [{"role": "BE", "host": "10.0.0.3", "since": NOW + 300}]
     store.close()
+
+
+def _pruned_history(url: str) -> tuple[Store, int]:
+    """Twelve days of rounds every 10 minutes (qps = the day's number), rolled up hourly, then the
+    rounds older than two days deleted as retention_days = 2 does; plus a cluster collected only
+    for the last 30 minutes, its hour rolled up."""
+    store = Store(url)
+    store.sync_clusters((ClusterConfig("prod", "10.0.0.1"), ClusterConfig("new", "10.0.0.2")))
+    ids = store.cluster_ids()
+    start = NOW - 12 * 86400
+    for cid, first in ((ids["prod"], start), (ids["new"], NOW - 1800)):
+        rounds = [
+            (
+                {
+                    "ts": ts,
+                    "status": "ok",
+                    "collect_ms": 5,
+                    "qps": float((ts - start) // 86400),
+                    "query_error_rate": 1.0,
+                },
+                [],
+            )
+            for ts in range(int(first), int(NOW), 600)
+        ]
+        store.write_rounds(cid, rounds)
+        rollup.roll_up_span(store, cid, first, NOW + 3600, 600, now=NOW + 3600)
+    s = schema.metrics_snapshots
+    store.write(lambda conn: conn.execute(s.delete().where(s.c.cluster_id == ids["prod"], s.c.ts < NOW - 2 * 86400)))
+    return store, ids
+
+
+def test_a_range_whose_rounds_were_pruned_reads_the_hourly_tier(db_url):
+    """Five days ago, 23 hours long: its rounds are gone but its hours are kept, so it reads them (24
+    hourly points of qps 7, the seventh day), where raw rounds would draw nothing."""
+    store, ids = _pruned_history(db_url)
+    reader = Reader(store)
+    try:
+        day = parse_range("custom", NOW, _day(NOW - 5 * 86400), _day(NOW - 4 * 86400 - 3600))
+        assert not day.hourly and reader.tier(ids["prod"], day).hourly
+        df = reader.series(ids["prod"], day, ["qps"])
+        assert len(df) == 24 and set(df["qps"]) == {7.0}
+        assert reader.aggregates(ids["prod"], day)["avg_qps"] == pytest.approx(7.0)
+        assert coverage.held(store, ids["prod"], day.start, day.end).rounds == 24 * 6  # 6 rounds an hour
+        # what the rounds still hold reads them: the last day, 10-minute rounds, not hours
+        recent = parse_range("24h", NOW)
+        assert not reader.tier(ids["prod"], recent).hourly and len(reader.series(ids["prod"], recent, ["qps"])) > 100
+        # a cluster whose first hour is rolled up while its rounds are still there reads its rounds
+        assert not reader.tier(ids["new"], recent).hourly and len(reader.series(ids["new"], recent, ["qps"])) == 3
+    finally:
+        store.close()
+
+
+def _day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()

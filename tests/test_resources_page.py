@@ -167,13 +167,18 @@ HELD = Held(first_raw=NOW - 3 * DAY + 120, first_hourly=NOW - 3 * DAY, last=NOW 
             "Nothing was collected in this range: the collector was not running then.",
         ),
         (
+            TimeRange(NOW - 20 * DAY, NOW - 20 * DAY + 1800, "custom"),
+            Held(NOW - 7 * DAY, NOW - 60 * DAY, NOW),
+            f"Rounds before {when(NOW - 7 * DAY)} are no longer kept (retention_days); the hourly averages, kept "
+            "longer, are read for ranges longer than 7 days and for whole hours whose rounds are gone.",
+        ),
+        (  # a day of pruned rounds reads its hourly averages: empty there, the collector was not running
             TimeRange(NOW - 20 * DAY, NOW - 19 * DAY, "custom"),
             Held(NOW - 7 * DAY, NOW - 60 * DAY, NOW),
-            f"Rounds before {when(NOW - 7 * DAY)} are no longer kept (retention_days); ranges longer than 7 days "
-            "read the hourly averages, which are kept longer.",
+            "Nothing was collected in this range: the collector was not running then.",
         ),
     ],
-    ids=["before-first-round", "collector-stopped", "cluster-down", "never-sent", "outage", "pruned"],
+    ids=["before-first-round", "collector-stopped", "cluster-down", "never-sent", "outage", "pruned", "pruned-hourly"],
 )
 def test_an_empty_range_gets_its_reason(tr, held, sentence):
     assert why_empty(tr, held, when) == sentence

@@ -100,6 +100,8 @@ def _collected(cluster: fleet.Cluster) -> str:
 
 
 def _days(cluster: fleet.Cluster) -> str:
+    if cluster.forecast_at is None and cluster.disk_forecast == fleet.PENDING:
+        return "pending"
     if cluster.days_to_95 is None:
         return "n/a"
     return "above 95 %" if cluster.days_to_95 == 0 else estimate(cluster.days_to_95)[0]
@@ -164,7 +166,8 @@ def table(shown: list[fleet.Cluster], tr: TimeRange) -> None:
             "Collected": st.column_config.TextColumn(help="When the round these numbers come from was taken."),
             "Days to 95 %": st.column_config.TextColumn(
                 help="Disk-full forecast fitted on hourly averages, up to the last complete hour; "
-                "the first BE to fill leads."
+                f"the first BE to fill leads. Refitted when a cluster's hourly history changes, at most "
+                f"{fleet.FITS_PER_READ} clusters each time the fleet is read: 'pending' until a cluster's first fit."
             ),
             "Events": st.column_config.NumberColumn(help=f"Events stored over {tr.phrase}."),
             "Critical alerts": st.column_config.NumberColumn(help="Critical alerts firing now."),

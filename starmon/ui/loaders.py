@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from starmon import coverage, read, timeline
+from starmon import coverage, read, size_history, timeline
 from starmon.config import Config, load_config
 from starmon.read import Reader, TimeRange
 from starmon.secrets import SecretError, Secrets
@@ -80,18 +80,18 @@ def events(cluster_id: int, start: float, end: float, newest: int | None) -> lis
 
 @st.cache_data(ttl="15m", max_entries=64, show_spinner=False)
 def table_growth(cluster_id: int, start: float, end: float, newest: int | None) -> pd.DataFrame:
-    return reader().table_growth(cluster_id, TimeRange(start, end, ""))
+    return size_history.table_growth(reader(), cluster_id, TimeRange(start, end, ""))
 
 
 @st.cache_data(ttl="15m", max_entries=64, show_spinner=False)
 def data_size(cluster_id: int, start: float, end: float, newest: int | None) -> pd.DataFrame:
-    return reader().data_size(cluster_id, TimeRange(start, end, ""))
+    return size_history.data_size(reader(), cluster_id, TimeRange(start, end, ""))
 
 
 @st.cache_data(ttl="15m", max_entries=64, show_spinner=False)
 def database_sizes(cluster_id: int, ts: float) -> pd.DataFrame:
     """Per-database sizes of one pass: a pass never changes, so its time alone is the key."""
-    return reader().database_sizes(cluster_id, ts)
+    return size_history.database_sizes(reader(), cluster_id, ts)
 
 
 @st.cache_data(ttl="15m", max_entries=64, show_spinner=False)
