@@ -187,17 +187,12 @@ class AlertEngine:
         With no alert open and nothing to open (most rounds of a healthy cluster) it writes nothing.
         The moves, their events and their messages are written in one transaction.
         """
-        a, rule, known = schema.alerts, self.rules(cluster), self._cluster(cluster_id)
+        rule, known = self.rules(cluster), self._cluster(cluster_id)
 
         def evaluate(conn: sa.Connection) -> tuple[int, int]:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:s, :c)"), {"s": _LOCK_SPACE, "c": cluster_id})
-            rows = {
-                r.id: dict(r._mapping)
-                for r in conn.execute(
-                    sa.select(a).where(a.c.cluster_id == cluster_id, a.c.state.in_(("pending", "firing")))
-                )
-            }
+            rows = {r.id: dict(r._mapping) for r in conn.execute(_OPEN, {"cluster_id": cluster_id})}
             moves = step([open_alert(i, r) for i, r in rows.items()], found, unknown, rule, now, only)
             muted = silenced_rules(conn, cluster_id, now)
             items, ids = [], []
@@ -219,6 +214,14 @@ class AlertEngine:
 
 
 _SNAPSHOT_FIELDS = tuple(sorted(fields_of(Snapshot)))
+# Built once, values bound at each execution: building a statement per evaluation cost more than running it.
+_A, _S = schema.alerts, schema.alert_silences
+_OPEN = sa.select(_A).where(_A.c.cluster_id == sa.bindparam("cluster_id"), _A.c.state.in_(("pending", "firing")))
+_UPDATE = _A.update().where(_A.c.id == sa.bindparam("alert_id"))
+_DELETE = _A.delete().where(_A.c.id == sa.bindparam("alert_id"))
+_SILENCED = sa.select(_S.c.rule).where(
+    _S.c.until > sa.bindparam("now"), sa.or_(_S.c.cluster_id.is_(None), _S.c.cluster_id == sa.bindparam("cluster_id"))
+)
 
 
 def dead_nodes(stored: PreviousRound) -> list[dict]:
@@ -257,15 +260,15 @@ def _insert_events(store: Store, conn: sa.Connection, cluster_id: int, found: li
 
 def _write(conn: sa.Connection, cluster_id: int, move: Move, now: float, muted: bool, rows: dict[int, dict]) -> int:
     """Store one move (alerts.record); `rows`, the cluster's alerts by id, kept as they now stand."""
-    a, values = schema.alerts, record(move, now, muted)
+    values = record(move, now, muted)
     if move.alert is None:
-        alert_id = conn.execute(a.insert().values(**values, cluster_id=cluster_id)).inserted_primary_key[0]
+        alert_id = conn.execute(schema.alerts.insert(), {**values, "cluster_id": cluster_id}).inserted_primary_key[0]
     else:
         alert_id = move.alert.id
         if values is None:
-            conn.execute(a.delete().where(a.c.id == alert_id))
+            conn.execute(_DELETE, {"alert_id": alert_id})
         else:
-            conn.execute(a.update().where(a.c.id == alert_id).values(**values))
+            conn.execute(_UPDATE, {**values, "alert_id": alert_id})
     _moved(rows, alert_id, values)
     return alert_id
 
@@ -362,11 +365,7 @@ def _decoded(text: str | None) -> list | None:
 
 def silenced_rules(conn: sa.Connection, cluster_id: int, now: float) -> Callable[[str], bool]:
     """Which rules a silence in force holds back for the cluster."""
-    s = schema.alert_silences
-    active = conn.execute(
-        sa.select(s.c.rule).where(s.c.until > now, sa.or_(s.c.cluster_id.is_(None), s.c.cluster_id == cluster_id))
-    ).scalars()
-    rules = set(active)
+    rules = set(conn.execute(_SILENCED, {"cluster_id": cluster_id, "now": now}).scalars())
     return lambda rule: None in rules or rule in rules
 
 
