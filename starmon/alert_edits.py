@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 import sqlalchemy as sa
 
 from . import schema
-from .alerts import RULES, AlertSettings, Rule, RuleEdit, rule_changes
+from .alerts import OWN_LEVELS, RULES, AlertSettings, Rule, RuleEdit, duration, rule_changes
+from .health import Card
 from .store import Store
 
 log = logging.getLogger("starmon.alerts")
@@ -72,6 +73,75 @@ def explain(settings: AlertSettings, name: str, glob: str = EVERY) -> Explained:
         rule = replace(rule, **changes)
         sources.update({key: source for key, f in KEYS if f in changes})
     return Explained(rule, glob, sources, next((e for e in mine if e.glob == glob), None))
+
+
+def without_edit(settings: AlertSettings, name: str, glob: str) -> AlertSettings:
+    """The settings as they would be without the page's edit of this rule and glob."""
+    return replace(settings, edits=tuple(e for e in settings.edits if (e.rule, e.glob) != (name, glob)))
+
+
+def as_text(seconds: float) -> str:
+    """A duration as the file writes it: "90s", "5m", "4h", "1d"."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+def form_changes(settings: AlertSettings, name: str, glob: str, values: dict) -> dict:
+    """An edit from the page's form: the values (durations and levels as typed) that differ from
+    what applies without the page's edit of this rule and glob, as stored (durations in seconds).
+
+    A level that is not a number, or a duration that is not one, is a ValueError naming the field.
+    """
+    before = explain(without_edit(settings, name, glob), name, glob).rule
+    where = name if glob == EVERY else f"{name} for {glob}"
+    typed = {"enabled": values["enabled"], "severity": values["severity"]}
+    for key in ("for", "repeat"):
+        typed[key] = duration(values[key], f"{where}.{key}")
+    for key in ("warning", "critical"):
+        if values.get(key) is not None:
+            try:
+                typed[key] = float(str(values[key]).strip())
+            except ValueError:
+                raise ValueError(f"{where}.{key} must be a positive number, got {values[key]!r}") from None
+    return {key: typed[key] for key, f in KEYS if key in typed and typed[key] != getattr(before, f)}
+
+
+def rule_rows(settings: AlertSettings, cards: tuple[Card, ...]) -> list[dict]:
+    """Every rule for every cluster, then each glob override, with its values and where they come
+    from; a health card's rule shows the card's levels (`cards`, with [thresholds] applied)."""
+    out = []
+    levels = {c.key: (c.warning, c.critical) for c in cards}
+    for name, glob in [(r.name, EVERY) for r in settings.rules] + overridden(settings):
+        told = explain(settings, name, glob)
+        r = told.rule
+        if name in levels:
+            r = replace(r, warning=levels[name][0], critical=levels[name][1])
+        changed = "; ".join(
+            f"{key}: {source}" for key, source in told.sources.items() if source != "default" and _own(r, key)
+        )
+        out.append(
+            {
+                "rule": name,
+                "clusters": "every cluster" if glob == EVERY else glob,
+                "enabled": r.enabled,
+                "for": as_text(r.for_seconds),
+                "repeat": as_text(r.repeat_seconds),
+                "severity": r.severity or "by level",
+                "warning": r.warning,
+                "critical": r.critical,
+                "changed": changed or "defaults",
+                "edited_by": told.edit.by if told.edit else None,
+                "edited_at": told.edit.at if told.edit else None,
+            }
+        )
+    return out
+
+
+def _own(rule: Rule, key: str) -> bool:
+    """Whether the rule's own value is what shows for `key` (a card's levels are the card's)."""
+    return key not in ("warning", "critical") or rule.name in OWN_LEVELS
 
 
 def overridden(settings: AlertSettings) -> list[tuple[str, str]]:

@@ -83,7 +83,7 @@ RULES: tuple[Rule, ...] = (
     Rule("mv_inactive", "A materialized view became inactive (statistics pass).", severity=WARNING),
 )
 RULE_NAMES = tuple(r.name for r in RULES)
-_OWN_LEVELS = {"disk_forecast", "stale_data", "slow_collection"}  # rules whose levels live here, not in [thresholds]
+OWN_LEVELS = {"disk_forecast", "stale_data", "slow_collection"}  # rules whose levels live here, not in [thresholds]
 
 
 # -- configuration ------------------------------------------------------------------------------
@@ -202,7 +202,7 @@ def rule_changes(settings: AlertSettings, name: str, glob: str, raw: dict) -> di
         raise ValueError(f"no such rule {name!r} (known: {', '.join(RULE_NAMES)})")
     where = f"{name}" if glob == "*" else f"{name} for {glob}"
     base = next(r for r in settings.rules if r.name == name)
-    return _changes(raw, where, base, levels=name in _OWN_LEVELS and glob == "*")
+    return _changes(raw, where, base, levels=name in OWN_LEVELS and glob == "*")
 
 
 def parse_settings(raw: object, environ: Mapping[str, str] | None = None) -> AlertSettings:
@@ -229,7 +229,7 @@ def parse_settings(raw: object, environ: Mapping[str, str] | None = None) -> Ale
         if not isinstance(clusters, dict) or not all(isinstance(v, dict) for v in clusters.values()):
             raise ValueError(f'{where}.clusters: write [{where}.clusters."<glob>"] tables')
         own = {k: v for k, v in table.items() if k != "clusters"}
-        rules[name] = replace(rules[name], **_changes(own, where, rules[name], levels=name in _OWN_LEVELS))
+        rules[name] = replace(rules[name], **_changes(own, where, rules[name], levels=name in OWN_LEVELS))
         for glob, changes in clusters.items():
             per_cluster.append((name, glob, _changes(changes, f"{where}.clusters.{glob}", rules[name], levels=False)))
     channels = raw.get("channels", [])
