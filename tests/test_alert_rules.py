@@ -8,15 +8,20 @@ emulated BE switched down over real sockets fires with the edited `for` and seve
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from starmon import alert_edits, health, schema
 from starmon.alerts import parse_settings
+from starmon.emulator import ClusterSpec
+from starmon.store import Store
 
-from .fixtures import add_cluster, app, unescape
-from .test_alert_delivery import INTERVAL, alert_rows, receiver, rounds, setup  # noqa: F401
+from .browser import browser, dashboard_env, dashboard_server, needs_chromium, page, settle, visit  # noqa: F401
+from .fixtures import add_cluster, app, exact_workload, unescape
+from .test_alert_delivery import alert_rows, receiver, rounds, setup  # noqa: F401
 
 ALERTS = "../../pages/alerts.py"
 FILE = {"rules": {"node_down": {"for": "5m"}, "disk_usage_pct": {"clusters": {"dev-*": {"enabled": False}}}}}
@@ -148,3 +153,59 @@ def test_the_collector_takes_up_an_edit_at_its_next_round(setup):  # noqa: F811
     rounds(collector, deliverer, clock)  # the first round that sees it down fires: for 0 s
     [row] = alert_rows(collector.store, "node_down")
     assert (row["state"], row["severity"], row["fired_at"]) == ("firing", "critical", clock.t)
+
+
+def _choose(page, box, option: str) -> None:
+    """Pick an option of a Streamlit selectbox by typing it, as a keyboard user would."""
+    box.get_by_role("combobox").click()
+    page.keyboard.type(option)
+    page.keyboard.press("Enter")
+
+
+@needs_chromium
+def test_in_a_browser_an_admin_s_edit_is_saved_shown_and_fires(tmp_path, page, emulator):  # noqa: F811
+    """A real dashboard collecting an emulated cluster every 2 s: node_down edited to fire at once as
+    critical, the page says so, a reload shows it, and a BE switched down fires with it."""
+    emu = emulator(ClusterSpec("prod", workload=exact_workload()))
+    [d] = emu.describe()
+    config = (
+        f'interval_seconds = 2\n[[clusters]]\nname = "prod"\nfe_host = "{d["fe_host"]}"\n'
+        f"http_port = {d['http_port']}\nquery_port = {d['query_port']}\n"
+    )
+    env = dashboard_env(tmp_path, demo=False, config=config)
+    with dashboard_server(tmp_path, env) as url:
+        visit(page, f"{url}/alerts?cluster=prod")
+        _choose(page, page.get_by_test_id("stSelectbox").filter(has_text="Rule to edit"), "node_down")
+        settle(page)
+        form = page.get_by_test_id("stForm")
+        form.get_by_role("textbox", name="Holds for").fill("0s")
+        _choose(page, form.get_by_test_id("stSelectbox").filter(has_text="Severity"), "critical")
+        form.get_by_role("button", name="Save rule").click()
+        settle(page)
+        said = "Saved node_down for every cluster: for 0s, severity critical."
+        expect(page.get_by_test_id("stAlert").filter(has_text=said)).to_be_in_viewport()
+
+        page.reload()
+        settle(page)
+        rules = page.get_by_test_id("stDataFrame").last
+        rules.scroll_into_view_if_needed()
+        row = rules.locator("tbody tr").filter(has_text="node_down")
+        expect(row).to_contain_text("critical")
+        expect(row).to_contain_text("0s")
+        expect(row).to_contain_text("page (by dashboard)")
+
+        emu.set_faults("prod", {"be_down": [1]})
+        store = Store(env["STARMON_DB_URL"])
+        try:
+            deadline = time.monotonic() + 30
+            while not (fired := alert_rows(store, "node_down")) and time.monotonic() < deadline:
+                time.sleep(0.5)
+        finally:
+            store.close()
+        [row] = fired
+        assert (row["state"], row["severity"], row["subject"]) == (
+            "firing",
+            "critical",
+            f"BE {emu.cluster('prod').backends[1].host}",
+        )
+        assert row["fired_at"] == row["started_at"]  # for 0 s: the first round that saw it down
