@@ -54,7 +54,7 @@ class Explained:
 
     rule: Rule
     glob: str
-    sources: dict[str, str]  # key (KEYS) -> "default", "starmon.toml" or "page (by ann)"
+    sources: dict[str, str]  # key (KEYS) -> "default", "starmon.toml" or "edited by ann" (the page or the CLI)
     edit: RuleEdit | None  # the page's edit of exactly this rule and glob, if any
 
 
@@ -68,7 +68,7 @@ def explain(settings: AlertSettings, name: str, glob: str = EVERY) -> Explained:
     if glob != EVERY:
         layers += [(f"starmon.toml ({glob})", c) for n, g, c in settings.per_cluster if n == name and g == glob]
     mine = [e for e in settings.edits if e.rule == name and e.glob in (EVERY, glob)]
-    layers += [(f"page (by {e.by})", e.changes) for e in mine]
+    layers += [(f"edited by {e.by}", e.changes) for e in mine]
     for source, changes in layers:
         rule = replace(rule, **changes)
         sources.update({key: source for key, f in KEYS if f in changes})

@@ -45,11 +45,11 @@ def test_page_edits_win_over_the_file_which_wins_over_the_defaults(env):
     told = alert_edits.explain(edited, "node_down")
     assert {k: v for k, v in told.sources.items() if v != "default"} == {
         "for": "starmon.toml",
-        "severity": "page (by ann)",
+        "severity": "edited by ann",
     }
     rows = {(r["rule"], r["clusters"]): r for r in alert_edits.rule_rows(edited, health.CARDS)}
     assert rows["node_down", "prod-*"]["for"] == "0s" and rows["node_down", "prod-*"]["edited_by"] == "bob"
-    assert rows["disk_usage_pct", "dev-*"]["changed"] == "enabled: starmon.toml (dev-*); repeat: page (by ann)"
+    assert rows["disk_usage_pct", "dev-*"]["changed"] == "enabled: starmon.toml (dev-*); repeat: edited by ann"
     assert (
         rows["disk_usage_pct", "every cluster"]["warning"],
         rows["query_latency_p99", "every cluster"]["critical"],
@@ -120,7 +120,7 @@ def test_an_admin_edits_a_rule_on_the_page_and_a_reload_shows_it(env):
     assert (row["For"], row["Severity"], row["Set by"], row["Edited by"]) == (
         "2m",
         "critical",
-        "for: page (by dashboard); severity: page (by dashboard)",
+        "for: edited by dashboard; severity: edited by dashboard",
         "dashboard",
     )
 
@@ -192,7 +192,7 @@ def test_in_a_browser_an_admin_s_edit_is_saved_shown_and_fires(tmp_path, page, e
         row = rules.locator("tbody tr").filter(has_text="node_down")
         expect(row).to_contain_text("critical")
         expect(row).to_contain_text("0s")
-        expect(row).to_contain_text("page (by dashboard)")
+        expect(row).to_contain_text("edited by dashboard")
 
         emu.set_faults("prod", {"be_down": [1]})
         store = Store(env["STARMON_DB_URL"])
