@@ -1,9 +1,10 @@
 """Alerts in the store: evaluate a cluster after its round, keep its alerts' lifecycle, silences.
 
 The collector that stores a cluster's round evaluates it (with leases, the lease holder), and
-each evaluation reads the open alerts, moves them and queues their notifications in one
-transaction (one at a time per cluster, on PostgreSQL too): a hand-over between collectors
-neither sends a move twice nor misses one.
+each evaluation reads the open alerts, moves them, writes their events and queues their
+notifications in one transaction (one at a time per cluster, on PostgreSQL too): a hand-over
+between collectors neither sends a move twice nor misses one. replay_history records the alerts
+of history stored without an evaluation (the demo's week) the same way, sending nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sqlalchemy as sa
 
 from . import alert_delivery, alert_edits, read, schema
 from .alert_lifecycle import Move, open_alert, record, step, transition_events
-from .alerts import RoundInputs, Rule, round_conditions, stale_condition
+from .alerts import AlertSettings, RoundInputs, Rule, round_conditions, stale_condition
 from .config import Config
 from .events import Event
 from .health import Condition
@@ -66,9 +67,9 @@ class AlertEngine:
 
     def __init__(self, store: Store, config: Config, clock: Callable[[], float] = time.time):
         self.store, self.config, self.clock = store, config, clock
-        self.settings = config.alerts
         self._edits_seen: tuple | None = None
-        self._rules: dict[str, Callable[[str], Rule]] = {}  # cluster -> its rules, for these settings
+        # the settings in force, and each cluster's rules under them: swapped together by refresh()
+        self._current: tuple[AlertSettings, dict[str, Callable[[str], Rule]]] = (config.alerts, {})
         self._known: dict[int, _Known] = {}
         self._forecasts: dict[int, tuple[float, dict | None]] = {}
         self._fitting: set[int] = set()
@@ -78,15 +79,19 @@ class AlertEngine:
         """Take up the Alerts page's rule edits if any was saved or reset since the last look (one query)."""
         seen = alert_edits.signature(self.store)
         if seen != self._edits_seen:
-            self.settings = alert_edits.load(self.store, self.config.alerts)
-            self._rules = {}
+            self._current = (alert_edits.load(self.store, self.config.alerts), {})
             self._edits_seen = seen
+
+    @property
+    def settings(self) -> AlertSettings:
+        return self._current[0]
 
     def rules(self, cluster: str) -> Callable[[str], Rule]:
         """The cluster's rules under the current settings, worked out once per settings."""
-        rules = self._rules.get(cluster)
+        settings, known = self._current
+        rules = known.get(cluster)
         if rules is None:
-            rules = self._rules[cluster] = self.settings.rules_for(cluster)
+            rules = known[cluster] = settings.rules_for(cluster)
         return rules
 
     def forget(self, keep: set[int]) -> None:
