@@ -1,4 +1,4 @@
-"""Alerts: what is firing now, what fired over the range, silences, and where messages go."""
+"""Alerts: what is firing now, what fired over the range, silences, where messages go, and the rules."""
 
 import time
 
@@ -8,11 +8,12 @@ import streamlit as st
 from starmon import alert_store
 from starmon.alert_delivery import DeliveryError, send_test
 from starmon.alerts import RULE_NAMES, duration
-from starmon.ui import auth, frame, loaders, widgets
+from starmon.ui import alert_rules, auth, frame, loaders, widgets
 from starmon.ui.text import plain
 
 st.header("Alerts")
 admin = auth.may_edit(st.session_state.get("user"))
+who = getattr(st.session_state.get("user"), "name", "dashboard")  # recorded with silences and rule edits
 store, config = loaders.store(), loaders.config()
 
 
@@ -110,7 +111,7 @@ def silences() -> None:
                     None if rule == "every rule" else rule,
                     until,
                     reason,
-                    getattr(st.session_state.get("user"), "name", "dashboard"),
+                    who,
                 )
             except ValueError as exc:
                 st.error(plain(exc))
@@ -145,3 +146,4 @@ def channels() -> None:
 now_and_history()
 silences()
 channels()
+alert_rules.section(store, config, admin, who)

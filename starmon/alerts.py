@@ -1,11 +1,11 @@
 """Alert rules and their evaluation (pure): which conditions hold, and how open alerts move.
 
 Every rule is declared once in `RULES` with its defaults and help text; `[alerts.rules.<name>]`
-in starmon.toml overrides them, for all clusters or per cluster glob. The conditions come
+in starmon.toml overrides them, for all clusters or per cluster glob, and an admin's edits on
+the Alerts page (`RuleEdit`, starmon.alert_edits) override both. The conditions come
 from `health.conditions`, the same code as the Overview's "what is wrong now", plus the
 rules that need more than one round (disk forecast, stale data, slow collection, MVs).
-An alert moves pending -> firing -> resolved; `step` says which moves a round makes and
-the store (starmon.alert_store) carries them out.
+How an alert moves from round to round is starmon.alert_lifecycle's.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from .health import CARDS, CRITICAL, WARNING, Card, Condition, conditions
 
 SEVERITIES = ("warning", "critical")
-_RANK = {WARNING: 1, CRITICAL: 2}
+RANK = {WARNING: 1, CRITICAL: 2}
 HOUR = 3600
 
 
@@ -83,7 +83,7 @@ RULES: tuple[Rule, ...] = (
     Rule("mv_inactive", "A materialized view became inactive (statistics pass).", severity=WARNING),
 )
 RULE_NAMES = tuple(r.name for r in RULES)
-_OWN_LEVELS = {"disk_forecast", "stale_data", "slow_collection"}  # rules whose levels live here, not in [thresholds]
+OWN_LEVELS = {"disk_forecast", "stale_data", "slow_collection"}  # rules whose levels live here, not in [thresholds]
 
 
 # -- configuration ------------------------------------------------------------------------------
@@ -98,7 +98,19 @@ class Channel:
 
     def wants(self, cluster: str, severity: str) -> bool:
         matches = not self.clusters or any(fnmatch.fnmatchcase(cluster, g) for g in self.clusters)
-        return matches and _RANK.get(severity, 0) >= _RANK[self.min_severity]
+        return matches and RANK.get(severity, 0) >= RANK[self.min_severity]
+
+
+@dataclass(frozen=True)
+class RuleEdit:
+    """A rule changed on the Alerts page for every cluster (glob "*") or a cluster glob."""
+
+    rule: str
+    glob: str
+    raw: dict  # as stored: the [alerts.rules] keys, durations in seconds
+    changes: dict  # the same as Rule fields, checked (rule_changes)
+    by: str
+    at: float
 
 
 @dataclass(frozen=True)
@@ -109,14 +121,24 @@ class AlertSettings:
     rules: tuple[Rule, ...] = RULES
     per_cluster: tuple[tuple[str, str, dict], ...] = ()  # (rule, cluster glob, changes), in file order
     channels: tuple[Channel, ...] = ()
+    edits: tuple[RuleEdit, ...] = ()  # the Alerts page's, every-cluster ones first
 
     def rule(self, name: str, cluster: str) -> Rule:
-        """The rule as it applies to one cluster: its defaults, the file's, then matching cluster globs."""
+        """The rule as it applies to one cluster: its defaults, the file's, the file's matching cluster
+        globs, then the page's edits (for every cluster, then matching globs)."""
         rule = next(r for r in self.rules if r.name == name)
         for rule_name, glob, changes in self.per_cluster:
             if rule_name == name and fnmatch.fnmatchcase(cluster, glob):
                 rule = replace(rule, **changes)
+        for edit in self.edits:
+            if edit.rule == name and fnmatch.fnmatchcase(cluster, edit.glob):
+                rule = replace(rule, **edit.changes)
         return rule
+
+    def rules_for(self, cluster: str) -> Callable[[str], Rule]:
+        """Every rule as it applies to one cluster, worked out once: an evaluation asks many times."""
+        table = {r.name: self.rule(r.name, cluster) for r in self.rules}
+        return table.__getitem__
 
     def channel(self, name: str) -> Channel | None:
         return next((c for c in self.channels if c.name == name), None)
@@ -170,6 +192,19 @@ def _changes(raw: dict, where: str, rule: Rule, *, levels: bool) -> dict:
     return out
 
 
+def rule_changes(settings: AlertSettings, name: str, glob: str, raw: dict) -> dict:
+    """An edit's keys (those of an [alerts.rules] table) as Rule fields, with the file's checks.
+
+    As in the file, a rule's own levels (disk forecast, stale data, slow collection) are set for
+    every cluster only, and the health cards' levels live in [thresholds]; ValueError says why.
+    """
+    if name not in RULE_NAMES:
+        raise ValueError(f"no such rule {name!r} (known: {', '.join(RULE_NAMES)})")
+    where = f"{name}" if glob == "*" else f"{name} for {glob}"
+    base = next(r for r in settings.rules if r.name == name)
+    return _changes(raw, where, base, levels=name in OWN_LEVELS and glob == "*")
+
+
 def parse_settings(raw: object, environ: Mapping[str, str] | None = None) -> AlertSettings:
     """The [alerts] table of starmon.toml, checked; ValueError says which key is wrong and why."""
     env = os.environ if environ is None else environ
@@ -194,7 +229,7 @@ def parse_settings(raw: object, environ: Mapping[str, str] | None = None) -> Ale
         if not isinstance(clusters, dict) or not all(isinstance(v, dict) for v in clusters.values()):
             raise ValueError(f'{where}.clusters: write [{where}.clusters."<glob>"] tables')
         own = {k: v for k, v in table.items() if k != "clusters"}
-        rules[name] = replace(rules[name], **_changes(own, where, rules[name], levels=name in _OWN_LEVELS))
+        rules[name] = replace(rules[name], **_changes(own, where, rules[name], levels=name in OWN_LEVELS))
         for glob, changes in clusters.items():
             per_cluster.append((name, glob, _changes(changes, f"{where}.clusters.{glob}", rules[name], levels=False)))
     channels = raw.get("channels", [])
@@ -319,7 +354,7 @@ def round_conditions(
     found += [c for c in (slow_condition(snap, interval, rule("slow_collection")),) if c]
     found += mv_conditions(inputs.statistics)
     unknown = {"stale_data"}  # the loop's check, not a round's
-    if inputs.statistics is None:
+    if inputs.statistics is None or inputs.statistics.get("materialized_views") is None:  # no pass, or a failed one
         unknown |= {"mv_refresh_failed", "mv_inactive"}
     if inputs.forecast is None:
         unknown.add("disk_forecast")
@@ -327,88 +362,3 @@ def round_conditions(
         unknown |= {r.name for r in RULES} - {"cluster_down", "slow_collection"}
     unknown |= {c.key for c in cards if c.bad and c.value(snap) is None}
     return found, unknown
-
-
-# -- lifecycle ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class OpenAlert:
-    """An alert pending or firing, as stored."""
-
-    id: int
-    rule: str
-    subject: str
-    state: str  # pending or firing
-    severity: str
-    started_at: float
-    last_sent_at: float | None
-    peak: float | None
-
-
-@dataclass(frozen=True)
-class Move:
-    """One change to the alerts of a cluster; `notify` moves go out (grouped) unless silenced."""
-
-    kind: str  # new, update, fire, escalate, repeat, resolve, drop
-    rule: str
-    subject: str
-    severity: str
-    condition: Condition | None = None
-    alert: OpenAlert | None = None
-    peak: float | None = None
-
-    @property
-    def notify(self) -> bool:
-        return self.kind in ("fire", "escalate", "repeat", "resolve")
-
-
-def _worse(rule: Rule, a: float | None, b: float | None) -> float | None:
-    if a is None or b is None:
-        return a if b is None else b
-    return min(a, b) if rule.bad == "low" else max(a, b)
-
-
-def step(
-    open_alerts: list[OpenAlert],
-    found: list[Condition],
-    unknown: set[str],
-    rule: Callable[[str], Rule],
-    now: float,
-    only: set[str] | None = None,
-) -> list[Move]:
-    """The moves one evaluation makes: conditions held long enough fire, gone ones resolve.
-
-    `only` limits the evaluation to some rules (the stale-data check); rules in `unknown`
-    leave their alerts untouched. A disabled rule's open alerts resolve.
-    """
-    considered = lambda name: (only is None or name in only) and name not in unknown  # noqa: E731
-    holding = {(c.rule, c.subject): c for c in found if considered(c.rule) and rule(c.rule).enabled}
-    moves: list[Move] = []
-    by_key = {(a.rule, a.subject): a for a in open_alerts}
-    for key, cond in holding.items():
-        r = rule(cond.rule)
-        severity = r.severity_of(cond)
-        alert = by_key.get(key)
-        if alert is None:
-            kind = "fire" if r.for_seconds <= 0 else "new"
-            moves.append(Move(kind, cond.rule, cond.subject, severity, cond, None, cond.value))
-            continue
-        peak = _worse(r, alert.peak, cond.value)
-        if alert.state == "pending":
-            kind = "fire" if now - alert.started_at >= r.for_seconds else "update"
-        elif _RANK[severity] > _RANK[alert.severity]:
-            kind = "escalate"
-        elif alert.last_sent_at is not None and now - alert.last_sent_at >= r.repeat_seconds:
-            kind = "repeat"
-        else:
-            kind = "update"
-        if kind == "update" and alert.state == "firing" and _RANK[severity] < _RANK[alert.severity]:
-            severity = alert.severity  # once critical, it stays critical until resolved
-        moves.append(Move(kind, cond.rule, cond.subject, severity, cond, alert, peak))
-    for key, alert in by_key.items():
-        if key in holding or not (only is None or alert.rule in only):
-            continue
-        if alert.rule in unknown and rule(alert.rule).enabled:
-            continue
-        kind = "resolve" if alert.state == "firing" else "drop"
-        moves.append(Move(kind, alert.rule, alert.subject, alert.severity, None, alert, alert.peak))
-    return moves

@@ -41,6 +41,8 @@ KINDS: dict[str, tuple[str, str]] = {
     "schema_change_finished": ("info", "a schema change job finished"),
     "schema_change_failed": ("warning", "a schema change job was cancelled"),
     "settings_changed": ("info", "a cluster was added, edited, enabled or disabled in starmon (details: by, changed)"),
+    "alert_firing": ("warning", "an alert rule fired (severity: the alert's; subject: rule and what it is about)"),
+    "alert_resolved": ("info", "a firing alert's condition went away (details: peak, firing_seconds)"),
 }
 RETENTION_DAYS = 90  # events are small and the timeline is wanted for months: kept past the raw rounds
 GAP_INTERVALS = 3  # rounds missed before a gap is an event

@@ -14,7 +14,7 @@ import ipaddress
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from . import datastats, events
@@ -23,7 +23,7 @@ from .config import ClusterConfig, Config
 from .connections import http_client
 from .fetch import ClusterClient, FetchError, Forbidden
 from .parse import MetricSet, column, parse_bool, parse_int, parse_version
-from .readings import PreviousRound, RawRound, Status
+from .readings import PreviousRound, RawRound, Snapshot, Status
 from .store import DatabaseLost, LeaseLost, Store, short_error
 
 log = logging.getLogger("starmon.round")
@@ -229,12 +229,13 @@ async def _scrape_metrics(client: ClusterSource, raw: RawRound) -> None:
 
 @dataclass(frozen=True)
 class ClusterResult:
-    """What one cluster's round came to, as `--once` prints it."""
+    """What one cluster's round came to, as `--once` prints it (and the round stored, for its alerts)."""
 
     name: str
     status: str
     collect_ms: int
     reason: str | None
+    snapshot: Snapshot | None = field(default=None, repr=False, compare=False)
 
     def line(self) -> str:
         return f"{self.name}: {self.status} in {self.collect_ms} ms" + (f" ({self.reason})" if self.reason else "")
@@ -289,7 +290,7 @@ async def collect_once(
         return ClusterResult(cluster.name, "error", snapshot.collect_ms, f"not stored: {short_error(exc)}"), None
     if snapshot.status != Status.OK:
         log.warning("cluster %s: %s (%s)", cluster.name, snapshot.status, snapshot.error)
-    result = ClusterResult(cluster.name, snapshot.status, snapshot.collect_ms, snapshot.error)
+    result = ClusterResult(cluster.name, snapshot.status, snapshot.collect_ms, snapshot.error, snapshot)
     return result, events.remember(previous, snapshot, nodes)
 
 

@@ -29,7 +29,7 @@ from .config import ClusterConfig, Config, ConfigError, load_config
 from .connections import Connections
 from .fetch import ClusterClient
 from .leases import Leases
-from .readings import PreviousRound, Status
+from .readings import PreviousRound, Snapshot, Status
 from .round import ClusterResult, collect_once, fetch_statistics
 from .secrets import SecretError, Secrets
 from .store import DatabaseLost, Store, StoreError, safe_url
@@ -124,7 +124,17 @@ class Collector:
             clusters = self.clusters()
             self._keep_only(clusters)
         self.connections.check_open_files(c.name for _, c in clusters)
+        self._refresh_rules()
         return self.connections.run(self._round(clusters, self.clock()))
+
+    def _refresh_rules(self) -> None:
+        """Take up rule edits made on the Alerts page (one cheap query when none changed)."""
+        try:
+            self.alerts.refresh()
+        except DatabaseLost:
+            raise
+        except Exception:  # the rules in force stay; collection goes on
+            log.exception("could not read the alert rule edits")
 
     def _keep_only(self, clusters: list[tuple[int, ClusterConfig]]) -> None:
         """Forget what is kept for clusters no longer collected: deleted, disabled, edited (a new
@@ -135,6 +145,7 @@ class Collector:
             del self._previous[cid]
         for cid in [i for i in self._where if i not in ids]:
             del self._where[cid]
+        self.alerts.forget(ids)
 
     async def _round(self, clusters: list[tuple[int, ClusterConfig]], ts: float) -> list[ClusterResult]:
         async def one(cluster_id: int, cluster: ClusterConfig) -> ClusterResult:
@@ -155,14 +166,14 @@ class Collector:
             if stored is not None:
                 self._previous[cluster_id] = stored
                 if self._defer_evaluation:
-                    self._evaluate_soon(cluster_id, cluster.name)
+                    self._evaluate_soon(cluster_id, cluster.name, result.snapshot, stored)
                 else:
-                    await asyncio.to_thread(self._evaluate, cluster_id, cluster.name)
+                    await asyncio.to_thread(self._evaluate, cluster_id, cluster.name, result.snapshot, stored)
             return result
 
         return list(await asyncio.gather(*(one(cid, c) for cid, c in clusters)))
 
-    def _evaluate_soon(self, cluster_id: int, name: str) -> None:
+    def _evaluate_soon(self, cluster_id: int, name: str, snapshot: Snapshot, stored: PreviousRound) -> None:
         """Evaluate the round just stored in a thread of its own, so the loop's next round is not
         held back by it (beside busy dashboard readers an evaluation outlasted a 1 s interval and
         the next round was skipped). One still running for the cluster makes this one skip: the
@@ -173,7 +184,7 @@ class Collector:
 
         def evaluate() -> None:
             try:
-                self._evaluate(cluster_id, name)
+                self._evaluate(cluster_id, name, snapshot, stored)
             except DatabaseLost:  # the next round's write says so to the loop, which stops
                 pass
 
@@ -181,10 +192,11 @@ class Collector:
         self._evaluations[cluster_id] = thread
         thread.start()
 
-    def _evaluate(self, cluster_id: int, name: str) -> None:
-        """Evaluate the alert rules on the round just stored: only who stores a round evaluates it."""
+    def _evaluate(self, cluster_id: int, name: str, snapshot: Snapshot, stored: PreviousRound) -> None:
+        """Evaluate the alert rules on the round just stored, as kept in memory (nothing read back):
+        only who stores a round evaluates it."""
         try:
-            self.alerts.after_round(cluster_id, name)
+            self.alerts.after_round(cluster_id, name, snapshot, stored)
         except DatabaseLost:
             raise
         except Exception:  # alerts must never cost a round
@@ -204,6 +216,7 @@ class Collector:
             previous = await asyncio.to_thread(self.store.previous_statistics, cluster_id)
             changes = events.derive_statistics(previous, stats, ended)
             await asyncio.to_thread(self.store.write_statistics, cluster_id, stats, tables, changes)
+            self.alerts.statistics_stored(cluster_id, stats)
             if stats["status"] != Status.OK:
                 log.warning("cluster %s statistics: %s (%s)", cluster.name, stats["status"], stats["error"])
             try:  # the workload (issue 17) must never cost the statistics pass
@@ -286,6 +299,7 @@ class Collector:
                 now = self.clock()
                 targets = [c for c in mine if due[c[0]] <= now]
                 if targets:
+                    self._refresh_rules()
                     self.connections.check_open_files(c.name for _, c in mine)
                     for target in targets:
                         cid = target[0]

@@ -11,8 +11,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 
-from . import demo
+import sqlalchemy as sa
+
+from . import alert_store, demo, schema
 from .config import env_setting, load_config
 from .scheduler import Collector
 from .secrets import Secrets
@@ -40,13 +43,29 @@ class Service:
         if demo.wanted(self.config, self.store, self.environ):
             self.emulator, cluster_id = demo.start(self.store)
             model = self.emulator.cluster(demo.DEMO_NAME)
-            self._spawn("starmon-demo-history", lambda: demo.backfill(self.store, model, cluster_id, stop=self._stop))
+            self._spawn("starmon-demo-history", lambda: self._demo_history(model, cluster_id))
         else:
             demo.retire(self.store)
         if env_setting("STARMON_EMBEDDED_COLLECTOR", self.environ) != "0":
             self.collector = Collector(self.config, self.store, secrets=self.secrets)
             self._spawn("starmon-collector", self.collector.run_forever)
         return self
+
+    def _demo_history(self, model, cluster_id: int) -> None:
+        """Replay the demo's week, then the alerts it would have raised (fired and resolved, sending nothing).
+
+        Only the rounds this backfill adds are evaluated: those older than any stored before it
+        (a restart adds none, so its alerts are never recorded twice).
+        """
+        s = schema.metrics_snapshots
+        first = sa.select(sa.func.min(s.c.ts)).where(s.c.cluster_id == cluster_id)
+        oldest = self.store.read(lambda conn: conn.execute(first).scalar())
+        end = oldest if oldest is not None else time.time()
+        demo.backfill(self.store, model, cluster_id, stop=self._stop)
+        if not self._stop.is_set():
+            started = time.perf_counter()
+            recorded = alert_store.replay_history(self.store, self.config, cluster_id, demo.DEMO_NAME, end)
+            log.info("demo alert history: %d alerts in %.2f s", recorded, time.perf_counter() - started)
 
     def _spawn(self, name: str, target) -> None:
         def run() -> None:

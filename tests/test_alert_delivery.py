@@ -262,3 +262,21 @@ def test_an_e_mail_channel_delivers_to_a_real_smtp_server(setup):
         assert "[FIRING] warning node_down: BE 127.0.0.4 down" in text
     finally:
         smtp.stop()
+
+
+def test_a_cluster_gained_again_is_read_afresh(setup, receiver):
+    """What the engine keeps per cluster (open alerts, statistics) is read once; a hand-over forgets it."""
+    emu, collector, deliverer, clock = setup({"node_down": {"for": 0}})
+    rounds(collector, deliverer, clock)  # healthy: nothing open, which the engine now knows
+    [(cid, _)] = collector.clusters()
+    opened = dict(cluster_id=cid, rule="node_down", subject="BE 127.0.0.4", state="firing", severity="warning")
+    opened |= dict(message="BE 127.0.0.4 down", started_at=clock.t, fired_at=clock.t, last_seen_at=clock.t)
+    opened |= dict(last_sent_at=clock.t, notifications=1, silenced=False)
+    # another collector held the cluster meanwhile and opened an alert (the BE is back since)
+    collector.store.write(lambda conn: conn.execute(schema.alerts.insert().values(**opened)))
+    rounds(collector, deliverer, clock)
+    assert [r["state"] for r in alert_rows(collector.store, "node_down")] == ["firing"]  # not read back
+    collector._keep_only([])  # what the loop does when the lease is lost; the next round gains it again
+    rounds(collector, deliverer, clock)
+    assert [r["state"] for r in alert_rows(collector.store, "node_down")] == ["resolved"]
+    assert len(receiver.about("[RESOLVED] warning node_down: BE 127.0.0.4 down")) == 1

@@ -149,3 +149,16 @@ def test_three_sharded_collectors_send_one_message_per_event_across_a_hand_over(
         ).all()
     )
     assert sorted(map(tuple, rows)) == sorted((name, f"BE {host}", "resolved", 2) for name, host in be.items())
+    e = schema.events
+    written = fleet.probe.read(
+        lambda conn: conn.execute(
+            sa.select(c.c.name, e.c.kind, e.c.subject)
+            .join(c, c.c.id == e.c.cluster_id)
+            .where(e.c.kind.in_(("alert_firing", "alert_resolved")), e.c.subject.like("node_down:%"))
+        ).all()
+    )
+    assert sorted(map(tuple, written)) == sorted(  # one event each, whoever held the cluster
+        (name, kind, f"node_down: BE {host}")
+        for name, host in be.items()
+        for kind in ("alert_firing", "alert_resolved")
+    )

@@ -6,7 +6,8 @@ import pytest
 
 from starmon import alerts, health
 from starmon.alert_delivery import backoff, compose
-from starmon.alerts import RULES, OpenAlert, parse_settings, step
+from starmon.alert_lifecycle import OpenAlert, step
+from starmon.alerts import RULES, parse_settings
 from starmon.config import ConfigError, load_config
 from starmon.health import Condition
 

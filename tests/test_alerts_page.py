@@ -113,8 +113,9 @@ def test_a_viewer_sees_alerts_but_cannot_silence_or_test(with_alerts, monkeypatc
     monkeypatch.setattr(auth, "gate", lambda pages: users.User("ann", "viewer"))  # signed in (test_signin's way)
     at = _open()
     assert not at.exception
-    assert len(at.dataframe) == 2
-    assert not [b for b in at.button if b.label in ("Silence", "End", "Send a test")]
+    assert len(at.dataframe) == 3  # firing, history, and the rules, read-only
+    assert not [b for b in at.button if b.label in ("Silence", "End", "Send a test", "Save rule")]
+    assert not [s for s in at.selectbox if s.label == "Rule to edit"]
 
 
 def test_send_a_test_reaches_the_channel_and_never_shows_its_address(with_alerts, receiver):  # noqa: F811
