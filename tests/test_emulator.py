@@ -19,6 +19,7 @@ import pytest
 from pymysql.cursors import DictCursor
 
 from starmon.emulator import ClusterSpec, Emulator
+from starmon.emulator.faults import INCIDENT_OFF
 from starmon.emulator.profiles import FRONTEND_COLUMNS, PROFILES
 from starmon.parse import parse_prometheus, parse_size
 
@@ -40,6 +41,7 @@ NO_FAULTS = {
     "bad_body": None,
     "proc_forbidden": False,
     "mysql_refused": False,
+    **INCIDENT_OFF,
 }
 
 CLUSTERS = {"a": "3.3", "v25": "2.5", "v31": "3.1", "v34": "3.4", "sd": "shared-data", "f": "3.3"}

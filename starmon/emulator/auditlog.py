@@ -168,8 +168,11 @@ def slot_row(model: ClusterModel, i: int) -> dict:
         jitter = 0.5 + unit_hash(seed, "ms", i)
         ms, state, code = int(template.ms * jitter), "EOF" if template.is_query else "OK", ""
         fail = unit_hash(seed, "fail", i)
-        if fail < 0.01:
+        spiking = template.is_query and model.incident("latency_spike", t) != 1.0
+        if fail < 0.01 or (spiking and fail < 0.2):  # a latency spike: a fifth of the queries time out
             ms, state, code = TIMEOUT_MS, "ERR", "TIMEOUT"
+        elif not template.is_query and fail < 0.5 and model.incident("fail_loads", t):
+            state, code = "ERR", "INTERNAL_ERROR"  # failing loads: half the INSERTs fail
         elif fail < 0.03:
             state, code = "ERR", ERROR_CODES[int(fail * 1000) % len(ERROR_CODES)]
         scanned = int(template.scan_bytes * jitter)
