@@ -269,6 +269,15 @@ def test_the_week_has_failed_loads_and_a_disk_spurt_the_forecast_survives(week):
     [fit] = [f for f in capacity.fits if f.subject == f"BE {be.host}"]
     assert fit.status == "ok"
     assert fit.slope_bytes_per_day == pytest.approx(model.be_disk_rate(be), rel=0.05)
+    # and the replay ends where the live cluster is: the spurt's bytes are in the past, not added twice
+    n = schema.node_snapshots
+    last = store.read(
+        lambda conn: conn.execute(
+            sa.select(n.c.ts, n.c.disk_used_bytes).where(n.c.host == be.host).order_by(n.c.ts.desc()).limit(1)
+        ).one()
+    )
+    disk = model.be_disk(be, last.ts)
+    assert last.disk_used_bytes == pytest.approx(disk["total"] - disk["avail"], abs=0.001 * 1024**4)
 
 
 def test_weekday_and_weekend_load_differ_as_the_model_says(week):

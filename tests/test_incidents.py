@@ -113,6 +113,8 @@ def test_latency_spike_raises_every_quantile_and_times_queries_out(cluster):
     over = c.round()
     assert over["query_latency_p99"] == pytest.approx(p99) and over["query_timeout_rate"] < 0.1
     assert c.events() == [], "a latency spike is seen in the series, not as an event"
+    [episode] = httpx.get(f"{c.emu.control_url}/clusters/c", timeout=10).json()["incidents"]
+    assert episode == {"kind": "latency_spike", "start": t0, "value": 6.0, "end": t0 + INTERVAL, "outcome": None}
 
 
 def test_failing_loads_grow_failed_transactions_and_cancel_loads(cluster):

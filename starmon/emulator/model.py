@@ -1,9 +1,10 @@
 """The emulated cluster's state and workload, as pure functions of wall-clock time.
 
 Every number the emulator serves is computed here from `(node, t)`, so a test can ask
-the model what the cluster said at any instant. Counters are closed-form integrals of
-their rates from the node's start time: they only grow, and a restart (a new start
-time) resets them exactly as a real FE or BE process does.
+the model what the cluster said at any instant. Counters are exact integrals of their rates
+(the load curve of emulator.load) from the node's start time: they only grow, and a restart
+(a new start time) resets them exactly as a real FE or BE process does. Incidents
+(emulator.faults) are remembered as episodes, so what they add is exact at any instant too.
 """
 
 from __future__ import annotations
