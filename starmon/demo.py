@@ -179,7 +179,7 @@ def _script(model: ClusterModel) -> list[Step]:
     if len(model.backends) > 1:
         steps.append((5.3, started(model.backends[1])))
     steps += [(3.6, lambda m, t: m.move_leader(len(m.frontends) - 1)), (3.5, lambda m, t: m.move_leader(0))]
-    steps += [(2.7, added), (2.2, decommissioned), (2.1, removed), (1.6, started(model.frontends[-1]))]
+    steps += [(2.7, added), (2.2, decommissioned), (2.1, removed), (0.8, started(model.frontends[-1]))]
     for days_ago, changes, lasts in INCIDENTS:
         if _fits(model, changes):
             steps += [(days_ago, switch(changes)), (days_ago - lasts, switch({k: _OFF[k] for k in changes}))]

@@ -221,7 +221,7 @@ def test_the_demo_week_holds_every_change_and_incident_once_at_its_time(week):
     rounds, passes = demo.REPLAY_INTERVAL_SECONDS, 3600  # older days are replayed every 5 min; stats hourly
     seen_after(6.2 - 0.01 * (len(upgraded) - 2), ("cluster_upgraded", ""), rounds)
     seen_after(5.3, ("node_restarted", be1), rounds)
-    seen_after(1.6, ("node_restarted", fe1), rounds)
+    seen_after(0.8, ("node_restarted", fe1), 60)
     seen_after(_incident("schema_change")[0], ("schema_change_started", "sales.customers"), passes)
     seen_after(_incident("schema_change")[1], ("schema_change_finished", "sales.customers"), passes)
     seen_after(_incident("mv_refresh_failing")[0], ("mv_refresh_failed", "sales.mv_daily_revenue"), passes)
