@@ -5,22 +5,26 @@ bump, bursts now and then, and grows week over week. `Workload.daily(t)` is that
 (about 1 on average over a week), piecewise linear between knots every 5 minutes, so its
 integral (`daily_integral`) is exact: FE query counters and BE CPU jiffies integrate the very
 curve the gauges show, and stay monotonic. Knot values are a pure function of the seed and the
-knot's time, computed a day at a time and cached.
+knot's time, computed with numpy eight days at a time and cached.
 """
 
 from __future__ import annotations
 
 import math
 import zlib
+from array import array
 from dataclasses import dataclass
 from functools import lru_cache
+
+import numpy as np
 
 GB = 1024**3
 TB = 1024**4
 DAY = 86400.0
 WEEK = 7 * DAY
 KNOT = 300.0  # seconds between knots of the load curve
-_KNOTS_PER_DAY = int(DAY // KNOT)
+BLOCK = 8 * DAY  # the curve is computed and cached a block of days at a time
+_BLOCK_KNOTS = int(BLOCK // KNOT)
 _FLOOR = 0.02  # the load never reaches zero: counters keep growing
 
 # Relative load at each UTC hour (interpolated in between): a weekday has a nightly ETL bump
@@ -45,10 +49,7 @@ def is_weekend(t: float) -> bool:
     return (int(t // DAY) + 3) % 7 >= 5
 
 
-def _hourly(hour: int) -> float:
-    """The shape's value at the start of an absolute UTC hour (hours since the epoch)."""
-    table = _WEEKEND if is_weekend(hour * 3600.0) else _WEEKDAY
-    return table[hour % 24] / _WEEK_MEAN
+_ANCHORS = np.array([_WEEKDAY, _WEEKEND]) / _WEEK_MEAN  # [is weekend, UTC hour]
 
 
 @dataclass
@@ -74,29 +75,34 @@ class Workload:
         return (self.seed, self.daily_amplitude, self.noise, self.events, self.weekly_growth, self.drift_origin)
 
     def daily(self, t: float) -> float:
-        """Relative load at time t: about 1 on average over a week."""
-        k = t / KNOT
-        i = math.floor(k)
-        day, j = divmod(i, _KNOTS_PER_DAY)
-        values, _ = _day(self._params(), day)
-        return values[j] + (values[j + 1] - values[j]) * (k - i)
+        """Relative load at time t: about 1 on average over a week (exactly 1 when flat)."""
+        if self.daily_amplitude == 0:
+            return 1.0
+        values, _, j, x = self._at(t)
+        return values[j] + (values[j + 1] - values[j]) * x
 
     def daily_integral(self, t0: float, t1: float) -> float:
         """Exact integral of `daily` from t0 to t1, in seconds."""
         if t1 <= t0:
             return 0.0
-        d0, d1 = int(t0 // DAY), int(t1 // DAY)
+        if self.daily_amplitude == 0:
+            return t1 - t0
         params = self._params()
-        whole = sum(_day(params, d)[1][-1] for d in range(d0, d1))
-        return whole + self._within(params, t1) - self._within(params, t0)
+        whole = sum(_block_total(params, b) for b in range(int(t0 // BLOCK), int(t1 // BLOCK)))
+        return whole + self._within(t1) - self._within(t0)
 
-    def _within(self, params: tuple, t: float) -> float:
-        """Integral of `daily` from the start of t's UTC day to t."""
+    def _at(self, t: float) -> tuple[array, array, int, float]:
+        """t's block (its knot values and their integrals from the block's start), the knot before
+        t within it, and how far t is towards the next knot (0 to 1)."""
         k = t / KNOT
         i = math.floor(k)
-        day, j = divmod(i, _KNOTS_PER_DAY)
-        values, prefix = _day(params, day)
-        x = k - i
+        block, j = divmod(i, _BLOCK_KNOTS)
+        values, prefix = _block(self._params(), block)
+        return values, prefix, j, k - i
+
+    def _within(self, t: float) -> float:
+        """Integral of `daily` from the start of t's block to t."""
+        values, prefix, j, x = self._at(t)
         return prefix[j] + KNOT * x * (values[j] + 0.5 * (values[j + 1] - values[j]) * x)
 
     def jitter(self, *key: object) -> float:
@@ -104,29 +110,49 @@ class Workload:
         return 1.0 + self.noise * (2 * unit_hash(self.seed, *key) - 1)
 
 
-def _knot(params: tuple, k: int) -> float:
-    """The load at knot k (k * KNOT seconds since the epoch)."""
+_MASK = 2**64 - 1
+
+
+def _uniform(seed: int, keys: np.ndarray) -> np.ndarray:
+    """Deterministic numbers in [0, 1), one per integer key (splitmix64, vectorised: seeding a
+    numpy generator per day costs more than the whole day's knots)."""
+    x = keys.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64((seed * 0x632BE59BD9B4E019) & _MASK)
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return (x >> np.uint64(11)).astype(float) * 2.0**-53
+
+
+def _knots(params: tuple, k: np.ndarray) -> np.ndarray:
+    """The load at knots k (k * KNOT seconds since the epoch): a pure function of the seed and the
+    knot, computed for many knots at once."""
     seed, amplitude, noise, events, growth, origin = params
-    if amplitude == 0:
-        return 1.0
-    t = k * KNOT
-    hour, into = divmod(t, 3600.0)
-    a, b = _hourly(int(hour)), _hourly(int(hour) + 1)
-    shape = a + (b - a) * into / 3600.0
-    shape *= min(2.0, max(0.5, 1 + growth * (t - origin) / WEEK))
-    shape *= 1 + 0.5 * noise * (2 * unit_hash(seed, "knot", k) - 1)
-    if events and unit_hash(seed, "burst", k) < BURST_SHARE:
-        shape *= 1.4 + 0.6 * unit_hash(seed, "burst size", k)
-    return max(_FLOOR, 1 + amplitude / REFERENCE_AMPLITUDE * (shape - 1))
+    hour, into = np.divmod(k, 3600 // int(KNOT))
+    anchor = _ANCHORS[((hour // 24 + 3) % 7 >= 5).astype(int), hour % 24]
+    after = _ANCHORS[(((hour + 1) // 24 + 3) % 7 >= 5).astype(int), (hour + 1) % 24]
+    shape = anchor + (after - anchor) * into * KNOT / 3600
+    shape *= np.minimum(2.0, np.maximum(0.5, 1 + growth * (k * KNOT - origin) / WEEK))
+    shape *= 1 + 0.5 * noise * (2 * _uniform(seed, 3 * k) - 1)
+    if events:
+        burst = _uniform(seed, 3 * k + 1) < BURST_SHARE
+        shape = np.where(burst, shape * (1.4 + 0.6 * _uniform(seed, 3 * k + 2)), shape)
+    return np.maximum(_FLOOR, 1 + amplitude / REFERENCE_AMPLITUDE * (shape - 1))
 
 
-@lru_cache(maxsize=512)
-def _day(params: tuple, day: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """One UTC day's knot values (its 289 knots, the next day's first included) and the integral
-    from the day's start to each knot."""
-    first = day * _KNOTS_PER_DAY
-    values = tuple(_knot(params, first + j) for j in range(_KNOTS_PER_DAY + 1))
-    prefix = [0.0]
-    for j in range(_KNOTS_PER_DAY):
-        prefix.append(prefix[-1] + KNOT * 0.5 * (values[j] + values[j + 1]))
-    return values, tuple(prefix)
+# A cluster's round needs the block holding now and the one holding its nodes' start times (the
+# blocks between only by their totals): room for a few hundred emulated clusters.
+@lru_cache(maxsize=1024)
+def _block(params: tuple, block: int) -> tuple[array, array]:
+    """One block's knot values (the next block's first included) and the integral from the block's
+    start to each knot, as plain floats."""
+    values = _knots(params, block * _BLOCK_KNOTS + np.arange(_BLOCK_KNOTS + 1))
+    prefix = np.concatenate(([0.0], np.cumsum(KNOT * 0.5 * (values[:-1] + values[1:]))))
+    return array("d", values.tobytes()), array("d", prefix.tobytes())
+
+
+@lru_cache(maxsize=65536)
+def _block_total(params: tuple, block: int) -> float:
+    """The integral of the load over one whole block."""
+    return _block(params, block)[1][-1]
