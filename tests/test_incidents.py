@@ -5,6 +5,7 @@ MV whose refresh fails, a schema change, a disk growth spurt. Expected numbers c
 from __future__ import annotations
 
 import json
+import math
 import time
 
 import httpx
@@ -13,8 +14,9 @@ import pytest
 import sqlalchemy as sa
 
 from starmon import schema
-from starmon.emulator import ClusterSpec
+from starmon.emulator import ClusterSpec, auditlog
 from starmon.emulator.model import FAILED_LOAD_SHARE, SPIKE_TIMEOUT_SHARE, TXN_PER_SECOND
+from starmon.emulator.proc import fe_time
 from starmon.parse import parse_prometheus
 
 from .conftest import cluster_configs, exact_workload
@@ -115,6 +117,35 @@ def test_latency_spike_raises_every_quantile_and_times_queries_out(cluster):
     assert c.events() == [], "a latency spike is seen in the series, not as an event"
     [episode] = httpx.get(f"{c.emu.control_url}/clusters/c", timeout=10).json()["incidents"]
     assert episode == {"kind": "latency_spike", "start": t0, "value": 6.0, "end": t0 + INTERVAL, "outcome": None}
+
+
+def _audit(c: Cluster, t0: float) -> list[dict]:
+    """The audit log's rows from t0 on, read over MySQL as the workload pass reads them: the model's
+    rows up to the plugin's last load (once a minute)."""
+    query = f"SELECT stmt, state, errorCode FROM {c.model.audit.table} WHERE `timestamp` >= '{fe_time(t0)}'"
+    rows = c.sql(f"{query} ORDER BY `timestamp`, queryId")
+    now = c.model.now()
+    expected = auditlog.rows_between(c.model, math.floor(t0), now - now % 60)
+    assert [(r["stmt"], r["errorCode"]) for r in rows] == [(r["stmt"], r["errorCode"]) for r in expected]
+    return rows
+
+
+def test_latency_spike_and_failing_loads_show_in_the_audit_log(cluster):
+    c, model = cluster, cluster.model
+    t0 = model.now()
+    c.switch({"latency_spike": 6, "fail_loads": True})
+    model.advance(2 * 3600)  # 240 statements
+    rows = _audit(c, t0)
+    queries = [r for r in rows if r["stmt"].startswith("SELECT")]
+    loads = [r for r in rows if r["stmt"].startswith("INSERT")]
+    assert sum(r["errorCode"] == "TIMEOUT" for r in queries) > 0.1 * len(queries)
+    assert sum(r["state"] == "ERR" for r in loads) > 0.3 * len(loads) > 0
+    c.switch({"latency_spike": 1, "fail_loads": False})
+    t2 = model.now()
+    model.advance(2 * 3600)
+    rows = _audit(c, t2)
+    assert sum(r["errorCode"] == "TIMEOUT" for r in rows) < 0.05 * len(rows)
+    assert sum(r["state"] == "ERR" for r in rows if r["stmt"].startswith("INSERT")) < 0.1 * len(rows)
 
 
 def test_failing_loads_grow_failed_transactions_and_cancel_loads(cluster):
