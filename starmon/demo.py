@@ -129,21 +129,21 @@ class ReplaySource:
 # The demo week's scripted changes and incidents, in days before now, so its Events timeline, charts
 # and Data page have something real to show: what the emulator's switches (Emulator.change and
 # Emulator.set_faults) do live, applied to a copy of the model as the replay passes each moment.
-# Two incidents fall in the last 24 hours, the Events page's default range. The copy ends where the
-# live model is (every node on the profile's version, FE 0 leading, the added BE gone, every
-# incident over), so the first live round sees no change.
+# An FE restart, a BE down and a p99 spike fall in the last 24 hours, the pages' default range.
+# The copy ends where the live model is (every node on the profile's version, FE 0 leading, the
+# added BE gone, every incident over), so the first live round sees no change.
 _OLD_VERSION = "3.3.4-2d6ebb1"
 _ADDED_HOST = "127.0.0.250"
-HOUR = 1 / 24  # in days
-MINUTE = HOUR / 60
+_HOUR = 1 / 24  # in days, as the calendar counts
+_MINUTE = _HOUR / 60
 # (days ago, what happens, how long it lasts in days): the incident calendar, oldest first
 INCIDENTS = (
-    (6.7, {"disk_spurt": {"index": 2, "factor": 5.0}}, 3 * HOUR),  # a backfill lands on one BE
-    (4.6, {"schema_change": "sales.customers"}, 3.5 * HOUR),  # ADD COLUMN, running, then finished
-    (3.1, {"fail_loads": True}, 2 * HOUR),  # loads fail: txn_failed and cancelled loads climb
-    (2.45, {"mv_refresh_failing": "sales.mv_daily_revenue"}, 3.5 * HOUR),  # then it recovers
-    (0.55, {"be_down": [1]}, 20 * MINUTE),  # a BE down for 20 minutes
-    (0.2, {"latency_spike": 6.0}, 15 * MINUTE),  # p99 several-fold, queries timing out
+    (6.7, {"disk_spurt": {"index": 2, "factor": 5.0}}, 3 * _HOUR),  # a backfill lands on one BE
+    (4.6, {"schema_change": "sales.customers"}, 3.5 * _HOUR),  # ADD COLUMN, running, then finished
+    (3.1, {"fail_loads": True}, 2 * _HOUR),  # loads fail: txn_failed and cancelled loads climb
+    (2.45, {"mv_refresh_failing": "sales.mv_daily_revenue"}, 3.5 * _HOUR),  # then it recovers
+    (0.55, {"be_down": [1]}, 20 * _MINUTE),  # a BE down for 20 minutes
+    (0.2, {"latency_spike": 6.0}, 15 * _MINUTE),  # p99 several-fold, queries timing out
 )
 _OFF = {"disk_spurt": None, "schema_change": "finish", "fail_loads": False, "mv_refresh_failing": None}
 _OFF |= {"be_down": [], "latency_spike": 1.0}
