@@ -253,7 +253,8 @@ def _mv_rows(model: ClusterModel, t: float) -> list[tuple]:
     failing = model.incident("mv_refresh_failing", t)
     for i, mv in enumerate(catalog.MATERIALIZED_VIEWS):
         if f"{mv.db}.{mv.name}" == failing:  # the switch's MV: its refreshes fail until it is off
-            mv = dataclasses.replace(mv, state="FAILED", error=catalog.MV_FAILURE.format(host=model.backends[0].host))
+            host = (model.backends or model.frontends)[0].host
+            mv = dataclasses.replace(mv, state="FAILED", error=catalog.MV_FAILURE.format(host=host))
         values = {
             "MATERIALIZED_VIEW_ID": str(12001 + i),
             "TABLE_SCHEMA": mv.db,
