@@ -248,6 +248,7 @@ def test_disk_spurt_grows_one_be_faster_then_back_to_normal(cluster):
         ({"disk_spurt": {"index": "a", "factor": 2}}, "disk_spurt index must be a BE index"),
         ({"disk_spurt": {"factor": 2, "size": 1}}, "disk_spurt takes 'index' and 'factor'"),
         ({"disk_spurt": 0}, "disk_spurt factor must be from 1"),
+        ({"disk_spurt": {"index": 7, "factor": 2}}, "has no BE/CN 7"),
         ({"latency_spike": 4, "fail_loads": "maybe"}, "expected true or false"),
     ],
 )

@@ -184,6 +184,9 @@ class ClusterModel:
     def set_faults(self, changes: dict, at: float | None = None) -> None:
         """Apply fault and incident switches at time `at` (now by default): record when nodes went
         down, and when each incident started and ended."""
+        spurt = changes.get("disk_spurt")
+        if isinstance(spurt, dict) and isinstance(spurt.get("index"), int):
+            self._backend_at(spurt["index"])  # a BE of this cluster, or a clear error
         before = {k: getattr(self.faults, k) for k in INCIDENT_OFF}
         ended = self.faults.update(changes, mvs=catalog.mv_names(), tables=catalog.table_names())
         now = self.now() if at is None else at
