@@ -126,17 +126,34 @@ class ReplaySource:
         return [self.model.leader.host]
 
 
-# The demo week's scripted changes, in days before now, so its Events timeline is not empty: what
-# the emulator's switches (Emulator.change) do live, applied to a copy of the model as the replay
-# passes each moment. The copy ends where the live model is (every node on the profile's version,
-# FE 0 leading, the added BE gone), so the first live round sees no change.
+# The demo week's scripted changes and incidents, in days before now, so its Events timeline, charts
+# and Data page have something real to show: what the emulator's switches (Emulator.change and
+# Emulator.set_faults) do live, applied to a copy of the model as the replay passes each moment.
+# An FE restart, a BE down and a p99 spike fall in the last 24 hours, the pages' default range.
+# The copy ends where the live model is (every node on the profile's version, FE 0 leading, the
+# added BE gone, every incident over), so the first live round sees no change.
 _OLD_VERSION = "3.3.4-2d6ebb1"
 _ADDED_HOST = "127.0.0.250"
+_HOUR = 1 / 24  # in days, as the calendar counts
+_MINUTE = _HOUR / 60
+# (days ago, what happens, how long it lasts in days): the incident calendar, oldest first
+INCIDENTS = (
+    (6.7, {"disk_spurt": {"index": 2, "factor": 5.0}}, 3 * _HOUR),  # a backfill lands on one BE
+    (4.6, {"schema_change": "sales.customers"}, 3.5 * _HOUR),  # ADD COLUMN, running, then finished
+    (3.1, {"fail_loads": True}, 2 * _HOUR),  # loads fail: txn_failed and cancelled loads climb
+    (2.45, {"mv_refresh_failing": "sales.mv_daily_revenue"}, 3.5 * _HOUR),  # then it recovers
+    (0.55, {"be_down": [1]}, 20 * _MINUTE),  # a BE down for 20 minutes
+    (0.2, {"latency_spike": 6.0}, 15 * _MINUTE),  # p99 several-fold, queries timing out
+)
+_OFF = {"disk_spurt": None, "schema_change": "finish", "fail_loads": False, "mv_refresh_failing": None}
+_OFF |= {"be_down": [], "latency_spike": 1.0}
+
+Step = tuple[float, Callable[[ClusterModel, float], None]]
 
 
-def _script(model: ClusterModel) -> list[tuple[float, Callable[[ClusterModel, float], None]]]:
-    """(days ago, change at time t) for the demo week: a rolling upgrade, restarts, a BE down for
-    25 minutes, a leader moving and back, a BE added, decommissioned and removed."""
+def _script(model: ClusterModel) -> list[Step]:
+    """(days ago, change at time t) for the demo week: a rolling upgrade, restarts, a leader moving
+    and back, a BE added, decommissioned and removed, and the INCIDENTS switched on and off."""
 
     def version(node: Node, value: str | None) -> Callable[[ClusterModel, float], None]:
         return lambda m, t: setattr(node, "version", value)
@@ -144,8 +161,8 @@ def _script(model: ClusterModel) -> list[tuple[float, Callable[[ClusterModel, fl
     def started(node: Node) -> Callable[[ClusterModel, float], None]:
         return lambda m, t: setattr(node, "started_at", t)
 
-    def down(node: Node, since: bool) -> Callable[[ClusterModel, float], None]:
-        return lambda m, t: setattr(node, "down_since", t if since else None)
+    def switch(changes: dict) -> Callable[[ClusterModel, float], None]:
+        return lambda m, t: m.set_faults(changes, t)
 
     def added(m: ClusterModel, t: float) -> None:
         m.add_backend(_ADDED_HOST).started_at = t
@@ -157,14 +174,22 @@ def _script(model: ClusterModel) -> list[tuple[float, Callable[[ClusterModel, fl
         m.drop_backend(m.backends[-1].index)
 
     nodes = [*model.backends, *model.frontends]  # BEs first, as StarRocks' upgrade guide says
-    steps: list[tuple[float, Callable[[ClusterModel, float], None]]] = [(99.0, version(n, _OLD_VERSION)) for n in nodes]
+    steps: list[Step] = [(99.0, version(n, _OLD_VERSION)) for n in nodes]
     steps += [(6.2 - i * 0.01, version(n, None)) for i, n in enumerate(nodes)]  # ~15 minutes apart
-    be, fe = model.backends[1 % len(model.backends)] if model.backends else None, model.frontends[-1]
-    if be is not None:
-        steps += [(5.3, started(be)), (4.4, down(be, True)), (4.4 - 25 / 1440, down(be, False))]
+    if len(model.backends) > 1:
+        steps.append((5.3, started(model.backends[1])))
     steps += [(3.6, lambda m, t: m.move_leader(len(m.frontends) - 1)), (3.5, lambda m, t: m.move_leader(0))]
-    steps += [(2.7, added), (2.2, decommissioned), (2.1, removed), (1.6, started(fe))]
+    steps += [(2.7, added), (2.2, decommissioned), (2.1, removed), (0.8, started(model.frontends[-1]))]
+    for days_ago, changes, lasts in INCIDENTS:
+        if _fits(model, changes):
+            steps += [(days_ago, switch(changes)), (days_ago - lasts, switch({k: _OFF[k] for k in changes}))]
     return sorted(steps, key=lambda step: -step[0])
+
+
+def _fits(model: ClusterModel, changes: dict) -> bool:
+    """Whether the cluster has the BE an incident names (the demo has three; tests may have fewer)."""
+    wanted = [*changes.get("be_down", ()), (changes.get("disk_spurt") or {}).get("index") or 0]
+    return max(wanted) < len(model.backends)
 
 
 def replay_round(model: ClusterModel, t: float) -> RawRound:

@@ -19,6 +19,7 @@ import pytest
 from pymysql.cursors import DictCursor
 
 from starmon.emulator import ClusterSpec, Emulator
+from starmon.emulator.faults import INCIDENT_OFF
 from starmon.emulator.profiles import FRONTEND_COLUMNS, PROFILES
 from starmon.parse import parse_prometheus, parse_size
 
@@ -40,6 +41,7 @@ NO_FAULTS = {
     "bad_body": None,
     "proc_forbidden": False,
     "mysql_refused": False,
+    **INCIDENT_OFF,
 }
 
 CLUSTERS = {"a": "3.3", "v25": "2.5", "v31": "3.1", "v34": "3.4", "sd": "shared-data", "f": "3.3"}
@@ -834,3 +836,32 @@ def test_several_clusters_on_one_emulator(emulator):
     assert get(fe_url(em, "two", 0)).status_code == 500
     assert get(fe_url(em, "one", 0)).status_code == 200
     assert get(fe_url(em, "three", 0)).status_code == 200
+
+
+# ---------------------------------------------------------------------------- the load curve
+
+
+def test_load_curve_integrates_exactly_weekends_are_quieter_and_flat_is_flat():
+    from starmon.emulator.load import DAY, Workload, is_weekend
+
+    w = Workload(drift_origin=1_795_000_000.0)
+    t0 = w.drift_origin - 9.3 * DAY
+    # the integral is the curve's: a midpoint sum over 1-minute steps (knots are 5 minutes apart)
+    steps = int(9 * DAY // 60)
+    numeric = sum(w.daily(t0 + (i + 0.5) * 60) for i in range(steps)) * 60
+    assert w.daily_integral(t0, t0 + steps * 60) == pytest.approx(numeric, rel=1e-6)
+    assert w.daily_integral(t0, t0 + 5 * DAY) == pytest.approx(
+        w.daily_integral(t0, t0 + 2.2 * DAY) + w.daily_integral(t0 + 2.2 * DAY, t0 + 5 * DAY), rel=1e-12
+    )
+    days = [d * DAY for d in range(int(t0 // DAY) + 1, int(t0 // DAY) + 15)]
+    mean = {d: w.daily_integral(d, d + DAY) / DAY for d in days}
+    weekend = [m for d, m in mean.items() if is_weekend(d)]
+    weekday = [m for d, m in mean.items() if not is_weekend(d)]
+    assert len(weekend) == 4 and max(weekend) < 0.6 * min(weekday)
+    assert sum(mean.values()) / len(mean) == pytest.approx(1.0, abs=0.08)  # about 1 over whole weeks
+    # a weekday's peak is in business hours, its trough at night; the load never stops
+    weekday_start = next(d for d in days if not is_weekend(d))
+    hourly = [w.daily(weekday_start + h * 3600) for h in range(24)]
+    assert 9 <= hourly.index(max(hourly)) <= 17 and min(hourly) > 0
+    flat = Workload(daily_amplitude=0.0, noise=0.0, events=False)
+    assert flat.daily(t0) == 1.0 and flat.daily_integral(t0, t0 + DAY) == DAY

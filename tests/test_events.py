@@ -351,40 +351,6 @@ def test_events_page_filters_and_charts_mark_them(seeded_with_problems):
     assert all(t["name"] != "events" for fig in figures(at).values() for t in fig["data"])
 
 
-def test_the_demo_week_has_a_timeline_and_the_live_model_is_left_as_it_was(tmp_path):
-    from starmon import demo
-    from starmon.store import Store
-
-    store = Store(f"sqlite:///{tmp_path / 'demo.db'}")
-    emu, cluster_id = demo.start(store)
-    try:
-        model = emu.cluster(demo.DEMO_NAME)
-        demo.backfill(store, model, cluster_id)
-        e = schema.events
-        rows = store.read(lambda conn: conn.execute(sa.select(e.c.kind, e.c.subject).order_by(e.c.ts, e.c.id)).all())
-        be, fe0, fe1 = model.backends[1].host, model.frontends[0].host, model.frontends[1].host
-        upgraded = [("version_changed", f"BE {b.host}") for b in model.backends]
-        upgraded += [("version_changed", f"FE {f.host}") for f in model.frontends] + [("cluster_upgraded", "")]
-        assert [tuple(r) for r in rows] == [
-            *upgraded,
-            ("node_restarted", f"BE {be}"),
-            ("node_down", f"BE {be}"),
-            ("node_up", f"BE {be}"),
-            ("leader_changed", f"FE {fe1}"),
-            ("leader_changed", f"FE {fe0}"),
-            ("node_added", "BE 127.0.0.250"),
-            ("node_decommissioned", "BE 127.0.0.250"),
-            ("node_removed", "BE 127.0.0.250"),
-            ("node_restarted", f"FE {fe1}"),
-        ]
-        # the script played on a copy: the cluster the collector reads live is unchanged
-        assert model.leader is model.frontends[0] and len(model.backends) == 3
-        assert all(n.version is None and n.started_at < model.now() - 8 * 86400 for n in model.backends)
-    finally:
-        emu.stop()
-        store.close()
-
-
 def test_a_round_whose_lease_was_lost_stores_none_of_its_events(cluster):
     from starmon.store import LeaseLost
 

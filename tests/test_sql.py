@@ -27,9 +27,9 @@ def test_database_names_are_quoted_in_show_alter(emulator, monkeypatch):
     asked: list[str] = []
     real = sqlviews.show_alter_column
 
-    def show_alter_column(model, db):
+    def show_alter_column(model, db, t):
         asked.append(db)
-        return real(model, db)
+        return real(model, db, t)
 
     monkeypatch.setattr(sqlviews, "show_alter_column", show_alter_column)
     sent: list[str] = []  # every statement the emulated FE received, as starmon sent it

@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="SWITCH=VALUE",
         help=f"start with a fault on; switches: {', '.join(Faults.SWITCHES)} "
-        "(e.g. be_down=0, slow_seconds=3, http_500=true, bad_body=truncated)",
+        "(e.g. be_down=0, slow_seconds=3, http_500=true, bad_body=truncated, latency_spike=6, "
+        "fail_loads=true, mv_refresh_failing=sales.mv_daily_revenue, schema_change=start, disk_spurt=5)",
     )
     return p
 
@@ -49,8 +50,10 @@ def _fault(text: str) -> tuple[str, object]:
         raise ValueError(f"--fault needs SWITCH=VALUE, got {text!r}")
     if key in ("fe_down", "be_down"):
         return key, [int(v) for v in value.split(",") if v]
-    if key in ("http_500", "proc_forbidden", "mysql_refused"):
+    if key in ("http_500", "proc_forbidden", "mysql_refused", "fail_loads"):
         return key, value.lower() in ("1", "true", "yes", "on")
+    if key == "mv_refresh_failing" and value.lower() in ("1", "true", "yes", "on"):
+        return key, True
     return key, value
 
 

@@ -168,8 +168,11 @@ def slot_row(model: ClusterModel, i: int) -> dict:
         jitter = 0.5 + unit_hash(seed, "ms", i)
         ms, state, code = int(template.ms * jitter), "EOF" if template.is_query else "OK", ""
         fail = unit_hash(seed, "fail", i)
-        if fail < 0.01:
+        spiking = template.is_query and model.incident("latency_spike", t) != 1.0
+        if fail < 0.01 or (spiking and _chance(seed, "spike", i) < 0.2):  # a fifth of the queries time out
             ms, state, code = TIMEOUT_MS, "ERR", "TIMEOUT"
+        elif not template.is_query and model.incident("fail_loads", t) and _chance(seed, "load", i) < 0.5:
+            state, code = "ERR", "INTERNAL_ERROR"  # failing loads: half the INSERTs fail
         elif fail < 0.03:
             state, code = "ERR", ERROR_CODES[int(fail * 1000) % len(ERROR_CODES)]
         scanned = int(template.scan_bytes * jitter)
@@ -205,6 +208,13 @@ def slot_row(model: ClusterModel, i: int) -> dict:
         hitMVs="",
     )
     return row
+
+
+def _chance(*key: object) -> float:
+    """A number in [0, 1) for the key, independent of unit_hash's for the same slot (CRC32 is
+    linear: two unit_hash keys of a slot differing in a fixed word are correlated, so an incident
+    decided by one would pick by template)."""
+    return int.from_bytes(hashlib.md5(":".join(map(str, key)).encode()).digest()[:8], "big") / 2**64
 
 
 def zlib_id(seed: int, i: int) -> str:

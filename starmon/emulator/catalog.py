@@ -7,8 +7,12 @@ minutes apart show growth. Names, sizes and states are fixed so tests can check 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .model import DAY, GB, TB, ClusterModel
+from .load import DAY, GB, TB
+
+if TYPE_CHECKING:
+    from .model import ClusterModel
 
 MB = 1024**2
 KB = 1024
@@ -116,6 +120,17 @@ SCHEMA_CHANGES = (
 )
 
 DATABASES = tuple(dict.fromkeys(t.db for t in TABLES))
+MV_FAILURE = "Memory of process exceed limit. QUERY_POOL: Used: 41875316736, Limit: 41875316736. Backend: {host}"
+
+
+def mv_names() -> tuple[str, ...]:
+    """Every MV as "db.name": what the mv_refresh_failing switch may name."""
+    return tuple(f"{mv.db}.{mv.name}" for mv in MATERIALIZED_VIEWS)
+
+
+def table_names() -> tuple[str, ...]:
+    """Every user table as "db.table": what the schema_change switch may name."""
+    return tuple(f"{t.db}.{t.name}" for t in TABLES if not t.db.startswith("_"))
 
 
 def db_id(db: str) -> int:

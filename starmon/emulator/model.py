@@ -1,100 +1,30 @@
 """The emulated cluster's state and workload, as pure functions of wall-clock time.
 
 Every number the emulator serves is computed here from `(node, t)`, so a test can ask
-the model what the cluster said at any instant. Counters are closed-form integrals of
-their rates from the node's start time: they only grow, and a restart (a new start
-time) resets them exactly as a real FE or BE process does.
+the model what the cluster said at any instant. Counters are exact integrals of their rates
+(the load curve of emulator.load) from the node's start time: they only grow, and a restart
+(a new start time) resets them exactly as a real FE or BE process does. Incidents
+(emulator.faults) are remembered as episodes, so what they add is exact at any instant too.
 """
 
 from __future__ import annotations
 
 import math
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from . import catalog
+from .faults import INCIDENT_OFF, Episode, Faults
+from .load import DAY, GB, TB, Workload, unit_hash
 from .profiles import Profile
 
-DAY = 86400.0
-_PEAK_PHASE = 8 * 3600.0  # sine phase that puts the daily peak at 14:00 UTC
 _EVENT_WINDOW = 300.0  # "now and then" events are decided per 5-minute window
 _GAUGE_WINDOW = 15.0  # FE MetricCalculator refreshes gauges every 15 s
-TB = 1024**4
-GB = 1024**3
-
-
-def unit_hash(*parts: object) -> float:
-    """Deterministic pseudo-random number in [0, 1) for the given key."""
-    return zlib.crc32(":".join(map(str, parts)).encode()) / 2**32
-
-
-@dataclass
-class Workload:
-    """What the emulated cluster is told to serve; tests set these and check the results."""
-
-    qps: float = 40.0  # cluster-wide queries per second at the daily mean
-    daily_amplitude: float = 0.5  # relative swing of the daily pattern; 0 = flat
-    error_fraction: float = 0.002  # share of queries that fail outside bursts
-    latency_ms: float = 25.0  # p50 query latency on the leader
-    noise: float = 0.1  # relative jitter of gauges; 0 = exact values
-    disk_growth_pct_per_day: float = 0.8  # of each BE's capacity
-    events: bool = True  # occasional error bursts and slow queries
-    seed: int = 7
-    response_ms: float = 0.0  # time every answer takes (network round trip plus the FE's own work)
-
-    def daily(self, t: float) -> float:
-        """Relative load at time t: 1 on average, peaking mid-afternoon UTC."""
-        return 1.0 + self.daily_amplitude * math.sin(2 * math.pi * (t - _PEAK_PHASE) / DAY)
-
-    def daily_integral(self, t0: float, t1: float) -> float:
-        """Exact integral of `daily` from t0 to t1, in seconds."""
-        k = 2 * math.pi / DAY
-        a = self.daily_amplitude / k
-        return (t1 - t0) - a * (math.cos(k * (t1 - _PEAK_PHASE)) - math.cos(k * (t0 - _PEAK_PHASE)))
-
-    def jitter(self, *key: object) -> float:
-        """Multiplicative noise factor in [1 - noise, 1 + noise]."""
-        return 1.0 + self.noise * (2 * unit_hash(self.seed, *key) - 1)
-
-
-@dataclass
-class Faults:
-    """Fault switches a test or a demo can flip while the emulator runs."""
-
-    fe_down: set[int] = field(default_factory=set)  # FE indexes refusing connections
-    be_down: set[int] = field(default_factory=set)  # BE/CN indexes: dead to the FE, HTTP refused
-    slow_seconds: float = 0.0  # delay before every HTTP answer
-    http_500: bool = False  # FE /metrics and /api/* answer 500
-    bad_body: str | None = None  # "truncated" or "garbage" FE /metrics and show_proc bodies
-    proc_forbidden: bool = False  # show_proc answers 401 as for a user without admin
-    mysql_refused: bool = False  # MySQL query ports refuse connections
-
-    SWITCHES = ("fe_down", "be_down", "slow_seconds", "http_500", "bad_body", "proc_forbidden", "mysql_refused")
-
-    def update(self, changes: dict) -> None:
-        """Apply a partial update, rejecting unknown switches and bad values."""
-        for key, value in changes.items():
-            if key not in self.SWITCHES:
-                raise ValueError(f"unknown fault switch {key!r}; known: {', '.join(self.SWITCHES)}")
-            if key in ("fe_down", "be_down"):
-                value = {int(v) for v in value}
-            elif key == "slow_seconds":
-                value = float(value)
-                if value < 0:
-                    raise ValueError("slow_seconds must be >= 0")
-            elif key == "bad_body":
-                if value not in (None, "truncated", "garbage"):
-                    raise ValueError("bad_body must be null, 'truncated' or 'garbage'")
-            else:
-                value = bool(value)
-            setattr(self, key, value)
-
-    def as_dict(self) -> dict:
-        """JSON-ready view of every switch."""
-        d = {k: getattr(self, k) for k in self.SWITCHES}
-        d["fe_down"], d["be_down"] = sorted(self.fe_down), sorted(self.be_down)
-        return d
+SPIKE_TIMEOUT_SHARE = 0.03  # of queries that time out during a latency spike
+TXN_PER_SECOND = 0.5  # load transactions begun per second at the mean load
+LOADS_PER_SECOND = 0.2  # load jobs added per second at the mean load
+FAILED_LOAD_SHARE = 0.4  # of transactions and load jobs that fail while loads fail
 
 
 @dataclass
@@ -156,6 +86,9 @@ class ClusterModel:
         self.offset = 0.0
         now = self.now()
         self.origin = now
+        if not self.workload.drift_origin:
+            self.workload.drift_origin = now  # the load's slow drift is 1 now, lower in the past
+        self.episodes: list[Episode] = []  # every incident switched on, past and present
         weights = [1.5] + [1.0] * (len(fe_hosts) - 1)
         self.frontends = [
             Node(
@@ -248,16 +181,42 @@ class ClusterModel:
             raise ValueError(f"cluster {self.name!r} has no BE/CN {index}")
         return node
 
-    def set_faults(self, changes: dict) -> None:
-        """Apply fault switches and record when nodes went down."""
-        self.faults.update(changes)
-        now = self.now()
+    def set_faults(self, changes: dict, at: float | None = None) -> None:
+        """Apply fault and incident switches at time `at` (now by default): record when nodes went
+        down, and when each incident started and ended."""
+        spurt = changes.get("disk_spurt")
+        if isinstance(spurt, dict) and isinstance(spurt.get("index"), int):
+            self._backend_at(spurt["index"])  # a BE of this cluster, or a clear error
+        before = {k: getattr(self.faults, k) for k in INCIDENT_OFF}
+        ended = self.faults.update(changes, mvs=catalog.mv_names(), tables=catalog.table_names())
+        now = self.now() if at is None else at
         for group, down in ((self.frontends, self.faults.fe_down), (self.backends, self.faults.be_down)):
             for node in group:
                 if node.index in down and node.down_since is None:
                     node.down_since = now
                 elif node.index not in down:
                     node.down_since = None
+        for kind, old in before.items():
+            value = getattr(self.faults, kind)
+            if value == old:
+                continue
+            for episode in self.episodes:
+                if episode.kind == kind and episode.end is None:
+                    episode.end = now
+                    episode.outcome = ended.get(episode.value) if kind == "schema_change" else None
+            if value != INCIDENT_OFF[kind]:
+                self.episodes.append(Episode(kind, now, value))
+
+    def incident(self, kind: str, t: float) -> object:
+        """The value an incident switch had at time t (its off value outside every episode)."""
+        found = next((e.value for e in self.episodes if e.kind == kind and e.covers(t)), None)
+        return INCIDENT_OFF[kind] if found is None else found
+
+    def incident_load(self, kind: str, t0: float, t1: float) -> float:
+        """Integral of the load (Workload.daily) over the parts of [t0, t1] an incident covered:
+        what the incident added to a counter, per unit of its extra rate."""
+        parts = (e.overlap(t0, t1) for e in self.episodes if e.kind == kind)
+        return sum(self.workload.daily_integral(*part) for part in parts if part)
 
     def alive(self, node: Node) -> bool:
         """Whether the node answers (and the leader sees it alive)."""
@@ -291,16 +250,20 @@ class ClusterModel:
     def event(self, window: int) -> str | None:
         """What happened in a 5-minute window: an error burst, slow queries, or nothing."""
         h = unit_hash(self.workload.seed, self.name, "event", window)
-        return "errors" if h < 0.06 else "slow" if h < 0.12 else None
+        return "errors" if h < 0.03 else "slow" if h < 0.06 else None
 
     def fe_counters(self, fe: Node, t: float) -> dict[str, int]:
-        """Cumulative query counters of one FE at time t (zero since its last start)."""
+        """Cumulative query counters of one FE at time t (zero since its last start).
+
+        During a latency spike SPIKE_TIMEOUT_SHARE of the FE's queries time out (and so fail).
+        """
         q = self._fe_queries(fe, t)
         err_bursts, slow_bursts = self._event_counts(fe, t)
+        w = self.workload
+        spiked = w.qps * fe.share * SPIKE_TIMEOUT_SHARE * self.incident_load("latency_spike", fe.started_at, t)
         total = int(q)
-        err = int(q * self.workload.error_fraction) + 12 * err_bursts
-        timeout = int(q * self.workload.error_fraction / 10)
-        err = min(err, total)
+        timeout = int(q * w.error_fraction / 10 + spiked)
+        err = min(int(q * w.error_fraction + spiked) + 12 * err_bursts, total)
         return {
             "query_total": total,
             "query_err": err,
@@ -317,19 +280,27 @@ class ClusterModel:
         return w.qps * fe.share * w.daily(window * _GAUGE_WINDOW) * w.jitter(self.name, fe.index, "qps", window)
 
     def fe_latency(self, fe: Node, t: float) -> dict[str, float]:
-        """Latency quantile gauges in ms, constant within each 15 s window."""
+        """Latency quantile gauges in ms, constant within each 15 s window.
+
+        The tail rises in slow-query bursts, and every quantile during a latency spike (the tail by
+        the spike's factor, the median by its square root). Without noise, bursts or a spike they
+        are latency_ms times fixed ratios, whatever the load (alert tests rely on exact values).
+        """
         window = math.floor(t / _GAUGE_WINDOW)
         w = self.workload
+        start = window * _GAUGE_WINDOW
         base = w.latency_ms * (1.0 + 0.2 * fe.index) * w.jitter(self.name, fe.index, "lat", window)
-        slow = 6.0 if self.event(int(t // _EVENT_WINDOW)) == "slow" and w.events else 1.0
+        spike = float(self.incident("latency_spike", start))
+        tail = spike * (3.0 if w.events and self.event(int(t // _EVENT_WINDOW)) == "slow" else 1.0)
+        body = math.sqrt(spike)
         return {
-            "mean": round(base * 1.6, 2),
-            "50_quantile": round(base, 2),
-            "75_quantile": round(base * 1.8, 2),
-            "90_quantile": round(base * 3, 2),
-            "95_quantile": round(base * 4, 2),
-            "99_quantile": round(base * 8 * slow, 2),
-            "999_quantile": round(base * 15 * slow, 2),
+            "mean": round(base * 1.6 * body, 2),
+            "50_quantile": round(base * body, 2),
+            "75_quantile": round(base * 1.8 * body, 2),
+            "90_quantile": round(base * 3 * spike, 2),
+            "95_quantile": round(base * 4 * spike, 2),
+            "99_quantile": round(base * 8 * tail, 2),
+            "999_quantile": round(base * 15 * tail, 2),
         }
 
     def fe_connections(self, fe: Node, t: float) -> int:
@@ -342,39 +313,67 @@ class ClusterModel:
 
     # -- transactions and loads (leader only) ---------------------------------------------
     def txn_counters(self, t: float) -> dict[str, int]:
-        """Leader transaction and load counters since the leader started."""
-        span = max(0.0, t - self.leader.started_at)
-        begin = int(span * 0.5)
+        """Leader transaction and load counters since the leader started, following the load
+        curve; while loads fail, FAILED_LOAD_SHARE of transactions and load jobs fail."""
+        since = self.leader.started_at
+        load = self.workload.daily_integral(since, t)
+        failing = self.incident_load("fail_loads", since, t)
+        begin = int(TXN_PER_SECOND * load)
         running = 1 + int(unit_hash(self.workload.seed, self.name, "txn", int(t // 60)) * 4)
-        failed = int(begin * 0.004)
+        failed = int(begin * 0.004 + TXN_PER_SECOND * FAILED_LOAD_SHARE * failing)
+        added = int(LOADS_PER_SECOND * load)
+        cancelled = int(LOADS_PER_SECOND * FAILED_LOAD_SHARE * failing)
         return {
             "txn_begin": begin,
             "txn_success": max(0, begin - failed - running),
-            "txn_failed": failed,
+            "txn_failed": min(failed, begin),
             "txn_running": min(running, begin),
-            "load_add": int(span * 0.2),
-            "load_finished": max(0, int(span * 0.2) - 2),
+            "load_add": added,
+            "load_finished": max(0, added - 2 - cancelled),
+            "load_cancelled": min(cancelled, added),
         }
 
     # -- BE/CN resources ------------------------------------------------------------------
+    def be_disk_rate(self, be: Node) -> float:
+        """Bytes a day a BE's data grows outside a spurt."""
+        return be.capacity * self.workload.disk_growth_pct_per_day / 100
+
     def be_disk(self, be: Node, t: float) -> dict[str, int]:
-        """Bytes: total capacity, StarRocks data used, and available (other files take 2 %)."""
+        """Bytes: total capacity, StarRocks data used, and available (other files take 2 %).
+
+        Data grows at be_disk_rate, factor times faster during a disk spurt on this BE. Growth is
+        counted from the model's origin, so a spurt before it (the demo's past) is bytes the BE
+        did not have yet before the spurt, and a spurt after it adds to what it has.
+        """
         w = self.workload
         frozen = be.down_since if be.down_since is not None else t
-        growth = be.capacity * w.disk_growth_pct_per_day / 100 * (frozen - self.origin) / DAY
+        rate = self.be_disk_rate(be) / DAY
+        growth = rate * (frozen - self.origin)
+        for episode in self.episodes:
+            if episode.kind == "disk_spurt" and episode.value["index"] in (None, be.index):
+                extra = (episode.value["factor"] - 1) * rate
+                before_t, before_origin = episode.overlap(-math.inf, frozen), episode.overlap(-math.inf, self.origin)
+                growth += extra * (_length(before_t) - _length(before_origin))
         noise = be.capacity * 0.0005 * (w.jitter(self.name, be.index, "disk", int(frozen // _EVENT_WINDOW)) - 1)
         data = min(be.used0 + growth + noise, be.capacity * 0.98)
         avail = be.capacity - data - be.capacity * 0.02
         return {"total": be.capacity, "data_used": int(data), "avail": int(max(avail, 0))}
 
+    def _cpu_swing(self, be: Node) -> float:
+        """How much of a BE's CPU follows the load (the rest is steady background work)."""
+        return 0.3 + 0.1 * (be.index % 3)
+
     def be_cpu_busy(self, be: Node, t: float) -> float:
         """Instantaneous busy fraction of the host's CPUs."""
-        return be.cpu_base * (0.6 + 0.4 * self.workload.daily(t))
+        swing = self._cpu_swing(be)
+        return be.cpu_base * (1 - swing + swing * self.workload.daily(t))
 
     def be_cpu_jiffies(self, be: Node, t: float) -> dict[str, int]:
-        """Cumulative /proc/stat jiffies (100 per core-second) since the host booted."""
+        """Cumulative /proc/stat jiffies (100 per core-second) since the host booted: the
+        integral of be_cpu_busy."""
         span = t - be.started_at
-        busy_s = be.cpu_base * (0.6 * span + 0.4 * self.workload.daily_integral(be.started_at, t))
+        swing = self._cpu_swing(be)
+        busy_s = be.cpu_base * ((1 - swing) * span + swing * self.workload.daily_integral(be.started_at, t))
         total = be.cores * 100 * span
         busy = be.cores * 100 * busy_s
         return {
@@ -401,3 +400,7 @@ class ClusterModel:
         if not self.alive(be):
             return 0
         return int(self.workload.qps * 0.05 * self.workload.daily(t) * self.workload.jitter(be.index, int(t // 15)))
+
+
+def _length(part: tuple[float, float] | None) -> float:
+    return part[1] - part[0] if part else 0.0

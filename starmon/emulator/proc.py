@@ -7,6 +7,7 @@ MemLimit like `57.012GB`, the `Status` column as JSON inside a string.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -17,6 +18,7 @@ from .profiles import FRONTEND_COLUMNS
 # FEs render times in the cluster's time_zone; Asia/Shanghai is the FE default (UTC+8, no DST).
 CLUSTER_TZ = timezone(timedelta(hours=8))
 _UNITS = ("B", "KB", "MB", "GB", "TB")
+SCHEMA_CHANGE_SECONDS = 4 * 3600.0  # how long a switched-on schema change's progress takes to near 100 %
 
 Rows = tuple[tuple[str, ...], list[list[str]]]
 
@@ -210,7 +212,25 @@ def dbs(model: ClusterModel, t: float) -> Rows:
     ]
 
 
-def jobs(model: ClusterModel, path: str) -> Rows | None:
+def schema_changes(model: ClusterModel, t: float) -> tuple[catalog.SchemaChange, ...]:
+    """Schema-change jobs as the FE lists them at time t: the catalogue's, then one per schema_change
+    incident started by then (RUNNING with its progress, or how and when it ended)."""
+    jobs = list(catalog.SCHEMA_CHANGES)
+    for e in model.episodes:
+        if e.kind != "schema_change" or e.start > t:
+            continue
+        db, table = str(e.value).split(".", 1)
+        done = e.end is not None and e.end <= t
+        progress = "N/A" if done else f"{min(99, int(100 * (t - e.start) / SCHEMA_CHANGE_SECONDS))}%"
+        job = catalog.SchemaChange(db, table, 20_000 + int(e.start) % 10_000, "RUNNING", progress, fe_time(e.start))
+        if done:
+            msg = "" if e.outcome == "FINISHED" else "cancelled by user"
+            job = dataclasses.replace(job, state=e.outcome or "FINISHED", finish_time=fe_time(e.end), msg=msg)
+        jobs.append(job)
+    return tuple(jobs)
+
+
+def jobs(model: ClusterModel, path: str, t: float) -> Rows | None:
     """`/jobs` lists databases; `/jobs/<dbId>` counts jobs by type. None for an unknown id."""
     if path == "/jobs":
         return ("DbId", "DbName"), [[str(catalog.db_id(db)), db] for db in catalog.DATABASES]
@@ -218,7 +238,7 @@ def jobs(model: ClusterModel, path: str) -> Rows | None:
     db = next((d for d in catalog.DATABASES if str(catalog.db_id(d)) == db_id), None)
     if db is None:
         return None
-    sc = [s for s in catalog.SCHEMA_CHANGES if s.db == db]
+    sc = [s for s in schema_changes(model, t) if s.db == db]
     states = [sum(s.state == st for s in sc) for st in ("PENDING", "RUNNING", "FINISHED", "CANCELLED")]
     cols = ("JobType", "Pending", "Running", "Finished", "Cancelled", "Total")
     return cols, [
@@ -245,7 +265,7 @@ def show_proc(model: ClusterModel, answering: Node, path: str, t: float) -> Rows
     if path == "/dbs":
         return dbs(model, t)
     if path.startswith("/jobs"):
-        return jobs(model, path)
+        return jobs(model, path, t)
     return None
 
 

@@ -9,6 +9,7 @@ with the shared port, and the emulator lets it do exactly that.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import json
 import logging
@@ -314,6 +315,7 @@ def _describe(model: ClusterModel) -> dict:
         "leader": model.leader.host,
         "backends": [{"role": be.role, "host": be.host} for be in model.backends],
         "faults": model.faults.as_dict(),
+        "incidents": [dataclasses.asdict(e) for e in model.episodes],  # every one switched on, oldest first
         "workload": {k: v for k, v in vars(model.workload).items()},
     }
 

@@ -7,6 +7,7 @@ WHERE/ORDER BY/LIMIT a client sends is answered the way a real FE would.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import sqlglot
@@ -249,7 +250,11 @@ def _partitions_meta_rows(model: ClusterModel, t: float) -> list[tuple]:
 
 def _mv_rows(model: ClusterModel, t: float) -> list[tuple]:
     rows = []
+    failing = model.incident("mv_refresh_failing", t)
     for i, mv in enumerate(catalog.MATERIALIZED_VIEWS):
+        if f"{mv.db}.{mv.name}" == failing:  # the switch's MV: its refreshes fail until it is off
+            host = (model.backends or model.frontends)[0].host
+            mv = dataclasses.replace(mv, state="FAILED", error=catalog.MV_FAILURE.format(host=host))
         values = {
             "MATERIALIZED_VIEW_ID": str(12001 + i),
             "TABLE_SCHEMA": mv.db,
@@ -342,8 +347,8 @@ def processlist(model: ClusterModel, fe: Node, t: float) -> tuple[list[tuple], t
     return rows, cols
 
 
-def show_alter_column(model: ClusterModel, db: str | None) -> tuple[list[tuple], tuple[str, ...]]:
-    """SHOW ALTER TABLE COLUMN [FROM db]: schema-change jobs of one database."""
+def show_alter_column(model: ClusterModel, db: str | None, t: float) -> tuple[list[tuple], tuple[str, ...]]:
+    """SHOW ALTER TABLE COLUMN [FROM db]: schema-change jobs of one database at time t."""
     if not db:
         raise SqlError("No database selected", code=1046)
     if db not in catalog.DATABASES:
@@ -364,7 +369,7 @@ def show_alter_column(model: ClusterModel, db: str | None) -> tuple[list[tuple],
             sc.progress,
             "86400",
         )
-        for sc in catalog.SCHEMA_CHANGES
+        for sc in proc.schema_changes(model, t)
         if sc.db == db
     ]
     return rows, ALTER_COLUMNS
@@ -397,7 +402,7 @@ def answer(
         return rows, list(columns)
     if m := _ALTER_COLUMN.match(sql):
         quoted, bare = m.groups()
-        rows, columns = show_alter_column(model, quoted.replace("``", "`") if quoted else bare or database)
+        rows, columns = show_alter_column(model, quoted.replace("``", "`") if quoted else bare or database, t)
         return rows, list(columns)
     if _NOW.match(sql):
         return [(proc.fe_time(t),)], ["now()"]
