@@ -46,7 +46,7 @@ def _row(reading: Snapshot | NodeReading | dict, columns: tuple[str, ...]) -> di
 
 # PostgreSQL advisory-lock keys of the jobs one process at a time should run; a lock per name
 # (sign-in attempts) is the two-key form (key, hash of the name), a key space apart
-_ADVISORY_KEYS = {"migrate": 7106, "retention": 7107, "sign-in": 7108}
+_ADVISORY_KEYS = {"migrate": 7106, "retention": 7107, "sign-in": 7108, "sync-clusters": 7109}
 T = TypeVar("T")
 
 
@@ -225,15 +225,24 @@ class Store:
         t = schema.clusters
         now = time.time()
         wanted = {c.name: dict(c.row_fields(), source="file") for c in configs}
+
+        def differences(conn: sa.Connection) -> tuple[dict, dict, list[int]]:
+            existing = {r.name: dict(r._mapping) for r in conn.execute(sa.select(t))}
+            changes = {n: v for n, v in wanted.items() if n not in existing or any(existing[n][k] != v[k] for k in v)}
+            gone = [r["id"] for n, r in existing.items() if r["source"] == "file" and r["enabled"] and n not in wanted]
+            return existing, changes, gone
+
         # Read first and write only what changed: this runs every round, and with several
         # collectors an UPDATE of every cluster row each time would only contend for locks.
         with self.reader.connect() as conn:
-            existing = {r.name: dict(r._mapping) for r in conn.execute(sa.select(t))}
-        changes = {n: v for n, v in wanted.items() if n not in existing or any(existing[n][k] != v[k] for k in v)}
-        gone = [r["id"] for n, r in existing.items() if r["source"] == "file" and r["enabled"] and n not in wanted]
+            _, changes, gone = differences(conn)
         if not changes and not gone:
             return
-        with self.writer.begin() as conn:
+
+        def sync(conn: sa.Connection) -> None:
+            # Again under the write lock: another collector may have synced the same edit meanwhile,
+            # and it must be stored (and its event written) once.
+            existing, changes, gone = differences(conn)
             for name, values in changes.items():
                 if name in existing:
                     cid = existing[name]["id"]
@@ -246,6 +255,8 @@ class Store:
                 conn.execute(t.update().where(t.c.id.in_(gone)).values(enabled=False, updated_at=now))
             for row in (r for r in existing.values() if changes_of and r["id"] in gone):
                 self._insert_events(conn, row["id"], changes_of(row, {**row, "enabled": False}))
+
+        self.write(sync, lock="sync-clusters")
 
     def enabled_clusters(self) -> list[dict]:
         """Every enabled cluster row, by name."""
