@@ -102,6 +102,21 @@ def make_rounds(n: int, end_ts: float, seed: int = SEED) -> tuple[list[tuple], l
     load_finished = 90_000 + np.cumsum(rng.integers(0, 4, n))
     threads = rng.integers(420, 460, n)
     collect_ms = rng.integers(40, 400, n)
+    # issue 18's columns, filled as a 3.3 cluster fills them: rates from counter deltas, the counters
+    # they came from on each FE (leader-only ones 0 on the follower) and each BE's network counters
+    txn_begun = rng.poisson(15, n)
+    txn_failed = rng.binomial(txn_begun, 0.004)
+    txn_begin = 600_000 + np.cumsum(txn_begun)
+    txn_failed_total = 2_400 + np.cumsum(txn_failed)
+    loads = rng.poisson(6, n)
+    gc_ms = 4_000_000 + np.cumsum(rng.integers(10, 20, n))
+    gc_ms2 = (gc_ms * 0.8).astype(np.int64)
+    io_util = np.clip(cpu * 1.2 + rng.normal(0, 3, (n, 3)), 0, 100)
+    rx_rate = np.rint(2e6 * (1 + day)[:, None] * [0.8, 1.0, 1.2] + rng.normal(0, 1e5, (n, 3))).astype(np.int64)
+    tx_rate = np.rint(rx_rate * 0.85).astype(np.int64)
+    rx_total = 90_000_000_000 + np.cumsum(rx_rate * STEP, axis=0)
+    tx_total = 80_000_000_000 + np.cumsum(tx_rate * STEP, axis=0)
+    lag = np.rint(12_000 * (1 + 0.5 * day) * (0.8 + 0.4 * rng.random(n))).astype(np.int64)
 
     def f(x) -> float | None:
         return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
@@ -156,6 +171,13 @@ def make_rounds(n: int, end_ts: float, seed: int = SEED) -> tuple[list[tuple], l
             "fe_jvm_heap_used_bytes": int(heap[r]),
             "fe_jvm_heap_max_bytes": heap_max,
             "fe_thread_count": int(threads[r]),
+            "running_queries": int(rng.integers(0, 12)),
+            "txn_begin_per_second": float(txn_begun[r] / STEP),
+            "txn_success_per_second": float((txn_begun[r] - txn_failed[r]) / STEP),
+            "txn_failed_per_second": float(txn_failed[r] / STEP),
+            "load_finished_per_second": float(loads[r] / STEP),
+            "load_failed_per_second": float(txn_failed[r] / STEP),
+            "routine_load_lag": int(lag[r]),
         }
         snaps.append(tuple(snap.get(c) for c in SNAP_COLS))
         base = r * NODES_PER_ROUND
@@ -183,6 +205,13 @@ def make_rounds(n: int, end_ts: float, seed: int = SEED) -> tuple[list[tuple], l
                 "request_total": int(query_total[r] * share * 1.4),
                 "jvm_heap_used_bytes": int(heap[r] if j == 0 else heap2[r]),
                 "jvm_heap_max_bytes": heap_max,
+                "txn_begin_total": int(txn_begin[r]) if j == 0 else 0,
+                "txn_success_total": int(txn_begin[r] - txn_failed_total[r]) if j == 0 else 0,
+                "txn_failed_total": int(txn_failed_total[r]) if j == 0 else 0,
+                "txn_reject_total": 12 if j == 0 else 0,
+                "load_finished_total": int(load_finished[r]) if j == 0 else 0,
+                "jvm_gc_time_ms": int(gc_ms[r] if j == 0 else gc_ms2[r]),
+                "jvm_gc_ms_per_second": round(float(gc_ms[r] - gc_ms[r - 1]) / STEP, 3) if r else None,
             }
             nodes.append(tuple(node.get(c) for c in NODE_COLS))
         for j, host in enumerate(BES):
@@ -211,6 +240,11 @@ def make_rounds(n: int, end_ts: float, seed: int = SEED) -> tuple[list[tuple], l
                 "running_queries": None if down else int(rng.integers(0, 8)),
                 "cpu_busy_jiffies": None if down else int(jiffy_busy[r, j]),
                 "cpu_total_jiffies": None if down else int(jiffy_total[r]),
+                "disk_io_util_pct": None if down else float(round(io_util[r, j])),
+                "net_receive_bytes_per_second": None if down else int(rx_rate[r, j]),
+                "net_send_bytes_per_second": None if down else int(tx_rate[r, j]),
+                "net_receive_bytes_total": None if down else int(rx_total[r, j]),
+                "net_send_bytes_total": None if down else int(tx_total[r, j]),
             }
             nodes.append(tuple(node.get(c) for c in NODE_COLS))
     return snaps, nodes

@@ -1,4 +1,6 @@
-"""Performance: queries, latency and errors over the selected range, per FE too."""
+"""Performance: queries, latency and errors over the selected range, per FE too; then what an SRE
+reads next to them on StarRocks' own dashboard: connections, running queries, transactions, loads
+and routine-load lag."""
 
 import streamlit as st
 
@@ -26,6 +28,14 @@ def performance() -> None:
             "query_latency_p99",
             "query_error_rate",
             "query_timeout_rate",
+            "connections",
+            "running_queries",
+            "txn_begin_per_second",
+            "txn_success_per_second",
+            "txn_failed_per_second",
+            "load_finished_per_second",
+            "load_failed_per_second",
+            "routine_load_lag",
         ),
         newest,
     )
@@ -61,6 +71,46 @@ def performance() -> None:
     st.plotly_chart(
         mark(charts.per_node(fes, "query_latency_p99", "p99 latency per FE", zone, average=False, why=why)),
         key="fe_p99",
+    )
+
+    st.subheader("Connections, transactions and loads")
+    left, right = st.columns(2)
+    left.plotly_chart(mark(charts.lines(df, {"connections": "open"}, "Open connections", zone, why)), key="connections")
+    right.plotly_chart(
+        mark(charts.lines(df, {"running_queries": "running"}, "Running queries (busiest BE/CN)", zone, why)),
+        key="running",
+    )
+    left.plotly_chart(
+        mark(
+            charts.lines(
+                df,
+                {
+                    "txn_begin_per_second": "begun",
+                    "txn_success_per_second": "committed",
+                    "txn_failed_per_second": "failed",
+                },
+                "Transactions per second",
+                zone,
+                why,
+            )
+        ),
+        key="transactions",
+    )
+    right.plotly_chart(
+        mark(
+            charts.lines(
+                df,
+                {"load_finished_per_second": "finished", "load_failed_per_second": "failed or rejected"},
+                "Loads per second",
+                zone,
+                why,
+            )
+        ),
+        key="loads",
+    )
+    left.plotly_chart(
+        mark(charts.lines(df, {"routine_load_lag": "largest lag"}, "Routine-load lag", zone, why)),
+        key="routine_lag",
     )
 
 

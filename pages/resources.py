@@ -1,4 +1,5 @@
-"""Resources: CPU, memory and disk node by node, the node table and FE JVM heap."""
+"""Resources: CPU, memory and disk node by node, disk I/O, network, compaction and tablets, the FE
+JVM heap and GC, the capacity forecast and the node table."""
 
 import math
 import time
@@ -21,7 +22,23 @@ def resources() -> None:
     zone = frame.zone()
     why = why_empty(tr, loaders.held(cluster["id"], tr.start, tr.end, newest), frame.local_time)
     series = loaders.node_series(
-        cluster["id"], tr.start, tr.end, ("cpu_pct", "mem_pct", "disk_used_bytes", "disk_total_bytes"), None, newest
+        cluster["id"],
+        tr.start,
+        tr.end,
+        (
+            "cpu_pct",
+            "mem_pct",
+            "mem_used_bytes",
+            "disk_used_bytes",
+            "disk_total_bytes",
+            "disk_io_util_pct",
+            "net_receive_bytes_per_second",
+            "net_send_bytes_per_second",
+            "compaction_score",
+            "tablet_count",
+        ),
+        None,
+        newest,
     )
     workers = series[series["role"] != "FE"].copy()
     workers["disk_pct"] = 100 * workers["disk_used_bytes"] / workers["disk_total_bytes"]
@@ -30,14 +47,54 @@ def resources() -> None:
     st.caption(f"{tr.title}, {tr.bucket} s buckets, times in {zone}; dashed lines are the cluster average.")
     left, right = st.columns(2)
     left.plotly_chart(mark(charts.per_node(workers, "cpu_pct", "CPU per node", zone, why=why)), key="cpu")
-    right.plotly_chart(mark(charts.per_node(workers, "mem_pct", "Memory per node", zone, why=why)), key="mem")
-    left.plotly_chart(mark(charts.per_node(workers, "disk_pct", "Disk used per node", zone, why=why)), key="disk")
+    right.plotly_chart(mark(charts.per_node(workers, "disk_pct", "Disk used per node", zone, why=why)), key="disk")
+    left.plotly_chart(mark(charts.per_node(workers, "mem_pct", "Memory per node", zone, why=why)), key="mem")
+    right.plotly_chart(
+        mark(charts.per_node(workers, "mem_used_bytes", "Memory used per node, bytes", zone, why=why)),
+        key="mem_bytes",
+    )
+    left.plotly_chart(
+        mark(charts.per_node(workers, "disk_io_util_pct", "Disk I/O utilisation (busiest disk)", zone, why=why)),
+        key="disk_io",
+    )
+    right.plotly_chart(
+        mark(charts.per_node(workers, "compaction_score", "Compaction score", zone, average=False, why=why)),
+        key="compaction",
+    )
+    left.plotly_chart(
+        mark(charts.per_node(workers, "net_receive_bytes_per_second", "Network received per node", zone, why=why)),
+        key="net_in",
+    )
+    right.plotly_chart(
+        mark(charts.per_node(workers, "net_send_bytes_per_second", "Network sent per node", zone, why=why)),
+        key="net_out",
+    )
+    left.plotly_chart(
+        mark(charts.per_node(workers, "tablet_count", "Tablets per node", zone, average=False, why=why)),
+        key="tablets",
+    )
+
+    st.subheader("FE JVM")
     fes = loaders.node_series(
-        cluster["id"], tr.start, tr.end, ("jvm_heap_used_bytes", "jvm_heap_max_bytes"), "FE", newest
+        cluster["id"],
+        tr.start,
+        tr.end,
+        ("jvm_heap_used_bytes", "jvm_heap_max_bytes", "jvm_gc_ms_per_second"),
+        "FE",
+        newest,
     )
     fes["heap_pct"] = 100 * fes["jvm_heap_used_bytes"] / fes["jvm_heap_max_bytes"]
-    right.plotly_chart(
+    left, right = st.columns(2)
+    left.plotly_chart(
         mark(charts.per_node(fes, "heap_pct", "FE JVM heap used", zone, average=False, why=why)), key="heap"
+    )
+    right.plotly_chart(
+        mark(charts.per_node(fes, "jvm_heap_used_bytes", "FE JVM heap used, bytes", zone, average=False, why=why)),
+        key="heap_bytes",
+    )
+    left.plotly_chart(
+        mark(charts.per_node(fes, "jvm_gc_ms_per_second", "FE JVM GC time", zone, average=False, why=why)),
+        key="gc",
     )
 
     st.subheader("Capacity")

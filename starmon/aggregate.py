@@ -5,9 +5,13 @@ Rules an operator relies on, kept here in one place:
 - QPS and error rates come from counter deltas against the previous stored round, per
   FE, so an FE restart (counter drop or new StartTime) gives no negative rate and no
   spike. The FE's own `qps` gauge is used only when there is no usable previous round.
-- Leader-only metrics (transactions, loads, per-BE compaction scores) come from the
-  leader FE, because followers report 0 for them; tablet counts come from TabletNum
-  in the node lists.
+- Leader-only metrics (running transactions and loads, per-BE compaction scores) come from
+  the leader FE, because followers report 0 for them; tablet counts come from TabletNum
+  in the node lists. Transaction and load rates are counter deltas per FE, summed (followers'
+  counters stay 0, and a new leader's count on from its own), unknown while the leader's is and
+  in the round a new leader takes over.
+- Rates of host counters (network bytes) need two rounds; a counter that went back (the host
+  rebooted) gives no rate for that round rather than a negative one.
 - Disk: total = sum of TotalCapacity over BEs, used = sum of TotalCapacity - AvailCapacity.
 - Whatever a cluster sends, a value its metric cannot hold (NaN, negative, a counter past
   64 bits, a percentage past 100) is unknown, and the round says which and why: nothing a
@@ -48,8 +52,12 @@ FE_METRICS = frozenset(
         "starrocks_fe_txn_begin",
         "starrocks_fe_txn_success",
         "starrocks_fe_txn_failed",
+        "starrocks_fe_txn_reject",
         "starrocks_fe_job",
         "starrocks_fe_load_finished",
+        "starrocks_fe_routine_load_max_lag_of_partition",
+        "jvm_young_gc",
+        "jvm_old_gc",
     }
 )
 BE_METRICS = frozenset(
@@ -58,8 +66,19 @@ BE_METRICS = frozenset(
         "starrocks_be_process_mem_bytes",
         "starrocks_be_tablet_base_max_compaction_score",
         "starrocks_be_tablet_cumulative_max_compaction_score",
+        "starrocks_be_max_disk_io_util_percent",
+        "starrocks_be_network_receive_bytes",
+        "starrocks_be_network_send_bytes",
     }
 )
+# FE counters whose growth per round the cluster's rates are made of (see _per_second).
+_TXN_COUNTERS = {
+    "txn_begin_total": "starrocks_fe_txn_begin",
+    "txn_success_total": "starrocks_fe_txn_success",
+    "txn_failed_total": "starrocks_fe_txn_failed",
+    "txn_reject_total": "starrocks_fe_txn_reject",
+    "load_finished_total": "starrocks_fe_load_finished",
+}
 
 
 def _sum(values) -> float | None:
@@ -103,11 +122,14 @@ def _fe_node(
     column (rps, p50, p95, threads); and its counter deltas for the cluster's rates."""
     m = metrics
     get = (lambda name, **labels: m.get(name, **labels)) if m else (lambda name, **labels: None)
+    gc = [get("jvm_young_gc", type="time"), get("jvm_old_gc", type="time")]  # ms since the JVM started
     counters = {
         "query_total": get("starrocks_fe_query_total"),
         "query_error": get("starrocks_fe_query_err"),
         "query_timeout": get("starrocks_fe_query_timeout"),
         "request_total": get("starrocks_fe_request_total"),
+        **{key: get(name) for key, name in _TXN_COUNTERS.items()},
+        "jvm_gc_time_ms": _sum(gc),
     }
     counters = {k: _int(v) for k, v in counters.items()}
     what = f"FE {column(row, 'IP', 'Host') or '?'}"
@@ -120,6 +142,7 @@ def _fe_node(
     usable = prev if (elapsed and elapsed > 0 and not (another and start < prev.last_heartbeat)) else None
     deltas = {k: _counter_delta(v, usable, k, restarted) for k, v in counters.items()}
     qps = deltas["query_total"] / elapsed if deltas["query_total"] is not None else get("starrocks_fe_qps")
+    gc_ms = deltas["jvm_gc_time_ms"]
     heap_used = get("jvm_heap_size_bytes", type="used")
     heap_max = get("jvm_heap_size_bytes", type="max")
     if heap_used is None and runtime_info:
@@ -143,6 +166,7 @@ def _fe_node(
         **counters,
         "jvm_heap_used_bytes": _int(heap_used),
         "jvm_heap_max_bytes": _int(heap_max),
+        "jvm_gc_ms_per_second": gc_ms / elapsed if gc_ms is not None else None,
     }
     rps_delta = deltas["request_total"]
     p95 = get("starrocks_fe_query_latency", type="95_quantile")
@@ -161,12 +185,26 @@ def _int(value: float | None) -> int | None:
     return int(value) if value is not None and math.isfinite(value) else None
 
 
+def _host_counter(metrics: MetricSet | None, name: str) -> int | None:
+    """A host counter summed over its devices, loopback left out (traffic that never left the host)."""
+    values = [v for labels, v in metrics.series(name) if labels.get("device") != "lo"] if metrics else []
+    return _int(sum(values)) if values else None
+
+
+def _rate(current: int | None, before: int | None, elapsed: float | None) -> int | None:
+    """Growth per second of a host counter; none when it went back (the host rebooted) or is new."""
+    if current is None or before is None or not elapsed or current < before:
+        return None
+    return round((current - before) / elapsed)
+
+
 def _be_node(
     row: dict,
     role: str,
     metrics: MetricSet | None,
     prev: NodeReading | None,
     leader: MetricSet | None,
+    elapsed: float | None,
     problems: list[tuple[str, str]],
 ) -> tuple[dict, int | None]:
     """Node values of one BE or CN, and its CPU cores (which weigh its CPU in the cluster's)."""
@@ -201,6 +239,9 @@ def _be_node(
             ]
         )
     mem_used = metrics.get("starrocks_be_process_mem_bytes") if metrics is not None else None
+    io_util = metrics.get("starrocks_be_max_disk_io_util_percent") if metrics is not None else None
+    received = _host_counter(metrics, "starrocks_be_network_receive_bytes")
+    sent = _host_counter(metrics, "starrocks_be_network_send_bytes")
     node = {
         "role": role,
         "host": host,
@@ -224,6 +265,13 @@ def _be_node(
         "running_queries": read("NumRunningQueries", parse_int),
         "cpu_busy_jiffies": cpu_busy,
         "cpu_total_jiffies": cpu_total,
+        # the BE's own 15 s figure, an integer percentage; a sleep longer than its 15 s nominal
+        # interval can push it past 100, which is still a saturated disk
+        "disk_io_util_pct": min(float(io_util), 100.0) if io_util is not None else None,
+        "net_receive_bytes_per_second": _rate(received, prev.net_receive_bytes_total if prev else None, elapsed),
+        "net_send_bytes_per_second": _rate(sent, prev.net_send_bytes_total if prev else None, elapsed),
+        "net_receive_bytes_total": received,
+        "net_send_bytes_total": sent,
     }
     _keep_usable(node, NODE_BY_NAME, what, problems)
     cores = {"cpu_cores": read("CpuCores", parse_int)}
@@ -305,13 +353,20 @@ def build_round(raw: RawRound, previous: PreviousRound | None) -> tuple[Snapshot
         leader_metrics = next((m for m in fe_metrics.values() if m.get("node_info", type="is_master") == 1), None)
 
     fes = []  # (node values, parts of cluster values, counter deltas) per FE
+    leader_deltas = None  # of the FE whose /metrics is the leader's, unless it has just become leader
+    was_leader = next((n.key for n in prev_nodes.values() if n.role == "FE" and n.is_leader), None)
     for row in fe_rows:
         ip = column(row, "IP") or "?"
-        prev = prev_nodes.get(node_key("FE", column(row, "Name"), column(row, "IP", "Host") or "?"))
+        key = node_key("FE", column(row, "Name"), column(row, "IP", "Host") or "?")
+        prev = prev_nodes.get(key)
         info = raw.runtime_info if ip == raw.configured_ip else None
         node, parts, delta = _fe_node(row, fe_metrics.get(ip), prev, elapsed, info, problems)
         problems += _node_problems(node, raw.node_errors.get((True, ip)))
         fes.append((node, parts, delta))
+        # A new leader's leader-only counters may hold growth from before it was last read (an FE
+        # that led before, or one printing 0 while it followed): no rate from them this round.
+        if leader_metrics is not None and fe_metrics.get(ip) is leader_metrics and was_leader in (None, key):
+            leader_deltas = delta
 
     bes = []  # (node values, CPU cores) per BE and CN
     for role, rows in (("BE", raw.backends), ("CN", raw.compute_nodes)):
@@ -320,11 +375,14 @@ def build_round(raw: RawRound, previous: PreviousRound | None) -> tuple[Snapshot
             prev = prev_nodes.get(
                 node_key(role, column(row, "BackendId", "ComputeNodeId"), column(row, "IP", "Host") or "?")
             )
-            node, cores = _be_node(row, role, be_metrics.get(ip), prev, leader_metrics, problems)
+            node, cores = _be_node(row, role, be_metrics.get(ip), prev, leader_metrics, elapsed, problems)
             problems += _node_problems(node, raw.node_errors.get((False, ip)))
             bes.append((node, cores))
 
-    values = _cluster_values(raw, fes, bes, leader_metrics)
+    values = _cluster_values(raw, fes, bes, leader_metrics, (elapsed, leader_deltas))
+    values["routine_load_lag"] = _int(
+        _max(m.max("starrocks_fe_routine_load_max_lag_of_partition") for m in fe_metrics.values() if m)
+    )
     _keep_usable(values, SNAPSHOT_BY_NAME, "cluster", problems)
     status = Status.DOWN if not raw.reachable else Status.PARTIAL if problems else Status.OK
     values.update(ts=raw.ts, status=status, error=describe_problems(problems), source=raw.source, version=raw.version)
@@ -365,7 +423,23 @@ def _rate_pct(deltas: list[dict], key: str) -> float | None:
     return 100.0 * sum(k for k, _ in pairs) / total if pairs and total > 0 else None
 
 
-def _cluster_values(raw: RawRound, fe_parts: list[tuple], be_parts: list[tuple], leader: MetricSet | None) -> dict:
+def _per_second(deltas: list[dict], keys: tuple[str, ...], over: tuple[float | None, dict | None]) -> float | None:
+    """Growth per second of FE counters, summed over FEs and `keys`, `over` being (elapsed seconds, the
+    leader's deltas); unknown while the leader's is (these counters grow on the leader: the followers'
+    zeros alone would read as "none happened")."""
+    elapsed, leader = over
+    if not elapsed or leader is None or any(leader[k] is None for k in keys):
+        return None
+    return sum(d[k] for d in deltas for k in keys if d[k] is not None) / elapsed
+
+
+def _cluster_values(
+    raw: RawRound,
+    fe_parts: list[tuple],
+    be_parts: list[tuple],
+    leader: MetricSet | None,
+    over: tuple[float | None, dict | None],
+) -> dict:
     """The snapshot's metric values, from the nodes' values and parts (see build_round)."""
     fes = [node for node, _, _ in fe_parts]
     parts = [p for _, p, _ in fe_parts]
@@ -439,4 +513,10 @@ def _cluster_values(raw: RawRound, fe_parts: list[tuple], be_parts: list[tuple],
         "fe_jvm_heap_used_bytes": fullest["jvm_heap_used_bytes"] if fullest else None,
         "fe_jvm_heap_max_bytes": fullest["jvm_heap_max_bytes"] if fullest else None,
         "fe_thread_count": its["fe_thread_count"] if its else None,
+        "running_queries": _int(_max(n["running_queries"] for n in bes if n["alive"] is not False)),
+        "txn_begin_per_second": _per_second(deltas, ("txn_begin_total",), over),
+        "txn_success_per_second": _per_second(deltas, ("txn_success_total",), over),
+        "txn_failed_per_second": _per_second(deltas, ("txn_failed_total",), over),
+        "load_finished_per_second": _per_second(deltas, ("load_finished_total",), over),
+        "load_failed_per_second": _per_second(deltas, ("txn_failed_total", "txn_reject_total"), over),
     }

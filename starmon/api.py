@@ -63,8 +63,27 @@ _PERFORMANCE = [
     "query_latency_p99",
     "query_error_rate",
     "query_timeout_rate",
+    "connections",
+    "running_queries",
+    "txn_begin_per_second",
+    "txn_success_per_second",
+    "txn_failed_per_second",
+    "load_finished_per_second",
+    "load_failed_per_second",
+    "routine_load_lag",
 ]
-_NODE_USAGE = ["cpu_pct", "mem_pct", "disk_used_bytes", "disk_total_bytes"]
+_NODE_USAGE = [
+    "cpu_pct",
+    "mem_pct",
+    "mem_used_bytes",
+    "disk_used_bytes",
+    "disk_total_bytes",
+    "disk_io_util_pct",
+    "net_receive_bytes_per_second",
+    "net_send_bytes_per_second",
+    "compaction_score",
+    "tablet_count",
+]
 
 
 class ApiError(HTTPException):
@@ -318,7 +337,8 @@ def create_app(
         "/clusters/{id}/overview/performance",
         response_model=m.Performance,
         responses=READ_ERRORS,
-        summary="QPS, RPS, latency percentiles, error and timeout rates, and per FE",
+        summary="QPS, RPS, latency percentiles, error and timeout rates, connections, running queries, "
+        "transaction and load rates, routine-load lag, and per FE",
     )
     def performance(
         request: Request, response: Response, key: ClusterKey, span: Annotated[RangeQuery, Depends()], _who: Caller
@@ -336,7 +356,8 @@ def create_app(
         "/clusters/{id}/overview/resources",
         response_model=m.Resources,
         responses=READ_ERRORS,
-        summary="CPU, memory and disk per node with the cluster average, JVM heap, capacity forecast",
+        summary="CPU, memory, disk, disk I/O, network, compaction and tablets per node with the cluster average, "
+        "JVM heap and GC, capacity forecast",
     )
     def resources(
         request: Request, response: Response, key: ClusterKey, span: Annotated[RangeQuery, Depends()], _who: Caller
@@ -346,7 +367,9 @@ def create_app(
             workers = reader.node_series(cid, tr, _NODE_USAGE)
             workers = workers[workers["role"] != "FE"]
             workers = workers.assign(disk_pct=100 * workers["disk_used_bytes"] / workers["disk_total_bytes"])
-            heap = reader.node_series(cid, tr, ["jvm_heap_used_bytes", "jvm_heap_max_bytes"], "FE")
+            heap = reader.node_series(
+                cid, tr, ["jvm_heap_used_bytes", "jvm_heap_max_bytes", "jvm_gc_ms_per_second"], "FE"
+            )
             heap = heap.assign(heap_pct=100 * heap["jvm_heap_used_bytes"] / heap["jvm_heap_max_bytes"])
             newest = reader.latest(cid, before=tr.end)
             nodes = reader.nodes(newest["id"]) if newest else None

@@ -164,7 +164,11 @@ class Performance(BaseModel):
     cluster_id: int
     cluster: str
     range: Range
-    cluster_series: Series = Field(description="QPS, RPS, p50/p95/p99 latency (ms), error and timeout rates (%)")
+    cluster_series: Series = Field(
+        description="QPS, RPS, p50/p95/p99 latency (ms), error and timeout rates (%), open connections, running "
+        "queries (busiest BE/CN), transactions begun/committed/failed and loads finished/failed per second, "
+        "routine-load lag (messages); units in starmon/columns.py"
+    )
     per_fe: list[NodeSeries] = Field(description="QPS and p99 latency of each FE")
 
 
@@ -173,8 +177,11 @@ class Resources(BaseModel):
     cluster: str
     range: Range
     average: Series = Field(description="the cluster's average CPU and memory %, and disk %")
-    per_node: list[NodeSeries] = Field(description="CPU %, memory %, disk % and bytes of each BE and CN")
-    jvm_heap: list[NodeSeries] = Field(description="heap used, max (bytes) and % of each FE")
+    per_node: list[NodeSeries] = Field(
+        description="CPU %, memory % and bytes, disk % and bytes, disk I/O utilisation %, network received and "
+        "sent (bytes/s), compaction score and tablets of each BE and CN"
+    )
+    jvm_heap: list[NodeSeries] = Field(description="heap used, max (bytes) and %, and GC time (ms/s) of each FE")
     nodes: list[NodeRow] = Field(description="every node as the newest round found it")  # type: ignore[valid-type]
     forecast: Forecast = Field(description="the capacity forecast, per BE under nodes")
 

@@ -22,6 +22,7 @@ class Metric:
     description: str
     rollup: str = "avg"  # how chart buckets combine values: avg for rates, max where spikes matter
     high: float | None = None  # the largest meaningful value (100 for most percentages); none below 0 is
+    missing: str | None = None  # why a cluster may send no value at all, for a chart with nothing to draw
 
     def unusable(self, value: float | int | None) -> str | None:
         """Why `value` cannot be this metric (not finite, negative, too large), or None if it can.
@@ -55,6 +56,8 @@ _MAX = {
     "max_compaction_score",
     "max_disk_used_pct",
     "compaction_score",
+    "routine_load_lag",
+    "disk_io_util_pct",
 }
 
 
@@ -62,9 +65,21 @@ _MAX = {
 _OVERSHOOT = {"mem_pct", "avg_memory_usage"}
 
 
-def _m(name: str, kind: type, unit: str, description: str) -> Metric:
+def _m(name: str, kind: type, unit: str, description: str, missing: str | None = None) -> Metric:
     high = 100.0 if unit == "%" and name not in _OVERSHOOT else None
-    return Metric(name, kind, unit, description, "max" if name in _MAX else "avg", high)
+    return Metric(name, kind, unit, description, "max" if name in _MAX else "avg", high, missing)
+
+
+# Why some clusters send no value for a metric (charts say it instead of the generic "n/a").
+_NO_RUNNING_QUERIES = (
+    "StarRocks reports running queries per BE and CN from 3.1 on (NumRunningQueries in SHOW BACKENDS); "
+    "this cluster's release does not."
+)
+_NO_LAG = (
+    "No FE reported routine-load lag in this range. StarRocks reports it only with the FE setting "
+    "enable_routine_load_lag_metrics on, and only for Kafka jobs lagging by at least "
+    "min_routine_load_lag_for_metrics messages (10,000 by default)."
+)
 
 
 SNAPSHOT_METRICS: tuple[Metric, ...] = (
@@ -103,6 +118,38 @@ SNAPSHOT_METRICS: tuple[Metric, ...] = (
     _m("fe_jvm_heap_used_bytes", int, "bytes", "JVM heap used on the FE with the fullest heap."),
     _m("fe_jvm_heap_max_bytes", int, "bytes", "JVM heap limit of that FE."),
     _m("fe_thread_count", int, "threads", "JVM threads of that FE."),
+    # issue 18: what the official StarRocks dashboard shows next to QPS and latency
+    _m(
+        "running_queries",
+        int,
+        "queries",
+        "Queries running on the busiest BE/CN (NumRunningQueries): a query spanning every node counts "
+        "once on each, so the busiest node's count, not the sum, is the cluster's.",
+        _NO_RUNNING_QUERIES,
+    ),
+    _m("txn_begin_per_second", float, "transactions/s", "Transactions begun per second (FEs' txn_begin deltas)."),
+    _m(
+        "txn_success_per_second",
+        float,
+        "transactions/s",
+        "Transactions committed per second (txn_success deltas: counted once visible).",
+    ),
+    _m("txn_failed_per_second", float, "transactions/s", "Transactions aborted per second (txn_failed deltas)."),
+    _m("load_finished_per_second", float, "loads/s", "Loads finished per second (FEs' load_finished deltas)."),
+    _m(
+        "load_failed_per_second",
+        float,
+        "loads/s",
+        "Load transactions aborted or rejected per second (txn_failed + txn_reject deltas; StarRocks' "
+        "alert rules read txn_failed as failed loads).",
+    ),
+    _m(
+        "routine_load_lag",
+        int,
+        "messages",
+        "Largest Kafka lag of a routine-load job's partition, in messages (routine_load_max_lag_of_partition).",
+        _NO_LAG,
+    ),
 )
 
 NODE_METRICS: tuple[Metric, ...] = (
@@ -114,7 +161,7 @@ NODE_METRICS: tuple[Metric, ...] = (
     _m("max_disk_used_pct", float, "%", "Fullest storage path of the node (MaxDiskUsedPct)."),
     _m("tablet_count", int, "tablets", "Tablets on the node (TabletNum)."),
     _m("compaction_score", float, "score", "Highest tablet compaction score on the node."),
-    _m("running_queries", int, "queries", "Queries running on the node (NumRunningQueries)."),
+    _m("running_queries", int, "queries", "Queries running on the node (NumRunningQueries).", _NO_RUNNING_QUERIES),
     _m("connections", int, "connections", "FE: open MySQL connections."),
     _m("qps", float, "queries/s", "FE: queries per second it coordinated."),
     _m("query_latency_p99", float, "ms", "FE: its p99 query latency gauge."),
@@ -126,6 +173,24 @@ NODE_METRICS: tuple[Metric, ...] = (
     _m("jvm_heap_max_bytes", int, "bytes", "FE: JVM heap limit."),
     _m("cpu_busy_jiffies", int, "jiffies", "BE/CN: cumulative busy CPU jiffies, kept to compute cpu_pct."),
     _m("cpu_total_jiffies", int, "jiffies", "BE/CN: cumulative CPU jiffies, kept to compute cpu_pct."),
+    # issue 18: counters kept to compute rates (only where a rate needs them), and the per-node panels
+    _m("txn_begin_total", int, "transactions", "FE: txn_begin counter since it started (the leader's grows)."),
+    _m("txn_success_total", int, "transactions", "FE: txn_success counter since it started."),
+    _m("txn_failed_total", int, "transactions", "FE: txn_failed counter since it started."),
+    _m("txn_reject_total", int, "transactions", "FE: txn_reject counter since it started."),
+    _m("load_finished_total", int, "loads", "FE: load_finished counter since it started."),
+    _m("jvm_gc_time_ms", int, "ms", "FE: JVM young plus old GC time since it started, kept to compute the rate."),
+    _m("jvm_gc_ms_per_second", float, "ms/s", "FE: JVM GC time per second, young plus old generation."),
+    _m(
+        "disk_io_util_pct",
+        float,
+        "%",
+        "BE/CN: I/O time share of its busiest disk over the node's last 15 s (max_disk_io_util_percent).",
+    ),
+    _m("net_receive_bytes_per_second", int, "bytes/s", "BE/CN: network bytes received per second, lo excluded."),
+    _m("net_send_bytes_per_second", int, "bytes/s", "BE/CN: network bytes sent per second, lo excluded."),
+    _m("net_receive_bytes_total", int, "bytes", "BE/CN: received-bytes counter, lo excluded, kept for the rate."),
+    _m("net_send_bytes_total", int, "bytes", "BE/CN: sent-bytes counter, lo excluded, kept for the rate."),
 )
 
 
@@ -142,9 +207,15 @@ SNAPSHOT_BY_NAME = {m.name: m for m in SNAPSHOT_METRICS}
 NODE_BY_NAME = {m.name: m for m in NODE_METRICS}
 
 
-def unit_of(name: str) -> str:
-    """The unit of a snapshot, node or derived metric, as described above (charts label by it)."""
+def metric(name: str) -> Metric:
+    """The description of a snapshot, node or derived metric (a name may be both a snapshot and a
+    node metric, `qps`; their units agree)."""
     for metrics in (SNAPSHOT_BY_NAME, NODE_BY_NAME, {m.name: m for m in DERIVED_METRICS}):
         if name in metrics:
-            return metrics[name].unit
+            return metrics[name]
     raise KeyError(f"no metric {name!r} is described")
+
+
+def unit_of(name: str) -> str:
+    """The unit of a snapshot, node or derived metric, as described above (charts label by it)."""
+    return metric(name).unit

@@ -183,6 +183,14 @@ def seed_rounds(
             "load_running": 1,
             "fe_jvm_heap_used_bytes": 2 * 2**30,
             "fe_jvm_heap_max_bytes": 8 * 2**30,
+            "connections": 12 + i % 3,
+            "running_queries": 3 + i % 4,
+            "txn_begin_per_second": 0.5,
+            "txn_success_per_second": 0.48,
+            "txn_failed_per_second": 0.02,
+            "load_finished_per_second": 0.2,
+            "load_failed_per_second": 0.02,
+            "routine_load_lag": 20_000 + 100 * (i % 9),
         }
         nodes = [
             {
@@ -195,6 +203,7 @@ def seed_rounds(
                 "query_latency_p99": 150.0,
                 "jvm_heap_used_bytes": 2 * 2**30,
                 "jvm_heap_max_bytes": 8 * 2**30,
+                "jvm_gc_ms_per_second": 0.5 + i % 3,
                 "cpu_pct": 10.0,
                 "mem_pct": 25.0,
             }
@@ -212,6 +221,11 @@ def seed_rounds(
                     "disk_total_bytes": 10**12,
                     "disk_used_bytes": be_used[n],
                     "tablet_count": 400,
+                    "mem_used_bytes": (20 + n) * 10**9 if alive else None,
+                    "compaction_score": 10.0 + n if alive else None,
+                    "disk_io_util_pct": 20.0 + 5 * n if alive else None,
+                    "net_receive_bytes_per_second": (2 + n) * 10**6 if alive else None,
+                    "net_send_bytes_per_second": (1 + n) * 10**6 if alive else None,
                     "error": None if alive else node_error,
                 }
             )

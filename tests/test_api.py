@@ -126,10 +126,15 @@ def test_performance_resources_and_data_stats(server):
     perf = get(server, "/clusters/prod/overview/performance", params={"range": "1h"}).json()
     assert perf["cluster_series"]["bucket_seconds"] == 30
     assert set(perf["cluster_series"]["series"]) >= {"qps", "rps", "query_latency_p95", "query_timeout_rate"}
+    series = perf["cluster_series"]["series"]  # issue 18's panels, as the Performance page draws them
+    assert series["txn_begin_per_second"][0] == 0.5 and series["routine_load_lag"][0] >= 20_000
+    assert {"connections", "running_queries", "load_failed_per_second"} <= set(series)
     assert [(f["role"], f["host"]) for f in perf["per_fe"]] == [("FE", "10.0.0.1")]
     res = get(server, "/clusters/prod/overview/resources").json()
     assert [n["host"] for n in res["per_node"]] == ["10.0.0.2", "10.0.0.3", "10.0.0.4"]
     assert res["per_node"][0]["series"]["cpu_pct"][0] == 20.0 and res["jvm_heap"][0]["series"]["heap_pct"][0] == 25.0
+    assert res["per_node"][0]["series"]["net_receive_bytes_per_second"][0] == 2e6
+    assert res["jvm_heap"][0]["series"]["jvm_gc_ms_per_second"][0] is not None
     assert {n["host"]: n["alive"] for n in res["nodes"]}["10.0.0.3"] is False
     assert res["forecast"]["cluster"]["subject"] == "cluster"
     stats = get(server, "/clusters/prod/overview/data-stats").json()

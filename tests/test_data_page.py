@@ -162,7 +162,7 @@ def test_total_size_over_time_is_each_passes_total(catalogue):
     assert sizes == [sum(size_at(model, t.name, when) for t in USER_TABLES) for when in (first, last)]
     assert sizes[1] > sizes[0]  # page_views and friends take loads
     assert "markers" in trace["mode"]
-    assert figure["layout"]["yaxis"]["ticksuffix"] == "B" and figure["layout"]["yaxis"]["tickformat"] == ".3s"
+    assert figure["layout"]["yaxis"]["ticksuffix"] == "B" and figure["layout"]["yaxis"]["tickformat"] == "~s"
 
 
 def test_size_over_time_says_why_a_range_has_no_pass(env, emulator):

@@ -34,7 +34,7 @@ def test_migrations_build_exactly_the_declared_schema(db_url):
         and not (isinstance(d, tuple) and d[0].endswith("table_comment"))
     ]
     assert ops == [], ops
-    assert revision == "0008"
+    assert revision == "0009"
 
 
 def test_upgrade_from_the_previous_schema_keeps_every_row(db_url):

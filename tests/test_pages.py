@@ -72,10 +72,20 @@ def test_every_page_renders_against_a_seeded_store(seeded_with_problems, page):
             "Failed queries",
             "QPS per FE",
             "p99 latency per FE",
+            "Open connections",
+            "Running queries (busiest BE/CN)",
+            "Transactions per second",
+            "Loads per second",
+            "Routine-load lag",
         }
         assert [t["name"] for t in figs["Queries and requests per second"]["data"]] == ["QPS", "RPS"]
         assert [t["name"] for t in figs["Query latency"]["data"]] == ["p50", "p95", "p99"]
         assert [t["name"] for t in figs["QPS per FE"]["data"]] == ["FE 10.0.0.1"]
+        assert [t["name"] for t in figs["Transactions per second"]["data"]] == ["begun", "committed", "failed"]
+        assert [t["name"] for t in figs["Loads per second"]["data"]] == ["finished", "failed or rejected"]
+        units = {title: fig["layout"]["yaxis"]["title"]["text"] for title, fig in figs.items()}
+        assert units["Transactions per second"] == "transactions/s" and units["Loads per second"] == "loads/s"
+        assert units["Routine-load lag"] == "messages" and units["Open connections"] == "connections"
     if page == "resources":
         figs = figures(at)
         assert set(figs) == {
@@ -84,11 +94,26 @@ def test_every_page_renders_against_a_seeded_store(seeded_with_problems, page):
             "Disk used per node",
             "FE JVM heap used",
             "Disk used: history and forecast",
+            "Memory used per node, bytes",
+            "Disk I/O utilisation (busiest disk)",
+            "Compaction score",
+            "Network received per node",
+            "Network sent per node",
+            "Tablets per node",
+            "FE JVM heap used, bytes",
+            "FE JVM GC time",
         }
-        for title in ("CPU per node", "Memory per node", "Disk used per node"):
+        averaged = ("CPU per node", "Memory per node", "Disk used per node", "Memory used per node, bytes")
+        for title in averaged + ("Disk I/O utilisation (busiest disk)", "Network received per node"):
             names = [t["name"] for t in figs[title]["data"]]
             assert names == [f"BE {h}" for h in BES] + ["cluster average"], (title, names)
-        assert [t["name"] for t in figs["FE JVM heap used"]["data"]] == ["FE 10.0.0.1"]
+        for title in ("Compaction score", "Tablets per node"):  # the busiest node matters, not a mean
+            assert [t["name"] for t in figs[title]["data"]] == [f"BE {h}" for h in BES], title
+        for title in ("FE JVM heap used", "FE JVM heap used, bytes", "FE JVM GC time"):
+            assert [t["name"] for t in figs[title]["data"]] == ["FE 10.0.0.1"], title
+        units = {title: fig["layout"]["yaxis"]["title"]["text"] for title, fig in figs.items()}
+        assert units["Network sent per node"] == "bytes/s" and units["FE JVM GC time"] == "ms/s"
+        assert units["Memory used per node, bytes"] == "bytes" and units["Disk I/O utilisation (busiest disk)"] == "%"
         [nodes] = at.dataframe
         assert sorted(nodes.value["host"]) == ["10.0.0.1", *BES]
 

@@ -228,6 +228,27 @@ def _by(label: str, values: dict) -> Rows:
     return [(f'{{{label}="{k}"}}', v) for k, v in values.items()]
 
 
+# Network bytes per busy core-second (received, sent): traffic follows the node's work, its daily
+# shape and its differences from the other nodes, as the CPU does.
+_NET_PER_BUSY_CORE_SECOND = (520_000, 450_000)
+
+
+def network_bytes(model: ClusterModel, be: Node, t: float) -> dict[str, dict[str, int]]:
+    """The host's network counters by direction ("receive", "send") and device, since it booted:
+    eth0 carries the node's traffic, lo a little of its own."""
+    jiffies = model.be_cpu_jiffies(be, t)
+    busy_core_seconds = (sum(jiffies.values()) - jiffies["idle"]) / 100
+    return {
+        direction: {d: int(busy_core_seconds * per * f) for d, f in _NETWORK.items()}
+        for direction, per in zip(("receive", "send"), _NET_PER_BUSY_CORE_SECOND)
+    }
+
+
+def disk_io_util(model: ClusterModel, be: Node, t: float) -> int:
+    """max_disk_io_util_percent: the busiest device's I/O time share over the BE's last 15 s window."""
+    return min(99, int(100 * model.be_cpu_busy(be, t) * 1.2 * max(_DEVICES.values())))
+
+
 def be_metrics(model: ClusterModel, be: Node, t: float, only: frozenset[str] | None = None) -> str:
     """The body of one BE's (or CN's) `GET /metrics` at time t.
 
@@ -245,7 +266,8 @@ def be_metrics(model: ClusterModel, be: Node, t: float, only: frozenset[str] | N
     score = model.be_compaction_score(be, t)
     jiffies = model.be_cpu_jiffies(be, t)
     busy_ms = (jiffies["user"] + jiffies["system"]) * 10 / be.cores  # one core's busy time
-    io_util = min(99, int(100 * model.be_cpu_busy(be, t) * 1.2 * max(_DEVICES.values())))
+    io_util = disk_io_util(model, be, t)
+    net = network_bytes(model, be, t)
     key = (model.workload.seed, model.name, be.index)
 
     def grows(name: str, per_second: float) -> int:
@@ -290,10 +312,10 @@ def be_metrics(model: ClusterModel, be: Node, t: float, only: frozenset[str] | N
         "query_scan_rows": _one(int(span * 410_000)),
         "fragment_requests_total": _one(int(span * 3.1)),
         "fragment_request_duration_us": _one(int(span * 3.1 * 8200)),
-        "network_receive_bytes": _by("device", {d: int(span * 2_100_000 * f) for d, f in _NETWORK.items()}),
-        "network_send_bytes": _by("device", {d: int(span * 1_800_000 * f) for d, f in _NETWORK.items()}),
-        "network_receive_packets": _by("device", {d: int(span * 1_500 * f) for d, f in _NETWORK.items()}),
-        "network_send_packets": _by("device", {d: int(span * 1_300 * f) for d, f in _NETWORK.items()}),
+        "network_receive_bytes": _by("device", net["receive"]),
+        "network_send_bytes": _by("device", net["send"]),
+        "network_receive_packets": _by("device", {d: v // 1400 for d, v in net["receive"].items()}),
+        "network_send_packets": _by("device", {d: v // 1400 for d, v in net["send"].items()}),
         "snmp": _by(
             "name",
             {

@@ -9,12 +9,22 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from starmon.columns import unit_of
+from starmon.columns import metric, unit_of
 from starmon.coverage import ALL_NA
 
 # One colour per node, stable across charts: nodes are coloured by their sorted position.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
-_UNIT_SUFFIX = {"%": " %", "ms": " ms", "queries/s": "/s", "requests/s": "/s", "bytes": " B"}
+_UNIT_SUFFIX = {
+    "%": " %",
+    "ms": " ms",
+    "queries/s": "/s",
+    "requests/s": "/s",
+    "transactions/s": "/s",
+    "loads/s": "/s",
+    "ms/s": " ms/s",
+}
+# Byte figures read in decimal SI units, as everywhere on the dashboard: "1.25 GB", "312 kB/s".
+_SI = {"bytes": "B", "bytes/s": "B/s"}
 # Hover boxes name their trace through this, so a node's name is never read as a hover template.
 _HOVER_NAME = "<extra>%{fullData.name}</extra>"
 HEIGHT = 300
@@ -39,11 +49,28 @@ def _layout(fig: go.Figure, title: str, unit: str) -> go.Figure:
         legend=dict(orientation="h", yref="container", y=0, yanchor="bottom"),
         yaxis_title=unit or None,
     )
-    if unit == "%":
-        fig.update_yaxes(rangemode="tozero")
-    if unit == "bytes":
-        fig.update_yaxes(tickformat=".3s", ticksuffix="B")
+    if unit in ("%", "connections", "queries", "messages") or unit.endswith("/s"):
+        fig.update_yaxes(rangemode="tozero")  # levels and rates read against zero, not a zoomed-in band
+    if unit in _SI:  # "~s": no trailing zeros, so an axis from 0 reads "0B/s", "2MB/s", "2.5MB/s"
+        fig.update_yaxes(tickformat="~s", ticksuffix=_SI[unit])
     return fig
+
+
+def _hover(unit: str, decimals: int) -> str:
+    """A trace's hover value in its unit: SI prefixes for bytes, else grouped digits."""
+    if unit in _SI:
+        return f"%{{y:.3s}}{_SI[unit]}{_HOVER_NAME}"
+    return f"%{{y:,.{decimals}f}}{_UNIT_SUFFIX.get(unit, '')}{_HOVER_NAME}"
+
+
+def _why_na(why: str | None, df: pd.DataFrame, column: str) -> str | None:
+    """Why a chart of `column` has nothing to draw: the page's reason, unless it is the generic "no
+    value in any round", where the metric's own reason (a release without it, a setting) says more."""
+    if not len(df):
+        return why
+    if why is None or why == ALL_NA:
+        return metric(column).missing or ALL_NA
+    return why
 
 
 def empty(title: str, why: str | None = None, height: int = HEIGHT) -> go.Figure:
@@ -92,9 +119,10 @@ def lines(
     metric, like the statistics passes' sizes, names its own). With no rows, or no value in any
     of the columns, the chart says so instead, and why: the page's `why` (it knows the range and
     what was collected), else what the data shows."""
-    unit = unit or unit_of(next(iter(columns)))
+    first = next(iter(columns))
     if not len(df) or df[list(columns)].isna().all(axis=None):
-        return empty(title, why or (ALL_NA if len(df) else None))
+        return empty(title, _why_na(why, df, first) if unit is None else why or (ALL_NA if len(df) else None))
+    unit = unit or unit_of(first)
     fig = go.Figure()
     df = broken_at_gaps(df)
     x = df["time"].dt.tz_convert(zone)
@@ -106,7 +134,7 @@ def lines(
                 name=label,
                 mode=_mode(df[column]),
                 connectgaps=False,
-                hovertemplate=f"%{{y:,.2f}}{_UNIT_SUFFIX.get(unit, '')}{_HOVER_NAME}",
+                hovertemplate=_hover(unit, 2),
             )
         )
     return _layout(fig, title, unit)
@@ -217,9 +245,9 @@ def per_node(
     without rows or values, the chart says so instead (see `lines`)."""
     unit = unit_of(column)
     if not len(df) or df[column].isna().all():
-        return empty(title, why or (ALL_NA if len(df) else None))
+        return empty(title, _why_na(why, df, column))
     fig = go.Figure()
-    suffix = _UNIT_SUFFIX.get(unit, "")
+    hover = _hover(unit, 1)
     df = df.assign(time=df["time"].dt.tz_convert(zone), node=df["role"] + " " + df["host"])
     colors = node_colors(df["node"].unique().tolist())
     for node, part in df.groupby("node", sort=True):
@@ -231,7 +259,7 @@ def per_node(
                 name=_label(node),
                 mode=_mode(part[column]),
                 line=dict(color=colors[node]),
-                hovertemplate=f"%{{y:,.1f}}{suffix}{_HOVER_NAME}",
+                hovertemplate=hover,
             )
         )
     if average and df["node"].nunique() > 1:
@@ -243,7 +271,7 @@ def per_node(
                 name="cluster average",
                 mode="lines",
                 line=dict(color="#444", dash="dash", width=2),
-                hovertemplate=f"%{{y:,.1f}}{suffix}{_HOVER_NAME}",
+                hovertemplate=hover,
             )
         )
     return _layout(fig, title, unit)
