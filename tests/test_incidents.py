@@ -159,6 +159,8 @@ def test_failing_loads_grow_failed_transactions_and_cancel_loads(cluster):
     grew = failing["txn_failed_total"] - normal["txn_failed_total"]
     assert grew == pytest.approx(TXN_PER_SECOND * 600 * (FAILED_LOAD_SHARE + 0.004), abs=2)
     assert txn1["load_cancelled"] - txn0["load_cancelled"] > 0
+    cancelled = c.fe_metrics(0).get("starrocks_fe_job", job="load", type="INSERT", state="CANCELLED")
+    assert cancelled == txn1["load_cancelled"]  # the leader's load-job gauge counts them too
     assert failing["load_finished_total"] == txn1["load_finished"]
     assert c.switch({"fail_loads": False}).status_code == 200
     after = c.round(600)
@@ -197,6 +199,9 @@ def test_schema_change_starts_runs_and_finishes_or_is_cancelled(cluster):
     c.round(3600)  # an hour into the default four
     [job] = [r for r in c.sql("SHOW ALTER TABLE COLUMN FROM sales") if r["TableName"] == "customers"]
     assert (job["State"], job["Progress"], job["FinishTime"]) == ("RUNNING", "25%", "NULL")
+    running = [r for r in c.sql("SHOW ALTER TABLE COLUMN FROM sales") if r["State"] == "RUNNING"]
+    gauge = c.fe_metrics(0).get("starrocks_fe_job", job="alter", type="SCHEMA_CHANGE", state="running")
+    assert gauge == len(running) >= 1  # the leader's alter-job gauge counts the switched-on job
     c.collector.run_statistics()
     assert c.switch({"schema_change": "finish"}).json()["schema_change"] is None
     c.round()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 
-from . import catalog
+from . import catalog, proc
 from .exposition_be import be_metrics
 from .families import release
 from .model import ClusterModel, Node, unit_hash
@@ -178,7 +178,7 @@ def fe_metrics(model: ClusterModel, fe: Node, t: float, only: frozenset[str] | N
         for state in _LOAD_STATES:
             value = _load_jobs(model, txn, etl, state, t)
             series.append(("job", (("job", "load"), ("type", etl), ("state", state)), value * lead))
-    running_sc = sum(1 for sc in catalog.SCHEMA_CHANGES if sc.state == "RUNNING")
+    running_sc = sum(1 for sc in proc.schema_changes(model, t) if sc.state == "RUNNING")
     series.append(("job", (("job", "alter"), ("type", "SCHEMA_CHANGE"), ("state", "running")), running_sc * lead))
     series.append(("job", (("job", "alter"), ("type", "ROLLUP"), ("state", "running")), 0))
     for be in model.backends:
@@ -309,8 +309,8 @@ def _summary(name: str, quantiles: dict[str, float], total: float, count: int) -
 
 def _load_jobs(model: ClusterModel, txn: dict[str, int], etl: str, state: str, t: float) -> int:
     """Load jobs of one type in one state, as the leader's LoadManager counts them."""
-    if etl == "INSERT" and state == "FINISHED":
-        return txn["load_finished"]
+    if etl == "INSERT" and state in ("FINISHED", "CANCELLED"):
+        return txn["load_finished" if state == "FINISHED" else "load_cancelled"]  # failed loads cancel INSERTs
     if etl == "BROKER" and state == "LOADING":
         return txn["txn_running"]
     if state in ("FINISHED", "CANCELLED") and etl in ("BROKER", "STREAM_LOAD", "ROUTINE_LOAD"):
