@@ -3,8 +3,11 @@ environment and seeded clusters. The plain helpers they are built on are in fixt
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
+from starmon import demo
 from starmon.config import Config
 from starmon.emulator import ClusterSpec, Emulator
 from starmon.emulator.process import emulator_process
@@ -54,6 +57,41 @@ def two_clusters_in_a_process(tmp_path):
         "--clusters", "2", "--name", "emulated", "--host", "127.0.0.1", log=tmp_path / "emulator.log"
     ) as clusters:
         yield cluster_configs(clusters)
+
+
+# -- the demo's replayed week ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def demo_week_file(tmp_path_factory):
+    """The demo's week replayed once per test run into a SQLite file: (path, live model, cluster id, now).
+
+    A replay takes 20-30 s; the modules that read the week copy this file (demo_week) rather than
+    each replaying their own. The emulator is stopped: the model is only asked what it served.
+    """
+    path = tmp_path_factory.mktemp("demo-week") / "demo.db"
+    store = Store(f"sqlite:///{path}")
+    emulator, cluster_id = demo.start(store)
+    try:
+        model = emulator.cluster(demo.DEMO_NAME)
+        now = model.now()  # the replay's script counts back from a moment later
+        demo.backfill(store, model, cluster_id)
+    finally:
+        emulator.stop()
+        store.close()
+    return path, model, cluster_id, now
+
+
+@pytest.fixture(scope="module")
+def demo_week(demo_week_file, tmp_path_factory):
+    """A module's own copy of the replayed demo week, free to change: (store, model, cluster id, now, directory)."""
+    path, model, cluster_id, now = demo_week_file
+    tmp = tmp_path_factory.mktemp("week")
+    for part in path.parent.glob(f"{path.name}*"):  # the file, and a WAL if one was left
+        shutil.copy(part, tmp / part.name)
+    store = Store(f"sqlite:///{tmp / path.name}")
+    yield store, model, cluster_id, now, tmp
+    store.close()
 
 
 # -- databases and collectors --------------------------------------------------------------------------------

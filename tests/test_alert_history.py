@@ -20,17 +20,10 @@ from starmon.store import Store
 
 
 @pytest.fixture(scope="module")
-def week(tmp_path_factory):
-    """Five replayed days of the demo (the BE outage included), stored once for this module."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('history') / 'demo.db'}"
-    store = Store(url)
-    emulator, cluster_id = demo.start(store)
-    try:
-        demo.backfill(store, emulator.cluster(demo.DEMO_NAME), cluster_id, days=5)
-    finally:
-        emulator.stop()
-    yield store, Config(url), cluster_id
-    store.close()
+def week(demo_week):
+    """The replayed demo week (the BE outage included), this module's own copy."""
+    store, _, cluster_id, _, tmp = demo_week
+    return store, Config(f"sqlite:///{tmp / 'demo.db'}"), cluster_id
 
 
 def rows(store: Store, table: sa.Table, *where) -> list[dict]:

@@ -11,23 +11,16 @@ from starmon import demo, forecast
 from starmon.overview_json import overview
 from starmon.read import Reader
 from starmon.read import forecast as read_forecast
-from starmon.store import Store
 from starmon.ui import loaders
 
 from .fixtures import MAIN, PAGE, clear_caches, trace_values, unescape, use_dashboard
 
 
 @pytest.fixture(scope="module")
-def week(tmp_path_factory):
+def week(demo_week):
     """A store holding the demo's replayed week, and the emulator model that produced it."""
-    tmp = tmp_path_factory.mktemp("capacity")
-    store = Store(f"sqlite:///{tmp / 'c.db'}")
-    emulator, cluster_id = demo.start(store)
-    model = emulator.cluster(demo.DEMO_NAME)
-    demo.backfill(store, model, cluster_id, days=7)
-    emulator.stop()
-    yield store, model, cluster_id, tmp
-    store.close()
+    store, model, cluster_id, _, tmp = demo_week
+    return store, model, cluster_id, tmp
 
 
 def test_forecast_matches_the_emulator(week):
