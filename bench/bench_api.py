@@ -96,7 +96,7 @@ async def _load(url: str, seconds: float) -> tuple[list[float], int]:
 
 
 def run(quick: bool = False) -> list[dict]:
-    seconds = 5 if quick else 20
+    seconds = 2 if quick else 20  # quick: a smoke run (test_bench), not a figure
     rows = []
     with tempfile.TemporaryDirectory(prefix="starmon-bench-api-") as tmp:
         work = Path(tmp)
