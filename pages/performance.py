@@ -4,6 +4,7 @@ and routine-load lag."""
 
 import streamlit as st
 
+from starmon.columns import PERFORMANCE_COLUMNS
 from starmon.coverage import why_empty
 from starmon.ui import charts, frame, loaders
 
@@ -20,23 +21,7 @@ def performance() -> None:
         cluster["id"],
         tr.start,
         tr.end,
-        (
-            "qps",
-            "rps",
-            "query_latency_p50",
-            "query_latency_p95",
-            "query_latency_p99",
-            "query_error_rate",
-            "query_timeout_rate",
-            "connections",
-            "running_queries",
-            "txn_begin_per_second",
-            "txn_success_per_second",
-            "txn_failed_per_second",
-            "load_finished_per_second",
-            "load_failed_per_second",
-            "routine_load_lag",
-        ),
+        PERFORMANCE_COLUMNS,
         newest,
     )
     marks = frame.marks(cluster["id"], tr, newest)

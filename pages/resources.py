@@ -7,6 +7,7 @@ import time
 import streamlit as st
 
 from starmon import forecast
+from starmon.columns import NODE_USAGE_COLUMNS
 from starmon.coverage import why_empty
 from starmon.read import TimeRange
 from starmon.ui import charts, frame, loaders, nodes
@@ -25,18 +26,7 @@ def resources() -> None:
         cluster["id"],
         tr.start,
         tr.end,
-        (
-            "cpu_pct",
-            "mem_pct",
-            "mem_used_bytes",
-            "disk_used_bytes",
-            "disk_total_bytes",
-            "disk_io_util_pct",
-            "net_receive_bytes_per_second",
-            "net_send_bytes_per_second",
-            "compaction_score",
-            "tablet_count",
-        ),
+        NODE_USAGE_COLUMNS,
         None,
         newest,
     )

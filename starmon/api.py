@@ -32,6 +32,7 @@ from . import api_models as m
 from . import clusters as registry
 from . import overview_json, queries, read, size_history, timeline, tokens, users, workload
 from .answers import SharedAnswers
+from .columns import NODE_USAGE_COLUMNS, PERFORMANCE_COLUMNS
 from .config import Config
 from .read import Reader, TimeRange
 from .round import REFRESH_COOLDOWN_SECONDS, collect_now
@@ -55,35 +56,6 @@ CODES = {
 _ERRORS = {status: {"model": m.Error, "description": CODES[status].replace("_", " ")} for status in CODES}
 READ_ERRORS = {s: _ERRORS[s] for s in (400, 401, 403, 404, 422, 429)}
 ClusterKey = Annotated[str, Path(alias="id", description="the cluster's id or its name (a name wins)", max_length=63)]
-_PERFORMANCE = [
-    "qps",
-    "rps",
-    "query_latency_p50",
-    "query_latency_p95",
-    "query_latency_p99",
-    "query_error_rate",
-    "query_timeout_rate",
-    "connections",
-    "running_queries",
-    "txn_begin_per_second",
-    "txn_success_per_second",
-    "txn_failed_per_second",
-    "load_finished_per_second",
-    "load_failed_per_second",
-    "routine_load_lag",
-]
-_NODE_USAGE = [
-    "cpu_pct",
-    "mem_pct",
-    "mem_used_bytes",
-    "disk_used_bytes",
-    "disk_total_bytes",
-    "disk_io_util_pct",
-    "net_receive_bytes_per_second",
-    "net_send_bytes_per_second",
-    "compaction_score",
-    "tablet_count",
-]
 
 
 class ApiError(HTTPException):
@@ -346,7 +318,7 @@ def create_app(
         def read_performance(cluster: dict, tr: TimeRange, _now: float) -> dict:
             fes = reader.node_series(cluster["id"], tr, ["qps", "query_latency_p99"], "FE")
             return {
-                "cluster_series": overview_json.series_json(reader.series(cluster["id"], tr, _PERFORMANCE), tr),
+                "cluster_series": overview_json.series_json(reader.series(cluster["id"], tr, PERFORMANCE_COLUMNS), tr),
                 "per_fe": _node_series(fes, tr),
             }
 
@@ -364,7 +336,7 @@ def create_app(
     ):
         def read_resources(cluster: dict, tr: TimeRange, now: float) -> dict:
             cid = cluster["id"]
-            workers = reader.node_series(cid, tr, _NODE_USAGE)
+            workers = reader.node_series(cid, tr, NODE_USAGE_COLUMNS)
             workers = workers[workers["role"] != "FE"]
             workers = workers.assign(disk_pct=100 * workers["disk_used_bytes"] / workers["disk_total_bytes"])
             heap = reader.node_series(

@@ -194,6 +194,38 @@ NODE_METRICS: tuple[Metric, ...] = (
 )
 
 
+# What the Performance page charts per cluster and the Resources page per node; the API's
+# performance and resources answers read the same columns.
+PERFORMANCE_COLUMNS = (
+    "qps",
+    "rps",
+    "query_latency_p50",
+    "query_latency_p95",
+    "query_latency_p99",
+    "query_error_rate",
+    "query_timeout_rate",
+    "connections",
+    "running_queries",
+    "txn_begin_per_second",
+    "txn_success_per_second",
+    "txn_failed_per_second",
+    "load_finished_per_second",
+    "load_failed_per_second",
+    "routine_load_lag",
+)
+NODE_USAGE_COLUMNS = (
+    "cpu_pct",
+    "mem_pct",
+    "mem_used_bytes",
+    "disk_used_bytes",
+    "disk_total_bytes",
+    "disk_io_util_pct",
+    "net_receive_bytes_per_second",
+    "net_send_bytes_per_second",
+    "compaction_score",
+    "tablet_count",
+)
+
 # Values derived from stored columns, described like them (never stored): per node on the
 # pages, per cluster in Reader.series (the Overview's sparklines).
 DERIVED_METRICS: tuple[Metric, ...] = (
