@@ -106,6 +106,15 @@ def parse_range(label: str | None, now: float, start: str | None = None, end: st
     return TimeRange(t0, t1, "custom")
 
 
+def anchored(tr: TimeRange) -> TimeRange:
+    """A relative range with its end rounded up to its bucket, as the pages show it: reruns
+    within a bucket share cache entries. Custom ranges stay as they are."""
+    if tr.label == "custom":
+        return tr
+    end = math.ceil(tr.end / tr.bucket) * tr.bucket
+    return TimeRange(end - RANGES[tr.label], end, tr.label)
+
+
 def on_tier(tr: TimeRange, first_raw: float | None, first_hourly: float | None) -> TimeRange:
     """The range as a cluster's reads take it, given its oldest raw round and oldest hourly row.
 

@@ -19,7 +19,7 @@ import streamlit as st
 from starmon import alert_store, demo
 from starmon import clusters as registry
 from starmon.freshness import Freshness, ago, freshness
-from starmon.read import DEFAULT_RANGE, RANGES, TimeRange, parse_range
+from starmon.read import DEFAULT_RANGE, RANGES, TimeRange, anchored, parse_range
 from starmon.round import REFRESH_COOLDOWN_SECONDS, collect_now
 from starmon.ui import auth, loaders
 from starmon.ui.text import plain
@@ -34,14 +34,6 @@ class Selection:
     cluster: dict | None
     range: TimeRange
     auto_refresh: bool
-
-
-def _anchored(tr: TimeRange) -> TimeRange:
-    """Round a relative range up to its bucket so reruns within a bucket share cache entries."""
-    if tr.label == "custom":
-        return tr
-    end = math.ceil(tr.end / tr.bucket) * tr.bucket
-    return TimeRange(end - RANGES[tr.label], end, tr.label)
 
 
 def _cluster_picker(clusters: list[dict]) -> dict | None:
@@ -73,7 +65,7 @@ def _range_picker() -> TimeRange:
     )
     now = time.time()
     if label != "custom":
-        return _anchored(parse_range(label, now))
+        return anchored(parse_range(label, now))
     today = datetime.now(UTC).date()
     link = (st.query_params.get("start"), st.query_params.get("end"))  # before the widgets drop bad ones
     start = st.sidebar.date_input("From", today - timedelta(days=7), max_value=today, key="start", bind="query-params")
@@ -87,12 +79,12 @@ def _range_picker() -> TimeRange:
                 )
     if not isinstance(start, date) or not isinstance(end, date):
         st.sidebar.warning("Pick both dates; showing the last 24 hours meanwhile.")
-        return _anchored(parse_range(DEFAULT_RANGE, now))
+        return anchored(parse_range(DEFAULT_RANGE, now))
     try:
         return parse_range("custom", now, start.isoformat(), (end + timedelta(days=1)).isoformat())
     except ValueError as exc:
         st.sidebar.warning(f"{exc}; showing the last 24 hours.")
-        return _anchored(parse_range(DEFAULT_RANGE, now))
+        return anchored(parse_range(DEFAULT_RANGE, now))
 
 
 def _same_day(text: str, day: object) -> bool:
@@ -321,7 +313,7 @@ def live_range() -> TimeRange:
 
 def slide(tr: TimeRange, now: float) -> TimeRange:
     """The same relative range ending at `now` (rounded up to its bucket); custom ranges as they are."""
-    return tr if tr.label == "custom" else _anchored(parse_range(tr.label, now))
+    return tr if tr.label == "custom" else anchored(parse_range(tr.label, now))
 
 
 def run_every() -> int | None:
