@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT.parent))
 import benchdb  # noqa: E402
 
 from starmon import overview_json, read  # noqa: E402
+from starmon.config import Config  # noqa: E402
 from starmon.emulator import ClusterSpec, Emulator  # noqa: E402
 from starmon.store import Store  # noqa: E402
 
@@ -106,7 +107,7 @@ def run(quick: bool = False) -> list[dict]:
         proc, url = _server(work, db, emulator)
         try:
             store = Store(f"sqlite:///{db}")
-            reader = read.Reader(store)
+            reader, config = read.Reader(store), Config(db_url=store.url)
             for label in ("24h", "7d"):
                 api = f"{url}/api/clusters/{benchdb.cluster_name(0)}/overview?range={label}"
                 httpx.get(api, timeout=60)  # warm: imports, caches, the forecast's first fit
@@ -114,7 +115,7 @@ def run(quick: bool = False) -> list[dict]:
                 inproc = []
                 for _ in range(10 if quick else 30):
                     t0 = time.perf_counter()
-                    overview_json.overview(reader, benchdb.cluster_name(0), label, detail=True)
+                    overview_json.overview(reader, benchdb.cluster_name(0), label, config, detail=True)
                     inproc.append(time.perf_counter() - t0)
                 api_p95, base_p95 = _p(latencies, 95), _p(inproc, 95)
                 rows.append(

@@ -49,13 +49,15 @@ from benchdb import (  # noqa: E402
     new_store,
 )
 
-from starmon import health  # noqa: E402
-from starmon.read import MAX_POINTS, Reader, health_at, parse_range  # noqa: E402
+from starmon import health, wrong_now  # noqa: E402
+from starmon.config import Config  # noqa: E402
+from starmon.read import MAX_POINTS, Reader, find_cluster, health_at, parse_range  # noqa: E402
 from starmon.read import forecast as read_forecast  # noqa: E402
 from starmon.store import Store  # noqa: E402
 
 SERIES = ["qps", "query_latency_p99", "avg_cpu_usage", "disk_usage_pct"]
 MAIN = str(ROOT / "starmon" / "ui" / "main.py")
+SETTINGS = Config(db_url="")  # the default cards and alert rules: what wrong_now.problems judges by
 
 # -- timing helpers ----------------------------------------------------------------------------------------
 
@@ -99,7 +101,7 @@ def overview_read(reader: Reader, cluster_id: int, now: float, chart: bool = Fal
     df = reader.series(cluster_id, tr, SERIES)
     return {
         "cards": state.cards,
-        "problems": state.problems(),
+        "problems": wrong_now.problems(reader, find_cluster(reader, cluster_id), state, SETTINGS, now),
         "aggregates": agg,
         "points": len(df),
         "dead": state.dead_nodes,

@@ -115,8 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             Reader(store),
             args.cluster,
             args.range,
-            config.cards,
-            forecast_days=config.forecast_window_days,
+            config,
             start=args.start,
             end=args.end,
         )

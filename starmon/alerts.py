@@ -3,8 +3,9 @@
 Every rule is declared once in `RULES` with its defaults and help text; `[alerts.rules.<name>]`
 in starmon.toml overrides them, for all clusters or per cluster glob, and an admin's edits on
 the Alerts page (`RuleEdit`, starmon.alert_edits) override both. The conditions come
-from `health.conditions`, the same code as the Overview's "what is wrong now", plus the
-rules that need more than one round (disk forecast, stale data, slow collection, MVs).
+from `health.conditions` plus the rules that need more than one round (disk forecast, stale
+data, slow collection, MVs); the Overview's "what is wrong now" lists the same conditions with
+the alerts they opened (starmon.wrong_now).
 How an alert moves from round to round is starmon.alert_lifecycle's.
 """
 

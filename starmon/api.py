@@ -30,7 +30,7 @@ from starlette.routing import Mount
 
 from . import api_models as m
 from . import clusters as registry
-from . import overview_json, queries, read, size_history, timeline, tokens, users, workload
+from . import overview_json, queries, read, size_history, timeline, tokens, users, workload, wrong_now
 from .answers import SharedAnswers
 from .columns import NODE_USAGE_COLUMNS, PERFORMANCE_COLUMNS
 from .config import Config
@@ -281,9 +281,8 @@ def create_app(
                 reader,
                 cluster["id"],
                 span.label,
-                config.cards,
+                config,
                 now,
-                config.forecast_window_days,
                 span.start,
                 span.end,
                 detail=True,
@@ -299,8 +298,10 @@ def create_app(
     def health(
         request: Request, response: Response, key: ClusterKey, span: Annotated[RangeQuery, Depends()], _who: Caller
     ):
-        def read_health(cluster: dict, tr: TimeRange, _now: float) -> dict:
-            data = overview_json.health_json(read.health_at(reader, cluster["id"], tr, config.cards), config.cards)
+        def read_health(cluster: dict, tr: TimeRange, now: float) -> dict:
+            state = read.health_at(reader, cluster["id"], tr, config.cards)
+            found = wrong_now.problems(reader, cluster, state, config, now if tr.reaches(now) else None)
+            data = overview_json.health_json(state, found)
             return data | {"timestamp": data["collected_at"]}
 
         return answer(request, response, key, span, read_health)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from . import schema
 
 Status = Literal["ok", "partial", "down"]
+PROBLEMS = "what is wrong at the range's end, worst first, each saying where its alert stands (firing, pending, off)"
 
 
 class ErrorBody(BaseModel):
@@ -146,7 +147,7 @@ class Overview(BaseModel):
     aggregate_units: dict[str, str]
     health_cards: list[HealthCard]
     deltas_since: str | None = Field(description="the range's first round: what the deltas are against")
-    problems: list[str] = Field(description="what is wrong at the range's end, worst first")
+    problems: list[str] = Field(description=PROBLEMS)
     forecast: Forecast
 
 
@@ -157,7 +158,7 @@ class Health(BaseModel):
     range: Range
     deltas_since: str | None
     health_cards: list[HealthCard]
-    problems: list[str]
+    problems: list[str] = Field(description=PROBLEMS)
 
 
 class Performance(BaseModel):

@@ -2,7 +2,8 @@
 
 Like a glances plugin's field description, a `Card` says what it shows, in which unit,
 which direction is bad and where warning and critical start. Pages only draw what
-`cards()` and `problems()` return; no threshold lives in page code.
+`cards()` returns, and what `conditions()` finds (through the alert rules: starmon.wrong_now);
+no threshold lives in page code.
 """
 
 from __future__ import annotations
@@ -353,17 +354,3 @@ def conditions(snapshot: dict, dead_nodes: list[dict], table: tuple[Card, ...] =
     if snapshot.get("status") == Status.PARTIAL and snapshot.get("error") and not dead_nodes:
         found.append(Condition("partial_collection", "", WARNING, f"partial collection: {snapshot['error']}"))
     return found
-
-
-def problems(
-    snapshot: dict, dead_nodes: list[dict], table: tuple[Card, ...] = CARDS, when: Callable[[float], str] = str
-) -> list[tuple[str, str]]:
-    """What is wrong now, in words, worst first: [(status, sentence)], from `conditions`.
-
-    `when` formats a dead node's `since` epoch seconds (local clock time on the dashboard).
-    """
-    found = [
-        (c.severity, c.text + (f" since {when(c.since)}" if c.since else ""))
-        for c in conditions(snapshot, dead_nodes, table)
-    ]
-    return sorted(found, key=lambda p: p[0] != CRITICAL)

@@ -10,7 +10,8 @@ import time
 
 import pandas as pd
 
-from . import health
+from . import wrong_now
+from .config import Config
 from .read import AGGREGATE_UNITS, Health, Reader, TimeRange, _iso, find_cluster, forecast, health_at, parse_range
 
 
@@ -18,16 +19,16 @@ def overview(
     reader: Reader,
     cluster: str | int,
     range_label: str | None,
-    cards: tuple = health.CARDS,
+    config: Config,
     now: float | None = None,
-    forecast_days: float = 7,
     start: str | None = None,
     end: str | None = None,
     *,
     detail: bool = False,
 ) -> dict:
     """The Overview page as plain data (what `python -m starmon overview --json` prints); a custom
-    range takes ISO `start` and `end` (see parse_range), `cluster` a name or an id.
+    range takes ISO `start` and `end` (see parse_range), `cluster` a name or an id; `config`
+    gives the cards' levels, the alert rules and the forecast's window.
 
     With `detail` (the HTTP API's overview), also `real_time`, the round the cards are read
     from with every column, and `trends`, the cards' sparkline series bucketed over the range.
@@ -35,7 +36,9 @@ def overview(
     now = time.time() if now is None else now
     tr = parse_range(range_label, now, start, end)
     match = find_cluster(reader, cluster)
+    cards = config.cards
     state = health_at(reader, match["id"], tr, cards)
+    found = wrong_now.problems(reader, match, state, config, now if tr.reaches(now) else None)
     extra = {}
     if detail:
         spark = sorted({c.spark_column(state.snapshot or {}) for c in cards} - {None})
@@ -43,15 +46,16 @@ def overview(
     return extra | {
         "cluster": match["name"],
         "range": {"label": tr.label, "start": _iso(tr.start), "end": _iso(tr.end)},
-        **health_json(state, cards),
+        **health_json(state, found),
         "aggregates": reader.aggregates(match["id"], tr),
         "aggregate_units": AGGREGATE_UNITS,
-        "forecast": forecast(reader, match["id"], forecast_days, now).headline,
+        "forecast": forecast(reader, match["id"], config.forecast_window_days, now).headline,
     }
 
 
-def health_json(state: Health, cards: tuple = health.CARDS) -> dict:
-    """The cards and problems of health_at as JSON: the overview's and the API's health answer."""
+def health_json(state: Health, found: list[wrong_now.Problem]) -> dict:
+    """The cards of health_at and what is wrong (wrong_now.problems) as JSON: the overview's and
+    the API's health answer."""
     snap = state.snapshot
     return {
         "collected_at": _iso(snap["ts"]) if snap else None,
@@ -70,7 +74,7 @@ def health_json(state: Health, cards: tuple = health.CARDS) -> dict:
             for v in state.cards
         ],
         "deltas_since": _iso(state.since) if state.since is not None else None,
-        "problems": [text for _, text in state.problems(cards, _iso)],
+        "problems": [p.sentence(_iso) for p in found],
     }
 
 

@@ -422,13 +422,10 @@ class Health:
     dead_nodes: list[dict]
     since: float | None = None  # when the range's first round was taken: what the deltas are against
 
-    def problems(self, table: tuple = health.CARDS, when=str) -> list[tuple[str, str]]:
-        """What is wrong, worst first (see health.problems); none without a round."""
-        return health.problems(self.snapshot, self.dead_nodes, table, when) if self.snapshot else []
-
 
 def health_at(reader: Reader, cluster_id: int, tr: TimeRange, cards: tuple = health.CARDS) -> Health:
-    """The health cards and problems as of the range's end, deltas over the range: the Overview's reads.
+    """The health cards as of the range's end, deltas over the range, and the dead nodes (what is
+    wrong reads them: wrong_now.problems): the Overview's reads.
 
     For a relative range the end is now; a custom range in the past shows the cluster as it was.
     """

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from starmon import audit, events, queries, tokens, users, workload
-from starmon.config import ClusterConfig
+from starmon.config import ClusterConfig, load_config
 from starmon.emulator import ClusterSpec, auditlog
 from starmon.read import Reader
 from starmon.round import REFRESH_COOLDOWN_SECONDS
@@ -42,7 +42,14 @@ def server(tmp_path_factory):
     ids = store.cluster_ids()
     newest = seed_rounds(store, ids["prod"], hours=HOURS, newest={"qps": 123.4, "query_latency_p99": 456.0})
     with dashboard_server(tmp, env) as url:
-        yield {"url": url + "/api", "store": store, "ids": ids, "newest": newest, "log": tmp / "streamlit.log"}
+        yield {
+            "url": url + "/api",
+            "store": store,
+            "config": load_config(env),
+            "ids": ids,
+            "newest": newest,
+            "log": tmp / "streamlit.log",
+        }
     store.close()
 
 
@@ -117,7 +124,7 @@ def test_the_cli_and_the_api_read_the_same_overview(server):
     from starmon.overview_json import overview  # what `python -m starmon overview` prints
 
     now_api = get(server, "/clusters/prod/overview/health", params={"range": "6h"}).json()
-    cli = overview(Reader(server["store"]), "prod", "6h")
+    cli = overview(Reader(server["store"]), "prod", "6h", server["config"])
     assert [c["display"] for c in cli["health_cards"]] == [c["display"] for c in now_api["health_cards"]]
     assert cli["problems"] == now_api["problems"]
 

@@ -58,7 +58,7 @@ def test_card_chart_and_json_agree(week, monkeypatch):
     assert sentence in [unescape(c.value) for c in at.caption]
     card = next(m for m in at.metric if "forecast" in m.label)
     assert card.value == f"~{round(capacity.headline['days_to_95'])} days"
-    data = overview(Reader(store), demo.DEMO_NAME, "24h")  # the JSON, a moment later
+    data = overview(Reader(store), demo.DEMO_NAME, "24h", loaders.config())  # the JSON, a moment later
     assert data["forecast"]["first_node"] == capacity.headline["first_node"]
     assert data["forecast"]["days_to_95"] == pytest.approx(capacity.headline["days_to_95"], rel=1e-3)
     at.switch_page(PAGE["resources"]).run()

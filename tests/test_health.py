@@ -1,4 +1,4 @@
-"""Health cards: thresholds from one registry, overrides from starmon.toml, problems in words."""
+"""Health cards: thresholds from one registry, overrides from starmon.toml, conditions in words."""
 
 from __future__ import annotations
 
@@ -50,13 +50,13 @@ def test_shared_data_alive_card_counts_compute_nodes():
     assert card.spark_column(snap) == "compute_alive" and card.spark_column(SNAP) == "backend_alive"
 
 
-def test_problems_in_words_worst_first():
-    found = health.problems(SNAP, [{"role": "BE", "host": "10.0.0.3", "since": 1.0}], when=lambda ts: "14:02")
-    texts = [t for _, t in found]
-    assert "BE 10.0.0.3 down since 14:02" in texts
+def test_conditions_in_words():
+    found = health.conditions(SNAP, [{"role": "BE", "host": "10.0.0.3", "since": 1.0}])
+    texts = [c.text for c in found]
+    assert "BE 10.0.0.3 down" in texts
     assert "max compaction score 612 > 500" in texts and "FE JVM heap 87.5 % > 80.0 %" in texts
     assert "p99 latency 6,000 ms > 5,000 ms" in texts
-    assert found[0][0] == "critical" and found[-1][0] == "warning"
+    assert next(c for c in found if c.rule == "node_down").since == 1.0
 
 
 def test_overrides_from_starmon_toml(tmp_path):

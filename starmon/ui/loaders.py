@@ -6,10 +6,12 @@ bucket, and the newest snapshot id, so a rerun re-queries only when new data lan
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import streamlit as st
 
-from starmon import coverage, read, size_history, timeline
+from starmon import coverage, read, size_history, timeline, wrong_now
 from starmon.config import Config, load_config
 from starmon.read import Reader, TimeRange
 from starmon.secrets import SecretError, Secrets
@@ -102,8 +104,14 @@ def held(cluster_id: int, start: float, end: float, newest: int | None) -> cover
 
 @st.cache_data(ttl="15m", max_entries=64, show_spinner=False)
 def health(cluster_id: int, start: float, end: float, newest: int | None) -> read.Health:
-    """Cards and problems as of the range's end (read.health_at), re-read when a new round lands."""
+    """The cards as of the range's end (read.health_at), re-read when a new round lands."""
     return read.health_at(reader(), cluster_id, TimeRange(start, end, ""), config().cards)
+
+
+def problems(cluster: dict, state: read.Health, live: bool) -> list[wrong_now.Problem]:
+    """What is wrong at the range's end (wrong_now.problems). Not cached: the alert evaluation
+    runs just after a round is stored, so a list cached with the round could miss its alerts."""
+    return wrong_now.problems(reader(), cluster, state, config(), time.time() if live else None)
 
 
 @st.cache_data(ttl="15m", max_entries=64, show_spinner=False)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import streamlit as st
 
-from starmon import export, forecast, health
+from starmon import export, forecast, health, wrong_now
 from starmon.ui.text import plain
 
 _DOT = {health.OK: ":green[●]", health.WARNING: ":orange[●]", health.CRITICAL: ":red[●]", health.UNKNOWN: ":gray[●]"}
@@ -56,13 +58,14 @@ def cards(values: list[health.CardValue], sparks: dict[str, list], since: str, t
                     st.image(svg)
 
 
-def problems(found: list[tuple[str, str]], live: bool = True) -> None:
-    """What is (or, for a past range, was) wrong, worst first; text from the cluster is shown literally."""
+def problems(found: list[wrong_now.Problem], when: Callable[[float], str], live: bool = True) -> None:
+    """What is (or, for a past range, was) wrong, worst first, each with its alert's state; text
+    from the cluster is shown literally."""
     if not found:
         st.success("Nothing is wrong right now." if live else "Nothing was wrong then.", icon=":material/check_circle:")
         return
-    for status, sentence in found:
-        (st.error if status == health.CRITICAL else st.warning)(plain(sentence))
+    for problem in found:
+        (st.error if problem.severity == health.CRITICAL else st.warning)(plain(problem.sentence(when)))
 
 
 def table(df: pd.DataFrame, name: str, **kwargs) -> None:
