@@ -158,22 +158,23 @@ def open_alert(alert_id: int, row: Mapping) -> OpenAlert:
 def transition_events(
     moves: list[Move], rows: Mapping[int, Mapping], ids: list[int], now: float
 ) -> list[tuple[int, Event]]:
-    """The events of an evaluation, with their alert's id: an alert firing, and resolving (the
-    Events page and chart markers).
+    """The events of an evaluation, with their alert's id: an alert firing, escalating to
+    critical, and resolving (the Events page and chart markers).
 
     `rows` are the alerts as they stand after the moves, by id; `ids` the moves' alert ids.
     The subject names the rule, so two alerts of one round never share an event's key.
     """
     out = []
     for move, alert_id in zip(moves, ids):
-        if move.kind not in ("fire", "resolve"):
+        if move.kind not in ("fire", "escalate", "resolve"):
             continue
         row = rows[alert_id]
         subject = f"{move.rule}: {move.subject}" if move.subject else move.rule
         common = {"rule": move.rule, "message": row["message"], "started_at": row["started_at"]}
-        if move.kind == "fire":
+        if move.kind in ("fire", "escalate"):
             details = {**common, "value": row["value"], "threshold": row["threshold"], "unit": row["unit"]}
-            out.append((alert_id, Event(now, "alert_firing", subject, move.severity, details)))
+            kind = "alert_firing" if move.kind == "fire" else "alert_escalated"
+            out.append((alert_id, Event(now, kind, subject, move.severity, details)))
         else:
             fired = row["fired_at"]
             details = {**common, "peak": row["peak"], "firing_seconds": round(now - fired) if fired else None}

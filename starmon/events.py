@@ -42,6 +42,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "schema_change_failed": ("warning", "a schema change job was cancelled"),
     "settings_changed": ("info", "a cluster was added, edited, enabled or disabled in starmon (details: by, changed)"),
     "alert_firing": ("warning", "an alert rule fired (severity: the alert's; subject: rule and what it is about)"),
+    "alert_escalated": ("critical", "a firing alert reached critical (details: value, threshold, unit)"),
     "alert_resolved": ("info", "a firing alert's condition went away (details: peak, firing_seconds)"),
 }
 RETENTION_DAYS = 90  # events are small and the timeline is wanted for months: kept past the raw rounds

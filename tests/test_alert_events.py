@@ -16,7 +16,7 @@ from .test_alert_delivery import INTERVAL, receiver, rounds, setup  # noqa: F401
 def alert_events(collector, clock) -> list[tuple]:
     reader = Reader(collector.store)
     [(cid, _)] = collector.clusters()
-    found = timeline.events_in(reader, cid, parse_range("24h", clock.t), kinds=["alert_firing", "alert_resolved"])
+    found = timeline.events_in(reader, cid, parse_range("24h", clock.t), kinds=["alert_firing", "alert_escalated", "alert_resolved"])
     return [(e["ts"], e["kind"], e["subject"], e["severity"], e["details"]) for e in found]
 
 
@@ -45,3 +45,10 @@ def test_a_card_alert_s_events_carry_its_value_against_its_threshold(setup):  # 
     [(_, kind, subject, severity, details)] = alert_events(collector, clock)
     assert (kind, subject, severity) == ("alert_firing", "query_latency_p99", "warning")
     assert (details["value"], details["threshold"], details["unit"]) == (1440.0, 1000.0, "ms")
+    # then past critical: one escalation event, and nothing more while it stays there
+    emu.cluster("demo").workload.latency_ms = 600.0  # p99 5,760 ms
+    escalated_at = clock.t + INTERVAL
+    rounds(collector, deliverer, clock, 3)
+    [_, (ts, kind, subject, severity, details)] = alert_events(collector, clock)
+    assert (ts, kind, subject, severity) == (escalated_at, "alert_escalated", "query_latency_p99", "critical")
+    assert (details["value"], details["threshold"], details["unit"]) == (5760.0, 5000.0, "ms")
