@@ -44,7 +44,7 @@ class Problem:
 
     def sentence(self, when: Callable[[float], str] = str) -> str:
         """The problem in words with its alert's state, `when` formatting epoch seconds."""
-        since = f" since {when(self.since)}" if self.since is not None else ""
+        since = f"since {when(self.since)}, " if self.since is not None else ""
         if self.state == FIRING:
             state = "alert firing, silenced" if self.silenced else "alert firing"
         elif self.state == PENDING:
@@ -52,7 +52,7 @@ class Problem:
             state = f"alert pending: fires after {wait}" if self.fires_after > 0 else "alert fires at the next round"
         else:
             state = "no alert: the rule is disabled"
-        return f"{self.text}{since} ({state})"
+        return f"{self.text} — {since}{state}"
 
 
 def merge(

@@ -16,7 +16,9 @@ from .test_alert_delivery import INTERVAL, receiver, rounds, setup  # noqa: F401
 def alert_events(collector, clock) -> list[tuple]:
     reader = Reader(collector.store)
     [(cid, _)] = collector.clusters()
-    found = timeline.events_in(reader, cid, parse_range("24h", clock.t), kinds=["alert_firing", "alert_escalated", "alert_resolved"])
+    found = timeline.events_in(
+        reader, cid, parse_range("24h", clock.t), kinds=["alert_firing", "alert_escalated", "alert_resolved"]
+    )
     return [(e["ts"], e["kind"], e["subject"], e["severity"], e["details"]) for e in found]
 
 

@@ -145,9 +145,9 @@ def test_overview_cards_show_the_newest_snapshot(seeded_with_problems):
 
     assert "What is wrong now" in texts(at.subheader)
     problems = texts(at.error) + texts(at.warning)
-    assert any(p.startswith(f"BE {DEAD_BE} down since ") for p in problems), problems
+    assert any(p.startswith(f"BE {DEAD_BE} down — since ") for p in problems), problems
     # critical, so an error; no collector evaluated the seeded rounds, so its alert is still to come
-    assert "disk used 91.2 % > 90.0 % (alert pending: fires after 1m)" in texts(at.error)
+    assert "disk used 91.2 % > 90.0 % — alert pending: fires after 1m" in texts(at.error)
     assert not any("10.0.0.2" in p or "10.0.0.4" in p for p in problems)
 
 
@@ -174,7 +174,7 @@ def test_overview_of_past_dates_shows_the_cluster_as_it_was(env):
     cards = {m.label.split(" ", 1)[1]: m.value for m in at.metric}
     assert cards["QPS"] == "12.5/s" and cards["BE alive"] == "2/3"
     [subheader] = [t for t in texts(at.subheader) if t.startswith("What was wrong at ")]
-    assert any(p.startswith(f"BE {DEAD_BE} down since ") for p in texts(at.warning)), texts(at.warning)
+    assert any(p.startswith(f"BE {DEAD_BE} down — since ") for p in texts(at.warning)), texts(at.warning)
     assert "Nothing is wrong right now." not in texts(at.success)
     assert "The forecast is as of now" in " ".join(texts(at.caption))
     # custom dates that end today show the newest round: that is now
@@ -321,7 +321,7 @@ def test_unreachable_cluster_with_only_old_data(env):
     assert not at.exception
     # no collector evaluated this round (none runs here): its alert is still to come
     assert [unescape(e.value) for e in at.error] == [
-        "cluster unreachable: connection refused (alert pending: fires after 1m)"
+        "cluster unreachable: connection refused — alert pending: fires after 1m"
     ]
     cards = {m.label.split(" ", 1)[1]: m.value for m in at.metric}
     assert cards["Cluster status"] == "down" and cards["QPS"] == "n/a" and cards["BE alive"] == "n/a"

@@ -44,8 +44,8 @@ def sentences(found: list[wrong_now.Problem]) -> list[str]:
 def test_each_condition_says_where_its_alert_stands():
     found = wrong_now.merge([DISK, NODE], set(), [alert("node_down", "BE 10.0.0.3")], rule_of())
     assert sentences(found) == [
-        "BE 10.0.0.3 down since t-600 (alert firing)",  # the node's dead streak, not the alert's start
-        "disk used 85.0 % > 80.0 % (alert pending: fires after 1m)",  # not evaluated yet (a Refresh round)
+        "BE 10.0.0.3 down — since t-600, alert firing",  # the node's dead streak, not the alert's start
+        "disk used 85.0 % > 80.0 % — alert pending: fires after 1m",  # not evaluated yet (a Refresh round)
     ]
 
 
@@ -66,8 +66,8 @@ def test_a_firing_alert_the_newest_round_cannot_confirm_is_still_listed():
     unknown_pending = alert("mv_inactive", "finance.ledger", state="pending", message="MV finance.ledger inactive")
     found = wrong_now.merge([], {"stale_data", "mv_inactive"}, [stale, gone_pending, unknown_pending], rule_of())
     assert sentences(found) == [
-        "no round stored for 200 s (more than 90 s, 3 intervals) since t-300 (alert firing)",
-        "MV finance.ledger inactive since t-300 (alert pending: fires after 1m)",
+        "no round stored for 200 s (more than 90 s, 3 intervals) — since t-300, alert firing",
+        "MV finance.ledger inactive — since t-300, alert pending: fires after 1m",
     ]  # the pending CPU alert whose condition went is dropped by the next evaluation: not listed
 
 
@@ -75,11 +75,11 @@ def test_rules_in_force_decide_severity_disabled_and_silenced():
     settings = parse_settings({"rules": {"disk_usage_pct": {"severity": "critical"}, "node_down": {"enabled": False}}})
     found = wrong_now.merge([DISK, NODE], set(), [alert("disk_usage_pct", severity="critical")], rule_of(settings))
     assert [(p.severity, p.sentence()) for p in found] == [
-        ("critical", "disk used 85.0 % > 80.0 % since 1899999700.0 (alert firing)"),
-        ("warning", f"BE 10.0.0.3 down since {T0 - 600} (no alert: the rule is disabled)"),
+        ("critical", "disk used 85.0 % > 80.0 % — since 1899999700.0, alert firing"),
+        ("warning", f"BE 10.0.0.3 down — since {T0 - 600}, no alert: the rule is disabled"),
     ]
     muted = wrong_now.merge([DISK], set(), [alert("disk_usage_pct")], rule_of(), muted=lambda r: r == "disk_usage_pct")
-    assert muted[0].sentence().endswith("(alert firing, silenced)")
+    assert muted[0].sentence().endswith(", alert firing, silenced")
     # a rule disabled while its alert fires: listed firing until the next evaluation resolves it
     still = wrong_now.merge([NODE], set(), [alert("node_down", "BE 10.0.0.3")], rule_of(settings))
     assert still[0].state == "firing"
@@ -113,9 +113,9 @@ def test_the_overview_lists_every_alert_the_alerts_page_fires(setup):  # noqa: F
     assert firing(collector) == mvs | {("node_down", "BE 127.0.0.4")}
     assert {(p.rule, p.subject) for p in listed if p.state == "firing"} == firing(collector)
     failed = next(p.sentence() for p in listed if p.rule == "mv_refresh_failed")
-    assert failed.startswith("MV sales.mv_top_customers refresh failed") and failed.endswith("(alert firing)")
+    assert failed.startswith("MV sales.mv_top_customers refresh failed") and failed.endswith(", alert firing")
     node = next(p for p in listed if p.rule == "node_down")
-    assert node.sentence(lambda ts: str(ts)) == f"BE 127.0.0.4 down since {down_at} (alert firing)"
+    assert node.sentence(lambda ts: str(ts)) == f"BE 127.0.0.4 down — since {down_at}, alert firing"
     fired_at = clock.t
 
     # disabled on the Alerts page: said at once, and the alert resolves at the next round
@@ -125,7 +125,7 @@ def test_the_overview_lists_every_alert_the_alerts_page_fires(setup):  # noqa: F
     rounds(collector, deliverer, clock)
     assert firing(collector) == mvs
     node = next(p for p in overview_list(collector, clock.t) if p.rule == "node_down")
-    assert node.sentence().endswith("(no alert: the rule is disabled)")
+    assert node.sentence().endswith(", no alert: the rule is disabled")
 
     # back up: gone from the list now, and a past range still shows what fired then
     emu.set_faults("demo", {"be_down": []})
@@ -168,7 +168,7 @@ def test_on_the_demo_the_overview_and_the_alerts_agree(tmp_path, page):  # noqa:
             ("mv_inactive", "finance.mv_ledger_summary"),
         }
         assert page.get_by_text("Nothing is wrong right now").count() == 0
-        marked = [s for s in shown if "(alert firing" in s]
+        marked = [s for s in shown if ", alert firing" in s]
         assert len(marked) == len(expected), (shown, expected)
         for _, _, message in expected:
             assert any(s.startswith(message) for s in marked), (message, shown)
