@@ -62,9 +62,9 @@ def nodes(heartbeat_tz=SHANGHAI) -> pd.DataFrame:
     beat = lambda ts: fe_time(ts, heartbeat_tz)  # noqa: E731
     return pd.DataFrame(
         [
-            ("FE", "10.0.0.1", "3.3.5", True, True, beat(NOW - 2), None, None, None, None, None, None, None),
-            ("BE", "10.0.0.2", "3.3.5", True, None, beat(NOW - 4), 19.44, 28.0, 4e11, 1e12, 1480, 3, None),
-            ("BE", "10.0.0.3", None, False, None, beat(NOW - 7200), None, None, None, 1e12, None, None, "refused"),
+            ("FE", "10.0.0.1", "3.3.5", True, True, beat(NOW - 2), None, None, None, None, None, None, None, None),
+            ("BE", "10.0.0.2", "3.3.5", True, None, beat(NOW - 4), 19.44, 28.0, 4.5e9, 4e11, 1e12, 1480, 3, None),
+            ("BE", "10.0.0.3", None, False, None, beat(NOW - 7200), None, None, None, None, 1e12, None, None, "x"),
         ],
         columns=[
             "role",
@@ -75,6 +75,7 @@ def nodes(heartbeat_tz=SHANGHAI) -> pd.DataFrame:
             "last_heartbeat",
             "cpu_pct",
             "mem_pct",
+            "mem_used_bytes",
             "disk_used_bytes",
             "disk_total_bytes",
             "tablet_count",
@@ -90,14 +91,21 @@ def test_unknown_values_read_na_never_none():
     assert "None" not in rows.to_string()
     fe, be, dead = (rows.iloc[i] for i in range(3))
     assert (fe["role"], fe["tablets"], fe["cpu"], fe["queries"]) == ("FE leader", "n/a", "n/a", "n/a")
+    assert fe["memory"] == "n/a"  # an FE reports no process memory
     assert (be["cpu"], be["memory"], be["disk"], be["tablets"], be["error"]) == (
         "19.4 %",
-        "28.0 %",
+        "4.5 GB · 28.0 %",
         "40.0 %",
         "1,480",
         "",
     )
-    assert (dead["alive"], dead["version"], dead["disk"], dead["error"]) == ("no", "n/a", "n/a", "refused")
+    assert (dead["alive"], dead["version"], dead["memory"], dead["disk"], dead["error"]) == (
+        "no",
+        "n/a",
+        "n/a",
+        "n/a",
+        "x",
+    )
 
 
 def test_heartbeats_are_shown_in_the_viewers_zone():

@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from starmon import clock
+from starmon.health import format_value
 
 NA = "n/a"
 
@@ -29,6 +30,13 @@ class NodeTable:
 
 def _shown(value: object, fmt: str, unit: str = "") -> str:
     return NA if pd.isna(value) else format(value, fmt) + unit
+
+
+def _memory(used: object, pct: object) -> str:
+    """Memory used in bytes with its share of the limit: "4.2 GB · 32.6 %"; either alone when the other is unknown."""
+    parts = [format_value(used, "bytes")] if not pd.isna(used) else []
+    parts += [_shown(pct, ".1f", " %")] if not pd.isna(pct) else []
+    return " · ".join(parts) or NA
 
 
 def _pct(used: object, total: object) -> float | None:
@@ -63,7 +71,7 @@ def table(nodes: pd.DataFrame, collected: float, zone: str) -> NodeTable:
             "alive": nodes["alive"].map(_alive),
             "heartbeat": nodes["last_heartbeat"].map(heartbeat),
             "cpu": nodes["cpu_pct"].map(lambda v: _shown(v, ".1f", " %")),
-            "memory": nodes["mem_pct"].map(lambda v: _shown(v, ".1f", " %")),
+            "memory": [_memory(b, p) for b, p in zip(nodes["mem_used_bytes"], nodes["mem_pct"])],
             "disk": [
                 _shown(_pct(u, t), ".1f", " %") for u, t in zip(nodes["disk_used_bytes"], nodes["disk_total_bytes"])
             ],
@@ -92,7 +100,9 @@ def table(nodes: pd.DataFrame, collected: float, zone: str) -> NodeTable:
         "alive": st.column_config.TextColumn("Alive", width=55),
         "heartbeat": st.column_config.TextColumn(when[0], help=when[1], width=130),
         "cpu": st.column_config.TextColumn("CPU", help="CPU used, % of the node's cores", width=70, **right),
-        "memory": st.column_config.TextColumn("Memory", help="Memory used, % of the node's limit", width=80, **right),
+        "memory": st.column_config.TextColumn(
+            "Memory", help="Memory used (decimal units) and its % of the node's limit", width=125, **right
+        ),
         "disk": st.column_config.TextColumn("Disk", help="Disk used, % of its capacity", width=65, **right),
         "tablets": st.column_config.TextColumn("Tablets", help="Tablets on the BE (FEs hold none)", width=70, **right),
         "queries": st.column_config.TextColumn("Queries", help="Queries running when collected", width=70, **right),
