@@ -9,7 +9,6 @@ or not at all.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -25,6 +24,7 @@ from sqlalchemy.engine import Engine, make_url
 from . import schema
 from .config import ClusterConfig, env_setting
 from .readings import NodeReading, PreviousRound, Snapshot, node_from_row
+from .writer_lock import WriterLock
 
 if TYPE_CHECKING:
     from .events import Event
@@ -503,40 +503,3 @@ def _open_private(path: Path) -> tuple[int, int]:
     except OSError as exc:
         raise StoreError(f"cannot open database {path}: {exc.strerror}") from exc
     return st.st_dev, st.st_ino
-
-
-class WriterLock:
-    """A non-blocking exclusive file lock; the OS releases it if the holder dies."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self._fd: int | None = None
-
-    def acquire(self) -> bool:
-        """Take the lock if free; False when another process holds it."""
-        if self._fd is not None:
-            return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._fd = fd
-        return True
-
-    def holder(self) -> str:
-        """The pid written by the current holder, for messages."""
-        try:
-            return self.path.read_text().strip() or "unknown"
-        except OSError:
-            return "unknown"
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None

@@ -25,7 +25,7 @@ import pytest
 
 from starmon import schema
 from starmon.emulator import ClusterSpec
-from starmon.store import WriterLock
+from starmon.writer_lock import WriterLock
 
 from .fixtures import ROOT, exact_workload
 
