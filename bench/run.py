@@ -1,6 +1,8 @@
 """`python bench/run.py [--quick]`: every benchmark, side by side with its baseline, as a table.
 
-Benchmarks print figures; they never fail. `--quick` shrinks the inputs for a smoke run.
+Benchmarks print figures; they never fail. `--quick` shrinks the inputs for a smoke run. Two
+run on their own: bench_hostile.py (what each hostile answer costs: docs/RELIABILITY.md) and
+bench_sessions.py (real Chromium sessions, which need the browser installed).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import bench_alerts  # noqa: E402
 import bench_api  # noqa: E402
 import bench_audit  # noqa: E402
 import bench_collect  # noqa: E402
+import bench_fleet  # noqa: E402
 import bench_parse  # noqa: E402
 import bench_read  # noqa: E402
+import bench_replay  # noqa: E402
 import bench_retention  # noqa: E402
 import bench_selfmetrics  # noqa: E402
 
@@ -33,6 +37,8 @@ def main() -> int:
         bench_collect,
         bench_alerts,
         bench_read,
+        bench_fleet,
+        bench_replay,
         bench_retention,
         bench_selfmetrics,
         bench_api,

@@ -20,7 +20,7 @@ def test_quick_benchmarks_run_and_agree():
     if os.environ.get("STARMON_TEST_PG_URL"):  # the retention benchmark runs where PostgreSQL is
         env["STARMON_BENCH_PG_URL"] = os.environ["STARMON_TEST_PG_URL"]
     done = subprocess.run(
-        [sys.executable, "bench/run.py", "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=170, env=env
+        [sys.executable, "bench/run.py", "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env
     )
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and not line.startswith("| what")]
@@ -33,3 +33,7 @@ def test_quick_benchmarks_run_and_agree():
     assert len(api) == 2 and all("(0 errors)" in r for r in api), api  # every call of the load answered
     [retention] = [r for r in rows if r.startswith("| Retention pass")]
     assert ("skipped" in retention) == (not os.environ.get("STARMON_TEST_PG_URL")), retention
+    [replay] = [r for r in rows if r.startswith("| demo replay, 1 day (1,440 rounds)")]  # the quick replay: one day
+    assert re.search(r"\| [\d.]+ s at load", replay), replay
+    fleet = [r for r in rows if r.startswith("| Fleet read (starmon.fleet.Fleet.read), 7d, 20 clusters")]
+    assert len(fleet) == 1, fleet
