@@ -81,23 +81,19 @@ def merge(
             severity = alert["severity"]  # once critical, an alert stays critical until it resolves
         state = alert["state"] if alert is not None else PENDING
         since = cond.since if cond.since is not None else (alert["started_at"] if alert is not None else None)
-        silenced = state == FIRING and (bool(alert["silenced"]) or muted(cond.rule))
-        out.append(Problem(cond.rule, cond.subject, severity, cond.text, state, since, r.for_seconds, silenced))
+        quiet = _silenced(alert, muted)
+        out.append(Problem(cond.rule, cond.subject, severity, cond.text, state, since, r.for_seconds, quiet))
     for (name, subject), alert in by_key.items():
         if alert["state"] == FIRING or name in unknown:
-            silenced = alert["state"] == FIRING and (bool(alert["silenced"]) or muted(name))
-            problem = Problem(
-                name,
-                subject,
-                alert["severity"],
-                alert["message"],
-                alert["state"],
-                alert["started_at"],
-                rule(name).for_seconds,
-                silenced,
-            )
-            out.append(problem)
+            wait = rule(name).for_seconds
+            since, quiet = alert["started_at"], _silenced(alert, muted)
+            out.append(Problem(name, subject, alert["severity"], alert["message"], alert["state"], since, wait, quiet))
     return sorted(out, key=lambda p: (p.severity != CRITICAL, _ORDER[p.state]))
+
+
+def _silenced(alert: dict | None, muted: Callable[[str], bool]) -> bool:
+    """A firing alert held back: by a silence when it fired, or by one in force now."""
+    return alert is not None and alert["state"] == FIRING and (bool(alert["silenced"]) or muted(alert["rule"]))
 
 
 def problems(reader: Reader, cluster: dict, state: Health, config: Config, now: float | None) -> list[Problem]:
