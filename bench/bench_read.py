@@ -101,7 +101,7 @@ def overview_read(reader: Reader, cluster_id: int, now: float, chart: bool = Fal
     df = reader.series(cluster_id, tr, SERIES)
     return {
         "cards": state.cards,
-        "problems": wrong_now.problems(reader, find_cluster(reader, cluster_id), state, SETTINGS, now),
+        "problems": wrong_now.problems(reader, find_cluster(reader, cluster_id), state, SETTINGS, tr, now),
         "aggregates": agg,
         "points": len(df),
         "dead": state.dead_nodes,

@@ -37,7 +37,7 @@ def overview() -> None:
     if not live:
         st.caption("The forecast is as of now; the cards and the list below are as of the range's end.")
     st.subheader("What is wrong now" if live else f"What was wrong at {frame.local_time(snapshot['ts'])}")
-    widgets.problems(loaders.problems(cluster, state, live), frame.local_time, live)
+    widgets.problems(loaders.problems(cluster, state, tr), frame.local_time, live)
 
 
 overview()

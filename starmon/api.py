@@ -300,7 +300,7 @@ def create_app(
     ):
         def read_health(cluster: dict, tr: TimeRange, now: float) -> dict:
             state = read.health_at(reader, cluster["id"], tr, config.cards)
-            found = wrong_now.problems(reader, cluster, state, config, now if tr.reaches(now) else None)
+            found = wrong_now.problems(reader, cluster, state, config, tr, now)
             data = overview_json.health_json(state, found)
             return data | {"timestamp": data["collected_at"]}
 

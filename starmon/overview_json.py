@@ -38,7 +38,7 @@ def overview(
     match = find_cluster(reader, cluster)
     cards = config.cards
     state = health_at(reader, match["id"], tr, cards)
-    found = wrong_now.problems(reader, match, state, config, now if tr.reaches(now) else None)
+    found = wrong_now.problems(reader, match, state, config, tr, now)
     extra = {}
     if detail:
         spark = sorted({c.spark_column(state.snapshot or {}) for c in cards} - {None})

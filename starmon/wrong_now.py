@@ -23,7 +23,7 @@ from .alert_store import silenced_rules
 from .alerts import RANK, RoundInputs, Rule, round_conditions
 from .config import Config
 from .health import CRITICAL, Condition
-from .read import Health, Reader
+from .read import Health, Reader, TimeRange
 
 FIRING, PENDING, OFF = "firing", "pending", "off"
 _ORDER = {FIRING: 0, PENDING: 1, OFF: 2}
@@ -96,12 +96,13 @@ def _silenced(alert: dict | None, muted: Callable[[str], bool]) -> bool:
     return alert is not None and alert["state"] == FIRING and (bool(alert["silenced"]) or muted(alert["rule"]))
 
 
-def problems(reader: Reader, cluster: dict, state: Health, config: Config, now: float | None) -> list[Problem]:
-    """What is wrong at the end of the range `state` was read for (see health_at), worst first.
+def problems(reader: Reader, cluster: dict, state: Health, config: Config, tr: TimeRange, now: float) -> list[Problem]:
+    """What is wrong at the end of the range `tr`, which `state` was read for (health_at), worst first.
 
-    `now` is given for a range that reaches now (silences in force now count), None for one in
-    the past. The disk forecast is the engine's own (it refits hourly, in the background): its
-    alert is listed as the engine holds it, rather than refitted here to a slightly other answer.
+    For a range that reaches `now`, the alerts open now and the silences in force; for one in
+    the past, the alerts open at its last round, as they stood then. The disk forecast is the
+    engine's own (it refits hourly, in the background): its alert is listed as the engine holds
+    it, rather than refitted here to a slightly different answer.
     """
     snap = state.snapshot
     if snap is None:
@@ -111,7 +112,7 @@ def problems(reader: Reader, cluster: dict, state: Health, config: Config, now: 
     rule = settings.rules_for(cluster["name"])
     inputs = RoundInputs(snap, state.dead_nodes, _statistics(reader, cid, end), None)
     found, unknown = round_conditions(inputs, config.cards, config.interval_seconds, rule)
-    if now is not None:
+    if tr.reaches(now):
         alerts, muted = reader.store.read(lambda conn: (_open(conn, cid, None), silenced_rules(conn, cid, now)))
     else:
         alerts, muted = reader.store.read(lambda conn: _open(conn, cid, end)), lambda _rule: False

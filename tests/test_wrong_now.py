@@ -91,7 +91,7 @@ def overview_list(collector, now: float, end: float | None = None) -> list[wrong
     cluster = find_cluster(reader, "demo")
     tr = parse_range("1h", now) if end is None else TimeRange(end - 3600, end, "custom")
     state = health_at(reader, cluster["id"], tr, collector.config.cards)
-    return wrong_now.problems(reader, cluster, state, collector.config, now if end is None else None)
+    return wrong_now.problems(reader, cluster, state, collector.config, tr, now)
 
 
 def firing(collector) -> set[tuple[str, str]]:

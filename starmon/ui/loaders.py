@@ -108,10 +108,10 @@ def health(cluster_id: int, start: float, end: float, newest: int | None) -> rea
     return read.health_at(reader(), cluster_id, TimeRange(start, end, ""), config().cards)
 
 
-def problems(cluster: dict, state: read.Health, live: bool) -> list[wrong_now.Problem]:
+def problems(cluster: dict, state: read.Health, tr: TimeRange) -> list[wrong_now.Problem]:
     """What is wrong at the range's end (wrong_now.problems). Not cached: the alert evaluation
     runs just after a round is stored, so a list cached with the round could miss its alerts."""
-    return wrong_now.problems(reader(), cluster, state, config(), time.time() if live else None)
+    return wrong_now.problems(reader(), cluster, state, config(), tr, time.time())
 
 
 @st.cache_data(ttl="15m", max_entries=64, show_spinner=False)
