@@ -4,6 +4,7 @@ environment and seeded clusters. The plain helpers they are built on are in fixt
 from __future__ import annotations
 
 import shutil
+import signal
 
 import pytest
 
@@ -32,6 +33,21 @@ from .fixtures import (  # noqa: F401
     use_dashboard,
 )
 from .strategies import ENV_PW
+
+# -- the run itself -------------------------------------------------------------------------------------------
+
+
+def pytest_configure(config):
+    """Let the processes the tests start be stopped by SIGINT again, when this run was started with it ignored.
+
+    A script's background job (`python -m pytest ... &`) starts with SIGINT ignored, and a child inherits
+    that: every collector and emulator the tests stop with SIGINT, as Ctrl-C stops them, then ran on
+    until the test's 10 or 20 s wait killed it, and the tests that check a clean exit failed. A handled
+    SIGINT is reset to the default in a child, so the children stop as they do from a terminal.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 # -- emulated clusters ---------------------------------------------------------------------------------------
 
