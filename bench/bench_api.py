@@ -4,7 +4,7 @@
 them. Nothing is asserted.
 
 The server is `streamlit run app.py` as a user starts it, over a SQLite file holding benchdb's
-7 days of rounds of one cluster (2 FEs, 3 BEs, every 30 s), which starmon.toml points at an
+7 days (1 with --quick) of rounds of one cluster (2 FEs, 3 BEs, every 30 s), which starmon.toml points at an
 emulated cluster: the embedded collector stores a live round every 5 s throughout, so answers
 keep changing (no conditional requests: every call gets the whole overview). The baseline is
 `overview_json.overview(..., detail=True)` called in the benchmark's own process on the same file, one at
@@ -102,7 +102,8 @@ def run(quick: bool = False) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="starmon-bench-api-") as tmp:
         work = Path(tmp)
         db = work / "api.db"
-        benchdb.build_one(db, time.time())
+        held = benchdb.held_rounds(quick)
+        benchdb.build_one(db, time.time(), held)
         emulator = Emulator([ClusterSpec(benchdb.cluster_name(0))]).start()
         proc, url = _server(work, db, emulator)
         try:
@@ -121,7 +122,7 @@ def run(quick: bool = False) -> list[dict]:
                 rows.append(
                     {
                         "what": f"GET /api/clusters/{{id}}/overview?range={label}, {CLIENTS} concurrent clients, "
-                        f"collector storing a round every {INTERVAL} s, 7 days held",
+                        f"collector storing a round every {INTERVAL} s, {benchdb.days(held)} held",
                         "compared_with": "overview_json.overview(detail=True) in-process, one call at a time",
                         "target": "p95 within 3x of the in-process p95",
                         "figures": f"{len(latencies) / seconds:.1f} requests/s, p50 {_p(latencies, 50) * 1000:.0f} ms, "

@@ -8,8 +8,9 @@ temporary directory that is removed afterwards. Timings are the best of a few re
 (time.perf_counter) with a warm OS page cache; the first (cold Store) run is shown beside them.
 
 How the data is generated (bench/benchdb.py, shared with the other read benchmarks)
-  * One cluster, 7 days, one round every 30 s: 20,160 `metrics_snapshots` rows and 5 `node_snapshots`
-    rows per round (2 FEs and 3 BEs; BE 3 is dead for the last 20 rounds).
+  * One cluster, 7 days (1 with quick=True), one round every 30 s: 20,160 `metrics_snapshots` rows and
+    5 `node_snapshots` rows per round (2 FEs and 3 BEs; BE 3 is dead for the last 20 rounds). The reads
+    always ask for 7 days, so with quick=True they go through the same code over fewer rows.
   * N clusters (100, or 10 with quick=True): the 1-cluster database copied N times, interleaved round
     by round as a collector writes them, every float scaled by a per-cluster factor.
   * Bytes per cluster-round: rounds written through `Store.write_round` (the collector's path), one
@@ -39,12 +40,13 @@ import pandas as pd  # noqa: E402
 from benchdb import (  # noqa: E402
     NODES_PER_ROUND,
     STEP,
-    WEEK_ROUNDS,
     as_dicts,
     build_many,
     build_one,
     cluster_name,
+    days,
     file_bytes,
+    held_rounds,
     make_rounds,
     new_store,
 )
@@ -136,7 +138,8 @@ def bench_read_path(work: Path, quick: bool, rows: list[dict]) -> dict:
     repeat = 3 if quick else 5
     now = float(int(time.time()) // STEP * STEP)
     one = work / "one.db"
-    cid, gen_one = build_one(one, now - 5)
+    rounds = held_rounds(quick)
+    cid, gen_one = build_one(one, now - 5, rounds)
     store = Store(f"sqlite:///{one}")
     reader = Reader(store)
     first_fast, fast, result = best_of(lambda: overview_read(reader, cid, now), repeat)
@@ -147,8 +150,9 @@ def bench_read_path(work: Path, quick: bool, rows: list[dict]) -> dict:
     ratio = naive / fast
     rows.append(
         {
-            "what": "Overview read path, 7d, 1 cluster (20,160 snapshots, 100,800 node rows): Reader.latest, first_in, "
-            "dead_nodes, aggregates, health.cards/problems and Reader.series of 4 columns",
+            "what": f"Overview read path, 7d, 1 cluster ({rounds:,} snapshots, {rounds * NODES_PER_ROUND:,} node "
+            "rows): Reader.latest, first_in, dead_nodes, aggregates, health.cards/problems and Reader.series "
+            "of 4 columns",
             "compared_with": "naive: pd.read_sql of all columns for 7 days + go.Figure of 4 traces of every point "
             "+ to_json()",
             "target": "≥ 10× faster; ≤ 1,500 points per series",
@@ -183,8 +187,8 @@ def bench_read_path(work: Path, quick: bool, rows: list[dict]) -> dict:
         n_node = con.execute("SELECT count(*) FROM node_snapshots").fetchone()[0]
     rows.append(
         {
-            "what": f"Same read path, {clusters} clusters × 7 days in one DB ({n_snap:,} snapshots, {n_node:,} node "
-            f"rows, rounds interleaved as a collector writes them)",
+            "what": f"Same read path, {clusters} clusters × {days(rounds)} in one DB ({n_snap:,} snapshots, "
+            f"{n_node:,} node rows, rounds interleaved as a collector writes them)",
             "compared_with": "the 1-cluster figure above",
             "target": "within 2×",
             "figures": f"{' / '.join(ms(t) for t in per_cluster)} (clusters {', '.join(map(str, picks))}; first runs "
@@ -204,13 +208,21 @@ def bench_read_path(work: Path, quick: bool, rows: list[dict]) -> dict:
             "met": None,
         }
     )
-    return {"one": one, "many": many, "clusters": clusters, "size_many": size_many, "n_snap": n_snap, "now": now}
+    return {
+        "one": one,
+        "rounds": rounds,
+        "many": many,
+        "clusters": clusters,
+        "size_many": size_many,
+        "n_snap": n_snap,
+        "now": now,
+    }
 
 
 # -- 3: the page through AppTest --------------------------------------------------------------------------------
 
 
-def bench_page(work: Path, one: Path, quick: bool, rows: list[dict]) -> None:
+def bench_page(work: Path, one: Path, rounds: int, quick: bool, rows: list[dict]) -> None:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -259,7 +271,8 @@ def bench_page(work: Path, one: Path, quick: bool, rows: list[dict]) -> None:
     (w7, c7, cards), (w1, c1, _) = out["7d"], out["1h"]
     rows.append(
         {
-            "what": f"Overview page through AppTest (frame + page, {cards} cards), 7d range, 1 cluster with 7 days, "
+            "what": f"Overview page through AppTest (frame + page, {cards} cards), 7d range, 1 cluster with "
+            f"{days(rounds)}, "
             "cached loaders warm",
             "compared_with": "the same page with the 1h range",
             "target": "within 2×",
@@ -311,7 +324,7 @@ def bench_bytes(work: Path, quick: bool, read_info: dict, rows: list[dict]) -> N
     else:
         week_db = work / "week10.db"
         build_many(week_db, read_info["one"], 10)
-        week, week_rounds = file_bytes(week_db), WEEK_ROUNDS * 10
+        week, week_rounds = file_bytes(week_db), read_info["rounds"] * 10
         week_db.unlink()
     per_week_round = week / week_rounds
     big = read_info["size_many"] / read_info["n_snap"]
@@ -319,10 +332,11 @@ def bench_bytes(work: Path, quick: bool, read_info: dict, rows: list[dict]) -> N
         {
             "what": f"Bytes on disk per cluster-round (1 snapshot + {NODES_PER_ROUND} node rows, with their indexes)",
             "compared_with": f"file growth over {measured} rounds × {clusters} clusters written by Store.write_round "
-            f"(after {warmup} warm-up rounds), WAL checkpointed; and whole 7d × 10-cluster DB",
+            f"(after {warmup} warm-up rounds), WAL checkpointed; and whole {days(read_info['rounds'])} × 10-cluster DB",
             "target": "≤ 2 KB (2,048 B) per cluster-round",
             "figures": f"{per_round:,.0f} B per cluster-round by growth ({ms(took / (measured * clusters))} per "
-            f"write_round); 7 days × 10 clusters = {mib(week)} = {per_week_round:,.0f} B per cluster-round"
+            f"write_round); {days(read_info['rounds'])} × 10 clusters = {mib(week)} = {per_week_round:,.0f} B per "
+            "cluster-round"
             + (f" ({read_info['clusters']} clusters: {big:,.0f} B)" if read_info["clusters"] != 10 else ""),
             "met": max(per_round, per_week_round) <= 2048,
         }
@@ -337,7 +351,7 @@ def run(quick: bool = False) -> list[dict]:
     work = Path(tempfile.mkdtemp(prefix="starmon-bench-read-"))
     try:
         info = bench_read_path(work, quick, rows)
-        bench_page(work, info["one"], quick, rows)
+        bench_page(work, info["one"], info["rounds"], quick, rows)
         info["many"].unlink()
         bench_bytes(work, quick, info, rows)
     finally:

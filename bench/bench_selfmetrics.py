@@ -34,13 +34,11 @@ from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
 from starmon import selfmetrics  # noqa: E402
 from starmon.store import Store  # noqa: E402
 
-DAY_ROUNDS = 86400 // benchdb.STEP
-
 
 def build(work: Path, clusters: int, end_ts: float) -> Path:
     """The N-cluster database, one day each: a 1-cluster template copied N times (benchdb.build_many)."""
     template, many = work / "one.db", work / "many.db"
-    benchdb.build_one(template, end_ts, DAY_ROUNDS)
+    benchdb.build_one(template, end_ts, benchdb.DAY_ROUNDS)
     benchdb.build_many(many, template, clusters)
     template.unlink()
     return many

@@ -34,7 +34,8 @@ from starmon.store import Store  # noqa: E402
 
 SEED = 20240607
 STEP = 30  # seconds between rounds
-WEEK_ROUNDS = 7 * 86400 // STEP  # 20,160
+DAY_ROUNDS = 86400 // STEP  # 2,880
+WEEK_ROUNDS = 7 * DAY_ROUNDS  # 20,160
 FES = ("10.0.0.1", "10.0.0.2")
 BES = ("10.0.0.3", "10.0.0.4", "10.0.0.5")
 NODES_PER_ROUND = len(FES) + len(BES)
@@ -292,6 +293,21 @@ def bulk(path: Path):
             con.execute("ROLLBACK")
         con.execute("PRAGMA journal_mode=WAL")
         con.close()
+
+
+def held_rounds(quick: bool) -> int:
+    """The rounds a read benchmark's cluster holds: a week, or a day for --quick.
+
+    --quick is the smoke run tests/test_bench.py makes: the same reads over a day's rows take a
+    seventh of the time to generate, copy and read, and the code they go through is the same.
+    """
+    return DAY_ROUNDS if quick else WEEK_ROUNDS
+
+
+def days(rounds: int) -> str:
+    """`rounds` as the days they span, for a row's text: "7 days", "1 day"."""
+    n = rounds * STEP / 86400
+    return f"{n:g} day{'' if n == 1 else 's'}"
 
 
 def build_one(path: Path, end_ts: float, rounds: int = WEEK_ROUNDS) -> tuple[int, float]:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -70,6 +72,34 @@ def dashboard_env(tmp: Path, *, demo: bool, collector: bool = True, config: str 
     if not collector:
         env["STARMON_EMBEDDED_COLLECTOR"] = "0"
     return env
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """A running dashboard: its URL, the environment it was started with, and its SQLite file."""
+
+    url: str
+    env: dict[str, str]
+    db: Path
+
+
+def count_rows(db: Path, table: str) -> int:
+    """The rows of `table` in a dashboard's SQLite file; 0 while the file or its schema is still being created."""
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db) as conn:
+            return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def wait_until(ready: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll ready() twice a second until it holds; fail, naming `what`, if it still does not after `seconds`."""
+    deadline = time.time() + seconds
+    while not ready():
+        assert time.time() < deadline, f"not within {seconds:.0f} s: {what}"
+        time.sleep(0.5)
 
 
 @contextmanager

@@ -4,6 +4,7 @@ environment and seeded clusters. The plain helpers they are built on are in fixt
 from __future__ import annotations
 
 import shutil
+import signal
 
 import pytest
 
@@ -13,6 +14,8 @@ from starmon.emulator import ClusterSpec, Emulator
 from starmon.emulator.process import emulator_process
 from starmon.scheduler import Collector
 from starmon.store import Store
+
+from .browser import Dashboard, count_rows, dashboard_env, dashboard_server
 
 # exact_workload and free_port are only re-exported: the collector's test modules (test_collector,
 # test_faults, test_hostile, test_emulator, being rewritten with the collector) still import them from
@@ -30,6 +33,21 @@ from .fixtures import (  # noqa: F401
     use_dashboard,
 )
 from .strategies import ENV_PW
+
+# -- the run itself -------------------------------------------------------------------------------------------
+
+
+def pytest_configure(config):
+    """Let the processes the tests start be stopped by SIGINT again, when this run was started with it ignored.
+
+    A script's background job (`python -m pytest ... &`) starts with SIGINT ignored, and a child inherits
+    that: every collector and emulator the tests stop with SIGINT, as Ctrl-C stops them, then ran on
+    until the test's 10 or 20 s wait killed it, and the tests that check a clean exit failed. A handled
+    SIGINT is reset to the default in a child, so the children stop as they do from a terminal.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 # -- emulated clusters ---------------------------------------------------------------------------------------
 
@@ -92,6 +110,22 @@ def demo_week(demo_week_file, tmp_path_factory):
     store = Store(f"sqlite:///{tmp / path.name}")
     yield store, model, cluster_id, now, tmp
     store.close()
+
+
+@pytest.fixture(scope="session")
+def demo_dashboard(tmp_path_factory):
+    """`streamlit run app.py` with nothing configured, so the demo starts and is collected: one server,
+    once it holds a round, for the browser tests that only look at the demo's pages (test_browser,
+    test_offline, test_resources_page, test_workload).
+
+    Each of those modules used to start its own, and two waited for the week's replay (25-30 s each);
+    none of them changes what the server holds. test_first_minutes starts its own: the replay as a
+    new user sees it is its point.
+    """
+    tmp = tmp_path_factory.mktemp("demo-dashboard")
+    env, db = dashboard_env(tmp, demo=True), tmp / "starmon.db"
+    with dashboard_server(tmp, env, ready=lambda: count_rows(db, "metrics_snapshots") > 0) as url:
+        yield Dashboard(url, env, db)
 
 
 # -- databases and collectors --------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 import time
 from pathlib import Path
 
@@ -23,28 +22,10 @@ URL_PATH = {name: "" if name == "overview" else name for name in PAGES}
 pytestmark = needs_chromium
 
 
-@pytest.fixture(scope="module")
-def dashboard(tmp_path_factory):
-    """`streamlit run app.py` with no clusters configured: the demo starts and is collected."""
-    tmp = tmp_path_factory.mktemp("dashboard")
-    with dashboard_server(tmp, dashboard_env(tmp, demo=True), ready=lambda: _snapshots(tmp / "starmon.db") > 0) as url:
-        yield url
-
-
-def _snapshots(db: Path) -> int:
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(db) as conn:
-            return conn.execute("SELECT count(*) FROM metrics_snapshots").fetchone()[0]
-    except sqlite3.Error:  # the schema is still being created
-        return 0
-
-
 @pytest.mark.parametrize("name", URL_PATH)
-def test_every_page_in_a_browser(dashboard, page, name):
+def test_every_page_in_a_browser(demo_dashboard, page, name):
     page.set_viewport_size({"width": 1280, "height": 900})
-    visit(page, f"{dashboard}/{URL_PATH[name]}")
+    visit(page, f"{demo_dashboard.url}/{URL_PATH[name]}")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     assert page.get_by_test_id("stException").count() == 0
@@ -61,17 +42,17 @@ def test_every_page_in_a_browser(dashboard, page, name):
         assert page.get_by_role("button", name="Test connection").is_visible()
 
 
-def test_range_lives_in_the_url(dashboard, page):
-    visit(page, f"{dashboard}/performance?range=6h")
+def test_range_lives_in_the_url(demo_dashboard, page):
+    visit(page, f"{demo_dashboard.url}/performance?range=6h")
     expect(page.get_by_text("Last 6h").first).to_be_visible()
     page.get_by_role("radio", name="7d").click()
     page.wait_for_url(re.compile(r"range=7d"), timeout=15000)
     expect(page.get_by_text("Last 7d").first).to_be_visible(timeout=20000)
 
 
-def test_narrow_window(dashboard, page):
+def test_narrow_window(demo_dashboard, page):
     page.set_viewport_size({"width": 420, "height": 900})
-    visit(page, dashboard)
+    visit(page, demo_dashboard.url)
     page.screenshot(path=str(SCREENSHOTS / "overview-narrow.png"), full_page=True)
     assert page.get_by_test_id("stException").count() == 0
     assert page.get_by_test_id("stMetric").first.is_visible()

@@ -8,12 +8,11 @@ when its failure goes unnoticed on the page.
 
 from __future__ import annotations
 
-import sqlite3
 from urllib.parse import urlsplit
 
 import pytest
 
-from .browser import browser, dashboard_env, dashboard_server, needs_chromium, visit  # noqa: F401
+from .browser import browser, needs_chromium, visit  # noqa: F401
 from .fixtures import PAGES
 
 pytestmark = needs_chromium
@@ -23,23 +22,7 @@ URL_PATH = {name: "" if name == "overview" else name for name in PAGES}
 
 
 @pytest.fixture(scope="module")
-def dashboard(tmp_path_factory):
-    """`streamlit run app.py` with nothing configured: the demo, so every page has charts and tables."""
-    tmp = tmp_path_factory.mktemp("offline")
-    with dashboard_server(tmp, dashboard_env(tmp, demo=True), ready=lambda: _collected(tmp / "starmon.db")) as url:
-        yield url
-
-
-def _collected(db) -> bool:
-    try:
-        with sqlite3.connect(db) as conn:
-            return conn.execute("SELECT count(*) FROM metrics_snapshots").fetchone()[0] > 0
-    except sqlite3.Error:  # not created yet
-        return False
-
-
-@pytest.fixture(scope="module")
-def offline(browser, dashboard):  # noqa: F811
+def offline(browser, demo_dashboard):  # noqa: F811
     """A browser page whose requests to anywhere but the dashboard's host are refused, and the refused ones."""
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     outside: list[str] = []
@@ -59,21 +42,21 @@ def offline(browser, dashboard):  # noqa: F811
 
 
 @pytest.mark.parametrize("name", URL_PATH)
-def test_every_page_asks_nothing_from_outside(dashboard, offline, name):
+def test_every_page_asks_nothing_from_outside(demo_dashboard, offline, name):
     page, outside = offline
     outside.clear()
-    visit(page, f"{dashboard}/{URL_PATH[name]}")
+    visit(page, f"{demo_dashboard.url}/{URL_PATH[name]}")
     page.wait_for_timeout(3000)  # charts and icons below the fold load late
     assert page.get_by_test_id("stException").count() == 0
     assert outside == [], f"the {name} page tried to reach {outside}"
 
 
-def test_icons_are_drawn_from_the_bundled_font(dashboard, offline):
+def test_icons_are_drawn_from_the_bundled_font(demo_dashboard, offline):
     """A Material icon is one glyph, as wide as its font size. Without its font the browser spells the
     ligature out in the fallback font ("dashboard", 73 px at 16 px with the font blocked), while the
     icon's box stays 16 px square: so the text itself is measured."""
     page, outside = offline
-    visit(page, dashboard)
+    visit(page, demo_dashboard.url)
     drawn = page.evaluate(
         """[...document.querySelectorAll("[data-testid='stIconMaterial']")].map(icon => {
             const text = document.createRange();

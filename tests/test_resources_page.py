@@ -24,7 +24,7 @@ from starmon.coverage import ALL_NA, Held, why_empty
 from starmon.read import TimeRange
 from starmon.ui.nodes import table
 
-from .browser import SCREENSHOTS, browser, dashboard_env, dashboard_server, needs_chromium, settle  # noqa: F401
+from .browser import SCREENSHOTS, browser, needs_chromium, settle, wait_until  # noqa: F401
 from .fixtures import add_cluster, open_page, seed_rounds
 
 SHANGHAI = timezone(timedelta(hours=8))  # the FE default time zone, and the emulator's
@@ -204,12 +204,10 @@ VIEWER_ZONE = "America/New_York"  # not the cluster's UTC+08:00, not the machine
 
 
 @pytest.fixture(scope="module")
-def dashboard(tmp_path_factory):
-    """`streamlit run app.py` with the demo, once its replayed week is in (the Capacity chart needs it)."""
-    tmp = tmp_path_factory.mktemp("resources")
-    env = dashboard_env(tmp, demo=True)
-    with dashboard_server(tmp, env, ready=lambda: _days_held(tmp / "starmon.db") > 6, wait_seconds=180) as url:
-        yield url
+def dashboard(demo_dashboard):
+    """The demo's dashboard (conftest's server), once its replayed week is in (the Capacity chart needs it)."""
+    wait_until(lambda: _days_held(demo_dashboard.db) > 6, 180, "the demo's week replayed")
+    return demo_dashboard.url
 
 
 def _days_held(db: Path) -> float:

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import time
 from collections import Counter
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -26,7 +24,7 @@ from starmon.fetch import ClusterClient
 from starmon.read import Reader, anchored, find_cluster, parse_range
 from starmon.store import Store
 
-from .browser import SCREENSHOTS, browser, dashboard_env, dashboard_server, needs_chromium, page, visit  # noqa: F401
+from .browser import SCREENSHOTS, browser, count_rows, needs_chromium, page, visit, wait_until  # noqa: F401
 from .fixtures import HOSTILE, add_cluster, app, seed_rounds, trace_values
 
 
@@ -250,15 +248,6 @@ def test_running_now_reads_either_layout_of_current_queries(emulator, profile):
     assert all(r["cpu_seconds"] == pytest.approx(r["exec_seconds"] * 0.8, abs=0.01) for r in found)
 
 
-def _workload_stored(db: Path) -> bool:
-    """Whether the demo's replayed audit passes have stored slow queries yet (its backfill runs after start)."""
-    try:
-        with sqlite3.connect(db) as conn:
-            return conn.execute("SELECT count(*) FROM slow_queries").fetchone()[0] > 0
-    except sqlite3.Error:  # the schema is still being created
-        return False
-
-
 def _grid(page, header: str):
     """The rows a dataframe holds (its accessible table, which the canvas draws) under the column `header`."""
     for grid in page.get_by_test_id("stDataFrame").all():
@@ -282,32 +271,32 @@ def _report(db_url: str) -> dict:
 
 
 @needs_chromium
-def test_the_demos_queries_page_shows_top_tables_and_slow_queries(tmp_path, page):
+def test_the_demos_queries_page_shows_top_tables_and_slow_queries(demo_dashboard, page):
     """In Chromium, on the demo: the tables read most and the slowest queries the replayed audit
-    passes stored, the same ones `python -m starmon queries` reads. The demo replays its week
-    while the page is open, so the page is compared with a read that no pass changed around it."""
-    env = dashboard_env(tmp_path, demo=True)
-    db = tmp_path / "starmon.db"
-    with dashboard_server(tmp_path, env, ready=lambda: _workload_stored(db), wait_seconds=240) as url:
+    passes stored, the same ones `python -m starmon queries` reads, on the session's demo dashboard
+    (conftest's demo_dashboard). Its collector's statistics passes go on while the page is open, so
+    the page is compared with a read that no pass changed around it."""
+    url, db_url = demo_dashboard.url, demo_dashboard.env["STARMON_DB_URL"]
+    wait_until(lambda: count_rows(demo_dashboard.db, "slow_queries") > 0, 240, "the demo's audit passes stored")
+    visit(page, f"{url}/queries?range=7d")
+    expect(page.get_by_text("days of history for demo")).to_have_count(0, timeout=180000)
+    for _ in range(3):
+        expected = _report(db_url)
         visit(page, f"{url}/queries?range=7d")
-        expect(page.get_by_text("days of history for demo")).to_have_count(0, timeout=180000)
-        for _ in range(3):
-            expected = _report(env["STARMON_DB_URL"])
-            visit(page, f"{url}/queries?range=7d")
-            assert page.get_by_test_id("stException").count() == 0
-            expect(page.get_by_text("Top tables by access")).to_be_visible()
-            tables = _grid(page, "Accesses")
-            slow = _grid(page, "Statement (first 200 characters)")
-            if _report(env["STARMON_DB_URL"]) == expected:
-                break
-        else:
-            pytest.fail("a statistics pass landed during every one of three visits")
-        assert expected["audit"] == "ok" and expected["top_tables_by_access"] and expected["slow_queries"]
-        top = dict(zip(tables[0], tables[1][0]))
-        first = expected["top_tables_by_access"][0]
-        assert (top["Database"], top["Table"]) == (first["database"], first["table"])
-        assert top["Accesses"].replace(",", "") == str(first["access_count"])
-        slowest = dict(zip(slow[0], slow[1][0]))
-        assert slowest["Statement (first 200 characters)"] == expected["slow_queries"][0]["stmt"]
-        assert slowest["Time (ms)"].replace(",", "") == str(expected["slow_queries"][0]["query_ms"])
-        page.screenshot(path=str(SCREENSHOTS / "queries-demo.png"), full_page=True)
+        assert page.get_by_test_id("stException").count() == 0
+        expect(page.get_by_text("Top tables by access")).to_be_visible()
+        tables = _grid(page, "Accesses")
+        slow = _grid(page, "Statement (first 200 characters)")
+        if _report(db_url) == expected:
+            break
+    else:
+        pytest.fail("a statistics pass landed during every one of three visits")
+    assert expected["audit"] == "ok" and expected["top_tables_by_access"] and expected["slow_queries"]
+    top = dict(zip(tables[0], tables[1][0]))
+    first = expected["top_tables_by_access"][0]
+    assert (top["Database"], top["Table"]) == (first["database"], first["table"])
+    assert top["Accesses"].replace(",", "") == str(first["access_count"])
+    slowest = dict(zip(slow[0], slow[1][0]))
+    assert slowest["Statement (first 200 characters)"] == expected["slow_queries"][0]["stmt"]
+    assert slowest["Time (ms)"].replace(",", "") == str(expected["slow_queries"][0]["query_ms"])
+    page.screenshot(path=str(SCREENSHOTS / "queries-demo.png"), full_page=True)
