@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+from contextlib import ExitStack
 
 import pytest
 
@@ -112,11 +113,36 @@ def demo_week(demo_week_file, tmp_path_factory):
     store.close()
 
 
+_DEMO_USER = "demo_dashboard"
+_STOP_DEMO, _LAST_DEMO_USER = pytest.StashKey(), pytest.StashKey()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the modules that read the session's demo dashboard one after another, where the first
+    of them stood, so the dashboard can stop after the last test that reads it (see
+    pytest_runtest_teardown): its collector would otherwise load the machine under the
+    timing-sensitive tests that follow (test_contention, test_load)."""
+    reading = [item for item in items if _DEMO_USER in getattr(item, "fixturenames", ())]
+    if not reading:
+        return
+    users = {item.module for item in reading}
+    first = next(i for i, item in enumerate(items) if item.module in users)
+    grouped = [item for item in items if item.module in users]
+    items[:] = items[:first] + grouped + [item for item in items[first:] if item.module not in users]
+    config.stash[_LAST_DEMO_USER] = [item for item in items if item in reading][-1]
+
+
+def pytest_runtest_teardown(item, nextitem):
+    """After the last test that reads the demo dashboard, stop it (if it was started)."""
+    if item is item.config.stash.get(_LAST_DEMO_USER, None):
+        item.config.stash.get(_STOP_DEMO, lambda: None)()
+
+
 @pytest.fixture(scope="session")
-def demo_dashboard(tmp_path_factory):
+def demo_dashboard(tmp_path_factory, pytestconfig):
     """`streamlit run app.py` with nothing configured, so the demo starts and is collected: one server,
     once it holds a round, for the browser tests that only look at the demo's pages (test_browser,
-    test_offline, test_resources_page, test_workload).
+    test_offline, test_resources_page, test_workload, test_wrong_now). It stops after the last of them.
 
     Each of those modules used to start its own, and two waited for the week's replay (25-30 s each);
     none of them changes what the server holds. test_first_minutes starts its own: the replay as a
@@ -124,7 +150,9 @@ def demo_dashboard(tmp_path_factory):
     """
     tmp = tmp_path_factory.mktemp("demo-dashboard")
     env, db = dashboard_env(tmp, demo=True), tmp / "starmon.db"
-    with dashboard_server(tmp, env, ready=lambda: count_rows(db, "metrics_snapshots") > 0) as url:
+    with ExitStack() as running:
+        url = running.enter_context(dashboard_server(tmp, env, ready=lambda: count_rows(db, "metrics_snapshots") > 0))
+        pytestconfig.stash[_STOP_DEMO] = running.close
         yield Dashboard(url, env, db)
 
 
